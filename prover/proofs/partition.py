@@ -1,0 +1,101 @@
+"""Proving one partition end to end, surviving faulty sectors.
+
+Faulty sectors never cost the partition. Lotus and damocles fill a skipped
+sector's slot with a good sector of the same partition and list it in the
+message's ``Skipped`` bitfield. The proofs library keys sectors by number (a
+sorted map, on the prover and in the chain's verifier alike), so that
+substitute collapses into the good sector it repeats: what is proven, and
+what the chain checks, is the partition's good sectors in sector order,
+padded inside the circuit by repeating the last one. This module builds
+exactly that list, so the proof verifies over ``PartitionProof.public_sectors``.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+from prover.logs import get_logger
+from prover.proofs.errors import InvalidInput, PartitionUnprovable, SectorFault
+from prover.proofs.steps import generate_challenges, partition_snark, vanilla_proof
+from prover.proofs.types import PartitionProof, PoStProofType, SectorReplica, StepTimings
+
+log = get_logger(__name__)
+
+
+def default_parallelism(sector_count: int) -> int:
+    """Vanilla proofs are disk-bound random reads: more threads than cores
+    helps on slow storage, but never more than there are sectors."""
+    return max(1, min(sector_count, 2 * (os.cpu_count() or 1), 64))
+
+
+def prove_partition(
+    proof_type: PoStProofType | str | int,
+    randomness: bytes,
+    prover_id: bytes,
+    replicas: Sequence[SectorReplica],
+    partition_index: int,
+    *,
+    parallelism: int | None = None,
+) -> PartitionProof:
+    """Challenges, vanilla proofs on a bounded thread pool, then the SNARK.
+
+    A sector whose files fail is skipped (``skipped``, with the reason in
+    ``faults``); if every sector fails, ``PartitionUnprovable`` is raised.
+    """
+    pt = PoStProofType.parse(proof_type)
+    if not replicas:
+        raise InvalidInput("a partition needs at least one sector")
+    if len(replicas) > pt.partition_sectors:
+        raise InvalidInput(
+            f"{len(replicas)} sectors do not fit one {pt.size_name} partition "
+            f"(at most {pt.partition_sectors})"
+        )
+    ordered = sorted(replicas, key=lambda r: r.sector_id)
+    ids = [r.sector_id for r in ordered]
+    if len(set(ids)) != len(ids):
+        raise InvalidInput(f"duplicate sector ids in partition {partition_index}: {ids}")
+    if parallelism is not None and parallelism < 1:
+        raise InvalidInput(f"parallelism must be at least 1, got {parallelism}")
+    workers = parallelism or default_parallelism(len(ordered))
+
+    start = time.perf_counter()
+    challenges = generate_challenges(pt, randomness, prover_id, ids)
+    t_challenges = time.perf_counter()
+
+    def one(replica: SectorReplica) -> bytes | SectorFault:
+        try:
+            return vanilla_proof(pt, replica, challenges[replica.sector_id])
+        except SectorFault as fault:
+            return fault
+
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="vanilla") as pool:
+        results = list(pool.map(one, ordered))
+    t_vanilla = time.perf_counter()
+
+    faults = {f.sector_id: f.reason for f in results if isinstance(f, SectorFault)}
+    good = [(r, v) for r, v in zip(ordered, results, strict=True) if isinstance(v, bytes)]
+    for sector_id, reason in faults.items():
+        log.warning("sector_skipped", sector=sector_id, partition=partition_index, reason=reason)
+    if not good:
+        raise PartitionUnprovable(partition_index, faults)
+
+    proof = partition_snark(pt, randomness, prover_id, [v for _, v in good], partition_index)
+    end = time.perf_counter()
+
+    return PartitionProof(
+        proof_type=pt,
+        partition_index=partition_index,
+        proof=proof,
+        skipped=sorted(faults),
+        faults=faults,
+        public_sectors=[r.public for r, _ in good],
+        timings=StepTimings(
+            challenges=t_challenges - start,
+            vanilla=t_vanilla - t_challenges,
+            snark=end - t_vanilla,
+            total=end - start,
+        ),
+    )
