@@ -1,0 +1,3 @@
+from prover.cli.main import cli
+
+cli()

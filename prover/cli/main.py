@@ -1,0 +1,24 @@
+"""The ``prover`` command: operator tools around the proof core."""
+
+from __future__ import annotations
+
+import click
+
+from prover import __version__
+from prover.cli.proofs_cmds import bench_group, params_group, sectors_group
+from prover.logs import configure_logging
+
+
+@click.group()
+@click.version_option(__version__, prog_name="prover")
+@click.option("--log-json", is_flag=True, help="Log JSON lines instead of key=value text.")
+@click.option("--log-level", default="info", show_default=True,
+              type=click.Choice(["debug", "info", "warning", "error"]))
+def cli(log_json: bool, log_level: str) -> None:
+    """Filecoin WindowPoSt prover: operator tools."""
+    configure_logging(json=log_json, level=log_level)
+
+
+cli.add_command(params_group)
+cli.add_command(sectors_group)
+cli.add_command(bench_group)

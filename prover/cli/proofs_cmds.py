@@ -1,0 +1,184 @@
+"""``prover params``, ``prover sectors`` and ``prover bench``: the proof
+core from the command line, for setting up a machine and sizing hardware."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import time
+from pathlib import Path
+
+import click
+
+from prover.cli.options import size_option
+from prover.proofs import (
+    PoStProofType,
+    ProofError,
+    create_test_sectors,
+    ensure_test_params,
+    load_test_sectors,
+    mask_randomness,
+    parameter_cache_dir,
+    prove_partition,
+    prover_id,
+    verify_window_post,
+)
+from prover.proofs.params import TEST_PARAMETER_SIZES
+
+
+def _use_parameter_dir(directory: Path | None) -> None:
+    """The library reads FIL_PROOFS_PARAMETER_CACHE once, on first use; the
+    commands set it before touching the library so ``--params-dir`` holds."""
+    if directory is not None:
+        os.environ["FIL_PROOFS_PARAMETER_CACHE"] = str(directory)
+
+
+def default_bench_root(pt: PoStProofType) -> Path:
+    base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
+    return base / "prover" / "bench-sectors" / pt.size_name
+
+
+@click.group("params")
+def params_group() -> None:
+    """Groth16 parameter files."""
+
+
+@params_group.command("generate")
+@size_option()
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Parameter cache directory [default: FIL_PROOFS_PARAMETER_CACHE or "
+    "/var/tmp/filecoin-proof-parameters/].",
+)
+def params_generate(proof_type: PoStProofType, directory: Path | None) -> None:
+    """Make random TEST parameters for 2KiB or 8MiB sectors (local use only)."""
+    if proof_type not in TEST_PARAMETER_SIZES:
+        raise click.UsageError(
+            f"test parameters are only made for 2KiB and 8MiB; {proof_type} needs the "
+            "official parameter files"
+        )
+    _use_parameter_dir(directory)
+    try:
+        files = ensure_test_params(proof_type, directory)
+    except ProofError as exc:
+        raise click.ClickException(str(exc)) from exc
+    state = "generated (TEST parameters, valid for local use only)" if files.generated else (
+        "already present"
+    )
+    click.echo(f"{proof_type} parameters {state}")
+    click.echo(f"  params: {files.params}")
+    click.echo(f"  vk:     {files.verifying_key}")
+
+
+@click.group("sectors")
+def sectors_group() -> None:
+    """Sector replicas."""
+
+
+@sectors_group.command("create-test")
+@click.option("--miner", type=click.IntRange(min=0), required=True, help="Miner actor id.")
+@size_option()
+@click.option("--count", type=click.IntRange(min=1), default=4, show_default=True)
+@click.option("--first", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Number of the first sector.")
+@click.option("--root", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Storage root: sectors go to ROOT/sealed and ROOT/cache.")
+@click.option("--seal", is_flag=True, help="Really seal (PC1+PC2) instead of fauxrep.")
+def sectors_create_test(
+    miner: int, proof_type: PoStProofType, count: int, first: int, root: Path, seal: bool
+) -> None:
+    """Make provable test sectors in the Lotus layout."""
+    try:
+        replicas = create_test_sectors(
+            root, miner, range(first, first + count), proof_type, seal=seal
+        )
+    except ProofError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"{'Sector':>8}  {'CommR':<64}  Sealed")
+    for r in replicas:
+        click.echo(f"{r.sector_id:>8}  {r.comm_r.hex():<64}  {r.sealed_path}")
+
+
+@click.group("bench")
+def bench_group() -> None:
+    """Measure proving on this machine."""
+
+
+@bench_group.command("post")
+@size_option()
+@click.option("--sectors", "count", type=click.IntRange(min=1), default=None,
+              help="Sectors in the partition [default: a full partition].")
+@click.option("--miner", type=click.IntRange(min=0), default=1000, show_default=True)
+@click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where test sectors are made or reused [default: ~/.cache/prover/"
+              "bench-sectors/SIZE].")
+@click.option("--params-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Parameter cache directory [default: FIL_PROOFS_PARAMETER_CACHE].")
+@click.option("--parallelism", type=click.IntRange(min=1), default=None,
+              help="Threads for vanilla proofs [default: sectors, up to 2x cores].")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def bench_post(
+    proof_type: PoStProofType,
+    count: int | None,
+    miner: int,
+    root: Path | None,
+    params_dir: Path | None,
+    parallelism: int | None,
+    as_json: bool,
+) -> None:
+    """Prove and verify one partition of test sectors; print step timings."""
+    count = count or proof_type.partition_sectors
+    if count > proof_type.partition_sectors:
+        raise click.UsageError(
+            f"--sectors {count}: one {proof_type} partition holds at most "
+            f"{proof_type.partition_sectors} sectors"
+        )
+    _use_parameter_dir(params_dir)
+    root = root or default_bench_root(proof_type)
+    try:
+        ensure_test_params(proof_type, params_dir or parameter_cache_dir())
+        replicas = load_test_sectors(root, miner, proof_type)
+        if len(replicas) < count:
+            have = {r.sector_id for r in replicas}
+            missing = [n for n in range(count * 2) if n not in have][: count - len(replicas)]
+            replicas += create_test_sectors(root, miner, missing, proof_type)
+        replicas = sorted(replicas, key=lambda r: r.sector_id)[:count]
+        randomness = mask_randomness(secrets.token_bytes(32))
+        pid = prover_id(miner)
+        result = prove_partition(
+            proof_type, randomness, pid, replicas, 0, parallelism=parallelism
+        )
+        t0 = time.perf_counter()
+        verified = verify_window_post(
+            proof_type, randomness, pid, result.public_sectors, result.proof
+        )
+        verify_s = time.perf_counter() - t0
+    except ProofError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+    timings = result.timings.as_dict()
+    timings["verify"] = verify_s
+    timings["total"] = result.timings.total + verify_s
+    if as_json:
+        click.echo(json.dumps({
+            "proof_type": proof_type.api_name,
+            "sector_size": proof_type.sector_size,
+            "sectors": len(replicas),
+            "skipped": result.skipped,
+            "verified": verified,
+            "timings": timings,
+        }))
+    else:
+        click.echo(f"WindowPoSt {proof_type}, {len(replicas)} sectors, partition 0")
+        click.echo(f"{'step':<12}{'seconds':>10}")
+        for step in ("challenges", "vanilla", "snark", "verify", "total"):
+            click.echo(f"{step:<12}{timings[step]:>10.4f}")
+        if result.skipped:
+            click.echo(f"skipped sectors: {result.skipped}")
+        click.echo(f"verified: {'yes' if verified else 'NO'}")
+    if not verified:
+        raise SystemExit(1)
