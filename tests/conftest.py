@@ -18,7 +18,7 @@ if "FIL_PROOFS_PARAMETER_CACHE" not in os.environ:
     _cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
     os.environ["FIL_PROOFS_PARAMETER_CACHE"] = str(_cache / "prover" / "test-proof-parameters")
 
-from prover.proofs import (  # noqa: E402
+from prover.proofs import (
     PoStProofType,
     create_test_sectors,
     ensure_test_params,

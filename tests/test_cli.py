@@ -40,19 +40,30 @@ def test_params_generate_refuses_production_sizes(tmp_path):
 
 def test_sectors_create_test_in_lotus_layout(tmp_path):
     out = prover(
-        "sectors", "create-test", "--miner", "1000", "--size", "2KiB", "--count", "3",
-        "--root", str(tmp_path),
+        "sectors",
+        "create-test",
+        "--miner",
+        "1000",
+        "--size",
+        "2KiB",
+        "--count",
+        "3",
+        "--root",
+        str(tmp_path),
     ).stdout
     assert sorted(p.name for p in (tmp_path / "sealed").iterdir()) == [
-        "s-t01000-0", "s-t01000-1", "s-t01000-2",
+        "s-t01000-0",
+        "s-t01000-1",
+        "s-t01000-2",
     ]
     assert (tmp_path / "cache" / "s-t01000-2" / "p_aux").is_file()
     assert len(out.strip().splitlines()) == 4
 
 
 def test_bench_post_json_proves_and_verifies(tmp_path):
-    proc = prover("bench", "post", "--size", "2KiB", "--sectors", "2", "--json",
-                  "--root", str(tmp_path))
+    proc = prover(
+        "bench", "post", "--size", "2KiB", "--sectors", "2", "--json", "--root", str(tmp_path)
+    )
     result = json.loads(proc.stdout)
     assert result["verified"] is True
     assert result["sectors"] == 2

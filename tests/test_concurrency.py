@@ -21,8 +21,7 @@ from prover.proofs import (
 def test_five_threads_proving_at_once_give_five_valid_proofs(make_sectors, pid):
     replicas = make_sectors(range(1, 11))
     jobs = [
-        (mask_randomness(secrets.token_bytes(32)), replicas[2 * i : 2 * i + 2], i)
-        for i in range(5)
+        (mask_randomness(secrets.token_bytes(32)), replicas[2 * i : 2 * i + 2], i) for i in range(5)
     ]
     with ThreadPoolExecutor(max_workers=5) as pool:
         results = list(

@@ -11,7 +11,13 @@ from prover.proofs.types import leb128, parse_sector_size
 
 @pytest.mark.parametrize(
     ("chain_id", "size", "partition"),
-    [(10, 2048, 2), (11, 8 << 20, 2), (12, 512 << 20, 2), (13, 32 << 30, 2349), (14, 64 << 30, 2300)],
+    [
+        (10, 2048, 2),
+        (11, 8 << 20, 2),
+        (12, 512 << 20, 2),
+        (13, 32 << 30, 2349),
+        (14, 64 << 30, 2300),
+    ],
 )
 def test_proof_type_facts(chain_id, size, partition):
     pt = PoStProofType.from_chain_id(chain_id)
@@ -41,7 +47,7 @@ def test_size_spellings():
 
 @pytest.mark.parametrize("bad", [4, 15, 0, -1, True, "x"])
 def test_unknown_chain_ids_are_refused(bad):
-    with pytest.raises(InvalidInput, match="chain ids are 5..14"):
+    with pytest.raises(InvalidInput, match=r"chain ids are 5\.\.14"):
         PoStProofType.from_chain_id(bad)
 
 

@@ -53,7 +53,8 @@ fn main() {
         // Same shape as the Python layer: a bounded pool of threads, each
         // taking the next sector, results kept in sector order.
         let next = Mutex::new(0usize);
-        let results: Vec<Mutex<Option<Vec<u8>>>> = replicas.iter().map(|_| Mutex::new(None)).collect();
+        let results: Vec<Mutex<Option<Vec<u8>>>> =
+            replicas.iter().map(|_| Mutex::new(None)).collect();
         std::thread::scope(|s| {
             for _ in 0..parallelism.max(1).min(replicas.len()) {
                 s.spawn(|| loop {

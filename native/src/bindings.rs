@@ -202,7 +202,9 @@ fn fauxrep<'py>(
     sealed_path: PathBuf,
 ) -> PyResult<Bound<'py, PyBytes>> {
     let seal = seal_proof_for(post_proof(proof_type).py(py)?);
-    let comm_r = detached(py, move || sectors::fake_replica(seal, &cache_dir, &sealed_path))?;
+    let comm_r = detached(py, move || {
+        sectors::fake_replica(seal, &cache_dir, &sealed_path)
+    })?;
     Ok(PyBytes::new(py, &comm_r))
 }
 

@@ -99,7 +99,11 @@ pub fn generate_test_params(
     write_atomically(&files.vk, |w| params.vk.write(w))?;
     let meta = files.params.with_extension("meta");
     write_atomically(&meta, |w| {
-        w.write_all(serde_json::json!({ "sector_size": size }).to_string().as_bytes())
+        w.write_all(
+            serde_json::json!({ "sector_size": size })
+                .to_string()
+                .as_bytes(),
+        )
     })?;
     Ok((files, true))
 }

@@ -10,11 +10,26 @@ use crate::error::{CoreError, CoreResult};
 /// The WindowPoSt proof types this crate proves: the V1_2 variants, which
 /// filecoin-ffi uses for the chain's `StackedDrgWindow*V1_1` ids.
 pub const WINDOW_POST_TYPES: [(&str, RegisteredPoStProof); 5] = [
-    ("StackedDrgWindow2KiBV1_2", RegisteredPoStProof::StackedDrgWindow2KiBV1_2),
-    ("StackedDrgWindow8MiBV1_2", RegisteredPoStProof::StackedDrgWindow8MiBV1_2),
-    ("StackedDrgWindow512MiBV1_2", RegisteredPoStProof::StackedDrgWindow512MiBV1_2),
-    ("StackedDrgWindow32GiBV1_2", RegisteredPoStProof::StackedDrgWindow32GiBV1_2),
-    ("StackedDrgWindow64GiBV1_2", RegisteredPoStProof::StackedDrgWindow64GiBV1_2),
+    (
+        "StackedDrgWindow2KiBV1_2",
+        RegisteredPoStProof::StackedDrgWindow2KiBV1_2,
+    ),
+    (
+        "StackedDrgWindow8MiBV1_2",
+        RegisteredPoStProof::StackedDrgWindow8MiBV1_2,
+    ),
+    (
+        "StackedDrgWindow512MiBV1_2",
+        RegisteredPoStProof::StackedDrgWindow512MiBV1_2,
+    ),
+    (
+        "StackedDrgWindow32GiBV1_2",
+        RegisteredPoStProof::StackedDrgWindow32GiBV1_2,
+    ),
+    (
+        "StackedDrgWindow64GiBV1_2",
+        RegisteredPoStProof::StackedDrgWindow64GiBV1_2,
+    ),
 ];
 
 pub fn post_proof(name: &str) -> CoreResult<RegisteredPoStProof> {
@@ -44,9 +59,9 @@ pub fn seal_proof_for(post: RegisteredPoStProof) -> RegisteredSealProof {
 }
 
 pub fn bytes32(what: &str, bytes: &[u8]) -> CoreResult<[u8; 32]> {
-    bytes.try_into().map_err(|_| {
-        CoreError::invalid(format!("{what} must be 32 bytes, got {}", bytes.len()))
-    })
+    bytes
+        .try_into()
+        .map_err(|_| CoreError::invalid(format!("{what} must be 32 bytes, got {}", bytes.len())))
 }
 
 /// 32 bytes that must also be a canonical BLS12-381 scalar (little endian),

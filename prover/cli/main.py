@@ -12,8 +12,12 @@ from prover.logs import configure_logging
 @click.group()
 @click.version_option(__version__, prog_name="prover")
 @click.option("--log-json", is_flag=True, help="Log JSON lines instead of key=value text.")
-@click.option("--log-level", default="info", show_default=True,
-              type=click.Choice(["debug", "info", "warning", "error"]))
+@click.option(
+    "--log-level",
+    default="info",
+    show_default=True,
+    type=click.Choice(["debug", "info", "warning", "error"]),
+)
 def cli(log_json: bool, log_level: str) -> None:
     """Filecoin WindowPoSt prover: operator tools."""
     configure_logging(json=log_json, level=log_level)

@@ -66,8 +66,10 @@ def params_generate(proof_type: PoStProofType, directory: Path | None) -> None:
         files = ensure_test_params(proof_type, directory)
     except ProofError as exc:
         raise click.ClickException(str(exc)) from exc
-    state = "generated (TEST parameters, valid for local use only)" if files.generated else (
-        "already present"
+    state = (
+        "generated (TEST parameters, valid for local use only)"
+        if files.generated
+        else ("already present")
     )
     click.echo(f"{proof_type} parameters {state}")
     click.echo(f"  params: {files.params}")
@@ -83,10 +85,19 @@ def sectors_group() -> None:
 @click.option("--miner", type=click.IntRange(min=0), required=True, help="Miner actor id.")
 @size_option()
 @click.option("--count", type=click.IntRange(min=1), default=4, show_default=True)
-@click.option("--first", type=click.IntRange(min=0), default=0, show_default=True,
-              help="Number of the first sector.")
-@click.option("--root", type=click.Path(file_okay=False, path_type=Path), required=True,
-              help="Storage root: sectors go to ROOT/sealed and ROOT/cache.")
+@click.option(
+    "--first",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Number of the first sector.",
+)
+@click.option(
+    "--root",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Storage root: sectors go to ROOT/sealed and ROOT/cache.",
+)
 @click.option("--seal", is_flag=True, help="Really seal (PC1+PC2) instead of fauxrep.")
 def sectors_create_test(
     miner: int, proof_type: PoStProofType, count: int, first: int, root: Path, seal: bool
@@ -110,16 +121,32 @@ def bench_group() -> None:
 
 @bench_group.command("post")
 @size_option()
-@click.option("--sectors", "count", type=click.IntRange(min=1), default=None,
-              help="Sectors in the partition [default: a full partition].")
+@click.option(
+    "--sectors",
+    "count",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Sectors in the partition [default: a full partition].",
+)
 @click.option("--miner", type=click.IntRange(min=0), default=1000, show_default=True)
-@click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Where test sectors are made or reused [default: ~/.cache/prover/"
-              "bench-sectors/SIZE].")
-@click.option("--params-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Parameter cache directory [default: FIL_PROOFS_PARAMETER_CACHE].")
-@click.option("--parallelism", type=click.IntRange(min=1), default=None,
-              help="Threads for vanilla proofs [default: sectors, up to 2x cores].")
+@click.option(
+    "--root",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where test sectors are made or reused [default: ~/.cache/prover/bench-sectors/SIZE].",
+)
+@click.option(
+    "--params-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Parameter cache directory [default: FIL_PROOFS_PARAMETER_CACHE].",
+)
+@click.option(
+    "--parallelism",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Threads for vanilla proofs [default: sectors, up to 2x cores].",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def bench_post(
     proof_type: PoStProofType,
@@ -149,9 +176,7 @@ def bench_post(
         replicas = sorted(replicas, key=lambda r: r.sector_id)[:count]
         randomness = mask_randomness(secrets.token_bytes(32))
         pid = prover_id(miner)
-        result = prove_partition(
-            proof_type, randomness, pid, replicas, 0, parallelism=parallelism
-        )
+        result = prove_partition(proof_type, randomness, pid, replicas, 0, parallelism=parallelism)
         t0 = time.perf_counter()
         verified = verify_window_post(
             proof_type, randomness, pid, result.public_sectors, result.proof
@@ -164,14 +189,18 @@ def bench_post(
     timings["verify"] = verify_s
     timings["total"] = result.timings.total + verify_s
     if as_json:
-        click.echo(json.dumps({
-            "proof_type": proof_type.api_name,
-            "sector_size": proof_type.sector_size,
-            "sectors": len(replicas),
-            "skipped": result.skipped,
-            "verified": verified,
-            "timings": timings,
-        }))
+        click.echo(
+            json.dumps(
+                {
+                    "proof_type": proof_type.api_name,
+                    "sector_size": proof_type.sector_size,
+                    "sectors": len(replicas),
+                    "skipped": result.skipped,
+                    "verified": verified,
+                    "timings": timings,
+                }
+            )
+        )
     else:
         click.echo(f"WindowPoSt {proof_type}, {len(replicas)} sectors, partition 0")
         click.echo(f"{'step':<12}{'seconds':>10}")

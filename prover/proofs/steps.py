@@ -90,9 +90,7 @@ def partition_snark(
     )
 
 
-def merge_partition_proofs(
-    proof_type: PoStProofType | str | int, proofs: Sequence[bytes]
-) -> bytes:
+def merge_partition_proofs(proof_type: PoStProofType | str | int, proofs: Sequence[bytes]) -> bytes:
     """Concatenates partition proofs, given in partition order, into the one
     proof a ``SubmitWindowedPoSt`` message carries."""
     pt = PoStProofType.parse(proof_type)

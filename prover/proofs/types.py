@@ -83,9 +83,7 @@ class PoStProofType(enum.Enum):
                 return cls(chain_id + 5)
             if 10 <= chain_id <= 14:
                 return cls(chain_id)
-        raise InvalidInput(
-            f"unknown WindowPoSt proof type id {chain_id!r}: chain ids are 5..14"
-        )
+        raise InvalidInput(f"unknown WindowPoSt proof type id {chain_id!r}: chain ids are 5..14")
 
     @classmethod
     def from_sector_size(cls, size: str | int) -> PoStProofType:
