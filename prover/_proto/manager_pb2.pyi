@@ -1,0 +1,397 @@
+import datetime
+
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class SectorRef(_message.Message):
+    __slots__ = ("id", "comm_r", "sealed_storage", "cache_storage", "upgraded")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    COMM_R_FIELD_NUMBER: _ClassVar[int]
+    SEALED_STORAGE_FIELD_NUMBER: _ClassVar[int]
+    CACHE_STORAGE_FIELD_NUMBER: _ClassVar[int]
+    UPGRADED_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    comm_r: bytes
+    sealed_storage: str
+    cache_storage: str
+    upgraded: bool
+    def __init__(self, id: _Optional[int] = ..., comm_r: _Optional[bytes] = ..., sealed_storage: _Optional[str] = ..., cache_storage: _Optional[str] = ..., upgraded: _Optional[bool] = ...) -> None: ...
+
+class Job(_message.Message):
+    __slots__ = ("id", "miner", "proof_type", "period_start", "deadline", "partition", "generation", "challenge_epoch", "open_epoch", "close_epoch", "randomness", "sectors", "skipped", "state", "tries", "max_tries", "attempt", "worker", "created_at", "updated_at", "started_at", "heartbeat_at", "finished_at", "error", "proof", "faulty")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    MINER_FIELD_NUMBER: _ClassVar[int]
+    PROOF_TYPE_FIELD_NUMBER: _ClassVar[int]
+    PERIOD_START_FIELD_NUMBER: _ClassVar[int]
+    DEADLINE_FIELD_NUMBER: _ClassVar[int]
+    PARTITION_FIELD_NUMBER: _ClassVar[int]
+    GENERATION_FIELD_NUMBER: _ClassVar[int]
+    CHALLENGE_EPOCH_FIELD_NUMBER: _ClassVar[int]
+    OPEN_EPOCH_FIELD_NUMBER: _ClassVar[int]
+    CLOSE_EPOCH_FIELD_NUMBER: _ClassVar[int]
+    RANDOMNESS_FIELD_NUMBER: _ClassVar[int]
+    SECTORS_FIELD_NUMBER: _ClassVar[int]
+    SKIPPED_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    TRIES_FIELD_NUMBER: _ClassVar[int]
+    MAX_TRIES_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    WORKER_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
+    STARTED_AT_FIELD_NUMBER: _ClassVar[int]
+    HEARTBEAT_AT_FIELD_NUMBER: _ClassVar[int]
+    FINISHED_AT_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    PROOF_FIELD_NUMBER: _ClassVar[int]
+    FAULTY_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    miner: int
+    proof_type: int
+    period_start: int
+    deadline: int
+    partition: int
+    generation: int
+    challenge_epoch: int
+    open_epoch: int
+    close_epoch: int
+    randomness: bytes
+    sectors: _containers.RepeatedCompositeFieldContainer[SectorRef]
+    skipped: _containers.RepeatedScalarFieldContainer[int]
+    state: str
+    tries: int
+    max_tries: int
+    attempt: int
+    worker: str
+    created_at: _timestamp_pb2.Timestamp
+    updated_at: _timestamp_pb2.Timestamp
+    started_at: _timestamp_pb2.Timestamp
+    heartbeat_at: _timestamp_pb2.Timestamp
+    finished_at: _timestamp_pb2.Timestamp
+    error: str
+    proof: bytes
+    faulty: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, id: _Optional[int] = ..., miner: _Optional[int] = ..., proof_type: _Optional[int] = ..., period_start: _Optional[int] = ..., deadline: _Optional[int] = ..., partition: _Optional[int] = ..., generation: _Optional[int] = ..., challenge_epoch: _Optional[int] = ..., open_epoch: _Optional[int] = ..., close_epoch: _Optional[int] = ..., randomness: _Optional[bytes] = ..., sectors: _Optional[_Iterable[_Union[SectorRef, _Mapping]]] = ..., skipped: _Optional[_Iterable[int]] = ..., state: _Optional[str] = ..., tries: _Optional[int] = ..., max_tries: _Optional[int] = ..., attempt: _Optional[int] = ..., worker: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., heartbeat_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., error: _Optional[str] = ..., proof: _Optional[bytes] = ..., faulty: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class GpuInfo(_message.Message):
+    __slots__ = ("index", "name", "uuid", "memory_total", "memory_used", "utilization", "temperature")
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    UUID_FIELD_NUMBER: _ClassVar[int]
+    MEMORY_TOTAL_FIELD_NUMBER: _ClassVar[int]
+    MEMORY_USED_FIELD_NUMBER: _ClassVar[int]
+    UTILIZATION_FIELD_NUMBER: _ClassVar[int]
+    TEMPERATURE_FIELD_NUMBER: _ClassVar[int]
+    index: int
+    name: str
+    uuid: str
+    memory_total: int
+    memory_used: int
+    utilization: int
+    temperature: int
+    def __init__(self, index: _Optional[int] = ..., name: _Optional[str] = ..., uuid: _Optional[str] = ..., memory_total: _Optional[int] = ..., memory_used: _Optional[int] = ..., utilization: _Optional[int] = ..., temperature: _Optional[int] = ...) -> None: ...
+
+class Worker(_message.Message):
+    __slots__ = ("name", "host", "version", "gpus", "cpus", "cpuset", "allowed_miners", "allowed_proof_types", "registered_at", "last_seen_at", "draining", "running_jobs")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    HOST_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    GPUS_FIELD_NUMBER: _ClassVar[int]
+    CPUS_FIELD_NUMBER: _ClassVar[int]
+    CPUSET_FIELD_NUMBER: _ClassVar[int]
+    ALLOWED_MINERS_FIELD_NUMBER: _ClassVar[int]
+    ALLOWED_PROOF_TYPES_FIELD_NUMBER: _ClassVar[int]
+    REGISTERED_AT_FIELD_NUMBER: _ClassVar[int]
+    LAST_SEEN_AT_FIELD_NUMBER: _ClassVar[int]
+    DRAINING_FIELD_NUMBER: _ClassVar[int]
+    RUNNING_JOBS_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    host: str
+    version: str
+    gpus: _containers.RepeatedCompositeFieldContainer[GpuInfo]
+    cpus: int
+    cpuset: str
+    allowed_miners: _containers.RepeatedScalarFieldContainer[int]
+    allowed_proof_types: _containers.RepeatedScalarFieldContainer[int]
+    registered_at: _timestamp_pb2.Timestamp
+    last_seen_at: _timestamp_pb2.Timestamp
+    draining: bool
+    running_jobs: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, name: _Optional[str] = ..., host: _Optional[str] = ..., version: _Optional[str] = ..., gpus: _Optional[_Iterable[_Union[GpuInfo, _Mapping]]] = ..., cpus: _Optional[int] = ..., cpuset: _Optional[str] = ..., allowed_miners: _Optional[_Iterable[int]] = ..., allowed_proof_types: _Optional[_Iterable[int]] = ..., registered_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_seen_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., draining: _Optional[bool] = ..., running_jobs: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class RegisterRequest(_message.Message):
+    __slots__ = ("name", "host", "version", "gpus", "cpus", "cpuset", "allowed_miners", "allowed_proof_types")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    HOST_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    GPUS_FIELD_NUMBER: _ClassVar[int]
+    CPUS_FIELD_NUMBER: _ClassVar[int]
+    CPUSET_FIELD_NUMBER: _ClassVar[int]
+    ALLOWED_MINERS_FIELD_NUMBER: _ClassVar[int]
+    ALLOWED_PROOF_TYPES_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    host: str
+    version: str
+    gpus: _containers.RepeatedCompositeFieldContainer[GpuInfo]
+    cpus: int
+    cpuset: str
+    allowed_miners: _containers.RepeatedScalarFieldContainer[int]
+    allowed_proof_types: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, name: _Optional[str] = ..., host: _Optional[str] = ..., version: _Optional[str] = ..., gpus: _Optional[_Iterable[_Union[GpuInfo, _Mapping]]] = ..., cpus: _Optional[int] = ..., cpuset: _Optional[str] = ..., allowed_miners: _Optional[_Iterable[int]] = ..., allowed_proof_types: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class RegisterResponse(_message.Message):
+    __slots__ = ("heartbeat_interval_ms", "heartbeat_timeout_ms", "server_version")
+    HEARTBEAT_INTERVAL_MS_FIELD_NUMBER: _ClassVar[int]
+    HEARTBEAT_TIMEOUT_MS_FIELD_NUMBER: _ClassVar[int]
+    SERVER_VERSION_FIELD_NUMBER: _ClassVar[int]
+    heartbeat_interval_ms: int
+    heartbeat_timeout_ms: int
+    server_version: str
+    def __init__(self, heartbeat_interval_ms: _Optional[int] = ..., heartbeat_timeout_ms: _Optional[int] = ..., server_version: _Optional[str] = ...) -> None: ...
+
+class ClaimRequest(_message.Message):
+    __slots__ = ("worker", "wait_ms")
+    WORKER_FIELD_NUMBER: _ClassVar[int]
+    WAIT_MS_FIELD_NUMBER: _ClassVar[int]
+    worker: str
+    wait_ms: int
+    def __init__(self, worker: _Optional[str] = ..., wait_ms: _Optional[int] = ...) -> None: ...
+
+class ClaimResponse(_message.Message):
+    __slots__ = ("job",)
+    JOB_FIELD_NUMBER: _ClassVar[int]
+    job: Job
+    def __init__(self, job: _Optional[_Union[Job, _Mapping]] = ...) -> None: ...
+
+class JobAttempt(_message.Message):
+    __slots__ = ("job_id", "attempt")
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    job_id: int
+    attempt: int
+    def __init__(self, job_id: _Optional[int] = ..., attempt: _Optional[int] = ...) -> None: ...
+
+class HeartbeatRequest(_message.Message):
+    __slots__ = ("worker", "jobs", "gpus")
+    WORKER_FIELD_NUMBER: _ClassVar[int]
+    JOBS_FIELD_NUMBER: _ClassVar[int]
+    GPUS_FIELD_NUMBER: _ClassVar[int]
+    worker: str
+    jobs: _containers.RepeatedCompositeFieldContainer[JobAttempt]
+    gpus: _containers.RepeatedCompositeFieldContainer[GpuInfo]
+    def __init__(self, worker: _Optional[str] = ..., jobs: _Optional[_Iterable[_Union[JobAttempt, _Mapping]]] = ..., gpus: _Optional[_Iterable[_Union[GpuInfo, _Mapping]]] = ...) -> None: ...
+
+class StopOrder(_message.Message):
+    __slots__ = ("job_id", "attempt", "reason")
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    job_id: int
+    attempt: int
+    reason: str
+    def __init__(self, job_id: _Optional[int] = ..., attempt: _Optional[int] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class HeartbeatResponse(_message.Message):
+    __slots__ = ("stop", "drain")
+    STOP_FIELD_NUMBER: _ClassVar[int]
+    DRAIN_FIELD_NUMBER: _ClassVar[int]
+    stop: _containers.RepeatedCompositeFieldContainer[StopOrder]
+    drain: bool
+    def __init__(self, stop: _Optional[_Iterable[_Union[StopOrder, _Mapping]]] = ..., drain: _Optional[bool] = ...) -> None: ...
+
+class StepTimings(_message.Message):
+    __slots__ = ("challenges", "vanilla", "snark", "total")
+    CHALLENGES_FIELD_NUMBER: _ClassVar[int]
+    VANILLA_FIELD_NUMBER: _ClassVar[int]
+    SNARK_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_FIELD_NUMBER: _ClassVar[int]
+    challenges: float
+    vanilla: float
+    snark: float
+    total: float
+    def __init__(self, challenges: _Optional[float] = ..., vanilla: _Optional[float] = ..., snark: _Optional[float] = ..., total: _Optional[float] = ...) -> None: ...
+
+class FinishRequest(_message.Message):
+    __slots__ = ("worker", "job_id", "attempt", "success", "proof", "faulty", "error", "timings")
+    WORKER_FIELD_NUMBER: _ClassVar[int]
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    SUCCESS_FIELD_NUMBER: _ClassVar[int]
+    PROOF_FIELD_NUMBER: _ClassVar[int]
+    FAULTY_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    TIMINGS_FIELD_NUMBER: _ClassVar[int]
+    worker: str
+    job_id: int
+    attempt: int
+    success: bool
+    proof: bytes
+    faulty: _containers.RepeatedScalarFieldContainer[int]
+    error: str
+    timings: StepTimings
+    def __init__(self, worker: _Optional[str] = ..., job_id: _Optional[int] = ..., attempt: _Optional[int] = ..., success: _Optional[bool] = ..., proof: _Optional[bytes] = ..., faulty: _Optional[_Iterable[int]] = ..., error: _Optional[str] = ..., timings: _Optional[_Union[StepTimings, _Mapping]] = ...) -> None: ...
+
+class FinishResponse(_message.Message):
+    __slots__ = ("duplicate", "state")
+    DUPLICATE_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    duplicate: bool
+    state: str
+    def __init__(self, duplicate: _Optional[bool] = ..., state: _Optional[str] = ...) -> None: ...
+
+class ReleaseRequest(_message.Message):
+    __slots__ = ("worker", "job_id", "attempt", "reason")
+    WORKER_FIELD_NUMBER: _ClassVar[int]
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    worker: str
+    job_id: int
+    attempt: int
+    reason: str
+    def __init__(self, worker: _Optional[str] = ..., job_id: _Optional[int] = ..., attempt: _Optional[int] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class ReleaseResponse(_message.Message):
+    __slots__ = ("state",)
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    state: str
+    def __init__(self, state: _Optional[str] = ...) -> None: ...
+
+class ListJobsRequest(_message.Message):
+    __slots__ = ("states", "miner", "deadline", "all", "include_proof")
+    STATES_FIELD_NUMBER: _ClassVar[int]
+    MINER_FIELD_NUMBER: _ClassVar[int]
+    DEADLINE_FIELD_NUMBER: _ClassVar[int]
+    ALL_FIELD_NUMBER: _ClassVar[int]
+    INCLUDE_PROOF_FIELD_NUMBER: _ClassVar[int]
+    states: _containers.RepeatedScalarFieldContainer[str]
+    miner: int
+    deadline: int
+    all: bool
+    include_proof: bool
+    def __init__(self, states: _Optional[_Iterable[str]] = ..., miner: _Optional[int] = ..., deadline: _Optional[int] = ..., all: _Optional[bool] = ..., include_proof: _Optional[bool] = ...) -> None: ...
+
+class ListJobsResponse(_message.Message):
+    __slots__ = ("jobs",)
+    JOBS_FIELD_NUMBER: _ClassVar[int]
+    jobs: _containers.RepeatedCompositeFieldContainer[Job]
+    def __init__(self, jobs: _Optional[_Iterable[_Union[Job, _Mapping]]] = ...) -> None: ...
+
+class NewJob(_message.Message):
+    __slots__ = ("miner", "proof_type", "period_start", "deadline", "partition", "challenge_epoch", "open_epoch", "close_epoch", "randomness", "sectors", "skipped", "max_tries")
+    MINER_FIELD_NUMBER: _ClassVar[int]
+    PROOF_TYPE_FIELD_NUMBER: _ClassVar[int]
+    PERIOD_START_FIELD_NUMBER: _ClassVar[int]
+    DEADLINE_FIELD_NUMBER: _ClassVar[int]
+    PARTITION_FIELD_NUMBER: _ClassVar[int]
+    CHALLENGE_EPOCH_FIELD_NUMBER: _ClassVar[int]
+    OPEN_EPOCH_FIELD_NUMBER: _ClassVar[int]
+    CLOSE_EPOCH_FIELD_NUMBER: _ClassVar[int]
+    RANDOMNESS_FIELD_NUMBER: _ClassVar[int]
+    SECTORS_FIELD_NUMBER: _ClassVar[int]
+    SKIPPED_FIELD_NUMBER: _ClassVar[int]
+    MAX_TRIES_FIELD_NUMBER: _ClassVar[int]
+    miner: int
+    proof_type: int
+    period_start: int
+    deadline: int
+    partition: int
+    challenge_epoch: int
+    open_epoch: int
+    close_epoch: int
+    randomness: bytes
+    sectors: _containers.RepeatedCompositeFieldContainer[SectorRef]
+    skipped: _containers.RepeatedScalarFieldContainer[int]
+    max_tries: int
+    def __init__(self, miner: _Optional[int] = ..., proof_type: _Optional[int] = ..., period_start: _Optional[int] = ..., deadline: _Optional[int] = ..., partition: _Optional[int] = ..., challenge_epoch: _Optional[int] = ..., open_epoch: _Optional[int] = ..., close_epoch: _Optional[int] = ..., randomness: _Optional[bytes] = ..., sectors: _Optional[_Iterable[_Union[SectorRef, _Mapping]]] = ..., skipped: _Optional[_Iterable[int]] = ..., max_tries: _Optional[int] = ...) -> None: ...
+
+class AddJobsRequest(_message.Message):
+    __slots__ = ("jobs",)
+    JOBS_FIELD_NUMBER: _ClassVar[int]
+    jobs: _containers.RepeatedCompositeFieldContainer[NewJob]
+    def __init__(self, jobs: _Optional[_Iterable[_Union[NewJob, _Mapping]]] = ...) -> None: ...
+
+class AddJobsResponse(_message.Message):
+    __slots__ = ("ids",)
+    IDS_FIELD_NUMBER: _ClassVar[int]
+    ids: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, ids: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class JobIdsRequest(_message.Message):
+    __slots__ = ("ids", "all")
+    IDS_FIELD_NUMBER: _ClassVar[int]
+    ALL_FIELD_NUMBER: _ClassVar[int]
+    ids: _containers.RepeatedScalarFieldContainer[int]
+    all: bool
+    def __init__(self, ids: _Optional[_Iterable[int]] = ..., all: _Optional[bool] = ...) -> None: ...
+
+class JobResult(_message.Message):
+    __slots__ = ("id", "ok", "reason")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    OK_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    ok: bool
+    reason: str
+    def __init__(self, id: _Optional[int] = ..., ok: _Optional[bool] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class JobResultsResponse(_message.Message):
+    __slots__ = ("results",)
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    results: _containers.RepeatedCompositeFieldContainer[JobResult]
+    def __init__(self, results: _Optional[_Iterable[_Union[JobResult, _Mapping]]] = ...) -> None: ...
+
+class ListWorkersRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListWorkersResponse(_message.Message):
+    __slots__ = ("workers",)
+    WORKERS_FIELD_NUMBER: _ClassVar[int]
+    workers: _containers.RepeatedCompositeFieldContainer[Worker]
+    def __init__(self, workers: _Optional[_Iterable[_Union[Worker, _Mapping]]] = ...) -> None: ...
+
+class DrainWorkerRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class DrainWorkerResponse(_message.Message):
+    __slots__ = ("ok",)
+    OK_FIELD_NUMBER: _ClassVar[int]
+    ok: bool
+    def __init__(self, ok: _Optional[bool] = ...) -> None: ...
+
+class StatusRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class StatusResponse(_message.Message):
+    __slots__ = ("version", "database", "jobs_by_state", "workers", "uptime_s", "current_epoch")
+    class JobsByStateEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    DATABASE_FIELD_NUMBER: _ClassVar[int]
+    JOBS_BY_STATE_FIELD_NUMBER: _ClassVar[int]
+    WORKERS_FIELD_NUMBER: _ClassVar[int]
+    UPTIME_S_FIELD_NUMBER: _ClassVar[int]
+    CURRENT_EPOCH_FIELD_NUMBER: _ClassVar[int]
+    version: str
+    database: str
+    jobs_by_state: _containers.ScalarMap[str, int]
+    workers: int
+    uptime_s: float
+    current_epoch: int
+    def __init__(self, version: _Optional[str] = ..., database: _Optional[str] = ..., jobs_by_state: _Optional[_Mapping[str, int]] = ..., workers: _Optional[int] = ..., uptime_s: _Optional[float] = ..., current_epoch: _Optional[int] = ...) -> None: ...

@@ -1,0 +1,640 @@
+"""``JobStore``: the one gateway that runs SQL on the job table.
+
+Every state change of a job happens here, each in one transaction, and
+records who did it (worker, attempt), so that a late or duplicate message is
+recognised and refused. The servicers, sweeps and CLI reach the table only
+through this class.
+
+Claims are atomic on both backends: ``FOR UPDATE SKIP LOCKED`` on
+PostgreSQL, a single-writer (``BEGIN IMMEDIATE``) transaction on SQLite.
+Claiming increments the try count and the attempt number, the fencing token
+that heartbeats and finishes must present.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, delete, func
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlmodel import Session, col, select
+
+from prover.store.engine import backend_name, make_engine
+from prover.store.migrate import upgrade
+from prover.store.models import JobRow, WorkerRow
+from prover.store.states import FINISHED_STATES, JobState
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def as_utc(value: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes; every stored time is UTC."""
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)
+
+
+class StoreError(Exception):
+    """Base class of the store's refusals."""
+
+
+class StoreUnavailable(StoreError):
+    """The database cannot be reached (or stayed locked); try again later."""
+
+
+class UnknownJob(StoreError):
+    def __init__(self, job_id: int) -> None:
+        super().__init__(f"unknown job {job_id}")
+        self.job_id = job_id
+
+
+class TransitionRefused(StoreError):
+    """A message that does not fit the job's current state or holder."""
+
+
+class InvalidJob(StoreError, ValueError):
+    """A new job with a field that is missing or wrong."""
+
+    def __init__(self, index: int, field_name: str, message: str) -> None:
+        super().__init__(f"job {index}: {field_name}: {message}")
+        self.index = index
+        self.field = field_name
+
+
+@dataclass(frozen=True)
+class SectorSpec:
+    id: int
+    comm_r: bytes
+    sealed_storage: str = ""
+    cache_storage: str = ""
+    upgraded: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "comm_r": self.comm_r.hex(),
+            "sealed_storage": self.sealed_storage,
+            "cache_storage": self.cache_storage,
+            "upgraded": self.upgraded,
+        }
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> SectorSpec:
+        return cls(
+            id=int(d["id"]),
+            comm_r=bytes.fromhex(d["comm_r"]),
+            sealed_storage=d.get("sealed_storage", ""),
+            cache_storage=d.get("cache_storage", ""),
+            upgraded=bool(d.get("upgraded", False)),
+        )
+
+
+@dataclass(frozen=True)
+class NewJobSpec:
+    miner: int
+    proof_type: int  # chain id
+    deadline: int
+    partition: int
+    randomness: bytes
+    sectors: Sequence[SectorSpec]
+    period_start: int = 0
+    challenge_epoch: int | None = None
+    open_epoch: int | None = None
+    close_epoch: int | None = None
+    skipped: Sequence[int] = ()
+    max_tries: int | None = None
+    generation: int = 0
+
+    def check(self, index: int) -> None:
+        def bad(name: str, why: str) -> InvalidJob:
+            return InvalidJob(index, name, why)
+
+        for name in ("miner", "deadline", "partition", "generation"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise bad(name, f"must be a non-negative integer, got {value!r}")
+        if not 5 <= self.proof_type <= 14:
+            raise bad("proof_type", f"unknown WindowPoSt proof type id {self.proof_type}")
+        if self.deadline >= 48:
+            raise bad("deadline", f"must be below 48, got {self.deadline}")
+        if len(self.randomness) != 32:
+            raise bad("randomness", f"must be 32 bytes, got {len(self.randomness)}")
+        if not self.sectors:
+            raise bad("sectors", "at least one sector is needed")
+        ids = [s.id for s in self.sectors]
+        if len(set(ids)) != len(ids):
+            raise bad("sectors", "sector ids repeat")
+        for s in self.sectors:
+            if len(s.comm_r) != 32:
+                raise bad("sectors", f"comm_r of sector {s.id} must be 32 bytes")
+        if stray := sorted(set(self.skipped) - set(ids)):
+            raise bad("skipped", f"sectors {stray} are not in the job")
+        if self.max_tries is not None and self.max_tries < 1:
+            raise bad("max_tries", "must be at least 1")
+        epochs = [self.challenge_epoch, self.open_epoch, self.close_epoch]
+        if all(e is not None for e in epochs) and not epochs[0] <= epochs[1] < epochs[2]:
+            raise bad("close_epoch", "need challenge_epoch <= open_epoch < close_epoch")
+
+    @property
+    def key(self) -> tuple[int, int, int, int, int]:
+        return (self.miner, self.period_start, self.deadline, self.partition, self.generation)
+
+
+@dataclass(frozen=True)
+class ClaimFilter:
+    """Which jobs a worker may take; empty means any."""
+
+    miners: frozenset[int] = field(default_factory=frozenset)
+    proof_types: frozenset[int] = field(default_factory=frozenset)
+
+
+@dataclass(frozen=True)
+class StopOrder:
+    job_id: int
+    attempt: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class FinishOutcome:
+    state: JobState
+    duplicate: bool
+
+
+def _unavailable_on_db_errors(fn: Callable) -> Callable:
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except (OperationalError, InterfaceError) as exc:
+            raise StoreUnavailable(f"database unavailable: {exc.orig or exc}") from exc
+        except DBAPIError as exc:
+            if exc.connection_invalidated:
+                raise StoreUnavailable(f"database connection lost: {exc.orig or exc}") from exc
+            raise
+
+    return wrapper
+
+
+class JobStore:
+    """The job table's contract; see the module docstring."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        heartbeat_timeout: float = 15.0,
+        max_tries: int = 2,
+        lifetime: timedelta = timedelta(hours=25),
+        current_epoch: Callable[[], int | None] = lambda: None,
+    ) -> None:
+        self.engine = engine
+        self.clock = clock
+        self.heartbeat_timeout = timedelta(seconds=heartbeat_timeout)
+        self.max_tries = max_tries
+        self.lifetime = lifetime
+        self.current_epoch = current_epoch
+
+    @classmethod
+    def open(cls, url: str, **kwargs: Any) -> JobStore:
+        """Connects and brings the schema to the newest migration."""
+        engine = make_engine(url)
+        _unavailable_on_db_errors(upgrade)(engine)
+        return cls(engine, **kwargs)
+
+    @property
+    def backend(self) -> str:
+        return backend_name(self.engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def _session(self) -> Session:
+        return Session(self.engine, expire_on_commit=False)
+
+    def _now(self) -> datetime:
+        return self.clock()
+
+    # ---- jobs in ---------------------------------------------------------
+
+    @_unavailable_on_db_errors
+    def add_jobs(self, specs: Sequence[NewJobSpec]) -> list[tuple[int, bool]]:
+        """Adds jobs, all or none. A job whose key (miner, period start,
+        deadline, partition, generation) exists already is not added again:
+        its id comes back with ``False``, so trackers can call this on every
+        head. Returns ``(id, created)`` per spec, in order."""
+        for i, spec in enumerate(specs):
+            spec.check(i)
+        keys = [s.key for s in specs]
+        if len(set(keys)) != len(keys):
+            dup = next(i for i, k in enumerate(keys) if keys.index(k) != i)
+            raise InvalidJob(dup, "partition", "the same partition appears twice in the request")
+        now = self._now()
+        out: list[tuple[int, bool]] = []
+        with self._session() as s, s.begin():
+            for spec in specs:
+                existing = s.exec(
+                    select(JobRow).where(
+                        JobRow.miner == spec.miner,
+                        JobRow.period_start == spec.period_start,
+                        JobRow.deadline == spec.deadline,
+                        JobRow.partition == spec.partition,
+                        JobRow.generation == spec.generation,
+                    )
+                ).first()
+                if existing is not None:
+                    out.append((existing.id, False))
+                    continue
+                row = JobRow(
+                    miner=spec.miner,
+                    proof_type=spec.proof_type,
+                    period_start=spec.period_start,
+                    deadline=spec.deadline,
+                    partition=spec.partition,
+                    generation=spec.generation,
+                    challenge_epoch=spec.challenge_epoch,
+                    open_epoch=spec.open_epoch,
+                    close_epoch=spec.close_epoch,
+                    randomness=bytes(spec.randomness),
+                    sectors=[sec.to_json() for sec in spec.sectors],
+                    skipped=sorted(set(spec.skipped)),
+                    state=JobState.READY,
+                    max_tries=spec.max_tries or self.max_tries,
+                    created_at=now,
+                    updated_at=now,
+                )
+                s.add(row)
+                s.flush()
+                out.append((row.id, True))
+        return out
+
+    # ---- worker side -----------------------------------------------------
+
+    @_unavailable_on_db_errors
+    def claim(self, worker: str, filt: ClaimFilter = ClaimFilter()) -> JobRow | None:
+        """The ready job with the earliest deadline close (then partition)
+        that this worker may take, now running under a new attempt."""
+        now = self._now()
+        epoch = self.current_epoch()
+        with self._session() as s, s.begin():
+            w = s.get(WorkerRow, worker)
+            if w is not None and w.draining:
+                return None
+            q = select(JobRow).where(JobRow.state == JobState.READY)
+            if filt.miners:
+                q = q.where(col(JobRow.miner).in_(sorted(filt.miners)))
+            if filt.proof_types:
+                q = q.where(col(JobRow.proof_type).in_(sorted(filt.proof_types)))
+            if epoch is not None:
+                q = q.where((col(JobRow.close_epoch).is_(None)) | (JobRow.close_epoch > epoch))
+            q = (
+                q.order_by(
+                    col(JobRow.close_epoch).is_(None),
+                    col(JobRow.close_epoch),
+                    col(JobRow.partition),
+                    col(JobRow.id),
+                )
+                .limit(1)
+                .with_for_update(skip_locked=True)
+            )
+            job = s.exec(q).first()
+            if job is None:
+                return None
+            job.state = JobState.RUNNING
+            job.worker = worker
+            job.tries += 1
+            job.attempt += 1
+            job.started_at = now
+            job.heartbeat_at = now
+            job.updated_at = now
+            job.error = None
+            s.add(job)
+            if w is not None:
+                w.last_seen_at = now
+                s.add(w)
+        return job
+
+    @_unavailable_on_db_errors
+    def heartbeat(
+        self, worker: str, attempts: Iterable[tuple[int, int]], gpus: list[dict] | None = None
+    ) -> list[StopOrder]:
+        """Records that ``worker`` still works on these (job, attempt) pairs
+        and answers which of them it must stop, and why."""
+        now = self._now()
+        stops: list[StopOrder] = []
+        with self._session() as s, s.begin():
+            for job_id, attempt in attempts:
+                job = s.get(JobRow, job_id, with_for_update=True)
+                reason = self._stop_reason(job, worker, attempt)
+                if reason:
+                    stops.append(StopOrder(job_id, attempt, reason))
+                    continue
+                job.heartbeat_at = now
+                job.updated_at = now
+                s.add(job)
+            w = s.get(WorkerRow, worker)
+            if w is not None:
+                w.last_seen_at = now
+                if gpus is not None:
+                    w.gpus = gpus
+                s.add(w)
+        return stops
+
+    @staticmethod
+    def _stop_reason(job: JobRow | None, worker: str, attempt: int) -> str | None:
+        if job is None:
+            return "removed"
+        if job.attempt != attempt or job.worker not in (worker, None):
+            return "reassigned"
+        if job.state == JobState.RUNNING:
+            return None
+        if job.state == JobState.READY:
+            return "reset" if job.worker is None else "requeued"
+        return {JobState.EXPIRED: "expired", JobState.FAILED: "failed"}.get(
+            JobState(job.state), "finished"
+        )
+
+    @_unavailable_on_db_errors
+    def finish(
+        self,
+        worker: str,
+        job_id: int,
+        attempt: int,
+        *,
+        success: bool,
+        proof: bytes | None = None,
+        faulty: Iterable[int] = (),
+        error: str | None = None,
+        timings: dict | None = None,
+    ) -> FinishOutcome:
+        """Accepts the result of the current attempt from the job's holder.
+
+        A repeat of an accepted finish is answered as a duplicate and
+        changes nothing; anything else raises ``TransitionRefused`` with the
+        reason (or ``UnknownJob``)."""
+        now = self._now()
+        with self._session() as s, s.begin():
+            job = s.get(JobRow, job_id, with_for_update=True)
+            if job is None:
+                raise UnknownJob(job_id)
+            if job.finished_attempt == attempt and job.worker == worker:
+                return FinishOutcome(JobState(job.state), duplicate=True)
+            if job.attempt != attempt or job.worker != worker:
+                holder = job.worker or "nobody"
+                raise TransitionRefused(
+                    f"stale finish for job {job_id}: attempt {attempt} from {worker}, "
+                    f"but the job is at attempt {job.attempt} held by {holder}"
+                )
+            if job.state != JobState.RUNNING:
+                raise TransitionRefused(f"job {job_id} is {job.state}, not running")
+            job.finished_attempt = attempt
+            job.faulty = sorted(set(faulty))
+            job.timings = timings
+            job.updated_at = now
+            if success:
+                if not proof:
+                    raise TransitionRefused(f"finish of job {job_id}: success without a proof")
+                job.state = JobState.SUCCEEDED
+                job.proof = bytes(proof)
+                job.error = None
+                job.finished_at = now
+            else:
+                self._fail_attempt(job, error or "worker reported failure", now)
+            s.add(job)
+            return FinishOutcome(JobState(job.state), duplicate=False)
+
+    @_unavailable_on_db_errors
+    def release(self, worker: str, job_id: int, attempt: int, reason: str) -> JobState:
+        """The holder hands a job back unfinished (shutdown, drain): it is
+        ready again at once and the try does not count."""
+        now = self._now()
+        with self._session() as s, s.begin():
+            job = s.get(JobRow, job_id, with_for_update=True)
+            if job is None:
+                raise UnknownJob(job_id)
+            if job.attempt != attempt or job.worker != worker or job.state != JobState.RUNNING:
+                raise TransitionRefused(
+                    f"job {job_id} is not running under attempt {attempt} of {worker}"
+                )
+            job.state = JobState.READY
+            job.tries = max(0, job.tries - 1)
+            job.error = f"released by {worker}: {reason}"
+            job.updated_at = now
+            s.add(job)
+            return JobState.READY
+
+    @staticmethod
+    def _fail_attempt(job: JobRow, reason: str, now: datetime) -> None:
+        job.error = reason
+        job.updated_at = now
+        if job.tries < job.max_tries:
+            job.state = JobState.READY
+        else:
+            job.state = JobState.FAILED
+            job.finished_at = now
+
+    # ---- sweeps ------------------------------------------------------------
+
+    @_unavailable_on_db_errors
+    def sweep_heartbeats(self, not_before: datetime | None = None) -> list[int]:
+        """Fails the attempts whose holder has not heartbeaten within the
+        timeout: back to ready while tries remain, else failed. Before
+        ``not_before`` (a manager start plus one timeout) nothing times out,
+        so a restart never fails healthy work. Returns the job ids touched."""
+        now = self._now()
+        if not_before is not None and now < not_before:
+            return []
+        cutoff = now - self.heartbeat_timeout
+        touched = []
+        with self._session() as s, s.begin():
+            q = (
+                select(JobRow)
+                .where(JobRow.state == JobState.RUNNING, col(JobRow.heartbeat_at) < cutoff)
+                .with_for_update(skip_locked=True)
+            )
+            for job in s.exec(q).all():
+                silent = (now - as_utc(job.heartbeat_at)).total_seconds()
+                self._fail_attempt(
+                    job, f"heartbeat timeout: {job.worker} silent for {silent:.0f}s", now
+                )
+                s.add(job)
+                touched.append(job.id)
+        return touched
+
+    @_unavailable_on_db_errors
+    def sweep_deadlines(self, current_epoch: int | None = None) -> list[int]:
+        """Expires unfinished jobs whose deadline has closed."""
+        epoch = self.current_epoch() if current_epoch is None else current_epoch
+        if epoch is None:
+            return []
+        now = self._now()
+        touched = []
+        with self._session() as s, s.begin():
+            q = (
+                select(JobRow)
+                .where(
+                    col(JobRow.state).in_([JobState.READY, JobState.RUNNING]),
+                    col(JobRow.close_epoch).is_not(None),
+                    col(JobRow.close_epoch) <= epoch,
+                )
+                .with_for_update(skip_locked=True)
+            )
+            for job in s.exec(q).all():
+                job.state = JobState.EXPIRED
+                job.error = f"deadline closed at epoch {job.close_epoch} before a proof"
+                job.finished_at = now
+                job.updated_at = now
+                s.add(job)
+                touched.append(job.id)
+        return touched
+
+    @_unavailable_on_db_errors
+    def sweep_lifetime(self) -> int:
+        """Deletes finished jobs older than the lifetime; returns how many."""
+        cutoff = self._now() - self.lifetime
+        with self._session() as s, s.begin():
+            result = s.exec(
+                delete(JobRow).where(
+                    col(JobRow.state).in_(sorted(FINISHED_STATES)),
+                    col(JobRow.finished_at) < cutoff,
+                )
+            )
+            return result.rowcount or 0
+
+    # ---- operators -----------------------------------------------------------
+
+    @_unavailable_on_db_errors
+    def reset(self, ids: Iterable[int]) -> dict[int, str | None]:
+        """Back to ready with try count 0; worker, error and proof cleared.
+        Returns per id ``None`` (done) or why not."""
+        now = self._now()
+        out: dict[int, str | None] = {}
+        with self._session() as s, s.begin():
+            for job_id in ids:
+                job = s.get(JobRow, job_id, with_for_update=True)
+                if job is None:
+                    out[job_id] = "unknown job"
+                    continue
+                job.state = JobState.READY
+                job.tries = 0
+                job.worker = None
+                job.error = None
+                job.proof = None
+                job.faulty = []
+                job.timings = None
+                job.started_at = job.heartbeat_at = job.finished_at = None
+                job.updated_at = now
+                s.add(job)
+                out[job_id] = None
+        return out
+
+    @_unavailable_on_db_errors
+    def remove(self, ids: Iterable[int]) -> dict[int, str | None]:
+        out: dict[int, str | None] = {}
+        with self._session() as s, s.begin():
+            for job_id in ids:
+                job = s.get(JobRow, job_id, with_for_update=True)
+                if job is None:
+                    out[job_id] = "unknown job"
+                    continue
+                s.delete(job)
+                out[job_id] = None
+        return out
+
+    @_unavailable_on_db_errors
+    def remove_all(self) -> list[int]:
+        with self._session() as s, s.begin():
+            ids = list(s.exec(select(JobRow.id)).all())
+            s.exec(delete(JobRow))
+        return ids
+
+    @_unavailable_on_db_errors
+    def get(self, job_id: int) -> JobRow | None:
+        with self._session() as s, s.begin():
+            return s.get(JobRow, job_id)
+
+    @_unavailable_on_db_errors
+    def list_jobs(
+        self,
+        states: Iterable[str] | None = None,
+        miner: int | None = None,
+        deadline: int | None = None,
+    ) -> list[JobRow]:
+        q = select(JobRow)
+        if states:
+            q = q.where(col(JobRow.state).in_(sorted(set(states))))
+        if miner is not None:
+            q = q.where(JobRow.miner == miner)
+        if deadline is not None:
+            q = q.where(JobRow.deadline == deadline)
+        q = q.order_by(col(JobRow.close_epoch).is_(None), col(JobRow.close_epoch), col(JobRow.id))
+        with self._session() as s, s.begin():
+            return list(s.exec(q).all())
+
+    @_unavailable_on_db_errors
+    def counts(self) -> dict[str, int]:
+        with self._session() as s, s.begin():
+            rows = s.exec(select(JobRow.state, func.count()).group_by(JobRow.state)).all()
+        return {state: n for state, n in rows}
+
+    # ---- workers ----------------------------------------------------------
+
+    @_unavailable_on_db_errors
+    def register_worker(
+        self,
+        name: str,
+        *,
+        host: str = "",
+        version: str = "",
+        gpus: list[dict] | None = None,
+        cpus: int = 0,
+        cpuset: str = "",
+        allowed_miners: Iterable[int] = (),
+        allowed_proof_types: Iterable[int] = (),
+    ) -> WorkerRow:
+        """Creates or refreshes a worker; registering again ends a drain."""
+        now = self._now()
+        with self._session() as s, s.begin():
+            w = s.get(WorkerRow, name) or WorkerRow(name=name, registered_at=now, last_seen_at=now)
+            w.host, w.version, w.cpus, w.cpuset = host, version, cpus, cpuset
+            w.gpus = list(gpus or [])
+            w.allowed_miners = sorted(set(allowed_miners))
+            w.allowed_proof_types = sorted(set(allowed_proof_types))
+            w.registered_at = now
+            w.last_seen_at = now
+            w.draining = False
+            s.add(w)
+        return w
+
+    @_unavailable_on_db_errors
+    def get_worker(self, name: str) -> WorkerRow | None:
+        with self._session() as s, s.begin():
+            return s.get(WorkerRow, name)
+
+    @_unavailable_on_db_errors
+    def list_workers(self) -> list[WorkerRow]:
+        with self._session() as s, s.begin():
+            return list(s.exec(select(WorkerRow).order_by(col(WorkerRow.name))).all())
+
+    @_unavailable_on_db_errors
+    def set_draining(self, name: str, draining: bool = True) -> bool:
+        with self._session() as s, s.begin():
+            w = s.get(WorkerRow, name)
+            if w is None:
+                return False
+            w.draining = draining
+            s.add(w)
+            return True
+
+    @staticmethod
+    def claim_filter(worker: WorkerRow | None) -> ClaimFilter:
+        if worker is None:
+            return ClaimFilter()
+        return ClaimFilter(frozenset(worker.allowed_miners), frozenset(worker.allowed_proof_types))

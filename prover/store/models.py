@@ -1,0 +1,90 @@
+"""SQL tables. Changes go through migrations (``prover/store/migrations``);
+the models and the newest migration must describe the same schema, which a
+test checks."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    LargeBinary,
+    UniqueConstraint,
+)
+from sqlmodel import Field, SQLModel
+
+# SQLite autoincrements only an INTEGER PRIMARY KEY (the rowid alias).
+ID_TYPE = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def _ts(**kw: Any) -> Any:
+    return Field(sa_column=Column(DateTime(timezone=True), **kw))
+
+
+class JobRow(SQLModel, table=True):
+    """One partition of one deadline to prove."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (
+        UniqueConstraint(
+            "miner", "period_start", "deadline", "partition", "generation", name="uq_jobs_partition"
+        ),
+        Index("ix_jobs_claim", "state", "close_epoch", "partition"),
+        Index("ix_jobs_worker", "worker"),
+    )
+
+    id: int | None = Field(default=None, sa_column=Column(ID_TYPE, primary_key=True))
+    miner: int = Field(sa_column=Column(BigInteger, nullable=False))
+    proof_type: int
+    period_start: int = Field(sa_column=Column(BigInteger, nullable=False))
+    deadline: int
+    partition: int
+    generation: int = 0
+    challenge_epoch: int | None = Field(default=None, sa_column=Column(BigInteger))
+    open_epoch: int | None = Field(default=None, sa_column=Column(BigInteger))
+    close_epoch: int | None = Field(default=None, sa_column=Column(BigInteger))
+    randomness: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    # [{"id", "comm_r" (hex), "sealed_storage", "cache_storage", "upgraded"}]
+    sectors: list[dict] = Field(sa_column=Column(JSON, nullable=False))
+    skipped: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    state: str = Field(max_length=16)
+    tries: int = 0
+    max_tries: int = 2
+    attempt: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    finished_attempt: int | None = Field(default=None, sa_column=Column(BigInteger))
+    worker: str | None = Field(default=None, max_length=255)
+    created_at: datetime = _ts(nullable=False)
+    updated_at: datetime = _ts(nullable=False)
+    started_at: datetime | None = _ts()
+    heartbeat_at: datetime | None = _ts()
+    finished_at: datetime | None = _ts()
+    error: str | None = None
+    proof: bytes | None = Field(default=None, sa_column=Column(LargeBinary))
+    faulty: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    timings: dict | None = Field(default=None, sa_column=Column(JSON(none_as_null=True)))
+
+
+class WorkerRow(SQLModel, table=True):
+    """A worker process as it registered, and when it was last heard from."""
+
+    __tablename__ = "workers"
+
+    name: str = Field(primary_key=True, max_length=255)
+    host: str = ""
+    version: str = ""
+    gpus: list[dict] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    cpus: int = 0
+    cpuset: str = ""
+    allowed_miners: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    allowed_proof_types: list[int] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
+    registered_at: datetime = _ts(nullable=False)
+    last_seen_at: datetime = _ts(nullable=False)
+    draining: bool = False
