@@ -54,3 +54,101 @@ def make_sectors(tmp_path, params_2kib):
 
     make.root = tmp_path / "store"
     return make
+
+
+# ---- job store backends -------------------------------------------------
+
+PG_URL_ENV = "PROVER_TEST_POSTGRES_URL"
+
+
+class FakeClock:
+    """Time as a dependency: tests move it instead of sleeping."""
+
+    def __init__(self) -> None:
+        from datetime import UTC, datetime
+
+        self.now = datetime(2026, 1, 1, tzinfo=UTC)
+
+    def __call__(self):
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        from datetime import timedelta
+
+        self.now += timedelta(seconds=seconds)
+
+
+def _postgres_admin_url() -> str | None:
+    url = os.environ.get(PG_URL_ENV)
+    if not url and os.environ.get("CI") == "true":
+        pytest.fail(f"{PG_URL_ENV} must be set in CI: the store suite runs on PostgreSQL too")
+    return url
+
+
+def _fresh_postgres_database(admin_url: str):
+    """A new empty database for one test; returns (url, drop)."""
+    import uuid
+
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    from prover.store.engine import normalise_url
+
+    base = make_url(normalise_url(admin_url))
+    name = f"prover_t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{name}"'))
+
+    def drop() -> None:
+        with admin.connect() as c:
+            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    return base.set(database=name).render_as_string(hide_password=False), drop
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request, tmp_path):
+    """Each store test runs on both backends; PostgreSQL needs
+    PROVER_TEST_POSTGRES_URL (set by .ci/run, which starts a server)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'jobs.db'}"
+        return
+    admin = _postgres_admin_url()
+    if not admin:
+        pytest.skip(f"{PG_URL_ENV} not set")
+    url, drop = _fresh_postgres_database(admin)
+    try:
+        yield url
+    finally:
+        drop()
+
+
+@pytest.fixture
+def clock():
+    return FakeClock()
+
+
+@pytest.fixture
+def store(store_url, clock):
+    from prover.store import JobStore
+
+    s = JobStore.open(store_url, clock=clock, heartbeat_timeout=15, max_tries=2)
+    yield s
+    s.close()
+
+
+def job_spec(partition=0, *, miner=MINER, deadline=0, close_epoch=None, sectors=(1, 2), **kw):
+    from prover.store import NewJobSpec, SectorSpec
+
+    return NewJobSpec(
+        miner=miner,
+        proof_type=KIB2.chain_id,
+        deadline=deadline,
+        partition=partition,
+        randomness=bytes(32),
+        sectors=[SectorSpec(n, bytes([n]) + bytes(31), "store-1", "store-1") for n in sectors],
+        close_epoch=close_epoch,
+        **kw,
+    )

@@ -33,13 +33,6 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def as_utc(value: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes; every stored time is UTC."""
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=UTC)
-
-
 class StoreError(Exception):
     """Base class of the store's refusals."""
 
@@ -460,7 +453,7 @@ class JobStore:
                 .with_for_update(skip_locked=True)
             )
             for job in s.exec(q).all():
-                silent = (now - as_utc(job.heartbeat_at)).total_seconds()
+                silent = (now - job.heartbeat_at).total_seconds()
                 self._fail_attempt(
                     job, f"heartbeat timeout: {job.worker} silent for {silent:.0f}s", now
                 )

@@ -49,6 +49,7 @@ def upgrade() -> None:
         sa.UniqueConstraint(
             "miner", "period_start", "deadline", "partition", "generation", name="uq_jobs_partition"
         ),
+        sqlite_autoincrement=True,
     )
     op.create_index("ix_jobs_claim", "jobs", ["state", "close_epoch", "partition"])
     op.create_index("ix_jobs_worker", "jobs", ["worker"])
