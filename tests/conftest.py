@@ -152,3 +152,30 @@ def job_spec(partition=0, *, miner=MINER, deadline=0, close_epoch=None, sectors=
         close_epoch=close_epoch,
         **kw,
     )
+
+
+@pytest.fixture
+def manager(tmp_path):
+    """A running manager daemon (SQLite) in a subprocess."""
+    from manager_harness import ManagerProcess
+
+    m = ManagerProcess(tmp_path / "home").start()
+    yield m
+    m.kill()
+
+
+@pytest.fixture
+def pg_manager(tmp_path):
+    """A running manager daemon on a fresh PostgreSQL database."""
+    from manager_harness import ManagerProcess
+
+    admin = _postgres_admin_url()
+    if not admin:
+        pytest.skip(f"{PG_URL_ENV} not set")
+    url, drop = _fresh_postgres_database(admin)
+    m = ManagerProcess(tmp_path / "home", database_url=url).start()
+    m.admin_url = admin
+    m.database_name = url.rpartition("/")[2]
+    yield m
+    m.kill()
+    drop()

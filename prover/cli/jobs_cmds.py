@@ -1,0 +1,327 @@
+"""``prover jobs ...`` and ``prover workers ...``: operator commands that
+speak only AdminService."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+import grpc
+
+from prover._proto import manager_pb2 as pb
+from prover.client import ApiInfoError, ManagerClient, resolve_api_info
+from prover.manager.convert import from_timestamp, new_job_to_pb
+from prover.manager.jobfile import parse_job_file
+from prover.store import InvalidJob
+
+
+def api_option(f):
+    f = click.option(
+        "--api-ca",
+        type=click.Path(dir_okay=False),
+        default=None,
+        help="CA certificate of a TLS manager [default: PROVER_API_CA].",
+    )(f)
+    return click.option(
+        "--api", default=None, help="TOKEN:HOST:PORT of the manager [default: PROVER_API_INFO]."
+    )(f)
+
+
+def connect(api: str | None, api_ca: str | None) -> ManagerClient:
+    try:
+        return ManagerClient(resolve_api_info(api), ca_file=api_ca)
+    except ApiInfoError as exc:
+        raise click.UsageError(str(exc)) from exc
+
+
+def call(client: ManagerClient, method, request):
+    try:
+        return client.call(method, request)
+    except grpc.RpcError as exc:
+        raise click.ClickException(f"{exc.code().name}: {exc.details()}") from exc
+
+
+def _ago(then: datetime | None, now: datetime) -> str:
+    if then is None:
+        return "-"
+    secs = int((now - then).total_seconds())
+    return (
+        f"{secs // 3600}h{secs % 3600 // 60:02d}m"
+        if secs >= 3600
+        else (f"{secs // 60}m{secs % 60:02d}s" if secs >= 60 else f"{secs}s")
+    )
+
+
+def _elapsed(job: pb.Job, now: datetime) -> str:
+    started = from_timestamp(job, "started_at")
+    if started is None:
+        return "-"
+    end = from_timestamp(job, "finished_at") or now
+    return _ago(started, end) if end >= started else "-"
+
+
+def job_json(job: pb.Job) -> dict:
+    def ts(name):
+        value = from_timestamp(job, name)
+        return value.isoformat() if value else None
+
+    return {
+        "id": job.id,
+        "miner": job.miner,
+        "proof_type": job.proof_type,
+        "period_start": job.period_start,
+        "deadline": job.deadline,
+        "partition": job.partition,
+        "generation": job.generation,
+        "challenge_epoch": job.challenge_epoch if job.HasField("challenge_epoch") else None,
+        "open_epoch": job.open_epoch if job.HasField("open_epoch") else None,
+        "close_epoch": job.close_epoch if job.HasField("close_epoch") else None,
+        "randomness": job.randomness.hex(),
+        "sectors": [
+            {
+                "id": s.id,
+                "comm_r": s.comm_r.hex(),
+                "sealed_storage": s.sealed_storage,
+                "cache_storage": s.cache_storage,
+                "upgraded": s.upgraded,
+            }
+            for s in job.sectors
+        ],
+        "skipped": list(job.skipped),
+        "state": job.state,
+        "tries": job.tries,
+        "max_tries": job.max_tries,
+        "attempt": job.attempt,
+        "worker": job.worker or None,
+        "created_at": ts("created_at"),
+        "updated_at": ts("updated_at"),
+        "started_at": ts("started_at"),
+        "heartbeat_at": ts("heartbeat_at"),
+        "finished_at": ts("finished_at"),
+        "error": job.error or None,
+        "proof": job.proof.hex() if job.proof else None,
+        "faulty": list(job.faulty),
+    }
+
+
+def print_table(headers: list[str], rows: list[list[str]]) -> None:
+    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
+    click.echo("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip())
+    for r in rows:
+        click.echo("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
+
+
+@click.group("jobs")
+def jobs_group() -> None:
+    """Proving jobs on the manager."""
+
+
+@jobs_group.command("list")
+@click.option("--all", "all_", is_flag=True, help="Include succeeded and expired jobs.")
+@click.option("--state", "states", multiple=True, help="Only jobs in this state (repeatable).")
+@click.option("--miner", type=int, default=None)
+@click.option("--deadline", type=int, default=None)
+@click.option("--detail", is_flag=True, help="More columns.")
+@click.option("--json", "as_json", is_flag=True)
+@api_option
+def jobs_list(all_, states, miner, deadline, detail, as_json, api, api_ca):
+    """Unfinished and failed jobs (all of them with --all)."""
+    req = pb.ListJobsRequest(states=list(states), all=all_, include_proof=as_json)
+    if miner is not None:
+        req.miner = miner
+    if deadline is not None:
+        req.deadline = deadline
+    with connect(api, api_ca) as client:
+        jobs = call(client, client.admin.ListJobs, req).jobs
+    if as_json:
+        click.echo(json.dumps([job_json(j) for j in jobs], indent=1))
+        return
+    now = datetime.now(UTC)
+    headers = [
+        "JobID",
+        "Miner",
+        "DDL",
+        "Partition",
+        "Sectors",
+        "Worker",
+        "State",
+        "Try",
+        "CreatedAt",
+        "Elapsed",
+        "Heartbeat",
+        "Error",
+    ]
+    if detail:
+        headers[1:1] = []
+        headers += ["Attempt", "PeriodStart", "Close", "Skipped", "Faulty"]
+    rows = []
+    for j in jobs:
+        tries = f"{j.tries}" + (" (max)" if j.tries >= j.max_tries else "")
+        created = from_timestamp(j, "created_at")
+        row = [
+            str(j.id),
+            f"f0{j.miner}",
+            str(j.deadline),
+            str(j.partition),
+            str(len(j.sectors)),
+            j.worker or "-",
+            j.state,
+            tries,
+            created.strftime("%Y-%m-%d %H:%M:%S") if created else "-",
+            _elapsed(j, now),
+            _ago(from_timestamp(j, "heartbeat_at"), now) if j.state == "running" else "-",
+            (j.error or "")[:60],
+        ]
+        if detail:
+            row += [
+                str(j.attempt),
+                str(j.period_start),
+                str(j.close_epoch) if j.HasField("close_epoch") else "-",
+                ",".join(map(str, j.skipped)) or "-",
+                ",".join(map(str, j.faulty)) or "-",
+            ]
+        rows.append(row)
+    print_table(headers, rows)
+
+
+def _report(results: pb.JobResultsResponse, verb: str) -> None:
+    failed = False
+    for r in results.results:
+        if r.ok:
+            click.echo(f"{r.id}: {verb}")
+        else:
+            failed = True
+            click.echo(f"{r.id}: not {verb}: {r.reason}", err=True)
+    if failed:
+        raise SystemExit(1)
+
+
+@jobs_group.command("reset")
+@click.argument("ids", nargs=-1, type=click.IntRange(min=1), required=True)
+@api_option
+def jobs_reset(ids, api, api_ca):
+    """Put jobs back to ready with the try count at 0."""
+    with connect(api, api_ca) as client:
+        _report(call(client, client.admin.ResetJobs, pb.JobIdsRequest(ids=ids)), "reset")
+
+
+@jobs_group.command("remove")
+@click.argument("ids", nargs=-1, type=click.IntRange(min=1), required=True)
+@api_option
+def jobs_remove(ids, api, api_ca):
+    """Delete jobs."""
+    with connect(api, api_ca) as client:
+        _report(call(client, client.admin.RemoveJobs, pb.JobIdsRequest(ids=ids)), "removed")
+
+
+@jobs_group.command("remove-all")
+@click.option("--really-do-it", is_flag=True, help="Required: this deletes every job.")
+@api_option
+def jobs_remove_all(really_do_it, api, api_ca):
+    """Delete every job."""
+    if not really_do_it:
+        raise click.UsageError("this deletes every job; pass --really-do-it")
+    with connect(api, api_ca) as client:
+        results = call(client, client.admin.RemoveJobs, pb.JobIdsRequest(all=True))
+    click.echo(f"removed {len(results.results)} jobs")
+
+
+@jobs_group.command("add")
+@click.option(
+    "--from-json",
+    "path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    required=True,
+    help="A JSON object or a list of them.",
+)
+@api_option
+def jobs_add(path, api, api_ca):
+    """Put jobs in by hand; prints the new job ids."""
+    try:
+        specs = parse_job_file(path.read_text())
+    except InvalidJob as exc:
+        raise click.ClickException(f"{path}: {exc}") from exc
+    with connect(api, api_ca) as client:
+        resp = call(
+            client, client.admin.AddJobs, pb.AddJobsRequest(jobs=[new_job_to_pb(s) for s in specs])
+        )
+    for job_id in resp.ids:
+        click.echo(job_id)
+
+
+@click.group("workers")
+def workers_group() -> None:
+    """Workers known to the manager."""
+
+
+@workers_group.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@api_option
+def workers_list(as_json, api, api_ca):
+    """Registered workers, their GPUs and running jobs."""
+    with connect(api, api_ca) as client:
+        workers = call(client, client.admin.ListWorkers, pb.ListWorkersRequest()).workers
+    now = datetime.now(UTC)
+    if as_json:
+        click.echo(
+            json.dumps(
+                [
+                    {
+                        "name": w.name,
+                        "host": w.host,
+                        "version": w.version,
+                        "cpus": w.cpus,
+                        "cpuset": w.cpuset,
+                        "draining": w.draining,
+                        "running_jobs": list(w.running_jobs),
+                        "allowed_miners": list(w.allowed_miners),
+                        "allowed_proof_types": list(w.allowed_proof_types),
+                        "gpus": [
+                            {
+                                "index": g.index,
+                                "name": g.name,
+                                "uuid": g.uuid,
+                                "memory_total": g.memory_total,
+                                "memory_used": g.memory_used,
+                                "utilization": g.utilization,
+                                "temperature": g.temperature,
+                            }
+                            for g in w.gpus
+                        ],
+                        "last_seen_at": from_timestamp(w, "last_seen_at").isoformat(),
+                    }
+                    for w in workers
+                ],
+                indent=1,
+            )
+        )
+        return
+    rows = []
+    for w in workers:
+        gpus = (
+            ", ".join(f"{g.index}:{g.name} {g.utilization}% {g.temperature}C" for g in w.gpus)
+            or "none (CPU)"
+        )
+        rows.append(
+            [
+                w.name,
+                w.host,
+                "draining" if w.draining else "active",
+                ",".join(map(str, w.running_jobs)) or "-",
+                gpus,
+                _ago(from_timestamp(w, "last_seen_at"), now),
+            ]
+        )
+    print_table(["Name", "Host", "State", "Jobs", "GPUs", "LastSeen"], rows)
+
+
+@workers_group.command("drain")
+@click.argument("name")
+@api_option
+def workers_drain(name, api, api_ca):
+    """Stop a worker claiming; it finishes or hands back what it holds."""
+    with connect(api, api_ca) as client:
+        call(client, client.admin.DrainWorker, pb.DrainWorkerRequest(name=name))
+    click.echo(f"{name}: draining")

@@ -1,0 +1,109 @@
+"""TOML configuration of the manager, with defaults and validation.
+
+Unknown keys are errors (a typo must not silently fall back to a default),
+and every error names the file and the key.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+DEFAULT_HOME = Path("~/.prover")
+CONFIG_FILE = "config.toml"
+SECRET_FILE = "secret"
+
+
+class ConfigError(Exception):
+    pass
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TlsConfig(_Strict):
+    cert: Path | None = None
+    key: Path | None = None
+    client_ca: Path | None = None
+
+    @property
+    def enabled(self) -> bool:
+        return self.cert is not None
+
+
+class ApiConfig(_Strict):
+    listen: str = "127.0.0.1:9700"
+    max_message_bytes: int = Field(default=4 << 20, ge=64 << 10)
+    max_claim_wait_s: float = Field(default=60.0, gt=0, le=600)
+    threads: int = Field(default=128, ge=4)
+    tls: TlsConfig = TlsConfig()
+
+    @field_validator("listen")
+    @classmethod
+    def _has_port(cls, v: str) -> str:
+        host, sep, port = v.rpartition(":")
+        if not sep or not host or not port.isdigit():
+            raise ValueError(f"expected HOST:PORT, got {v!r}")
+        return v
+
+
+class DatabaseConfig(_Strict):
+    # Empty: a SQLite file `prover.db` in the home directory.
+    url: str = ""
+
+
+class JobsConfig(_Strict):
+    heartbeat_timeout_s: float = Field(default=15.0, gt=0)
+    heartbeat_interval_s: float = Field(default=3.0, gt=0)
+    max_tries: int = Field(default=2, ge=1)
+    lifetime_h: float = Field(default=25.0, gt=0)
+    sweep_interval_s: float = Field(default=1.0, gt=0)
+
+
+class ChainClockConfig(_Strict):
+    # Until the chain tracker runs, deadlines close by wall time from genesis
+    # (mainnet: 1598306400 and 30 s). 0 disables expiry by epoch.
+    genesis_unix: int = Field(default=0, ge=0)
+    epoch_seconds: float = Field(default=30.0, gt=0)
+
+
+class LogConfig(_Strict):
+    json_lines: bool = Field(default=False, alias="json")
+    level: str = "info"
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class ManagerConfig(_Strict):
+    api: ApiConfig = ApiConfig()
+    database: DatabaseConfig = DatabaseConfig()
+    jobs: JobsConfig = JobsConfig()
+    chain: ChainClockConfig = ChainClockConfig()
+    log: LogConfig = LogConfig()
+
+
+def resolve_home(home: str | Path | None) -> Path:
+    raw = home or os.environ.get("PROVER_HOME") or DEFAULT_HOME
+    return Path(raw).expanduser()
+
+
+def load_manager_config(path: Path) -> ManagerConfig:
+    try:
+        data = tomllib.loads(path.read_text())
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{path}: not found; run `prover-manager daemon init` first") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
+    try:
+        return ManagerConfig.model_validate(data)
+    except ValidationError as exc:
+        lines = [f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()]
+        raise ConfigError(f"{path}: " + "; ".join(lines)) from exc
+
+
+def database_url(config: ManagerConfig, home: Path) -> str:
+    return config.database.url or f"sqlite:///{home / 'prover.db'}"

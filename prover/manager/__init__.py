@@ -1,0 +1,1 @@
+"""The manager daemon: job store, sweeps, gRPC servicers."""

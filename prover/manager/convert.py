@@ -1,0 +1,146 @@
+"""Between protobuf messages and the store's rows and specs, in one place."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from prover._proto import manager_pb2 as pb
+from prover.store import NewJobSpec, SectorSpec
+from prover.store.models import JobRow, WorkerRow
+
+
+def timestamp(value: datetime | None) -> Timestamp | None:
+    if value is None:
+        return None
+    ts = Timestamp()
+    ts.FromDatetime(value)
+    return ts
+
+
+def from_timestamp(msg, field: str) -> datetime | None:
+    if not msg.HasField(field):
+        return None
+    from datetime import UTC
+
+    return getattr(msg, field).ToDatetime(tzinfo=UTC)
+
+
+def sector_to_pb(d: dict) -> pb.SectorRef:
+    return pb.SectorRef(
+        id=d["id"],
+        comm_r=bytes.fromhex(d["comm_r"]),
+        sealed_storage=d.get("sealed_storage", ""),
+        cache_storage=d.get("cache_storage", ""),
+        upgraded=d.get("upgraded", False),
+    )
+
+
+def job_to_pb(job: JobRow, *, include_proof: bool = True) -> pb.Job:
+    msg = pb.Job(
+        id=job.id,
+        miner=job.miner,
+        proof_type=job.proof_type,
+        period_start=job.period_start,
+        deadline=job.deadline,
+        partition=job.partition,
+        generation=job.generation,
+        randomness=job.randomness,
+        sectors=[sector_to_pb(s) for s in job.sectors],
+        skipped=job.skipped,
+        state=job.state,
+        tries=job.tries,
+        max_tries=job.max_tries,
+        attempt=job.attempt,
+        worker=job.worker or "",
+        error=job.error or "",
+        proof=(job.proof or b"") if include_proof else b"",
+        faulty=job.faulty,
+    )
+    for name in ("challenge_epoch", "open_epoch", "close_epoch"):
+        value = getattr(job, name)
+        if value is not None:
+            setattr(msg, name, value)
+    for name in ("created_at", "updated_at", "started_at", "heartbeat_at", "finished_at"):
+        ts = timestamp(getattr(job, name))
+        if ts is not None:
+            getattr(msg, name).CopyFrom(ts)
+    return msg
+
+
+def worker_to_pb(w: WorkerRow, running: list[int]) -> pb.Worker:
+    msg = pb.Worker(
+        name=w.name,
+        host=w.host,
+        version=w.version,
+        gpus=[pb.GpuInfo(**g) for g in w.gpus],
+        cpus=w.cpus,
+        cpuset=w.cpuset,
+        allowed_miners=w.allowed_miners,
+        allowed_proof_types=w.allowed_proof_types,
+        draining=w.draining,
+        running_jobs=running,
+    )
+    msg.registered_at.CopyFrom(timestamp(w.registered_at))
+    msg.last_seen_at.CopyFrom(timestamp(w.last_seen_at))
+    return msg
+
+
+def gpu_to_dict(g: pb.GpuInfo) -> dict:
+    return {
+        "index": g.index,
+        "name": g.name,
+        "uuid": g.uuid,
+        "memory_total": g.memory_total,
+        "memory_used": g.memory_used,
+        "utilization": g.utilization,
+        "temperature": g.temperature,
+    }
+
+
+def new_job_from_pb(msg: pb.NewJob) -> NewJobSpec:
+    return NewJobSpec(
+        miner=msg.miner,
+        proof_type=msg.proof_type,
+        period_start=msg.period_start,
+        deadline=msg.deadline,
+        partition=msg.partition,
+        challenge_epoch=msg.challenge_epoch if msg.HasField("challenge_epoch") else None,
+        open_epoch=msg.open_epoch if msg.HasField("open_epoch") else None,
+        close_epoch=msg.close_epoch if msg.HasField("close_epoch") else None,
+        randomness=msg.randomness,
+        sectors=[
+            SectorSpec(s.id, s.comm_r, s.sealed_storage, s.cache_storage, s.upgraded)
+            for s in msg.sectors
+        ],
+        skipped=list(msg.skipped),
+        max_tries=msg.max_tries if msg.HasField("max_tries") else None,
+    )
+
+
+def new_job_to_pb(spec: NewJobSpec) -> pb.NewJob:
+    msg = pb.NewJob(
+        miner=spec.miner,
+        proof_type=spec.proof_type,
+        period_start=spec.period_start,
+        deadline=spec.deadline,
+        partition=spec.partition,
+        randomness=spec.randomness,
+        sectors=[
+            pb.SectorRef(
+                id=s.id,
+                comm_r=s.comm_r,
+                sealed_storage=s.sealed_storage,
+                cache_storage=s.cache_storage,
+                upgraded=s.upgraded,
+            )
+            for s in spec.sectors
+        ],
+        skipped=list(spec.skipped),
+    )
+    for name in ("challenge_epoch", "open_epoch", "close_epoch", "max_tries"):
+        value = getattr(spec, name)
+        if value is not None:
+            setattr(msg, name, value)
+    return msg

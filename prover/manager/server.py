@@ -1,0 +1,173 @@
+"""The manager process: store, sweeps on APScheduler, gRPC server."""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from pathlib import Path
+
+import grpc
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from prover._proto import manager_pb2_grpc as pb_grpc
+from prover.config import ManagerConfig, database_url
+from prover.logs import get_logger
+from prover.manager.auth import TokenInterceptor
+from prover.manager.dispatch import Dispatcher
+from prover.manager.servicers import AdminServicer, WorkerServicer
+from prover.store import JobStore, StoreUnavailable
+from prover.store.gateway import utcnow
+
+log = get_logger("prover.manager")
+
+
+def wall_clock_epoch(config: ManagerConfig):
+    """Current epoch from genesis and epoch length, or None when unset."""
+    genesis, step = config.chain.genesis_unix, config.chain.epoch_seconds
+    if not genesis:
+        return lambda: None
+    return lambda: int((time.time() - genesis) // step)
+
+
+def server_credentials(config: ManagerConfig) -> grpc.ServerCredentials | None:
+    tls = config.api.tls
+    if not tls.enabled:
+        return None
+    if tls.key is None:
+        raise ValueError("api.tls.cert is set but api.tls.key is not")
+    pair = [(tls.key.read_bytes(), tls.cert.read_bytes())]
+    if tls.client_ca is not None:
+        return grpc.ssl_server_credentials(
+            pair, root_certificates=tls.client_ca.read_bytes(), require_client_auth=True
+        )
+    return grpc.ssl_server_credentials(pair)
+
+
+class Manager:
+    """Owns the store, the sweeps and the server; start() then stop()."""
+
+    def __init__(self, config: ManagerConfig, home: Path, secret: bytes, *, clock=utcnow) -> None:
+        self.config = config
+        self.home = home
+        self.secret = secret
+        self.clock = clock
+        self.dispatcher = Dispatcher()
+        self.store: JobStore | None = None
+        self.server: grpc.Server | None = None
+        self.scheduler: BackgroundScheduler | None = None
+        self.port: int | None = None
+
+    def start(self) -> None:
+        cfg = self.config
+        self.store = JobStore.open(
+            database_url(cfg, self.home),
+            clock=self.clock,
+            heartbeat_timeout=cfg.jobs.heartbeat_timeout_s,
+            max_tries=cfg.jobs.max_tries,
+            lifetime=timedelta(hours=cfg.jobs.lifetime_h),
+            current_epoch=wall_clock_epoch(cfg),
+        )
+        started = time.monotonic()
+        # Running jobs get one full heartbeat timeout of grace after a start.
+        self.grace_until = self.clock() + timedelta(seconds=cfg.jobs.heartbeat_timeout_s)
+
+        options = [
+            ("grpc.max_receive_message_length", cfg.api.max_message_bytes),
+            ("grpc.max_send_message_length", cfg.api.max_message_bytes),
+            ("grpc.so_reuseport", 0),
+        ]
+        server = grpc.server(
+            ThreadPoolExecutor(max_workers=cfg.api.threads, thread_name_prefix="grpc"),
+            interceptors=[TokenInterceptor(self.secret)],
+            options=options,
+        )
+        pb_grpc.add_WorkerServiceServicer_to_server(
+            WorkerServicer(
+                self.store,
+                self.dispatcher,
+                max_claim_wait_s=cfg.api.max_claim_wait_s,
+                heartbeat_interval_s=cfg.jobs.heartbeat_interval_s,
+            ),
+            server,
+        )
+        pb_grpc.add_AdminServiceServicer_to_server(
+            AdminServicer(self.store, self.dispatcher, started=started), server
+        )
+        creds = server_credentials(cfg)
+        if creds is None:
+            self.port = server.add_insecure_port(cfg.api.listen)
+        else:
+            self.port = server.add_secure_port(cfg.api.listen, creds)
+        if not self.port:
+            raise OSError(f"cannot listen on {cfg.api.listen}")
+        server.start()
+        self.server = server
+
+        self.scheduler = BackgroundScheduler(timezone="UTC")
+        every = cfg.jobs.sweep_interval_s
+        self.scheduler.add_job(
+            self.sweep_heartbeats, "interval", seconds=every, max_instances=1, coalesce=True
+        )
+        self.scheduler.add_job(
+            self.sweep_deadlines, "interval", seconds=every, max_instances=1, coalesce=True
+        )
+        self.scheduler.add_job(
+            self.sweep_lifetime, "interval", minutes=10, max_instances=1, coalesce=True
+        )
+        self.scheduler.start()
+        host = cfg.api.listen.rpartition(":")[0]
+        log.info(
+            "manager_started",
+            listen=f"{host}:{self.port}",
+            database=self.store.backend,
+            tls=creds is not None,
+            home=str(self.home),
+        )
+
+    def _sweep(self, name: str, fn) -> None:
+        try:
+            touched = fn()
+        except StoreUnavailable as exc:
+            log.warning("sweep_skipped", sweep=name, error=str(exc))
+            return
+        if touched:
+            log.info("sweep", sweep=name, jobs=touched)
+            self.dispatcher.notify()
+
+    def sweep_heartbeats(self) -> None:
+        self._sweep("heartbeat", lambda: self.store.sweep_heartbeats(self.grace_until))
+
+    def sweep_deadlines(self) -> None:
+        self._sweep("deadline", self.store.sweep_deadlines)
+
+    def sweep_lifetime(self) -> None:
+        self._sweep("lifetime", self.store.sweep_lifetime)
+
+    def stop(self, grace: float = 5.0) -> None:
+        if self.scheduler is not None:
+            self.scheduler.shutdown(wait=False)
+        if self.server is not None:
+            self.server.stop(grace).wait()
+        if self.store is not None:
+            self.store.close()
+        log.info("manager_stopped")
+
+
+def run_until_signalled(manager: Manager) -> None:
+    """Serves until SIGTERM or SIGINT, then stops cleanly."""
+    stop = threading.Event()
+
+    def on_signal(signum, _frame) -> None:
+        log.info("signal_received", signal=signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    manager.start()
+    try:
+        stop.wait()
+    finally:
+        manager.stop()

@@ -1,0 +1,295 @@
+"""gRPC servicers: validate the request, call the store, map refusals to
+status codes. No job logic lives here; it is all in ``JobStore``."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import time
+from collections.abc import Iterator
+
+import grpc
+
+from prover import __version__
+from prover._proto import manager_pb2 as pb
+from prover._proto import manager_pb2_grpc as pb_grpc
+from prover.logs import get_logger
+from prover.manager.convert import gpu_to_dict, job_to_pb, new_job_from_pb, worker_to_pb
+from prover.manager.dispatch import Dispatcher
+from prover.store import (
+    InvalidJob,
+    JobState,
+    JobStore,
+    StoreUnavailable,
+    TransitionRefused,
+    UnknownJob,
+)
+
+log = get_logger("prover.manager.api")
+
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@/-]{0,254}$")
+PROOF_LEN = 192
+VALID_STATES = {s.value for s in JobState}
+
+
+class BadRequest(Exception):
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+
+
+@contextlib.contextmanager
+def status_mapping(context: grpc.ServicerContext) -> Iterator[None]:
+    """The one place domain refusals become gRPC status codes."""
+    try:
+        yield
+    except BadRequest as exc:
+        context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+    except InvalidJob as exc:
+        context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+    except UnknownJob as exc:
+        context.abort(grpc.StatusCode.NOT_FOUND, str(exc))
+    except TransitionRefused as exc:
+        context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(exc))
+    except StoreUnavailable as exc:
+        log.warning("database_unavailable", error=str(exc))
+        context.abort(grpc.StatusCode.UNAVAILABLE, "job database unavailable; retry later")
+
+
+def _worker_name(name: str) -> str:
+    if not NAME_RE.match(name):
+        raise BadRequest("worker", f"must be 1-255 of [A-Za-z0-9._:@/-], got {name!r}")
+    return name
+
+
+def _job_id(value: int, field: str = "job_id") -> int:
+    if value <= 0:
+        raise BadRequest(field, "must be a job id (positive)")
+    return value
+
+
+class WorkerServicer(pb_grpc.WorkerServiceServicer):
+    def __init__(
+        self,
+        store: JobStore,
+        dispatcher: Dispatcher,
+        *,
+        max_claim_wait_s: float,
+        heartbeat_interval_s: float,
+    ) -> None:
+        self.store = store
+        self.dispatcher = dispatcher
+        self.max_claim_wait_s = max_claim_wait_s
+        self.heartbeat_interval_s = heartbeat_interval_s
+
+    def Register(self, request, context):
+        with status_mapping(context):
+            name = _worker_name(request.name)
+            for pt in request.allowed_proof_types:
+                if not 5 <= pt <= 14:
+                    raise BadRequest("allowed_proof_types", f"unknown proof type id {pt}")
+            self.store.register_worker(
+                name,
+                host=request.host,
+                version=request.version,
+                gpus=[gpu_to_dict(g) for g in request.gpus],
+                cpus=request.cpus,
+                cpuset=request.cpuset,
+                allowed_miners=request.allowed_miners,
+                allowed_proof_types=request.allowed_proof_types,
+            )
+            log.info("worker_registered", worker=name, host=request.host, gpus=len(request.gpus))
+            self.dispatcher.notify()
+            return pb.RegisterResponse(
+                heartbeat_interval_ms=int(self.heartbeat_interval_s * 1000),
+                heartbeat_timeout_ms=int(self.store.heartbeat_timeout.total_seconds() * 1000),
+                server_version=__version__,
+            )
+
+    def Claim(self, request, context):
+        with status_mapping(context):
+            name = _worker_name(request.worker)
+            worker = self.store.get_worker(name)
+            if worker is None:
+                context.abort(
+                    grpc.StatusCode.FAILED_PRECONDITION,
+                    f"worker {name} is not registered; call Register first",
+                )
+            filt = JobStore.claim_filter(worker)
+            wait = min(request.wait_ms / 1000.0, self.max_claim_wait_s)
+            until = time.monotonic() + wait
+            while True:
+                seen = self.dispatcher.version
+                job = self.store.claim(name, filt)
+                if job is not None:
+                    log.info(
+                        "job_claimed",
+                        job_id=job.id,
+                        worker=name,
+                        attempt=job.attempt,
+                        miner=job.miner,
+                        deadline=job.deadline,
+                        partition=job.partition,
+                    )
+                    return pb.ClaimResponse(job=job_to_pb(job))
+                remaining = until - time.monotonic()
+                if remaining <= 0 or not context.is_active():
+                    return pb.ClaimResponse()
+                self.dispatcher.wait(seen, min(remaining, 1.0))
+
+    def Heartbeat(self, request, context):
+        with status_mapping(context):
+            name = _worker_name(request.worker)
+            pairs = [(_job_id(j.job_id, "jobs.job_id"), j.attempt) for j in request.jobs]
+            gpus = [gpu_to_dict(g) for g in request.gpus] if request.gpus else None
+            stops = self.store.heartbeat(name, pairs, gpus)
+            for s in stops:
+                log.info("job_stop_ordered", job_id=s.job_id, worker=name, reason=s.reason)
+            worker = self.store.get_worker(name)
+            return pb.HeartbeatResponse(
+                stop=[
+                    pb.StopOrder(job_id=s.job_id, attempt=s.attempt, reason=s.reason) for s in stops
+                ],
+                drain=bool(worker and worker.draining),
+            )
+
+    def Finish(self, request, context):
+        with status_mapping(context):
+            name = _worker_name(request.worker)
+            job_id = _job_id(request.job_id)
+            if request.success and (not request.proof or len(request.proof) % PROOF_LEN):
+                raise BadRequest("proof", f"must be a multiple of {PROOF_LEN} bytes")
+            timings = None
+            if request.HasField("timings"):
+                t = request.timings
+                timings = {
+                    "challenges": t.challenges,
+                    "vanilla": t.vanilla,
+                    "snark": t.snark,
+                    "total": t.total,
+                }
+            outcome = self.store.finish(
+                name,
+                job_id,
+                request.attempt,
+                success=request.success,
+                proof=request.proof or None,
+                faulty=request.faulty,
+                error=request.error or None,
+                timings=timings,
+            )
+            log.info(
+                "job_finished",
+                job_id=job_id,
+                worker=name,
+                attempt=request.attempt,
+                success=request.success,
+                state=outcome.state.value,
+                duplicate=outcome.duplicate,
+                error=request.error or None,
+            )
+            if outcome.state == JobState.READY:
+                self.dispatcher.notify()
+            return pb.FinishResponse(duplicate=outcome.duplicate, state=outcome.state.value)
+
+    def Release(self, request, context):
+        with status_mapping(context):
+            name = _worker_name(request.worker)
+            state = self.store.release(
+                name, _job_id(request.job_id), request.attempt, request.reason or "released"
+            )
+            log.info("job_released", job_id=request.job_id, worker=name, reason=request.reason)
+            self.dispatcher.notify()
+            return pb.ReleaseResponse(state=state.value)
+
+
+class AdminServicer(pb_grpc.AdminServiceServicer):
+    def __init__(self, store: JobStore, dispatcher: Dispatcher, *, started: float) -> None:
+        self.store = store
+        self.dispatcher = dispatcher
+        self.started = started
+
+    def ListJobs(self, request, context):
+        with status_mapping(context):
+            states = list(request.states)
+            bad = [s for s in states if s not in VALID_STATES]
+            if bad:
+                raise BadRequest("states", f"unknown state(s) {bad}; known: {sorted(VALID_STATES)}")
+            if not states and not request.all:
+                states = [JobState.READY, JobState.RUNNING, JobState.FAILED]
+            jobs = self.store.list_jobs(
+                states=states or None,
+                miner=request.miner if request.HasField("miner") else None,
+                deadline=request.deadline if request.HasField("deadline") else None,
+            )
+            return pb.ListJobsResponse(
+                jobs=[job_to_pb(j, include_proof=request.include_proof) for j in jobs]
+            )
+
+    def AddJobs(self, request, context):
+        with status_mapping(context):
+            if not request.jobs:
+                raise BadRequest("jobs", "no jobs given")
+            specs = [new_job_from_pb(j) for j in request.jobs]
+            added = self.store.add_jobs(specs)
+            log.info("jobs_added", ids=[i for i, _ in added], new=sum(c for _, c in added))
+            self.dispatcher.notify()
+            return pb.AddJobsResponse(ids=[i for i, _ in added])
+
+    def ResetJobs(self, request, context):
+        with status_mapping(context):
+            results = self.store.reset([_job_id(i, "ids") for i in request.ids])
+            log.info("jobs_reset", ids=[i for i, why in results.items() if why is None])
+            self.dispatcher.notify()
+            return _results(results)
+
+    def RemoveJobs(self, request, context):
+        with status_mapping(context):
+            if request.all:
+                if request.ids:
+                    raise BadRequest("ids", "give ids or all, not both")
+                removed = self.store.remove_all()
+                log.warning("jobs_removed_all", count=len(removed))
+                return _results(dict.fromkeys(removed))
+            results = self.store.remove([_job_id(i, "ids") for i in request.ids])
+            log.info("jobs_removed", ids=[i for i, why in results.items() if why is None])
+            return _results(results)
+
+    def ListWorkers(self, request, context):
+        with status_mapping(context):
+            running: dict[str, list[int]] = {}
+            for job in self.store.list_jobs(states=[JobState.RUNNING]):
+                running.setdefault(job.worker or "", []).append(job.id)
+            return pb.ListWorkersResponse(
+                workers=[
+                    worker_to_pb(w, running.get(w.name, [])) for w in self.store.list_workers()
+                ]
+            )
+
+    def DrainWorker(self, request, context):
+        with status_mapping(context):
+            name = _worker_name(request.name)
+            if not self.store.set_draining(name, True):
+                context.abort(grpc.StatusCode.NOT_FOUND, f"unknown worker {name}")
+            log.info("worker_draining", worker=name)
+            return pb.DrainWorkerResponse(ok=True)
+
+    def Status(self, request, context):
+        with status_mapping(context):
+            counts = self.store.counts()
+            msg = pb.StatusResponse(
+                version=__version__,
+                database=self.store.backend,
+                jobs_by_state={s.value: counts.get(s.value, 0) for s in JobState},
+                workers=len(self.store.list_workers()),
+                uptime_s=time.monotonic() - self.started,
+            )
+            epoch = self.store.current_epoch()
+            if epoch is not None:
+                msg.current_epoch = epoch
+            return msg
+
+
+def _results(results: dict[int, str | None]) -> pb.JobResultsResponse:
+    return pb.JobResultsResponse(
+        results=[pb.JobResult(id=i, ok=why is None, reason=why or "") for i, why in results.items()]
+    )
