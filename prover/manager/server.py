@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -62,6 +63,9 @@ class Manager:
 
     def start(self) -> None:
         cfg = self.config
+        # Hand-offs between the dispatcher and waiting Claim threads should
+        # not wait out CPython's default 5 ms switch interval.
+        sys.setswitchinterval(0.0005)
         self.store = JobStore.open(
             database_url(cfg, self.home),
             clock=self.clock,
@@ -71,6 +75,7 @@ class Manager:
             current_epoch=wall_clock_epoch(cfg),
         )
         started = time.monotonic()
+        self.dispatcher.start(self.store)
         # Running jobs get one full heartbeat timeout of grace after a start.
         self.grace_until = self.clock() + timedelta(seconds=cfg.jobs.heartbeat_timeout_s)
 
@@ -135,7 +140,7 @@ class Manager:
             return
         if touched:
             log.info("sweep", sweep=name, jobs=touched)
-            self.dispatcher.notify()
+            self.dispatcher.kick()
 
     def sweep_heartbeats(self) -> None:
         self._sweep("heartbeat", lambda: self.store.sweep_heartbeats(self.grace_until))
@@ -147,6 +152,7 @@ class Manager:
         self._sweep("lifetime", self.store.sweep_lifetime)
 
     def stop(self, grace: float = 5.0) -> None:
+        self.dispatcher.stop()
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=False)
         if self.server is not None:

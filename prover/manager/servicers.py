@@ -23,6 +23,7 @@ from prover.store import (
     StoreUnavailable,
     TransitionRefused,
     UnknownJob,
+    UnknownWorker,
 )
 
 log = get_logger("prover.manager.api")
@@ -48,7 +49,7 @@ def status_mapping(context: grpc.ServicerContext) -> Iterator[None]:
         context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
     except UnknownJob as exc:
         context.abort(grpc.StatusCode.NOT_FOUND, str(exc))
-    except TransitionRefused as exc:
+    except (TransitionRefused, UnknownWorker) as exc:
         context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(exc))
     except StoreUnavailable as exc:
         log.warning("database_unavailable", error=str(exc))
@@ -98,7 +99,7 @@ class WorkerServicer(pb_grpc.WorkerServiceServicer):
                 allowed_proof_types=request.allowed_proof_types,
             )
             log.info("worker_registered", worker=name, host=request.host, gpus=len(request.gpus))
-            self.dispatcher.notify()
+            self.dispatcher.kick()
             return pb.RegisterResponse(
                 heartbeat_interval_ms=int(self.heartbeat_interval_s * 1000),
                 heartbeat_timeout_ms=int(self.store.heartbeat_timeout.total_seconds() * 1000),
@@ -108,33 +109,20 @@ class WorkerServicer(pb_grpc.WorkerServiceServicer):
     def Claim(self, request, context):
         with status_mapping(context):
             name = _worker_name(request.worker)
-            worker = self.store.get_worker(name)
-            if worker is None:
-                context.abort(
-                    grpc.StatusCode.FAILED_PRECONDITION,
-                    f"worker {name} is not registered; call Register first",
-                )
-            filt = JobStore.claim_filter(worker)
             wait = min(request.wait_ms / 1000.0, self.max_claim_wait_s)
-            until = time.monotonic() + wait
-            while True:
-                seen = self.dispatcher.version
-                job = self.store.claim(name, filt)
-                if job is not None:
-                    log.info(
-                        "job_claimed",
-                        job_id=job.id,
-                        worker=name,
-                        attempt=job.attempt,
-                        miner=job.miner,
-                        deadline=job.deadline,
-                        partition=job.partition,
-                    )
-                    return pb.ClaimResponse(job=job_to_pb(job))
-                remaining = until - time.monotonic()
-                if remaining <= 0 or not context.is_active():
-                    return pb.ClaimResponse()
-                self.dispatcher.wait(seen, min(remaining, 1.0))
+            job = self.dispatcher.claim(name, wait, context.is_active)
+            if job is None:
+                return pb.ClaimResponse()
+            log.info(
+                "job_claimed",
+                job_id=job.id,
+                worker=name,
+                attempt=job.attempt,
+                miner=job.miner,
+                deadline=job.deadline,
+                partition=job.partition,
+            )
+            return pb.ClaimResponse(job=job_to_pb(job))
 
     def Heartbeat(self, request, context):
         with status_mapping(context):
@@ -188,7 +176,7 @@ class WorkerServicer(pb_grpc.WorkerServiceServicer):
                 error=request.error or None,
             )
             if outcome.state == JobState.READY:
-                self.dispatcher.notify()
+                self.dispatcher.kick()
             return pb.FinishResponse(duplicate=outcome.duplicate, state=outcome.state.value)
 
     def Release(self, request, context):
@@ -198,7 +186,7 @@ class WorkerServicer(pb_grpc.WorkerServiceServicer):
                 name, _job_id(request.job_id), request.attempt, request.reason or "released"
             )
             log.info("job_released", job_id=request.job_id, worker=name, reason=request.reason)
-            self.dispatcher.notify()
+            self.dispatcher.kick()
             return pb.ReleaseResponse(state=state.value)
 
 
@@ -232,14 +220,14 @@ class AdminServicer(pb_grpc.AdminServiceServicer):
             specs = [new_job_from_pb(j) for j in request.jobs]
             added = self.store.add_jobs(specs)
             log.info("jobs_added", ids=[i for i, _ in added], new=sum(c for _, c in added))
-            self.dispatcher.notify()
+            self.dispatcher.kick()
             return pb.AddJobsResponse(ids=[i for i, _ in added])
 
     def ResetJobs(self, request, context):
         with status_mapping(context):
             results = self.store.reset([_job_id(i, "ids") for i in request.ids])
             log.info("jobs_reset", ids=[i for i, why in results.items() if why is None])
-            self.dispatcher.notify()
+            self.dispatcher.kick()
             return _results(results)
 
     def RemoveJobs(self, request, context):

@@ -13,6 +13,7 @@ from prover.store.gateway import (
     StoreUnavailable,
     TransitionRefused,
     UnknownJob,
+    UnknownWorker,
 )
 from prover.store.states import FINISHED_STATES, JobState
 
@@ -30,4 +31,5 @@ __all__ = [
     "StoreUnavailable",
     "TransitionRefused",
     "UnknownJob",
+    "UnknownWorker",
 ]

@@ -52,9 +52,11 @@ def make_engine(url: str) -> Engine:
 
         return engine
     if parsed.get_backend_name() == "postgresql":
+        # No pre-ping: it would cost a round trip per transaction. A dropped
+        # connection fails one call (answered UNAVAILABLE), which invalidates
+        # the pool, and the next call reconnects.
         return create_engine(
             url,
-            pool_pre_ping=True,
             pool_size=10,
             max_overflow=40,
             pool_recycle=1800,

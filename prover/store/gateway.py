@@ -13,13 +13,15 @@ that heartbeats and finishes must present.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, delete, func
+from sqlalchemy import Engine, bindparam, case, delete, func, update
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlmodel import Session, col, select
 
@@ -27,6 +29,83 @@ from prover.store.engine import backend_name, make_engine
 from prover.store.migrate import upgrade
 from prover.store.models import JobRow, WorkerRow
 from prover.store.states import FINISHED_STATES, JobState
+
+JOBS = JobRow.__table__
+WORKERS = WorkerRow.__table__
+
+_WORKER_FILTERS = select(
+    WORKERS.c.draining, WORKERS.c.allowed_miners, WORKERS.c.allowed_proof_types
+).where(WORKERS.c.name == bindparam("name"))
+
+
+@functools.cache
+def _finish_statement(success: bool):
+    """The holder's finish: matches only the running attempt of that worker."""
+    now = bindparam("b_now", type_=JOBS.c.finished_at.type)
+    values = {
+        "finished_attempt": bindparam("b_attempt"),
+        "faulty": bindparam("b_faulty", type_=JOBS.c.faulty.type),
+        "timings": bindparam("b_timings", type_=JOBS.c.timings.type),
+        "updated_at": now,
+    }
+    if success:
+        values |= {
+            "state": JobState.SUCCEEDED.value,
+            "proof": bindparam("b_proof", type_=JOBS.c.proof.type),
+            "error": None,
+            "finished_at": now,
+        }
+    else:
+        retry = JOBS.c.tries < JOBS.c.max_tries
+        values |= {
+            "state": case((retry, JobState.READY.value), else_=JobState.FAILED.value),
+            "finished_at": case((retry, None), else_=now),
+            "error": bindparam("b_error"),
+        }
+    return (
+        update(JOBS)
+        .where(
+            (JOBS.c.id == bindparam("b_job_id"))
+            & (JOBS.c.attempt == bindparam("b_attempt"))
+            & (JOBS.c.worker == bindparam("b_worker"))
+            & (JOBS.c.state == JobState.RUNNING.value)
+        )
+        .values(**values)
+        .returning(JOBS.c.state)
+    )
+
+
+@functools.cache
+def _claim_statement(by_miner: bool, by_type: bool, by_epoch: bool):
+    pick = select(JOBS.c.id).where(JOBS.c.state == JobState.READY.value)
+    if by_miner:
+        pick = pick.where(JOBS.c.miner.in_(bindparam("miners", expanding=True)))
+    if by_type:
+        pick = pick.where(JOBS.c.proof_type.in_(bindparam("proof_types", expanding=True)))
+    if by_epoch:
+        pick = pick.where(JOBS.c.close_epoch.is_(None) | (JOBS.c.close_epoch > bindparam("epoch")))
+    pick = (
+        pick.order_by(JOBS.c.close_epoch.is_(None), JOBS.c.close_epoch, JOBS.c.partition, JOBS.c.id)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
+    now = bindparam("b_now", type_=JOBS.c.started_at.type)
+    return (
+        update(JOBS)
+        .where(JOBS.c.id == pick)
+        .values(
+            state=JobState.RUNNING.value,
+            worker=bindparam("b_worker"),
+            tries=JOBS.c.tries + 1,
+            attempt=JOBS.c.attempt + 1,
+            started_at=now,
+            heartbeat_at=now,
+            updated_at=now,
+            error=None,
+        )
+        .returning(*JOBS.c)
+    )
 
 
 def utcnow() -> datetime:
@@ -45,6 +124,12 @@ class UnknownJob(StoreError):
     def __init__(self, job_id: int) -> None:
         super().__init__(f"unknown job {job_id}")
         self.job_id = job_id
+
+
+class UnknownWorker(StoreError):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"worker {name} is not registered; call Register first")
+        self.name = name
 
 
 class TransitionRefused(StoreError):
@@ -194,6 +279,13 @@ class JobStore:
         self.max_tries = max_tries
         self.lifetime = lifetime
         self.current_epoch = current_epoch
+        # SQLite has one writer: queueing writers here, instead of letting
+        # them collide on the file lock and sleep in SQLite's busy handler,
+        # keeps claims fast under many concurrent workers.
+        self._write_lock = threading.Lock() if engine.dialect.name == "sqlite" else None
+
+    def _write(self) -> contextlib.AbstractContextManager:
+        return self._write_lock or contextlib.nullcontext()
 
     @classmethod
     def open(cls, url: str, **kwargs: Any) -> JobStore:
@@ -231,7 +323,7 @@ class JobStore:
             raise InvalidJob(dup, "partition", "the same partition appears twice in the request")
         now = self._now()
         out: list[tuple[int, bool]] = []
-        with self._session() as s, s.begin():
+        with self._write(), self._session() as s, s.begin():
             for spec in specs:
                 existing = s.exec(
                     select(JobRow).where(
@@ -271,48 +363,39 @@ class JobStore:
     # ---- worker side -----------------------------------------------------
 
     @_unavailable_on_db_errors
-    def claim(self, worker: str, filt: ClaimFilter = ClaimFilter()) -> JobRow | None:
+    def claim(
+        self, worker: str, filt: ClaimFilter | None = None, *, registered_only: bool = False
+    ) -> JobRow | None:
         """The ready job with the earliest deadline close (then partition)
-        that this worker may take, now running under a new attempt."""
+        that this worker may take, now running under a new attempt. Without
+        ``filt``, the filters the worker registered with apply.
+
+        One ``UPDATE ... WHERE id = (SELECT ... FOR UPDATE SKIP LOCKED)
+        RETURNING`` statement, built once per filter shape: this is the hot
+        path of every worker."""
         now = self._now()
         epoch = self.current_epoch()
-        with self._session() as s, s.begin():
-            w = s.get(WorkerRow, worker)
+        with self._write(), self.engine.begin() as conn:
+            w = conn.execute(_WORKER_FILTERS, {"name": worker}).first()
+            if w is None and registered_only:
+                raise UnknownWorker(worker)
             if w is not None and w.draining:
                 return None
-            q = select(JobRow).where(JobRow.state == JobState.READY)
-            if filt.miners:
-                q = q.where(col(JobRow.miner).in_(sorted(filt.miners)))
-            if filt.proof_types:
-                q = q.where(col(JobRow.proof_type).in_(sorted(filt.proof_types)))
-            if epoch is not None:
-                q = q.where((col(JobRow.close_epoch).is_(None)) | (JobRow.close_epoch > epoch))
-            q = (
-                q.order_by(
-                    col(JobRow.close_epoch).is_(None),
-                    col(JobRow.close_epoch),
-                    col(JobRow.partition),
-                    col(JobRow.id),
+            if filt is None:
+                filt = ClaimFilter(
+                    frozenset(w.allowed_miners if w else ()),
+                    frozenset(w.allowed_proof_types if w else ()),
                 )
-                .limit(1)
-                .with_for_update(skip_locked=True)
-            )
-            job = s.exec(q).first()
-            if job is None:
-                return None
-            job.state = JobState.RUNNING
-            job.worker = worker
-            job.tries += 1
-            job.attempt += 1
-            job.started_at = now
-            job.heartbeat_at = now
-            job.updated_at = now
-            job.error = None
-            s.add(job)
-            if w is not None:
-                w.last_seen_at = now
-                s.add(w)
-        return job
+            params = {"b_worker": worker, "b_now": now}
+            if filt.miners:
+                params["miners"] = sorted(filt.miners)
+            if filt.proof_types:
+                params["proof_types"] = sorted(filt.proof_types)
+            if epoch is not None:
+                params["epoch"] = epoch
+            stmt = _claim_statement(bool(filt.miners), bool(filt.proof_types), epoch is not None)
+            row = conn.execute(stmt, params).first()
+        return None if row is None else JobRow(**row._mapping)
 
     @_unavailable_on_db_errors
     def heartbeat(
@@ -322,7 +405,7 @@ class JobStore:
         and answers which of them it must stop, and why."""
         now = self._now()
         stops: list[StopOrder] = []
-        with self._session() as s, s.begin():
+        with self._write(), self._session() as s, s.begin():
             for job_id, attempt in attempts:
                 job = s.get(JobRow, job_id, with_for_update=True)
                 reason = self._stop_reason(job, worker, attempt)
@@ -373,42 +456,48 @@ class JobStore:
         changes nothing; anything else raises ``TransitionRefused`` with the
         reason (or ``UnknownJob``)."""
         now = self._now()
-        with self._session() as s, s.begin():
-            job = s.get(JobRow, job_id, with_for_update=True)
-            if job is None:
-                raise UnknownJob(job_id)
-            if job.finished_attempt == attempt and job.worker == worker:
-                return FinishOutcome(JobState(job.state), duplicate=True)
-            if job.attempt != attempt or job.worker != worker:
-                holder = job.worker or "nobody"
-                raise TransitionRefused(
-                    f"stale finish for job {job_id}: attempt {attempt} from {worker}, "
-                    f"but the job is at attempt {job.attempt} held by {holder}"
-                )
-            if job.state != JobState.RUNNING:
-                raise TransitionRefused(f"job {job_id} is {job.state}, not running")
-            job.finished_attempt = attempt
-            job.faulty = sorted(set(faulty))
-            job.timings = timings
-            job.updated_at = now
-            if success:
-                if not proof:
-                    raise TransitionRefused(f"finish of job {job_id}: success without a proof")
-                job.state = JobState.SUCCEEDED
-                job.proof = bytes(proof)
-                job.error = None
-                job.finished_at = now
-            else:
-                self._fail_attempt(job, error or "worker reported failure", now)
-            s.add(job)
-            return FinishOutcome(JobState(job.state), duplicate=False)
+        if success and not proof:
+            raise TransitionRefused(f"finish of job {job_id}: success without a proof")
+        params = {
+            "b_job_id": job_id,
+            "b_attempt": attempt,
+            "b_worker": worker,
+            "b_faulty": sorted(set(faulty)),
+            "b_timings": timings,
+            "b_now": now,
+        }
+        if success:
+            params["b_proof"] = bytes(proof)
+        else:
+            params["b_error"] = error or "worker reported failure"
+        with self._write(), self.engine.begin() as conn:
+            # Fast path: the holder's finish of a running attempt, one UPDATE.
+            done = conn.execute(_finish_statement(success), params).first()
+            if done is not None:
+                return FinishOutcome(JobState(done.state), duplicate=False)
+            # Slow path: recognise a duplicate, or say why not.
+            job = conn.execute(
+                select(JOBS.c.state, JOBS.c.attempt, JOBS.c.worker, JOBS.c.finished_attempt)
+                .where(JOBS.c.id == job_id)
+                .with_for_update()
+            ).first()
+        if job is None:
+            raise UnknownJob(job_id)
+        if job.finished_attempt == attempt and job.worker == worker:
+            return FinishOutcome(JobState(job.state), duplicate=True)
+        if job.attempt != attempt or job.worker != worker:
+            raise TransitionRefused(
+                f"stale finish for job {job_id}: attempt {attempt} from {worker}, "
+                f"but the job is at attempt {job.attempt} held by {job.worker or 'nobody'}"
+            )
+        raise TransitionRefused(f"job {job_id} is {job.state}, not running")
 
     @_unavailable_on_db_errors
     def release(self, worker: str, job_id: int, attempt: int, reason: str) -> JobState:
         """The holder hands a job back unfinished (shutdown, drain): it is
         ready again at once and the try does not count."""
         now = self._now()
-        with self._session() as s, s.begin():
+        with self._write(), self._session() as s, s.begin():
             job = s.get(JobRow, job_id, with_for_update=True)
             if job is None:
                 raise UnknownJob(job_id)
@@ -446,7 +535,7 @@ class JobStore:
             return []
         cutoff = now - self.heartbeat_timeout
         touched = []
-        with self._session() as s, s.begin():
+        with self._write(), self._session() as s, s.begin():
             q = (
                 select(JobRow)
                 .where(JobRow.state == JobState.RUNNING, col(JobRow.heartbeat_at) < cutoff)
@@ -469,7 +558,7 @@ class JobStore:
             return []
         now = self._now()
         touched = []
-        with self._session() as s, s.begin():
+        with self._write(), self._session() as s, s.begin():
             q = (
                 select(JobRow)
                 .where(
@@ -492,7 +581,7 @@ class JobStore:
     def sweep_lifetime(self) -> int:
         """Deletes finished jobs older than the lifetime; returns how many."""
         cutoff = self._now() - self.lifetime
-        with self._session() as s, s.begin():
+        with self._write(), self._session() as s, s.begin():
             result = s.exec(
                 delete(JobRow).where(
                     col(JobRow.state).in_(sorted(FINISHED_STATES)),
@@ -509,7 +598,7 @@ class JobStore:
         Returns per id ``None`` (done) or why not."""
         now = self._now()
         out: dict[int, str | None] = {}
-        with self._session() as s, s.begin():
+        with self._write(), self._session() as s, s.begin():
             for job_id in ids:
                 job = s.get(JobRow, job_id, with_for_update=True)
                 if job is None:
@@ -531,7 +620,7 @@ class JobStore:
     @_unavailable_on_db_errors
     def remove(self, ids: Iterable[int]) -> dict[int, str | None]:
         out: dict[int, str | None] = {}
-        with self._session() as s, s.begin():
+        with self._write(), self._session() as s, s.begin():
             for job_id in ids:
                 job = s.get(JobRow, job_id, with_for_update=True)
                 if job is None:
@@ -543,14 +632,14 @@ class JobStore:
 
     @_unavailable_on_db_errors
     def remove_all(self) -> list[int]:
-        with self._session() as s, s.begin():
+        with self._write(), self._session() as s, s.begin():
             ids = list(s.exec(select(JobRow.id)).all())
             s.exec(delete(JobRow))
         return ids
 
     @_unavailable_on_db_errors
     def get(self, job_id: int) -> JobRow | None:
-        with self._session() as s, s.begin():
+        with self._write(), self._session() as s, s.begin():
             return s.get(JobRow, job_id)
 
     @_unavailable_on_db_errors
@@ -568,12 +657,12 @@ class JobStore:
         if deadline is not None:
             q = q.where(JobRow.deadline == deadline)
         q = q.order_by(col(JobRow.close_epoch).is_(None), col(JobRow.close_epoch), col(JobRow.id))
-        with self._session() as s, s.begin():
+        with self._write(), self._session() as s, s.begin():
             return list(s.exec(q).all())
 
     @_unavailable_on_db_errors
     def counts(self) -> dict[str, int]:
-        with self._session() as s, s.begin():
+        with self._write(), self._session() as s, s.begin():
             rows = s.exec(select(JobRow.state, func.count()).group_by(JobRow.state)).all()
         return {state: n for state, n in rows}
 
@@ -594,7 +683,7 @@ class JobStore:
     ) -> WorkerRow:
         """Creates or refreshes a worker; registering again ends a drain."""
         now = self._now()
-        with self._session() as s, s.begin():
+        with self._write(), self._session() as s, s.begin():
             w = s.get(WorkerRow, name) or WorkerRow(name=name, registered_at=now, last_seen_at=now)
             w.host, w.version, w.cpus, w.cpuset = host, version, cpus, cpuset
             w.gpus = list(gpus or [])
@@ -608,17 +697,17 @@ class JobStore:
 
     @_unavailable_on_db_errors
     def get_worker(self, name: str) -> WorkerRow | None:
-        with self._session() as s, s.begin():
+        with self._write(), self._session() as s, s.begin():
             return s.get(WorkerRow, name)
 
     @_unavailable_on_db_errors
     def list_workers(self) -> list[WorkerRow]:
-        with self._session() as s, s.begin():
+        with self._write(), self._session() as s, s.begin():
             return list(s.exec(select(WorkerRow).order_by(col(WorkerRow.name))).all())
 
     @_unavailable_on_db_errors
     def set_draining(self, name: str, draining: bool = True) -> bool:
-        with self._session() as s, s.begin():
+        with self._write(), self._session() as s, s.begin():
             w = s.get(WorkerRow, name)
             if w is None:
                 return False
