@@ -93,6 +93,13 @@ class FakeWorker(threading.Thread):
         client.call(client.worker.Register, pb.RegisterRequest(name=name, host="bench"))
 
     def run(self) -> None:
+        try:
+            self._loop()
+        except Exception:
+            if not self.stop.is_set():
+                raise
+
+    def _loop(self) -> None:
         c = self.client
         while not self.stop.is_set():
             resp = c.call(c.worker.Claim, pb.ClaimRequest(worker=self.name_, wait_ms=1000))

@@ -57,8 +57,12 @@ def make_engine(url: str) -> Engine:
         # the pool, and the next call reconnects.
         return create_engine(
             url,
-            pool_size=10,
-            max_overflow=40,
+            # A fixed pool: threads queue for a connection instead of opening
+            # and closing overflow connections (a PostgreSQL connect costs
+            # more than the claim it serves).
+            pool_size=20,
+            max_overflow=0,
+            pool_timeout=30,
             pool_recycle=1800,
             connect_args={"connect_timeout": 5},
         )
