@@ -17,9 +17,15 @@ from prover.manager.auth import make_token, read_secret
 
 class ManagerProcess:
     def __init__(
-        self, home: Path, *, database_url: str = "", replace: dict[str, str] | None = None
+        self,
+        home: Path,
+        *,
+        database_url: str = "",
+        replace: dict[str, str] | None = None,
+        port: int = 0,
     ) -> None:
         self.home = home
+        self.fixed_port = port
         self.database_url = database_url
         self.replace = replace or {}
         self.proc: subprocess.Popen | None = None
@@ -37,7 +43,7 @@ class ManagerProcess:
         )
         config = self.home / "config.toml"
         text = config.read_text()
-        text = text.replace('listen = "127.0.0.1:9700"', 'listen = "127.0.0.1:0"')
+        text = text.replace('listen = "127.0.0.1:9700"', f'listen = "127.0.0.1:{self.fixed_port}"')
         text = text.replace("json = false", "json = true")
         text = text.replace('url = ""', f'url = "{self.database_url}"')
         text = text.replace("sweep_interval_s = 1.0", "sweep_interval_s = 0.2")
@@ -104,3 +110,103 @@ class ManagerProcess:
         self.lines = []
         time.sleep(0.1)
         return self.start()
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class WorkerProcess:
+    """A real prover-worker in a subprocess, its JSON log events collected."""
+
+    def __init__(
+        self,
+        home: Path,
+        api_info: str,
+        *,
+        name: str = "w1",
+        storages=None,
+        concurrency: int = 1,
+        extra: str = "",
+        args: tuple[str, ...] = (),
+    ) -> None:
+        home.mkdir(parents=True, exist_ok=True)
+        self.config = home / "worker.toml"
+        lines = [
+            f'name = "{name}"',
+            f"concurrency = {concurrency}",
+            f'tmpdir = "{home / "tmp"}"',
+            "heartbeat_interval_s = 0.5",
+            "claim_wait_s = 5.0",
+            extra,
+        ]
+        for sname, path in (storages or {}).items():
+            lines += ["[[storage]]", f'name = "{sname}"', f'path = "{path}"']
+        self.config.write_text("\n".join(lines) + "\n")
+        self.env = {**os.environ, "PROVER_API_INFO": api_info, "PYTHONUNBUFFERED": "1"}
+        self.args = args
+        self.lines: list[dict] = []
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> WorkerProcess:
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "prover.cli.worker_main",
+                "--config",
+                str(self.config),
+                "--log-json",
+                *self.args,
+            ],
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+
+        def read() -> None:
+            for line in self.proc.stdout:
+                try:
+                    self.lines.append(json.loads(line))
+                except json.JSONDecodeError:
+                    self.lines.append({"event": "raw", "line": line.rstrip()})
+
+        threading.Thread(target=read, daemon=True).start()
+        return self
+
+    def events(self, name: str, **match) -> list[dict]:
+        return [
+            e
+            for e in list(self.lines)
+            if e.get("event") == name and all(e.get(k) == v for k, v in match.items())
+        ]
+
+    def wait_for(self, name: str, timeout: float = 60.0, **match) -> dict:
+        until = time.monotonic() + timeout
+        while time.monotonic() < until:
+            found = self.events(name, **match)
+            if found:
+                return found[0]
+            if self.proc.poll() is not None and not self.events(name, **match):
+                time.sleep(0.2)
+                found = self.events(name, **match)
+                if found:
+                    return found[0]
+                raise AssertionError(
+                    f"worker exited ({self.proc.returncode}) before {name}: {self.lines[-20:]}"
+                )
+            time.sleep(0.05)
+        raise AssertionError(f"no {name} {match} within {timeout}s: {self.lines[-20:]}")
+
+    def signal(self, sig) -> None:
+        self.proc.send_signal(sig)
+
+    def kill(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)

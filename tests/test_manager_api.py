@@ -10,28 +10,19 @@ import pytest
 
 from prover._proto import manager_pb2 as pb
 from prover.client import ApiInfo, ManagerClient
+from proving_fixtures import proven_set
 
 
 def new_job(partition=0, close_epoch=None, **kw) -> pb.NewJob:
-    job = pb.NewJob(
-        miner=1000,
-        proof_type=10,
-        deadline=1,
-        partition=partition,
-        randomness=bytes(32),
-        sectors=[
-            pb.SectorRef(
-                id=partition + 1,
-                comm_r=bytes([1]) + bytes(31),
-                sealed_storage="s1",
-                cache_storage="s1",
-            )
-        ],
-        **kw,
-    )
+    """A job over two real sectors whose proof (PROOF) the manager accepts."""
+    job = proven_set().new_job(partition, **kw)
     if close_epoch is not None:
         job.close_epoch = close_epoch
     return job
+
+
+def proof() -> bytes:
+    return proven_set().proof
 
 
 def add(client, *jobs) -> list[int]:
@@ -110,8 +101,9 @@ def test_long_poll_answers_the_moment_a_job_arrives(manager):
     t.start()
     time.sleep(1.0)
     assert "job" not in got  # still held by the server
+    job = new_job()
     added_at = time.monotonic()
-    (job_id,) = add(admin, new_job())
+    (job_id,) = add(admin, job)
     t.join(10)
     assert got["job"].id == job_id and got["job"].attempt == 1
     assert time.monotonic() - added_at < 1.0  # notified, not polled
@@ -159,12 +151,12 @@ def test_finish_duplicate_is_ok_and_stale_is_refused(manager):
     admin.call(admin.admin.ResetJobs, pb.JobIdsRequest(ids=[job_id]))
     second = claim(w, "b")
     fin = pb.FinishRequest(
-        worker="a", job_id=job_id, attempt=first.attempt, success=True, proof=bytes(192)
+        worker="a", job_id=job_id, attempt=first.attempt, success=True, proof=proof()
     )
     code, msg = code_of(lambda: w.call(w.worker.Finish, fin))
     assert code == grpc.StatusCode.FAILED_PRECONDITION and "stale finish" in msg
     ok = pb.FinishRequest(
-        worker="b", job_id=job_id, attempt=second.attempt, success=True, proof=bytes(192)
+        worker="b", job_id=job_id, attempt=second.attempt, success=True, proof=proof()
     )
     assert w.call(w.worker.Finish, ok).duplicate is False
     again = w.call(w.worker.Finish, ok)
@@ -299,7 +291,7 @@ def test_kill_9_and_restart_keeps_every_row_and_running_work(request, backend):
     w.call(
         w.worker.Finish,
         pb.FinishRequest(
-            worker="w1", job_id=done_id, attempt=done.attempt, success=True, proof=bytes(192)
+            worker="w1", job_id=done_id, attempt=done.attempt, success=True, proof=proof()
         ),
     )
     failing = claim(w)
@@ -336,7 +328,7 @@ def test_kill_9_and_restart_keeps_every_row_and_running_work(request, backend):
         out = w.call(
             w.worker.Finish,
             pb.FinishRequest(
-                worker="w1", job_id=i, attempt=before[i][1], success=True, proof=bytes(192)
+                worker="w1", job_id=i, attempt=before[i][1], success=True, proof=proof()
             ),
         )
         assert out.state == "succeeded"

@@ -156,12 +156,14 @@ class RegisterResponse(_message.Message):
     def __init__(self, heartbeat_interval_ms: _Optional[int] = ..., heartbeat_timeout_ms: _Optional[int] = ..., server_version: _Optional[str] = ...) -> None: ...
 
 class ClaimRequest(_message.Message):
-    __slots__ = ("worker", "wait_ms")
+    __slots__ = ("worker", "wait_ms", "exclude")
     WORKER_FIELD_NUMBER: _ClassVar[int]
     WAIT_MS_FIELD_NUMBER: _ClassVar[int]
+    EXCLUDE_FIELD_NUMBER: _ClassVar[int]
     worker: str
     wait_ms: int
-    def __init__(self, worker: _Optional[str] = ..., wait_ms: _Optional[int] = ...) -> None: ...
+    exclude: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, worker: _Optional[str] = ..., wait_ms: _Optional[int] = ..., exclude: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class ClaimResponse(_message.Message):
     __slots__ = ("job",)

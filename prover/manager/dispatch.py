@@ -31,6 +31,7 @@ WAITING, CLAIMING, DONE, CANCELLED = "waiting", "claiming", "done", "cancelled"
 @dataclass(eq=False)
 class _Waiter:
     worker: str
+    exclude: tuple[int, ...] = ()
     state: str = WAITING
     job: JobRow | None = None
     error: Exception | None = None
@@ -73,12 +74,18 @@ class Dispatcher:
         with self._lock:
             return len(self._waiters)
 
-    def claim(self, worker: str, wait: float, is_active: Callable[[], bool]) -> JobRow | None:
+    def claim(
+        self,
+        worker: str,
+        wait: float,
+        is_active: Callable[[], bool],
+        exclude: tuple[int, ...] = (),
+    ) -> JobRow | None:
         """A job for ``worker`` within ``wait`` seconds, or None."""
-        job = self.store.claim(worker, registered_only=True)
+        job = self.store.claim(worker, registered_only=True, exclude=exclude)
         if job is not None or wait <= 0:
             return job
-        waiter = _Waiter(worker)
+        waiter = _Waiter(worker, exclude)
         with self._lock:
             self._waiters.append(waiter)
         until = time.monotonic() + wait
@@ -126,11 +133,14 @@ class Dispatcher:
             key = (
                 tuple(worker.allowed_miners) if worker else (),
                 tuple(worker.allowed_proof_types) if worker else (),
+                waiter.exclude,
             )
             job, error = None, None
             if key not in exhausted:
                 try:
-                    job = self.store.claim(waiter.worker, registered_only=True)
+                    job = self.store.claim(
+                        waiter.worker, registered_only=True, exclude=waiter.exclude
+                    )
                 except (StoreUnavailable, UnknownWorker) as exc:
                     error = exc
                 except Exception as exc:  # resolve the waiter whatever happens
@@ -143,5 +153,5 @@ class Dispatcher:
                 else:
                     waiter.state = WAITING
                     exhausted.add(key)
-            if key == ((), ()) and key in exhausted:
+            if key == ((), (), ()) and key in exhausted:
                 return  # nothing ready at all: no one else can get anything

@@ -16,6 +16,8 @@ from prover._proto import manager_pb2_grpc as pb_grpc
 from prover.logs import get_logger
 from prover.manager.convert import gpu_to_dict, job_to_pb, new_job_from_pb, worker_to_pb
 from prover.manager.dispatch import Dispatcher
+from prover.manager.verify import proof_problem
+from prover.proofs import ParametersMissing
 from prover.store import (
     InvalidJob,
     JobState,
@@ -110,7 +112,10 @@ class WorkerServicer(pb_grpc.WorkerServiceServicer):
         with status_mapping(context):
             name = _worker_name(request.worker)
             wait = min(request.wait_ms / 1000.0, self.max_claim_wait_s)
-            job = self.dispatcher.claim(name, wait, context.is_active)
+            exclude = tuple(request.exclude)
+            if len(exclude) > 1000:
+                raise BadRequest("exclude", "at most 1000 job ids")
+            job = self.dispatcher.claim(name, wait, context.is_active, exclude)
             if job is None:
                 return pb.ClaimResponse()
             log.info(
@@ -155,14 +160,33 @@ class WorkerServicer(pb_grpc.WorkerServiceServicer):
                     "snark": t.snark,
                     "total": t.total,
                 }
+            success, error = request.success, request.error or None
+            faulty = set(request.faulty)
+            job = self.store.get(job_id)
+            if job is None:
+                raise UnknownJob(job_id)
+            if stray := faulty - {s["id"] for s in job.sectors}:
+                raise BadRequest("faulty", f"sectors {sorted(stray)} are not in job {job_id}")
+            holder = job.attempt == request.attempt and job.worker == name
+            if success and holder and job.state == JobState.RUNNING:
+                try:
+                    problem = proof_problem(job, request.proof, faulty)
+                except ParametersMissing as exc:
+                    log.error("proof_unverifiable", job_id=job_id, error=str(exc))
+                    context.abort(
+                        grpc.StatusCode.UNAVAILABLE, f"manager cannot verify proofs: {exc}"
+                    )
+                if problem is not None:
+                    log.warning("invalid_proof", job_id=job_id, worker=name, reason=problem)
+                    success, error = False, problem
             outcome = self.store.finish(
                 name,
                 job_id,
                 request.attempt,
-                success=request.success,
-                proof=request.proof or None,
-                faulty=request.faulty,
-                error=request.error or None,
+                success=success,
+                proof=request.proof if success else None,
+                faulty=faulty,
+                error=error,
                 timings=timings,
             )
             log.info(
@@ -170,10 +194,11 @@ class WorkerServicer(pb_grpc.WorkerServiceServicer):
                 job_id=job_id,
                 worker=name,
                 attempt=request.attempt,
-                success=request.success,
+                success=success,
                 state=outcome.state.value,
                 duplicate=outcome.duplicate,
-                error=request.error or None,
+                faulty=sorted(faulty),
+                error=error,
             )
             if outcome.state == JobState.READY:
                 self.dispatcher.kick()

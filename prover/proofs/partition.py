@@ -12,10 +12,11 @@ exactly that list, so the proof verifies over ``PartitionProof.public_sectors``.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 
 from prover.logs import get_logger
 from prover.proofs.errors import InvalidInput, PartitionUnprovable, SectorFault
@@ -39,11 +40,17 @@ def prove_partition(
     partition_index: int,
     *,
     parallelism: int | None = None,
+    sector_timeout: float | None = None,
+    snark_guard: contextlib.AbstractContextManager | None = None,
 ) -> PartitionProof:
     """Challenges, vanilla proofs on a bounded thread pool, then the SNARK.
 
     A sector whose files fail is skipped (``skipped``, with the reason in
-    ``faults``); if every sector fails, ``PartitionUnprovable`` is raised.
+    ``faults``); so is one whose vanilla proof takes longer than
+    ``sector_timeout`` seconds (slow storage must not eat the deadline; its
+    thread is abandoned). If every sector fails, ``PartitionUnprovable`` is
+    raised. ``snark_guard`` is held around the SNARK only: a worker's GPU
+    lock, so another job's vanilla proofs can run meanwhile.
     """
     pt = PoStProofType.parse(proof_type)
     if not replicas:
@@ -71,8 +78,18 @@ def prove_partition(
         except SectorFault as fault:
             return fault
 
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="vanilla") as pool:
-        results = list(pool.map(one, ordered))
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="vanilla")
+    try:
+        futures = [pool.submit(one, r) for r in ordered]
+        done, _ = wait(futures, timeout=sector_timeout)
+        results: list[bytes | SectorFault] = [
+            f.result()
+            if f in done
+            else SectorFault(r.sector_id, f"vanilla proof took longer than {sector_timeout:g} s")
+            for r, f in zip(ordered, futures, strict=True)
+        ]
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
     t_vanilla = time.perf_counter()
 
     faults = {f.sector_id: f.reason for f in results if isinstance(f, SectorFault)}
@@ -82,7 +99,9 @@ def prove_partition(
     if not good:
         raise PartitionUnprovable(partition_index, faults)
 
-    proof = partition_snark(pt, randomness, prover_id, [v for _, v in good], partition_index)
+    with snark_guard or contextlib.nullcontext():
+        t_snark = time.perf_counter()
+        proof = partition_snark(pt, randomness, prover_id, [v for _, v in good], partition_index)
     end = time.perf_counter()
 
     return PartitionProof(
@@ -95,7 +114,7 @@ def prove_partition(
         timings=StepTimings(
             challenges=t_challenges - start,
             vanilla=t_vanilla - t_challenges,
-            snark=end - t_vanilla,
+            snark=end - t_snark,
             total=end - start,
         ),
     )

@@ -76,8 +76,10 @@ def _finish_statement(success: bool):
 
 
 @functools.cache
-def _claim_statement(by_miner: bool, by_type: bool, by_epoch: bool):
+def _claim_statement(by_miner: bool, by_type: bool, by_epoch: bool, excluding: bool):
     pick = select(JOBS.c.id).where(JOBS.c.state == JobState.READY.value)
+    if excluding:
+        pick = pick.where(JOBS.c.id.not_in(bindparam("exclude", expanding=True)))
     if by_miner:
         pick = pick.where(JOBS.c.miner.in_(bindparam("miners", expanding=True)))
     if by_type:
@@ -364,7 +366,12 @@ class JobStore:
 
     @_unavailable_on_db_errors
     def claim(
-        self, worker: str, filt: ClaimFilter | None = None, *, registered_only: bool = False
+        self,
+        worker: str,
+        filt: ClaimFilter | None = None,
+        *,
+        registered_only: bool = False,
+        exclude: Iterable[int] = (),
     ) -> JobRow | None:
         """The ready job with the earliest deadline close (then partition)
         that this worker may take, now running under a new attempt. Without
@@ -393,7 +400,12 @@ class JobStore:
                 params["proof_types"] = sorted(filt.proof_types)
             if epoch is not None:
                 params["epoch"] = epoch
-            stmt = _claim_statement(bool(filt.miners), bool(filt.proof_types), epoch is not None)
+            excluded = sorted(set(exclude))
+            if excluded:
+                params["exclude"] = excluded
+            stmt = _claim_statement(
+                bool(filt.miners), bool(filt.proof_types), epoch is not None, bool(excluded)
+            )
             row = conn.execute(stmt, params).first()
         return None if row is None else JobRow(**row._mapping)
 
@@ -507,6 +519,7 @@ class JobStore:
                 )
             job.state = JobState.READY
             job.tries = max(0, job.tries - 1)
+            job.started_at = job.heartbeat_at = None
             job.error = f"released by {worker}: {reason}"
             job.updated_at = now
             s.add(job)

@@ -1,0 +1,97 @@
+"""``prover-worker``: one per GPU; pulls jobs, proves them, pushes results."""
+
+from __future__ import annotations
+
+import signal
+import sys
+from pathlib import Path
+
+import click
+
+from prover.config import ConfigError
+
+
+@click.command()
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Worker TOML (see configs/worker.toml).",
+)
+@click.option("--api", default=None, help="TOKEN:HOST:PORT [default: config, PROVER_API_INFO].")
+@click.option(
+    "--gpu",
+    type=click.IntRange(min=0),
+    default=None,
+    help="GPU index: the compute sees only it (CUDA_VISIBLE_DEVICES).",
+)
+@click.option("--cpuset", default=None, help="CPUs to run on, e.g. 0-15.")
+@click.option("--name", default=None, help="Worker name [default: config, host name].")
+@click.option(
+    "--concurrency",
+    type=click.IntRange(min=1, max=8),
+    default=None,
+    help="Jobs at once; 2 overlaps one job's vanilla proofs with another's SNARK.",
+)
+@click.option("--log-json", is_flag=True)
+@click.option(
+    "--log-level", default="info", type=click.Choice(["debug", "info", "warning", "error"])
+)
+def cli(config_path, api, gpu, cpuset, name, concurrency, log_json, log_level) -> None:
+    """Filecoin WindowPoSt prover: a worker."""
+    from prover.logs import configure_logging, get_logger
+    from prover.worker.config import load_worker_config
+    from prover.worker.pinning import apply_pinning
+
+    configure_logging(json=log_json, level=log_level)
+    log = get_logger("prover.worker")
+    try:
+        config = load_worker_config(config_path)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+    updates = {
+        k: v
+        for k, v in {
+            "api": api,
+            "gpu": gpu,
+            "cpuset": cpuset,
+            "name": name,
+            "concurrency": concurrency,
+        }.items()
+        if v is not None
+    }
+    config = config.model_copy(update=updates)
+    try:
+        pinning = apply_pinning(config.gpu, config.cpuset, config.tmpdir)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if pinning.gpu is None:
+        log.warning("no_gpu", note="running SNARKs on CPU (no --gpu given)")
+
+    # Only now load anything that touches the proofs library or gRPC.
+    from prover.client import ApiInfoError, ManagerClient, resolve_api_info
+    from prover.worker.loop import Worker
+
+    try:
+        info = resolve_api_info(config.api or None)
+    except ApiInfoError as exc:
+        raise click.UsageError(str(exc)) from exc
+    client = ManagerClient(info, ca_file=config.api_ca)
+    worker = Worker(config, client, pinning)
+
+    def on_signal(signum, _frame) -> None:
+        log.info("signal_received", signal=signal.Signals(signum).name)
+        worker.stopping.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    try:
+        worker.run()
+    except Exception as exc:
+        log.error("worker_failed", error=f"{type(exc).__name__}: {exc}")
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    cli()

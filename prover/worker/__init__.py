@@ -1,0 +1,1 @@
+"""prover-worker: one process per GPU that claims, proves and finishes jobs."""

@@ -1,0 +1,207 @@
+"""The proving runs in a child process that can be killed.
+
+Each slot of a worker owns one persistent child (started with ``spawn``, so
+it inherits the pinned environment but none of the parent's threads). The
+child keeps the proofs library and its parameter cache warm between jobs.
+When the manager orders a job stopped, or the child crashes or runs out of
+memory, the slot kills it, starts a fresh one, and the worker lives on.
+
+The SNARK runs under a per-GPU file lock (``flock`` in the worker's TMPDIR),
+so that with two slots one job's vanilla proofs (disk) proceed while the
+other's SNARK holds the GPU; a killed child releases the lock with its
+file descriptors.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import multiprocessing as mp
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from prover.logs import get_logger
+
+log = get_logger("prover.worker.compute")
+
+
+@dataclass(frozen=True)
+class ComputeSettings:
+    lock_path: Path
+    parallelism: int | None
+    sector_timeout: float | None
+
+
+@dataclass
+class Outcome:
+    kind: str  # "ok", "failed" (the attempt failed, with reason), "stopped"
+    proof: bytes = b""
+    faulty: dict[int, str] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    reason: str = ""
+
+
+class GpuLock(contextlib.AbstractContextManager):
+    """An exclusive flock: one SNARK at a time on this worker's GPU."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.fd: int | None = None
+
+    def __enter__(self):
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        fcntl.flock(self.fd, fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.fd is not None:
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
+            os.close(self.fd)
+            self.fd = None
+
+
+def _die_with_parent() -> None:
+    """If the worker is killed (kill -9), its compute child goes too instead
+    of finishing a proof nobody will collect. (PR_SET_PDEATHSIG would fire
+    when the spawning *thread* ends, and slots respawn children from job
+    threads, so a watchdog on the parent pid it is.)"""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while True:
+            time.sleep(1.0)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def _child_main(conn, settings: ComputeSettings) -> None:
+    """Runs in the child: prove each task sent, answer with the outcome."""
+    _die_with_parent()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    from prover.proofs import (
+        PartitionUnprovable,
+        PoStProofType,
+        ProofError,
+        SectorReplica,
+        mask_randomness,
+        prove_partition,
+        prover_id,
+    )
+
+    lock = GpuLock(settings.lock_path)
+    conn.send(("ready", os.getpid()))
+    while True:
+        try:
+            task = conn.recv()
+        except EOFError:
+            return
+        try:
+            replicas = [SectorReplica(*s) for s in task["sectors"]]
+            result = prove_partition(
+                PoStProofType.from_chain_id(task["proof_type"]),
+                mask_randomness(task["randomness"]),
+                prover_id(task["miner"]),
+                replicas,
+                task["partition"],
+                parallelism=settings.parallelism,
+                sector_timeout=settings.sector_timeout,
+                snark_guard=lock,
+            )
+            conn.send(("ok", result.proof, result.faults, result.timings.as_dict()))
+        except PartitionUnprovable as exc:
+            conn.send(("failed", str(exc), exc.faults))
+        except ProofError as exc:
+            conn.send(("failed", f"{type(exc).__name__}: {exc}", {}))
+        except Exception as exc:
+            conn.send(("failed", f"unexpected {type(exc).__name__}: {exc}", {}))
+
+
+class ComputeSlot:
+    def __init__(self, index: int, settings: ComputeSettings) -> None:
+        self.index = index
+        self.settings = settings
+        self._ctx = mp.get_context("spawn")
+        self.proc = None
+        self.conn = None
+        self.pid: int | None = None
+        self._start()
+
+    def _start(self) -> None:
+        parent, child = self._ctx.Pipe()
+        self.proc = self._ctx.Process(
+            target=_child_main, args=(child, self.settings), name=f"prover-compute-{self.index}"
+        )
+        self.proc.daemon = True
+        self.proc.start()
+        child.close()
+        self.conn = parent
+        _kind, pid = self.conn.recv()
+        self.pid = pid
+        log.info("compute_started", slot=self.index, pid=pid)
+
+    def _restart(self) -> None:
+        self.kill()
+        self._start()
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.is_alive():
+            self.proc.kill()
+        if self.proc is not None:
+            self.proc.join(10)
+        if self.conn is not None:
+            self.conn.close()
+
+    def _death(self) -> str:
+        self.proc.join(5)
+        code = self.proc.exitcode
+        if code is not None and code < 0:
+            try:
+                name = signal.Signals(-code).name
+            except ValueError:
+                name = str(-code)
+            hint = " (killed, or out of memory)" if -code == signal.SIGKILL else ""
+            return f"compute process died from {name}{hint}"
+        return f"compute process exited with code {code}"
+
+    def prove(self, task: dict, stop_reason: Callable[[], str | None]) -> Outcome:
+        """Runs one task; returns when it is done, failed, or must stop."""
+        try:
+            self.conn.send(task)
+        except (BrokenPipeError, OSError):
+            reason = self._death()
+            self._restart()
+            return Outcome("failed", reason=reason)
+        while True:
+            try:
+                ready = self.conn.poll(0.1)
+            except (EOFError, OSError):
+                ready = False
+            if ready:
+                try:
+                    msg = self.conn.recv()
+                except (EOFError, OSError):
+                    reason = self._death()
+                    self._restart()
+                    return Outcome("failed", reason=reason)
+                if msg[0] == "ok":
+                    _, proof, faulty, timings = msg
+                    return Outcome("ok", proof=proof, faulty=faulty, timings=timings)
+                _, reason, faulty = msg
+                return Outcome("failed", faulty=faulty, reason=reason)
+            if not self.proc.is_alive():
+                reason = self._death()
+                self._restart()
+                return Outcome("failed", reason=reason)
+            why = stop_reason()
+            if why:
+                log.info("compute_killed", slot=self.index, pid=self.pid, reason=why)
+                self._restart()
+                return Outcome("stopped", reason=why)

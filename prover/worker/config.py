@@ -1,0 +1,84 @@
+"""Worker configuration (TOML; every key documented in configs/worker.toml).
+Command-line flags override the file."""
+
+from __future__ import annotations
+
+import socket
+import tomllib
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from prover.config import ConfigError
+from prover.proofs import InvalidInput, PoStProofType
+
+
+class StorageConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    path: Path
+
+
+class WorkerConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    # TOKEN:HOST:PORT of the manager; PROVER_API_INFO or --api otherwise.
+    api: str = ""
+    api_ca: Path | None = None
+    name: str = Field(default_factory=socket.gethostname)
+    gpu: int | None = None
+    cpuset: str = ""
+    allowed_miners: list[int] = []
+    allowed_sizes: list[str] = []
+    storage: list[StorageConfig] = []
+    concurrency: int = Field(default=1, ge=1, le=8)
+    tmpdir: Path | None = None
+    heartbeat_interval_s: float = Field(default=3.0, gt=0)
+    claim_wait_s: float = Field(default=30.0, gt=0)
+    vanilla_parallelism: int | None = Field(default=None, ge=1)
+    sector_timeout_s: float = Field(default=300.0, gt=0)
+    shutdown_grace_s: float = Field(default=60.0, ge=0)
+    finish_retry_s: float = Field(default=1800.0, gt=0)
+
+    @field_validator("allowed_sizes")
+    @classmethod
+    def _sizes(cls, v: list[str]) -> list[str]:
+        for size in v:
+            try:
+                PoStProofType.from_sector_size(size)
+            except InvalidInput as exc:
+                raise ValueError(str(exc)) from None
+        return v
+
+    @field_validator("storage")
+    @classmethod
+    def _unique(cls, v: list[StorageConfig]) -> list[StorageConfig]:
+        names = [s.name for s in v]
+        if len(names) != len(set(names)):
+            raise ValueError(f"storage names repeat: {names}")
+        return v
+
+    @property
+    def allowed_proof_types(self) -> list[int]:
+        return sorted({PoStProofType.from_sector_size(s).chain_id for s in self.allowed_sizes})
+
+    @property
+    def storages(self) -> dict[str, Path]:
+        return {s.name: s.path for s in self.storage}
+
+
+def load_worker_config(path: Path | None) -> WorkerConfig:
+    if path is None:
+        return WorkerConfig()
+    try:
+        data = tomllib.loads(path.read_text())
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{path}: not found") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
+    try:
+        return WorkerConfig.model_validate(data)
+    except ValidationError as exc:
+        lines = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
+        raise ConfigError(f"{path}: " + "; ".join(lines)) from exc

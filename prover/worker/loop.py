@@ -1,0 +1,354 @@
+"""The worker: register, claim (long poll), prove in a child, heartbeat,
+finish; hand work back on shutdown or drain; never lose a result."""
+
+from __future__ import annotations
+
+import queue
+import socket
+import threading
+import time
+from dataclasses import dataclass
+
+import grpc
+
+from prover import __version__
+from prover._proto import manager_pb2 as pb
+from prover.client import ManagerClient
+from prover.logs import get_logger
+from prover.worker.compute import ComputeSettings, ComputeSlot, Outcome
+from prover.worker.config import WorkerConfig
+from prover.worker.gpu import gpu_facts
+from prover.worker.pinning import Pinning
+from prover.worker.storage import MissingStorage, resolve
+
+log = get_logger("prover.worker")
+
+RETRYABLE = {
+    grpc.StatusCode.UNAVAILABLE,
+    grpc.StatusCode.DEADLINE_EXCEEDED,
+    grpc.StatusCode.RESOURCE_EXHAUSTED,
+    grpc.StatusCode.INTERNAL,
+    grpc.StatusCode.UNKNOWN,
+    grpc.StatusCode.CANCELLED,
+}
+
+
+@dataclass
+class Running:
+    job: pb.Job
+    slot: ComputeSlot
+    stop_reason: str | None = None
+
+
+class Worker:
+    def __init__(self, config: WorkerConfig, client: ManagerClient, pinning: Pinning) -> None:
+        self.config = config
+        self.client = client
+        self.pinning = pinning
+        self.stopping = threading.Event()
+        self.draining = False
+        self._lock = threading.Lock()
+        self.running: dict[int, Running] = {}
+        self.excluded: set[int] = set()
+        settings = ComputeSettings(
+            lock_path=pinning.tmpdir / "prover-gpu.lock",
+            parallelism=config.vanilla_parallelism,
+            sector_timeout=config.sector_timeout_s,
+        )
+        self.slots = [ComputeSlot(i, settings) for i in range(config.concurrency)]
+        self.free: queue.Queue[ComputeSlot] = queue.Queue()
+        for slot in self.slots:
+            self.free.put(slot)
+        self._threads: list[threading.Thread] = []
+
+    # ---- manager calls ----------------------------------------------------
+
+    def _call(self, method, request, timeout: float = 30.0):
+        return self.client.call(method, request, timeout=timeout)
+
+    def register(self) -> None:
+        gpus = gpu_facts(None) if self.pinning.gpu is None else gpu_facts(self.pinning.gpu)
+        req = pb.RegisterRequest(
+            name=self.config.name,
+            host=socket.gethostname(),
+            version=__version__,
+            gpus=[pb.GpuInfo(**g) for g in gpus],
+            cpus=len(self.pinning.cpus),
+            cpuset=",".join(map(str, sorted(self.pinning.cpus))),
+            allowed_miners=self.config.allowed_miners,
+            allowed_proof_types=self.config.allowed_proof_types,
+        )
+        delay = 0.5
+        while not self.stopping.is_set():
+            try:
+                self._call(self.client.worker.Register, req)
+                log.info(
+                    "worker_registered",
+                    name=self.config.name,
+                    gpus=len(gpus),
+                    cpus=len(self.pinning.cpus),
+                )
+                return
+            except grpc.RpcError as exc:
+                if exc.code() not in RETRYABLE:
+                    raise
+                log.warning("manager_unreachable", call="Register", error=exc.details())
+                self.stopping.wait(delay)
+                delay = min(delay * 2, 10)
+
+    def _claim(self) -> pb.Job | None:
+        req = pb.ClaimRequest(
+            worker=self.config.name,
+            wait_ms=int(self.config.claim_wait_s * 1000),
+            exclude=sorted(self.excluded)[-1000:],
+        )
+        future = self.client.worker.Claim.future(
+            req, metadata=self.client.metadata, timeout=self.config.claim_wait_s + 30
+        )
+        done = threading.Event()
+        future.add_done_callback(lambda _f: done.set())
+        while not done.wait(0.05):
+            if self.stopping.is_set():
+                future.cancel()
+                break
+        try:
+            resp = future.result()
+        except grpc.FutureCancelledError:
+            return None
+        except grpc.RpcError as exc:
+            if exc.code() == grpc.StatusCode.CANCELLED and self.stopping.is_set():
+                return None
+            if exc.code() == grpc.StatusCode.FAILED_PRECONDITION and "not registered" in (
+                exc.details() or ""
+            ):
+                self.register()
+                return None
+            if exc.code() in RETRYABLE:
+                log.warning("manager_unreachable", call="Claim", error=exc.details())
+                self.stopping.wait(1.0)
+                return None
+            raise
+        return resp.job if resp.HasField("job") else None
+
+    def _release(self, job: pb.Job, reason: str) -> None:
+        try:
+            self._call(
+                self.client.worker.Release,
+                pb.ReleaseRequest(
+                    worker=self.config.name, job_id=job.id, attempt=job.attempt, reason=reason
+                ),
+            )
+            log.info("job_released", job_id=job.id, reason=reason)
+        except grpc.RpcError as exc:
+            log.warning("release_failed", job_id=job.id, error=exc.details())
+
+    def _finish(self, job: pb.Job, outcome: Outcome) -> None:
+        """Delivers a result until the manager answers it; a result is never
+        dropped because the manager is away."""
+        success = outcome.kind == "ok"
+        req = pb.FinishRequest(
+            worker=self.config.name,
+            job_id=job.id,
+            attempt=job.attempt,
+            success=success,
+            proof=outcome.proof if success else b"",
+            faulty=sorted(outcome.faulty),
+            error="" if success else outcome.reason,
+        )
+        if outcome.timings:
+            req.timings.CopyFrom(
+                pb.StepTimings(
+                    **{k: outcome.timings[k] for k in ("challenges", "vanilla", "snark", "total")}
+                )
+            )
+        deadline = time.monotonic() + self.config.finish_retry_s
+        delay = 0.5
+        while True:
+            try:
+                resp = self._call(self.client.worker.Finish, req)
+                log.info(
+                    "job_finished",
+                    job_id=job.id,
+                    attempt=job.attempt,
+                    success=success,
+                    state=resp.state,
+                    faulty=sorted(outcome.faulty),
+                    error=outcome.reason or None,
+                    duplicate=resp.duplicate,
+                )
+                return
+            except grpc.RpcError as exc:
+                if exc.code() not in RETRYABLE:
+                    log.warning(
+                        "finish_refused", job_id=job.id, code=exc.code().name, error=exc.details()
+                    )
+                    return
+                if time.monotonic() > deadline:
+                    log.error("finish_given_up", job_id=job.id, error=exc.details())
+                    return
+                log.warning(
+                    "manager_unreachable",
+                    call="Finish",
+                    job_id=job.id,
+                    retry_in=delay,
+                    error=exc.details(),
+                )
+                time.sleep(delay)
+                delay = min(delay * 2, 10)
+
+    # ---- jobs ----------------------------------------------------------------
+
+    def _run_job(self, slot: ComputeSlot, job: pb.Job, replicas) -> None:
+        rec = Running(job, slot)
+        with self._lock:
+            self.running[job.id] = rec
+        try:
+            skipped = set(job.skipped)
+            task = {
+                "proof_type": job.proof_type,
+                "randomness": job.randomness,
+                "miner": job.miner,
+                "partition": job.partition,
+                "sectors": [
+                    (r.sector_id, r.comm_r, str(r.sealed_path), str(r.cache_dir))
+                    for r in replicas
+                    if r.sector_id not in skipped
+                ],
+            }
+            log.info(
+                "proving_started",
+                job_id=job.id,
+                attempt=job.attempt,
+                slot=slot.index,
+                pid=slot.pid,
+                sectors=len(task["sectors"]),
+            )
+            if not task["sectors"]:
+                self._finish(job, Outcome("failed", reason="every sector of the job is skipped"))
+                return
+            outcome = slot.prove(task, lambda: rec.stop_reason)
+            if outcome.kind == "stopped":
+                if outcome.reason == "shutdown":
+                    self._release(job, "worker shutting down")
+                else:
+                    log.info("job_stopped", job_id=job.id, reason=outcome.reason)
+                return
+            for sid, why in outcome.faulty.items():
+                log.warning("sector_faulty", job_id=job.id, sector=sid, reason=why)
+            self._finish(job, outcome)
+        finally:
+            with self._lock:
+                self.running.pop(job.id, None)
+            self.free.put(slot)
+
+    def _heartbeat_loop(self) -> None:
+        beats = 0
+        while not self._done.is_set():
+            with self._lock:
+                pairs = [(jid, r.job.attempt) for jid, r in self.running.items()]
+            req = pb.HeartbeatRequest(
+                worker=self.config.name,
+                jobs=[pb.JobAttempt(job_id=j, attempt=a) for j, a in pairs],
+            )
+            if beats % 10 == 0:
+                gpus = gpu_facts(None) if self.pinning.gpu is None else gpu_facts(self.pinning.gpu)
+                req.gpus.extend(pb.GpuInfo(**g) for g in gpus)
+            beats += 1
+            try:
+                resp = self._call(self.client.worker.Heartbeat, req, timeout=10)
+                for stop in resp.stop:
+                    with self._lock:
+                        rec = self.running.get(stop.job_id)
+                        if rec is not None and rec.job.attempt == stop.attempt:
+                            rec.stop_reason = stop.reason
+                    log.info("stop_ordered", job_id=stop.job_id, reason=stop.reason)
+                if resp.drain and not self.stopping.is_set():
+                    log.info("drain_ordered")
+                    self.draining = True
+                    self.stopping.set()
+            except grpc.RpcError as exc:
+                log.warning("manager_unreachable", call="Heartbeat", error=exc.details())
+            self._done.wait(self.config.heartbeat_interval_s)
+
+    def run(self) -> None:
+        self._done = threading.Event()
+        self.register()
+        hb = threading.Thread(target=self._heartbeat_loop, name="heartbeat", daemon=True)
+        hb.start()
+        log.info(
+            "worker_started",
+            name=self.config.name,
+            slots=len(self.slots),
+            gpu=self.pinning.gpu,
+            tmpdir=str(self.pinning.tmpdir),
+        )
+        try:
+            while not self.stopping.is_set():
+                try:
+                    slot = self.free.get(timeout=0.05)
+                except queue.Empty:
+                    continue
+                job = None if self.stopping.is_set() else self._claim()
+                if job is None:
+                    self.free.put(slot)
+                    continue
+                if self.stopping.is_set():
+                    self._release(job, "worker shutting down")
+                    self.free.put(slot)
+                    continue
+                log.info(
+                    "job_claimed",
+                    job_id=job.id,
+                    attempt=job.attempt,
+                    miner=job.miner,
+                    deadline=job.deadline,
+                    partition=job.partition,
+                )
+                try:
+                    sectors = [
+                        {
+                            "id": s.id,
+                            "comm_r": s.comm_r,
+                            "sealed_storage": s.sealed_storage,
+                            "cache_storage": s.cache_storage,
+                            "upgraded": s.upgraded,
+                        }
+                        for s in job.sectors
+                    ]
+                    replicas = resolve(sectors, job.miner, self.config.storages)
+                except MissingStorage as exc:
+                    self.excluded.add(job.id)
+                    self._release(job, str(exc))
+                    self.free.put(slot)
+                    continue
+                t = threading.Thread(
+                    target=self._run_job,
+                    args=(slot, job, replicas),
+                    name=f"job-{job.id}",
+                    daemon=True,
+                )
+                self._threads.append(t)
+                t.start()
+            self._shutdown()
+        finally:
+            self._done.set()
+            for slot in self.slots:
+                slot.kill()
+
+    def _shutdown(self) -> None:
+        grace = self.config.shutdown_grace_s
+        log.info(
+            "worker_stopping", running=sorted(self.running), grace_s=grace, drain=self.draining
+        )
+        until = time.monotonic() + grace
+        while time.monotonic() < until:
+            with self._lock:
+                if not self.running:
+                    break
+            time.sleep(0.1)
+        with self._lock:
+            for rec in self.running.values():
+                rec.stop_reason = "shutdown"
+        for t in self._threads:
+            t.join(30)
+        log.info("worker_stopped")
