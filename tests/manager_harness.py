@@ -23,8 +23,10 @@ class ManagerProcess:
         database_url: str = "",
         replace: dict[str, str] | None = None,
         port: int = 0,
+        sweep_interval_s: float = 0.2,
     ) -> None:
         self.home = home
+        self.sweep_interval_s = sweep_interval_s
         self.fixed_port = port
         self.database_url = database_url
         self.replace = replace or {}
@@ -46,7 +48,7 @@ class ManagerProcess:
         text = text.replace('listen = "127.0.0.1:9700"', f'listen = "127.0.0.1:{self.fixed_port}"')
         text = text.replace("json = false", "json = true")
         text = text.replace('url = ""', f'url = "{self.database_url}"')
-        text = text.replace("sweep_interval_s = 1.0", "sweep_interval_s = 0.2")
+        text = text.replace("sweep_interval_s = 1.0", f"sweep_interval_s = {self.sweep_interval_s}")
         for old, new in self.replace.items():
             assert old in text, old
             text = text.replace(old, new)
@@ -131,19 +133,20 @@ class WorkerProcess:
         name: str = "w1",
         storages=None,
         concurrency: int = 1,
-        extra: str = "",
         args: tuple[str, ...] = (),
+        **settings,
     ) -> None:
         home.mkdir(parents=True, exist_ok=True)
         self.config = home / "worker.toml"
-        lines = [
-            f'name = "{name}"',
-            f"concurrency = {concurrency}",
-            f'tmpdir = "{home / "tmp"}"',
-            "heartbeat_interval_s = 0.5",
-            "claim_wait_s = 5.0",
-            extra,
-        ]
+        values = {
+            "name": name,
+            "concurrency": concurrency,
+            "tmpdir": str(home / "tmp"),
+            "heartbeat_interval_s": 0.5,
+            "claim_wait_s": 5.0,
+            **settings,
+        }
+        lines = [f"{k} = {json.dumps(v)}" for k, v in values.items()]
         for sname, path in (storages or {}).items():
             lines += ["[[storage]]", f'name = "{sname}"', f'path = "{path}"']
         self.config.write_text("\n".join(lines) + "\n")

@@ -181,7 +181,7 @@ def test_kill_9_mid_proof_requeues_to_another_worker(mgr, workers):
 def test_sigterm_mid_proof_hands_the_job_back_at_once(mgr, workers):
     s = proven_set("8MiB")
     (job_id,) = add(mgr, s.new_job())
-    w = workers(mgr, storages={"store-1": s.root}, extra="shutdown_grace_s = 0.2")
+    w = workers(mgr, storages={"store-1": s.root}, shutdown_grace_s=0.2)
     w.wait_for("proving_started", job_id=job_id)
     t0 = time.monotonic()
     w.signal(signal.SIGTERM)
@@ -235,7 +235,7 @@ def test_a_crashed_child_fails_the_attempt_and_the_worker_lives_on(mgr, workers)
 def test_drain_finishes_the_running_job_then_exits(mgr, workers):
     s = proven_set("8MiB")
     first, second = add(mgr, s.new_job(0), s.new_job(1))
-    w = workers(mgr, storages={"store-1": s.root}, extra="shutdown_grace_s = 60")
+    w = workers(mgr, storages={"store-1": s.root}, shutdown_grace_s=60)
     w.wait_for("proving_started", job_id=first)
     admin = mgr.client("admin")
     admin.call(admin.admin.DrainWorker, pb.DrainWorkerRequest(name="w1"))

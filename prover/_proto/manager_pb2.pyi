@@ -24,7 +24,7 @@ class SectorRef(_message.Message):
     def __init__(self, id: _Optional[int] = ..., comm_r: _Optional[bytes] = ..., sealed_storage: _Optional[str] = ..., cache_storage: _Optional[str] = ..., upgraded: _Optional[bool] = ...) -> None: ...
 
 class Job(_message.Message):
-    __slots__ = ("id", "miner", "proof_type", "period_start", "deadline", "partition", "generation", "challenge_epoch", "open_epoch", "close_epoch", "randomness", "sectors", "skipped", "state", "tries", "max_tries", "attempt", "worker", "created_at", "updated_at", "started_at", "heartbeat_at", "finished_at", "error", "proof", "faulty")
+    __slots__ = ("id", "miner", "proof_type", "period_start", "deadline", "partition", "generation", "challenge_epoch", "open_epoch", "close_epoch", "randomness", "sectors", "skipped", "state", "tries", "max_tries", "attempt", "worker", "created_at", "updated_at", "started_at", "heartbeat_at", "finished_at", "error", "proof", "faulty", "timings")
     ID_FIELD_NUMBER: _ClassVar[int]
     MINER_FIELD_NUMBER: _ClassVar[int]
     PROOF_TYPE_FIELD_NUMBER: _ClassVar[int]
@@ -51,6 +51,7 @@ class Job(_message.Message):
     ERROR_FIELD_NUMBER: _ClassVar[int]
     PROOF_FIELD_NUMBER: _ClassVar[int]
     FAULTY_FIELD_NUMBER: _ClassVar[int]
+    TIMINGS_FIELD_NUMBER: _ClassVar[int]
     id: int
     miner: int
     proof_type: int
@@ -77,7 +78,8 @@ class Job(_message.Message):
     error: str
     proof: bytes
     faulty: _containers.RepeatedScalarFieldContainer[int]
-    def __init__(self, id: _Optional[int] = ..., miner: _Optional[int] = ..., proof_type: _Optional[int] = ..., period_start: _Optional[int] = ..., deadline: _Optional[int] = ..., partition: _Optional[int] = ..., generation: _Optional[int] = ..., challenge_epoch: _Optional[int] = ..., open_epoch: _Optional[int] = ..., close_epoch: _Optional[int] = ..., randomness: _Optional[bytes] = ..., sectors: _Optional[_Iterable[_Union[SectorRef, _Mapping]]] = ..., skipped: _Optional[_Iterable[int]] = ..., state: _Optional[str] = ..., tries: _Optional[int] = ..., max_tries: _Optional[int] = ..., attempt: _Optional[int] = ..., worker: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., heartbeat_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., error: _Optional[str] = ..., proof: _Optional[bytes] = ..., faulty: _Optional[_Iterable[int]] = ...) -> None: ...
+    timings: StepTimings
+    def __init__(self, id: _Optional[int] = ..., miner: _Optional[int] = ..., proof_type: _Optional[int] = ..., period_start: _Optional[int] = ..., deadline: _Optional[int] = ..., partition: _Optional[int] = ..., generation: _Optional[int] = ..., challenge_epoch: _Optional[int] = ..., open_epoch: _Optional[int] = ..., close_epoch: _Optional[int] = ..., randomness: _Optional[bytes] = ..., sectors: _Optional[_Iterable[_Union[SectorRef, _Mapping]]] = ..., skipped: _Optional[_Iterable[int]] = ..., state: _Optional[str] = ..., tries: _Optional[int] = ..., max_tries: _Optional[int] = ..., attempt: _Optional[int] = ..., worker: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., heartbeat_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., error: _Optional[str] = ..., proof: _Optional[bytes] = ..., faulty: _Optional[_Iterable[int]] = ..., timings: _Optional[_Union[StepTimings, _Mapping]] = ...) -> None: ...
 
 class GpuInfo(_message.Message):
     __slots__ = ("index", "name", "uuid", "memory_total", "memory_used", "utilization", "temperature")

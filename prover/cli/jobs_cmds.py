@@ -103,6 +103,14 @@ def job_json(job: pb.Job) -> dict:
         "error": job.error or None,
         "proof": job.proof.hex() if job.proof else None,
         "faulty": list(job.faulty),
+        "timings": {
+            "challenges": job.timings.challenges,
+            "vanilla": job.timings.vanilla,
+            "snark": job.timings.snark,
+            "total": job.timings.total,
+        }
+        if job.HasField("timings")
+        else None,
     }
 
 

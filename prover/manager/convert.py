@@ -62,6 +62,15 @@ def job_to_pb(job: JobRow, *, include_proof: bool = True) -> pb.Job:
         value = getattr(job, name)
         if value is not None:
             setattr(msg, name, value)
+    if job.timings:
+        msg.timings.CopyFrom(
+            pb.StepTimings(
+                **{
+                    k: float(job.timings.get(k, 0.0))
+                    for k in ("challenges", "vanilla", "snark", "total")
+                }
+            )
+        )
     for name in ("created_at", "updated_at", "started_at", "heartbeat_at", "finished_at"):
         ts = timestamp(getattr(job, name))
         if ts is not None:
