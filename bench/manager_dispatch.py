@@ -5,7 +5,8 @@ PROVER_BENCH_POSTGRES_URL names a database to create scratch databases
 in), then drives it with fake workers (threads that finish a job the moment
 they hold it):
 
-- cycles/s: claim + finish round trips per second while draining a backlog;
+- cycles/s: claim + finish round trips per second while draining a backlog
+  (each finish carries a real 2KiB proof, which the manager verifies);
 - dispatch latency: a job is added while the workers long-poll; the time
   from the AddJobs call to a worker holding the job, p50/p99.
 
@@ -28,11 +29,17 @@ import time
 import uuid
 from pathlib import Path
 
-from prover._proto import manager_pb2 as pb
-from prover.client import ApiInfo, ManagerClient
-from prover.manager.auth import make_token, read_secret
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "tests"))  # real sectors and a real proof
+os.environ.setdefault(
+    "FIL_PROOFS_PARAMETER_CACHE", str(Path.home() / ".cache" / "prover" / "test-proof-parameters")
+)
 
-PROOF = bytes(192)
+from prover._proto import manager_pb2 as pb  # noqa: E402
+from prover.client import ApiInfo, ManagerClient  # noqa: E402
+from prover.manager.auth import make_token, read_secret  # noqa: E402
+from proving_fixtures import proven_set  # noqa: E402
+
 _partitions = itertools.count()
 
 
@@ -66,16 +73,10 @@ def start_manager(home: Path, db_url: str) -> tuple[subprocess.Popen, int]:
 
 
 def new_job() -> pb.NewJob:
+    """Every job covers the same two real sectors, so one real proof is a
+    valid answer to all of them: the manager verifies each finish."""
     n = next(_partitions)
-    return pb.NewJob(
-        miner=1000,
-        proof_type=10,
-        period_start=n // 4096,
-        deadline=(n // 64) % 48,
-        partition=n % 64,
-        randomness=bytes(32),
-        sectors=[pb.SectorRef(id=1, comm_r=bytes([1]) + bytes(31), sealed_storage="s")],
-    )
+    return proven_set().new_job(n % 64, deadline=(n // 64) % 48, period_start=n // 4096)
 
 
 def add_jobs(client: ManagerClient, count: int) -> None:
@@ -101,6 +102,7 @@ class FakeWorker(threading.Thread):
 
     def _loop(self) -> None:
         c = self.client
+        proof = proven_set().proof
         while not self.stop.is_set():
             resp = c.call(c.worker.Claim, pb.ClaimRequest(worker=self.name_, wait_ms=1000))
             if not resp.HasField("job"):
@@ -110,7 +112,7 @@ class FakeWorker(threading.Thread):
             c.call(
                 c.worker.Finish,
                 pb.FinishRequest(
-                    worker=self.name_, job_id=job.id, attempt=job.attempt, success=True, proof=PROOF
+                    worker=self.name_, job_id=job.id, attempt=job.attempt, success=True, proof=proof
                 ),
             )
             self.log.append((job.id, got))
