@@ -1,0 +1,301 @@
+"""Filecoin encodings, written once: RLE+ bitfields (binary, inside CBOR) and
+their JSON run-length form, ID addresses, ``SubmitWindowedPoSt`` and
+``DeclareFaultsRecovered`` parameters, and comm_r <-> SealedCID.
+
+CBOR goes through cbor2 and multibase/varints through multiformats; only
+RLE+, which no Python library implements, is written by hand here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import cbor2
+from multiformats import multibase, varint
+
+from prover.proofs.types import leb128
+
+# ---- RLE+ ---------------------------------------------------------------------
+#
+# A bit stream, least significant bit first in each byte: version "00", the
+# value of the first run, then runs alternating between 0 and 1, each
+# "1" (length 1), "01" + 4 bits (2..15) or "00" + unsigned varint (16+).
+# Trailing zeros are not encoded and trailing zero bytes are trimmed, so a
+# decoder reads past the end as zeros (as go-bitfield does); an empty set is
+# zero bytes.
+
+MAX_RUN = 1 << 63
+
+
+class _Bits:
+    def __init__(self) -> None:
+        self.out = bytearray()
+        self.n = 0
+
+    def put(self, value: int, width: int) -> None:
+        for i in range(width):
+            if self.n % 8 == 0:
+                self.out.append(0)
+            if (value >> i) & 1:
+                self.out[-1] |= 1 << (self.n % 8)
+            self.n += 1
+
+
+def _runs(bits: set[int]) -> list[int]:
+    runs, prev = [], -1
+    for start, end in _ranges(bits):
+        runs += [start - prev - 1, end - start + 1]
+        prev = end
+    return runs
+
+
+def _ranges(bits: set[int]) -> list[tuple[int, int]]:
+    out: list[tuple[int, int]] = []
+    for b in sorted(bits):
+        if out and b == out[-1][1] + 1:
+            out[-1] = (out[-1][0], b)
+        else:
+            out.append((b, b))
+    return out
+
+
+def encode_bitfield(bits: Iterable[int]) -> bytes:
+    values = set(bits)
+    if any(not isinstance(b, int) or b < 0 or b >= MAX_RUN for b in values):
+        raise ValueError("bitfield members must be integers in 0..2^63-1")
+    if not values:
+        return b""
+    runs = _runs(values)
+    w = _Bits()
+    w.put(0, 2)  # version
+    if runs[0] == 0:
+        runs = runs[1:]
+        w.put(1, 1)  # the first run is of ones
+    else:
+        w.put(0, 1)
+    for length in runs:
+        if length == 1:
+            w.put(1, 1)
+        elif length < 16:
+            w.put(0b10, 2)  # "01": bit 0 then bit 1
+            w.put(length, 4)
+        else:
+            w.put(0, 2)
+            for byte in varint.encode(length):
+                w.put(byte, 8)
+    return bytes(w.out).rstrip(b"\0")
+
+
+class _Reader:
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.pos = 0
+        self.total = len(data) * 8
+
+    def left(self) -> int:
+        return self.total - self.pos
+
+    def rest_is_zero(self) -> bool:
+        return all(not self._bit(i) for i in range(self.pos, self.total))
+
+    def _bit(self, i: int) -> int:
+        return (self.data[i // 8] >> (i % 8)) & 1
+
+    def take(self, width: int) -> int:
+        """The next ``width`` bits; past the end they read as zeros."""
+        value = 0
+        for i in range(width):
+            if self.pos + i < self.total:
+                value |= self._bit(self.pos + i) << i
+        self.pos += width
+        return value
+
+
+def decode_bitfield(data: bytes) -> set[int]:
+    """Decodes RLE+; malformed input raises ``ValueError`` naming the problem."""
+    if not data:
+        return set()
+    r = _Reader(bytes(data))
+    if r.take(2) != 0:
+        raise ValueError("RLE+ bitfield has an unknown version")
+    value = r.take(1)
+    out: set[int] = set()
+    pos = 0
+    while r.left() > 0 and not r.rest_is_zero():
+        if r.take(1):
+            length = 1
+        elif r.take(1):
+            length = r.take(4)
+            if length < 2:
+                raise ValueError("RLE+ short run of length < 2 (not minimal)")
+        else:
+            raw = bytearray()
+            while True:
+                byte = r.take(8)
+                raw.append(byte)
+                if not byte & 0x80:
+                    break
+                if len(raw) > 9:
+                    raise ValueError("RLE+ run length varint is too long")
+            if len(raw) > 1 and raw[-1] == 0:
+                raise ValueError("RLE+ run length varint is not minimal")
+            length = sum((b & 0x7F) << (7 * i) for i, b in enumerate(raw))
+            if length < 16:
+                raise ValueError("RLE+ long run of length < 16 (not minimal)")
+        if pos + length > MAX_RUN:
+            raise ValueError("RLE+ bitfield runs past 2^63")
+        if value:
+            if length > 1 << 24:
+                raise ValueError(f"RLE+ run of {length} set bits is too large to expand")
+            out.update(range(pos, pos + length))
+        pos += length
+        value ^= 1
+    return out
+
+
+def bitfield_from_json(runs: list[int]) -> set[int]:
+    """Lotus' JSON form: run lengths, the first one a run of zeros;
+    ``[5, 1]`` is {5}."""
+    if not isinstance(runs, list) or any(
+        isinstance(n, bool) or not isinstance(n, int) or n < 0 for n in runs
+    ):
+        raise ValueError(f"a JSON bitfield is a list of non-negative run lengths, got {runs!r}")
+    out: set[int] = set()
+    pos = 0
+    for i, n in enumerate(runs):
+        if i % 2:
+            out.update(range(pos, pos + n))
+        pos += n
+    return out
+
+
+def bitfield_to_json(bits: Iterable[int]) -> list[int]:
+    return _runs(set(bits))
+
+
+# ---- addresses --------------------------------------------------------------
+
+
+def id_address_bytes(actor_id: int) -> bytes:
+    """The binary form of address f0<actor_id>: protocol 0, then LEB128."""
+    return b"\x00" + leb128(actor_id)
+
+
+def id_address_cbor(actor_id: int) -> bytes:
+    """As the chain serialises it (e.g. the entropy of the PoSt randomness)."""
+    return cbor2.dumps(id_address_bytes(actor_id))
+
+
+# ---- comm_r <-> SealedCID -----------------------------------------------------
+
+FIL_COMMITMENT_SEALED = 0xF102
+POSEIDON_BLS12_381_A2_FC1 = 0xB401
+
+
+def sealed_cid(comm_r: bytes) -> str:
+    if len(comm_r) != 32:
+        raise ValueError(f"comm_r must be 32 bytes, got {len(comm_r)}")
+    raw = (
+        varint.encode(1)
+        + varint.encode(FIL_COMMITMENT_SEALED)
+        + varint.encode(POSEIDON_BLS12_381_A2_FC1)
+        + varint.encode(32)
+        + comm_r
+    )
+    return multibase.encode(raw, "base32")
+
+
+def comm_r_from_cid(cid: str | dict) -> bytes:
+    """comm_r is the multihash digest of a sector's SealedCID (``{"/": ...}``
+    in Lotus JSON)."""
+    if isinstance(cid, dict):
+        cid = cid.get("/", "")
+    try:
+        raw = bytes(multibase.decode(cid))
+    except Exception as exc:
+        raise ValueError(f"not a CID: {cid!r}: {exc}") from None
+    fields = []
+    rest = raw
+    for _ in range(4):
+        value, n, _ = varint.decode_raw(rest)
+        fields.append(value)
+        rest = rest[n:]
+    version, codec, mh, length = fields
+    if version != 1 or codec != FIL_COMMITMENT_SEALED or mh != POSEIDON_BLS12_381_A2_FC1:
+        raise ValueError(f"{cid} is not a sealed-sector commitment CID")
+    if length != 32 or len(rest) != 32:
+        raise ValueError(f"{cid}: digest is not 32 bytes")
+    return bytes(rest)
+
+
+# ---- message parameters -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SubmitWindowedPoStParams:
+    deadline: int
+    partitions: list[tuple[int, set[int]]]
+    proof_chain_id: int
+    proof: bytes
+    commit_epoch: int
+    commit_rand: bytes
+
+
+def encode_submit_windowed_post(
+    deadline: int,
+    partitions: list[tuple[int, set[int]]],
+    proof_chain_id: int,
+    proof: bytes,
+    commit_epoch: int,
+    commit_rand: bytes,
+) -> bytes:
+    """``SubmitWindowedPoSt`` (method 5) parameters: a CBOR array of 5, with
+    exactly one proof entry (the partition proofs concatenated)."""
+    return cbor2.dumps(
+        [
+            deadline,
+            [[index, encode_bitfield(skipped)] for index, skipped in partitions],
+            [[proof_chain_id, bytes(proof)]],
+            commit_epoch,
+            bytes(commit_rand),
+        ]
+    )
+
+
+def decode_submit_windowed_post(data: bytes) -> SubmitWindowedPoStParams:
+    try:
+        obj = cbor2.loads(data)
+    except Exception as exc:
+        raise ValueError(f"SubmitWindowedPoSt params are not CBOR: {exc}") from None
+    if not isinstance(obj, list) or len(obj) != 5:
+        raise ValueError("SubmitWindowedPoSt params must be an array of 5")
+    deadline, partitions, proofs, commit_epoch, commit_rand = obj
+    if not isinstance(deadline, int) or not isinstance(commit_epoch, int):
+        raise ValueError("deadline and commit epoch must be integers")
+    if not isinstance(proofs, list) or len(proofs) != 1 or len(proofs[0]) != 2:
+        raise ValueError("SubmitWindowedPoSt carries exactly one proof entry")
+    if not isinstance(partitions, list) or not all(
+        isinstance(p, list) and len(p) == 2 and isinstance(p[1], bytes) for p in partitions
+    ):
+        raise ValueError("partitions must be [index, skipped bitfield] pairs")
+    return SubmitWindowedPoStParams(
+        deadline=deadline,
+        partitions=[(p[0], decode_bitfield(p[1])) for p in partitions],
+        proof_chain_id=proofs[0][0],
+        proof=bytes(proofs[0][1]),
+        commit_epoch=commit_epoch,
+        commit_rand=bytes(commit_rand),
+    )
+
+
+def encode_declare_faults_recovered(recoveries: list[tuple[int, int, set[int]]]) -> bytes:
+    """``DeclareFaultsRecovered`` (method 11): [[deadline, partition, sectors]...]."""
+    return cbor2.dumps([[[d, p, encode_bitfield(s)] for d, p, s in recoveries]])
+
+
+def decode_declare_faults_recovered(data: bytes) -> list[tuple[int, int, set[int]]]:
+    obj = cbor2.loads(data)
+    if not isinstance(obj, list) or len(obj) != 1 or not isinstance(obj[0], list):
+        raise ValueError("DeclareFaultsRecovered params must be [recoveries]")
+    return [(d, p, decode_bitfield(s)) for d, p, s in obj[0]]
