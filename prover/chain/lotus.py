@@ -1,0 +1,370 @@
+"""A Lotus full-node JSON-RPC client with typed results for the methods a
+WindowPoSt pipeline uses (DOMAIN.md §5).
+
+Endpoint and token come from ``FULLNODE_API_INFO`` (``<token>:<multiaddr>``
+or ``<token>:<url>``). Calls carry ``Authorization: Bearer``, time out, and
+are retried with backoff on transport errors and 5xx answers; a JSON-RPC
+error is raised as ``LotusError`` with the node's code and message. httpx
+does the HTTP (connection reuse, timeouts) so this module only speaks the
+protocol.
+"""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import os
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from prover.chain.deadlines import DeadlineInfo, Policy, deadline_info
+from prover.chain.encoding import bitfield_from_json, bitfield_to_json, comm_r_from_cid
+
+ENV_API_INFO = "FULLNODE_API_INFO"
+
+# Domain separation tags of the randomness (go-state-types crypto).
+TAG_WINDOWED_POST_CHALLENGE_SEED = 4
+TAG_POST_CHAIN_COMMIT = 9
+
+
+class LotusError(Exception):
+    """The node answered with a JSON-RPC error (or could not be reached)."""
+
+    def __init__(self, method: str, message: str, code: int | None = None) -> None:
+        super().__init__(f"{method}: {message}" + (f" (code {code})" if code is not None else ""))
+        self.method = method
+        self.code = code
+
+
+def parse_api_info(value: str) -> tuple[str | None, str]:
+    """``TOKEN:/ip4/HOST/tcp/PORT/http`` or ``TOKEN:http://HOST:PORT[/rpc/v1]``
+    (the token may be absent) -> (token, URL of /rpc/v1)."""
+    token, sep, rest = value.partition(":")
+    if rest.startswith("//") or not sep:  # "http://..." with no token
+        token, rest = None, value
+    if rest.startswith("/"):
+        parts = rest.strip("/").split("/")
+        if (
+            len(parts) < 4
+            or parts[0] not in ("ip4", "ip6", "dns", "dns4", "dns6")
+            or parts[2] != "tcp"
+        ):
+            raise ValueError(f"cannot read multiaddr {rest!r}")
+        host = f"[{parts[1]}]" if parts[0] == "ip6" else parts[1]
+        scheme = "https" if "https" in parts[4:] or "wss" in parts[4:] else "http"
+        return token or None, f"{scheme}://{host}:{parts[3]}/rpc/v1"
+    if rest.startswith(("http://", "https://", "ws://", "wss://")):
+        url = rest.replace("ws://", "http://", 1).replace("wss://", "https://", 1)
+        if not url.rstrip("/").endswith("/rpc/v1") and not url.rstrip("/").endswith("/rpc/v0"):
+            url = url.rstrip("/") + "/rpc/v1"
+        return token or None, url
+    raise ValueError(f"cannot read Lotus API info {value!r}")
+
+
+@dataclass(frozen=True)
+class TipSet:
+    height: int
+    cids: tuple[str, ...]
+
+    @property
+    def key(self) -> list[dict]:
+        return [{"/": c} for c in self.cids]
+
+
+@dataclass(frozen=True)
+class ProvingDeadline:
+    """StateMinerProvingDeadline, with the network's policy it reports."""
+
+    info: DeadlineInfo
+    policy: Policy
+
+
+@dataclass(frozen=True)
+class Partition:
+    all: frozenset[int]
+    faulty: frozenset[int]
+    recovering: frozenset[int]
+    live: frozenset[int]
+    active: frozenset[int]
+
+    @property
+    def to_prove(self) -> frozenset[int]:
+        """Live minus faulty plus recovering: what a WindowPoSt must cover."""
+        return (self.live - self.faulty) | self.recovering
+
+
+@dataclass(frozen=True)
+class SectorOnChain:
+    number: int
+    seal_proof: int
+    comm_r: bytes
+    upgraded: bool
+
+
+@dataclass(frozen=True)
+class MinerInfo:
+    owner: str
+    worker: str
+    sector_size: int
+    window_post_proof_type: int
+    window_post_partition_sectors: int
+
+
+@dataclass(frozen=True)
+class MsgLookup:
+    message: str
+    exit_code: int
+    height: int
+    tipset: tuple[str, ...]
+
+
+def _tipset(obj: dict) -> TipSet:
+    return TipSet(int(obj["Height"]), tuple(c["/"] for c in obj["Cids"]))
+
+
+def _lookup(obj: dict | None) -> MsgLookup | None:
+    if obj is None:
+        return None
+    return MsgLookup(
+        message=obj["Message"]["/"],
+        exit_code=int(obj["Receipt"]["ExitCode"]),
+        height=int(obj["Height"]),
+        tipset=tuple(c["/"] for c in obj.get("TipSet") or []),
+    )
+
+
+class LotusClient:
+    def __init__(
+        self,
+        url: str,
+        token: str | None = None,
+        *,
+        timeout: float = 30.0,
+        retries: int = 3,
+        network: str = "f",
+        epoch_seconds: float = 30.0,
+    ) -> None:
+        if network not in ("f", "t"):
+            raise ValueError("network address prefix is 'f' (mainnet) or 't' (test networks)")
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self.url = url
+        self.retries = retries
+        self.network = network
+        self.epoch_seconds = epoch_seconds
+        self._http = httpx.Client(headers=headers, timeout=timeout)
+        self._ids = itertools.count(1)
+
+    @classmethod
+    def from_env(cls, value: str | None = None, **kwargs: Any) -> LotusClient:
+        info = value or os.environ.get(ENV_API_INFO)
+        if not info:
+            raise ValueError(f"no Lotus node: set {ENV_API_INFO}=<token>:<multiaddr or URL>")
+        token, url = parse_api_info(info)
+        return cls(url, token, **kwargs)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def address(self, actor_id: int) -> str:
+        return f"{self.network}0{actor_id}"
+
+    def call(self, method: str, *params: Any) -> Any:
+        name = f"Filecoin.{method}"
+        body = {"jsonrpc": "2.0", "id": next(self._ids), "method": name, "params": list(params)}
+        delay = 0.2
+        for attempt in range(self.retries + 1):
+            try:
+                resp = self._http.post(self.url, json=body)
+                if resp.status_code in (401, 403):
+                    raise LotusError(
+                        method, f"unauthorized (HTTP {resp.status_code}): check the token"
+                    )
+                if resp.status_code >= 500 and attempt < self.retries:
+                    raise httpx.TransportError(f"HTTP {resp.status_code}")
+                resp.raise_for_status()
+                answer = resp.json()
+            except (httpx.TransportError, httpx.HTTPStatusError, ValueError) as exc:
+                if attempt == self.retries:
+                    raise LotusError(method, f"node unreachable at {self.url}: {exc}") from exc
+                time.sleep(delay)
+                delay = min(delay * 2, 5)
+                continue
+            if answer.get("error"):
+                err = answer["error"]
+                raise LotusError(method, err.get("message", str(err)), err.get("code"))
+            return answer.get("result")
+        raise AssertionError("unreachable")
+
+    # ---- chain -------------------------------------------------------------
+
+    def chain_head(self) -> TipSet:
+        return _tipset(self.call("ChainHead"))
+
+    def chain_get_tipset_by_height(self, height: int, tsk: TipSet | None = None) -> TipSet:
+        return _tipset(self.call("ChainGetTipSetByHeight", height, tsk.key if tsk else []))
+
+    def state_network_version(self, tsk: TipSet | None = None) -> int:
+        return int(self.call("StateNetworkVersion", tsk.key if tsk else []))
+
+    # ---- miner state -----------------------------------------------------------
+
+    def state_miner_info(self, miner: int, tsk: TipSet | None = None) -> MinerInfo:
+        r = self.call("StateMinerInfo", self.address(miner), tsk.key if tsk else [])
+        return MinerInfo(
+            owner=r["Owner"],
+            worker=r["Worker"],
+            sector_size=int(r["SectorSize"]),
+            window_post_proof_type=int(r["WindowPoStProofType"]),
+            window_post_partition_sectors=int(r["WindowPoStPartitionSectors"]),
+        )
+
+    def state_miner_proving_deadline(
+        self, miner: int, tsk: TipSet | None = None
+    ) -> ProvingDeadline:
+        r = self.call("StateMinerProvingDeadline", self.address(miner), tsk.key if tsk else [])
+        window = int(r["WPoStChallengeWindow"])
+        policy = Policy(
+            epoch_seconds=self.epoch_seconds,
+            challenge_window=window,
+            period_deadlines=int(r["WPoStPeriodDeadlines"]),
+            challenge_lookback=int(r["WPoStChallengeLookback"]),
+            fault_declaration_cutoff=int(r["FaultDeclarationCutoff"]),
+        )
+        info = deadline_info(int(r["PeriodStart"]), int(r["Index"]), int(r["CurrentEpoch"]), policy)
+        for ours, theirs in (
+            (info.open, "Open"),
+            (info.close, "Close"),
+            (info.challenge, "Challenge"),
+            (info.fault_cutoff, "FaultCutoff"),
+        ):
+            if ours != int(r[theirs]):
+                raise LotusError(
+                    "StateMinerProvingDeadline",
+                    f"{theirs} is {r[theirs]} but the deadline math gives {ours}",
+                )
+        return ProvingDeadline(info, policy)
+
+    def state_miner_partitions(
+        self, miner: int, deadline: int, tsk: TipSet | None = None
+    ) -> list[Partition]:
+        rows = self.call(
+            "StateMinerPartitions", self.address(miner), deadline, tsk.key if tsk else []
+        )
+        return [
+            Partition(
+                all=frozenset(bitfield_from_json(p["AllSectors"])),
+                faulty=frozenset(bitfield_from_json(p["FaultySectors"])),
+                recovering=frozenset(bitfield_from_json(p["RecoveringSectors"])),
+                live=frozenset(bitfield_from_json(p["LiveSectors"])),
+                active=frozenset(bitfield_from_json(p["ActiveSectors"])),
+            )
+            for p in rows or []
+        ]
+
+    def state_miner_sectors(
+        self, miner: int, sectors: set[int] | None = None, tsk: TipSet | None = None
+    ) -> list[SectorOnChain]:
+        selection = None if sectors is None else bitfield_to_json(sectors)
+        rows = self.call(
+            "StateMinerSectors", self.address(miner), selection, tsk.key if tsk else []
+        )
+        return [
+            SectorOnChain(
+                number=int(s["SectorNumber"]),
+                seal_proof=int(s["SealProof"]),
+                comm_r=comm_r_from_cid(s["SealedCID"]),
+                upgraded=s.get("SectorKeyCID") is not None,
+            )
+            for s in rows or []
+        ]
+
+    # ---- randomness ----------------------------------------------------------------
+
+    def _randomness(
+        self, method: str, tag: int, epoch: int, entropy: bytes, tsk: TipSet | None
+    ) -> bytes:
+        r = self.call(
+            method,
+            tag,
+            epoch,
+            base64.b64encode(entropy).decode() if entropy else None,
+            tsk.key if tsk else [],
+        )
+        out = base64.b64decode(r)
+        if len(out) != 32:
+            raise LotusError(method, f"randomness is {len(out)} bytes, expected 32")
+        return out
+
+    def randomness_from_beacon(
+        self, tag: int, epoch: int, entropy: bytes, tsk: TipSet | None = None
+    ) -> bytes:
+        return self._randomness("StateGetRandomnessFromBeacon", tag, epoch, entropy, tsk)
+
+    def randomness_from_tickets(
+        self, tag: int, epoch: int, entropy: bytes = b"", tsk: TipSet | None = None
+    ) -> bytes:
+        return self._randomness("StateGetRandomnessFromTickets", tag, epoch, entropy, tsk)
+
+    # ---- messages --------------------------------------------------------------------
+
+    def mpool_push_message(
+        self, to: str, sender: str, method: int, params: bytes, *, max_fee: int | None = None
+    ) -> str:
+        """Signs and pushes through the node's wallet; returns the message CID."""
+        msg = {
+            "Version": 0,
+            "To": to,
+            "From": sender,
+            "Nonce": 0,
+            "Value": "0",
+            "GasLimit": 0,
+            "GasFeeCap": "0",
+            "GasPremium": "0",
+            "Method": method,
+            "Params": base64.b64encode(params).decode(),
+        }
+        spec = {"MaxFee": str(max_fee)} if max_fee is not None else None
+        signed = self.call("MpoolPushMessage", msg, spec)
+        return signed["CID"]["/"]
+
+    def state_search_msg(
+        self, cid: str, tsk: TipSet | None = None, *, limit: int = -1, allow_replaced: bool = True
+    ) -> MsgLookup | None:
+        return _lookup(
+            self.call("StateSearchMsg", tsk.key if tsk else [], {"/": cid}, limit, allow_replaced)
+        )
+
+    def state_wait_msg(
+        self, cid: str, confidence: int, *, limit: int = -1, allow_replaced: bool = True
+    ) -> MsgLookup:
+        return _lookup(self.call("StateWaitMsg", {"/": cid}, confidence, limit, allow_replaced))
+
+
+@dataclass(frozen=True)
+class HeadChange:
+    kind: str  # "apply" or "revert"
+    tipset: TipSet
+
+
+class HeadPoller:
+    """Head changes by polling ChainHead (works on every node; ChainNotify
+    needs a websocket). A head that goes back, or changes at the same height,
+    is reported as a revert of the old head then an apply of the new one."""
+
+    def __init__(self, client: LotusClient) -> None:
+        self.client = client
+        self.current: TipSet | None = None
+
+    def poll(self) -> list[HeadChange]:
+        head = self.client.chain_head()
+        prev, self.current = self.current, head
+        if prev is None:
+            return [HeadChange("apply", head)]
+        if head == prev:
+            return []
+        if head.height > prev.height:
+            return [HeadChange("apply", head)]
+        return [HeadChange("revert", prev), HeadChange("apply", head)]
