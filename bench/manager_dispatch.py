@@ -35,6 +35,7 @@ os.environ.setdefault(
     "FIL_PROOFS_PARAMETER_CACHE", str(Path.home() / ".cache" / "prover" / "test-proof-parameters")
 )
 
+from pg_scratch import scratch_database  # noqa: E402
 from prover._proto import manager_pb2 as pb  # noqa: E402
 from prover.client import ApiInfo, ManagerClient  # noqa: E402
 from prover.manager.auth import make_token, read_secret  # noqa: E402
@@ -180,7 +181,7 @@ def main() -> int:
                 if backend == "sqlite":
                     url = ""
                 else:
-                    url, drop = scratch_postgres(admin_url)
+                    url, drop = scratch_database(admin_url, prefix="prover_bench")
                 proc, port = start_manager(home, url)
                 try:
                     secret = read_secret(home / "secret")
@@ -207,26 +208,6 @@ def main() -> int:
     if args.json:
         print(json.dumps(results))
     return 0
-
-
-def scratch_postgres(admin_url: str):
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    from prover.store.engine import normalise_url
-
-    base = make_url(normalise_url(admin_url))
-    name = f"prover_bench_{uuid.uuid4().hex[:8]}"
-    engine = create_engine(base, isolation_level="AUTOCOMMIT")
-    with engine.connect() as c:
-        c.execute(text(f'CREATE DATABASE "{name}"'))
-
-    def drop():
-        with engine.connect() as c:
-            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        engine.dispose()
-
-    return base.set(database=name).render_as_string(hide_password=False), drop
 
 
 if __name__ == "__main__":

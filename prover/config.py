@@ -9,8 +9,11 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
+from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+M = TypeVar("M", bound=BaseModel)
 
 DEFAULT_HOME = Path("~/.prover")
 CONFIG_FILE = "config.toml"

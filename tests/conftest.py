@@ -58,6 +58,8 @@ def make_sectors(tmp_path, params_2kib):
 
 # ---- job store backends -------------------------------------------------
 
+from pg_scratch import scratch_database  # noqa: E402
+
 PG_URL_ENV = "PROVER_TEST_POSTGRES_URL"
 
 
@@ -85,29 +87,6 @@ def _postgres_admin_url() -> str | None:
     return url
 
 
-def _fresh_postgres_database(admin_url: str):
-    """A new empty database for one test; returns (url, drop)."""
-    import uuid
-
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    from prover.store.engine import normalise_url
-
-    base = make_url(normalise_url(admin_url))
-    name = f"prover_t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(text(f'CREATE DATABASE "{name}"'))
-
-    def drop() -> None:
-        with admin.connect() as c:
-            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-    return base.set(database=name).render_as_string(hide_password=False), drop
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def store_url(request, tmp_path):
     """Each store test runs on both backends; PostgreSQL needs
@@ -118,7 +97,7 @@ def store_url(request, tmp_path):
     admin = _postgres_admin_url()
     if not admin:
         pytest.skip(f"{PG_URL_ENV} not set")
-    url, drop = _fresh_postgres_database(admin)
+    url, drop = scratch_database(admin)
     try:
         yield url
     finally:
@@ -172,7 +151,7 @@ def pg_manager(tmp_path):
     admin = _postgres_admin_url()
     if not admin:
         pytest.skip(f"{PG_URL_ENV} not set")
-    url, drop = _fresh_postgres_database(admin)
+    url, drop = scratch_database(admin)
     m = ManagerProcess(tmp_path / "home", database_url=url).start()
     m.admin_url = admin
     m.database_name = url.rpartition("/")[2]

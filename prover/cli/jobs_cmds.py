@@ -12,7 +12,7 @@ import grpc
 
 from prover._proto import manager_pb2 as pb
 from prover.client import ApiInfoError, ManagerClient, resolve_api_info
-from prover.manager.convert import from_timestamp, new_job_to_pb
+from prover.manager.convert import from_timestamp, gpu_to_dict, new_job_to_pb
 from prover.manager.jobfile import parse_job_file
 from prover.store import InvalidJob
 
@@ -286,18 +286,7 @@ def workers_list(as_json, api, api_ca):
                         "running_jobs": list(w.running_jobs),
                         "allowed_miners": list(w.allowed_miners),
                         "allowed_proof_types": list(w.allowed_proof_types),
-                        "gpus": [
-                            {
-                                "index": g.index,
-                                "name": g.name,
-                                "uuid": g.uuid,
-                                "memory_total": g.memory_total,
-                                "memory_used": g.memory_used,
-                                "utilization": g.utilization,
-                                "temperature": g.temperature,
-                            }
-                            for g in w.gpus
-                        ],
+                        "gpus": [gpu_to_dict(g) for g in w.gpus],
                         "last_seen_at": from_timestamp(w, "last_seen_at").isoformat(),
                     }
                     for w in workers

@@ -4,12 +4,11 @@ Command-line flags override the file."""
 from __future__ import annotations
 
 import socket
-import tomllib
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from prover.config import ConfigError
+from prover.config import load_toml_model
 from prover.proofs import InvalidInput, PoStProofType
 
 
@@ -69,16 +68,4 @@ class WorkerConfig(BaseModel):
 
 
 def load_worker_config(path: Path | None) -> WorkerConfig:
-    if path is None:
-        return WorkerConfig()
-    try:
-        data = tomllib.loads(path.read_text())
-    except FileNotFoundError as exc:
-        raise ConfigError(f"{path}: not found") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: {exc}") from exc
-    try:
-        return WorkerConfig.model_validate(data)
-    except ValidationError as exc:
-        lines = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
-        raise ConfigError(f"{path}: " + "; ".join(lines)) from exc
+    return WorkerConfig() if path is None else load_toml_model(path, WorkerConfig)

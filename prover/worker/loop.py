@@ -67,7 +67,7 @@ class Worker:
         return self.client.call(method, request, timeout=timeout)
 
     def register(self) -> None:
-        gpus = gpu_facts(None) if self.pinning.gpu is None else gpu_facts(self.pinning.gpu)
+        gpus = gpu_facts(self.pinning.gpu)
         req = pb.RegisterRequest(
             name=self.config.name,
             host=socket.gethostname(),
@@ -251,7 +251,7 @@ class Worker:
                 jobs=[pb.JobAttempt(job_id=j, attempt=a) for j, a in pairs],
             )
             if beats % 10 == 0:
-                gpus = gpu_facts(None) if self.pinning.gpu is None else gpu_facts(self.pinning.gpu)
+                gpus = gpu_facts(self.pinning.gpu)
                 req.gpus.extend(pb.GpuInfo(**g) for g in gpus)
             beats += 1
             try:
