@@ -94,18 +94,24 @@ def resolve_home(home: str | Path | None) -> Path:
     return Path(raw).expanduser()
 
 
-def load_manager_config(path: Path) -> ManagerConfig:
+def load_toml_model(path: Path, model: type[M], missing_hint: str = "") -> M:
+    """Reads a TOML file into a pydantic model; every error names the file
+    and the key (``jobs.max_tries: ...``)."""
     try:
         data = tomllib.loads(path.read_text())
     except FileNotFoundError as exc:
-        raise ConfigError(f"{path}: not found; run `prover-manager daemon init` first") from exc
+        raise ConfigError(f"{path}: not found{missing_hint}") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: {exc}") from exc
     try:
-        return ManagerConfig.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as exc:
         lines = [f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()]
         raise ConfigError(f"{path}: " + "; ".join(lines)) from exc
+
+
+def load_manager_config(path: Path) -> ManagerConfig:
+    return load_toml_model(path, ManagerConfig, "; run `prover-manager daemon init` first")
 
 
 def database_url(config: ManagerConfig, home: Path) -> str:
