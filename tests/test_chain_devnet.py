@@ -1,0 +1,149 @@
+"""The embedded devnet behaves like the miner actor, through the Lotus client."""
+
+from __future__ import annotations
+
+import pytest
+
+from prover.chain.deadlines import Policy
+from prover.chain.devnet import Devnet, DevnetMiner, DevnetServer
+from prover.chain.encoding import (
+    encode_declare_faults_recovered,
+    encode_submit_windowed_post,
+    id_address_cbor,
+)
+from prover.chain.lotus import TAG_POST_CHAIN_COMMIT, TAG_WINDOWED_POST_CHALLENGE_SEED, LotusClient
+from prover.proofs import (
+    PoStProofType,
+    create_test_sectors,
+    ensure_test_params,
+    mask_randomness,
+    merge_partition_proofs,
+    prove_partition,
+    prover_id,
+)
+
+MINER = 1000
+KIB2 = PoStProofType.WINDOW_2KIB
+
+
+class Seconds:
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def to_epoch(self, genesis: float, epoch: int) -> None:
+        self.now = genesis + epoch + 0.5
+
+
+@pytest.fixture
+def chain(tmp_path):
+    ensure_test_params(KIB2)
+    replicas = {r.sector_id: r for r in create_test_sectors(tmp_path, MINER, range(1, 7), KIB2)}
+    miner = DevnetMiner(
+        actor_id=MINER,
+        proof_type=KIB2.chain_id,
+        period_offset=0,
+        deadlines={0: [[1, 2], [3, 4]], 1: [[5, 6]]},
+        comm_r={n: r.comm_r for n, r in replicas.items()},
+    )
+    clock = Seconds()
+    net = Devnet([miner], Policy.devnet(), clock=clock)
+    server = DevnetServer(net, token="devnet-token").start()
+    client = LotusClient(server.url, "devnet-token", network="t", epoch_seconds=1.0)
+    yield net, client, clock, replicas
+    client.close()
+    server.stop()
+
+
+def prove_deadline(client, replicas, partitions_wanted=None):
+    """What the tracker will do: read the deadline, prove its partitions."""
+    dl = client.state_miner_proving_deadline(MINER).info
+    parts = client.state_miner_partitions(MINER, dl.index)
+    seed = client.randomness_from_beacon(
+        TAG_WINDOWED_POST_CHALLENGE_SEED, dl.challenge, id_address_cbor(MINER)
+    )
+    proofs = []
+    wanted = range(len(parts)) if partitions_wanted is None else partitions_wanted
+    for i in wanted:
+        sectors = sorted(parts[i].to_prove)
+        result = prove_partition(
+            KIB2, mask_randomness(seed), prover_id(MINER), [replicas[n] for n in sectors], i
+        )
+        proofs.append((i, set(result.skipped), result.proof))
+    return dl, proofs
+
+
+def submit(client, dl, proofs, *, commit_rand=None):
+    commit_epoch = dl.challenge
+    rand = commit_rand or client.randomness_from_tickets(TAG_POST_CHAIN_COMMIT, commit_epoch)
+    params = encode_submit_windowed_post(
+        dl.index,
+        [(i, skipped) for i, skipped, _ in proofs],
+        KIB2.chain_id,
+        merge_partition_proofs(KIB2, [p for _, _, p in proofs]),
+        commit_epoch,
+        rand,
+    )
+    return client.mpool_push_message(client.address(MINER), "t0100", 5, params)
+
+
+def landed(net, client, clock, cid):
+    clock.to_epoch(net.genesis, net.epoch() + 1)
+    return client.state_search_msg(cid)
+
+
+def test_a_deadline_is_proven_and_accepted(chain):
+    net, client, clock, replicas = chain
+    clock.to_epoch(net.genesis, 5)  # deadline 0 is open (epochs 0..9)
+    dl, proofs = prove_deadline(client, replicas)
+    assert dl.index == 0 and len(proofs) == 2
+    cid = submit(client, dl, proofs)
+    assert client.state_search_msg(cid) is None  # lands in the next epoch
+    found = landed(net, client, clock, cid)
+    assert found.exit_code == 0
+    assert net.miners[MINER].proven[(0, 0)] == {0, 1}
+    again = submit(client, dl, proofs)
+    assert landed(net, client, clock, again).exit_code == 16
+    assert "already proven" in net.messages[again].reason
+
+
+@pytest.mark.parametrize("mistake", ["commit_rand", "closed", "bad_proof"])
+def test_the_actor_refuses_bad_submissions(chain, mistake):
+    net, client, clock, replicas = chain
+    clock.to_epoch(net.genesis, 5)
+    dl, proofs = prove_deadline(client, replicas)
+    kwargs = {}
+    if mistake == "commit_rand":
+        kwargs["commit_rand"] = bytes(32)
+    elif mistake == "closed":
+        clock.to_epoch(net.genesis, 12)  # deadline 0 closed at 10
+    else:
+        proofs = [(i, s, bytes(192)) for i, s, _ in proofs]
+    cid = submit(client, dl, proofs, **kwargs)
+    assert landed(net, client, clock, cid).exit_code == 16
+    reason = net.messages[cid].reason
+    assert {"commit_rand": "commit randomness", "closed": "not open", "bad_proof": "invalid proof"}[
+        mistake
+    ] in reason
+
+
+def test_a_missed_deadline_faults_its_sectors_and_a_recovery_heals_them(chain):
+    net, client, clock, replicas = chain
+    clock.to_epoch(net.genesis, 25)  # deadline 1 (10..19) passed unproven
+    (part,) = client.state_miner_partitions(MINER, 1)
+    assert part.faulty == {5, 6} and part.to_prove == frozenset()
+    assert net.miners[MINER].misses[-1]["sectors"] == [5, 6]
+    # declare the recovery before deadline 1's fault cutoff in the next period
+    params = encode_declare_faults_recovered([(1, 0, {5, 6})])
+    cid = client.mpool_push_message(client.address(MINER), "t0100", 11, params)
+    assert landed(net, client, clock, cid).exit_code == 0
+    assert client.state_miner_partitions(MINER, 1)[0].recovering == {5, 6}
+    clock.to_epoch(net.genesis, 480 + 12)  # deadline 1 of the next period is open
+    dl, proofs = prove_deadline(client, replicas, [0])
+    assert dl.index == 1 and proofs[0][1] == set()
+    cid = submit(client, dl, proofs)
+    assert landed(net, client, clock, cid).exit_code == 0
+    (part,) = client.state_miner_partitions(MINER, 1)
+    assert part.faulty == set() and part.recovering == set()
