@@ -67,8 +67,23 @@ class JobsConfig(_Strict):
     sweep_interval_s: float = Field(default=1.0, gt=0)
 
 
-class ChainClockConfig(_Strict):
-    # Until the chain tracker runs, deadlines close by wall time from genesis
+class StorageConfig(_Strict):
+    name: str
+    path: Path
+
+
+class ChainConfig(_Strict):
+    # Lotus full node "<token>:<multiaddr or URL>". Empty: no tracker.
+    api: str = ""
+    network: str = Field(default="f", pattern="^[ft]$")
+    miners: list[int] = []
+    sender: str = ""
+    confidence: int = Field(default=2, ge=0)
+    max_partitions_per_message: int = Field(default=3, ge=1, le=3)
+    max_fee: int = Field(default=0, ge=0)
+    poll_interval_s: float = Field(default=1.0, gt=0)
+    resubmit_after: int = Field(default=6, ge=1)
+    # Without a tracker, deadlines close by wall time from genesis
     # (mainnet: 1598306400 and 30 s). 0 disables expiry by epoch.
     genesis_unix: int = Field(default=0, ge=0)
     epoch_seconds: float = Field(default=30.0, gt=0)
@@ -85,7 +100,8 @@ class ManagerConfig(_Strict):
     api: ApiConfig = ApiConfig()
     database: DatabaseConfig = DatabaseConfig()
     jobs: JobsConfig = JobsConfig()
-    chain: ChainClockConfig = ChainClockConfig()
+    chain: ChainConfig = ChainConfig()
+    storage: list[StorageConfig] = []
     log: LogConfig = LogConfig()
 
 

@@ -14,11 +14,13 @@ import grpc
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from prover._proto import manager_pb2_grpc as pb_grpc
+from prover.chain.lotus import LotusClient
 from prover.config import ManagerConfig, database_url
 from prover.logs import get_logger
 from prover.manager.auth import TokenInterceptor
 from prover.manager.dispatch import Dispatcher
 from prover.manager.servicers import AdminServicer, WorkerServicer
+from prover.manager.tracker import Tracker
 from prover.store import JobStore, StoreUnavailable
 from prover.store.gateway import utcnow
 
@@ -74,6 +76,20 @@ class Manager:
             lifetime=timedelta(hours=cfg.jobs.lifetime_h),
             current_epoch=wall_clock_epoch(cfg),
         )
+        self.tracker = None
+        if cfg.chain.api:
+            client = LotusClient.from_env(
+                cfg.chain.api, network=cfg.chain.network, epoch_seconds=cfg.chain.epoch_seconds
+            )
+            self.tracker = Tracker(
+                self.store,
+                client,
+                cfg.chain,
+                {s.name: s.path for s in cfg.storage},
+                kick=self.dispatcher.kick,
+            )
+            # The chain is the clock: jobs expire when the tracker's head passes Close.
+            self.store.current_epoch = self.tracker.current_epoch
         started = time.monotonic()
         self.dispatcher.start(self.store)
         # Running jobs get one full heartbeat timeout of grace after a start.
@@ -122,6 +138,14 @@ class Manager:
         self.scheduler.add_job(
             self.sweep_lifetime, "interval", minutes=10, max_instances=1, coalesce=True
         )
+        if self.tracker is not None:
+            self.scheduler.add_job(
+                self.tracker.tick,
+                "interval",
+                seconds=cfg.chain.poll_interval_s,
+                max_instances=1,
+                coalesce=True,
+            )
         self.scheduler.start()
         host = cfg.api.listen.rpartition(":")[0]
         log.info(

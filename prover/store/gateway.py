@@ -27,7 +27,7 @@ from sqlmodel import Session, col, select
 
 from prover.store.engine import backend_name, make_engine
 from prover.store.migrate import upgrade
-from prover.store.models import JobRow, WorkerRow
+from prover.store.models import JobRow, MessageRow, WorkerRow
 from prover.store.states import FINISHED_STATES, JobState
 
 JOBS = JobRow.__table__
@@ -727,6 +727,87 @@ class JobStore:
             w.draining = draining
             s.add(w)
             return True
+
+    # ---- chain messages ----------------------------------------------------------
+
+    @_unavailable_on_db_errors
+    def deadline_jobs(self, miner: int, period_start: int, deadline: int) -> list[JobRow]:
+        """Every job of one deadline, all generations, in partition order."""
+        q = (
+            select(JobRow)
+            .where(
+                JobRow.miner == miner,
+                JobRow.period_start == period_start,
+                JobRow.deadline == deadline,
+            )
+            .order_by(col(JobRow.partition), col(JobRow.generation))
+        )
+        with self._write(), self._session() as s, s.begin():
+            return list(s.exec(q).all())
+
+    @_unavailable_on_db_errors
+    def add_message(
+        self,
+        *,
+        miner: int,
+        period_start: int,
+        deadline: int,
+        partitions: list[int],
+        job_ids: list[int],
+        cid: str,
+        pushed_epoch: int,
+    ) -> MessageRow:
+        now = self._now()
+        row = MessageRow(
+            miner=miner,
+            period_start=period_start,
+            deadline=deadline,
+            partitions=sorted(partitions),
+            job_ids=job_ids,
+            cid=cid,
+            state="pending",
+            pushed_epoch=pushed_epoch,
+            created_at=now,
+            updated_at=now,
+        )
+        with self._write(), self._session() as s, s.begin():
+            s.add(row)
+        return row
+
+    @_unavailable_on_db_errors
+    def deadline_messages(self, miner: int, period_start: int, deadline: int) -> list[MessageRow]:
+        q = select(MessageRow).where(
+            MessageRow.miner == miner,
+            MessageRow.period_start == period_start,
+            MessageRow.deadline == deadline,
+        )
+        with self._write(), self._session() as s, s.begin():
+            return list(s.exec(q.order_by(col(MessageRow.id))).all())
+
+    @_unavailable_on_db_errors
+    def pending_messages(self) -> list[MessageRow]:
+        q = select(MessageRow).where(MessageRow.state == "pending")
+        with self._write(), self._session() as s, s.begin():
+            return list(s.exec(q.order_by(col(MessageRow.id))).all())
+
+    @_unavailable_on_db_errors
+    def settle_message(
+        self,
+        message_id: int,
+        *,
+        state: str,
+        exit_code: int | None = None,
+        landed_epoch: int | None = None,
+        error: str | None = None,
+    ) -> None:
+        with self._write(), self._session() as s, s.begin():
+            row = s.get(MessageRow, message_id)
+            if row is None:
+                return
+            row.state, row.exit_code, row.landed_epoch = state, exit_code, landed_epoch
+            row.error = error
+            row.updated_at = self._now()
+            s.add(row)
 
     @staticmethod
     def claim_filter(worker: WorkerRow | None) -> ClaimFilter:

@@ -111,3 +111,29 @@ class WorkerRow(SQLModel, table=True):
     registered_at: datetime = _ts(nullable=False)
     last_seen_at: datetime = _ts(nullable=False)
     draining: bool = False
+
+
+class MessageRow(SQLModel, table=True):
+    """A SubmitWindowedPoSt message: which partitions it carries, and what
+    became of it on chain."""
+
+    __tablename__ = "messages"
+    __table_args__ = (
+        Index("ix_messages_deadline", "miner", "period_start", "deadline"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: int | None = Field(default=None, sa_column=Column(ID_TYPE, primary_key=True))
+    miner: int = Field(sa_column=Column(BigInteger, nullable=False))
+    period_start: int = Field(sa_column=Column(BigInteger, nullable=False))
+    deadline: int
+    partitions: list[int] = Field(sa_column=Column(JSON, nullable=False))
+    job_ids: list[int] = Field(sa_column=Column(JSON, nullable=False))
+    cid: str = Field(max_length=255)
+    state: str = Field(max_length=16)  # pending, landed, failed, dropped
+    pushed_epoch: int = Field(sa_column=Column(BigInteger, nullable=False))
+    landed_epoch: int | None = Field(default=None, sa_column=Column(BigInteger))
+    exit_code: int | None = None
+    error: str | None = None
+    created_at: datetime = _ts(nullable=False)
+    updated_at: datetime = _ts(nullable=False)

@@ -8,15 +8,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from prover.config import load_toml_model
+from prover.config import StorageConfig, load_toml_model
 from prover.proofs import InvalidInput, PoStProofType
-
-
-class StorageConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    name: str
-    path: Path
 
 
 class WorkerConfig(BaseModel):

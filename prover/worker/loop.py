@@ -314,6 +314,7 @@ class Worker:
                             "upgraded": s.upgraded,
                         }
                         for s in job.sectors
+                        if s.id not in set(job.skipped)
                     ]
                     replicas = resolve(sectors, job.miner, self.config.storages)
                 except MissingStorage as exc:
