@@ -94,10 +94,7 @@ def test_three_consecutive_deadlines_are_proven_and_accepted(tmp_path, devnet):
         accepted = [msg for msg in net.messages.values() if msg.exit_code == 0]
         assert len(accepted) >= 3
         assert {e["deadline"] for e in m.events("post_submitted")} >= {2, 3, 4}
-        assert (
-            all(w.events("job_finished") for w in workers)
-            or sum(len(w.events("job_finished")) for w in workers) >= 4
-        )
+        assert sum(len(w.events("job_finished")) for w in workers) >= 4
     finally:
         for w in workers:
             w.kill()
