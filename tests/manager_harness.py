@@ -196,7 +196,7 @@ class WorkerProcess:
             if found:
                 return found[0]
             if self.proc.poll() is not None and not self.events(name, **match):
-                time.sleep(0.2)
+                time.sleep(1.0)  # the reader may still be draining the pipe
                 found = self.events(name, **match)
                 if found:
                     return found[0]

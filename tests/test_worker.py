@@ -175,7 +175,7 @@ def test_kill_9_mid_proof_requeues_to_another_worker(mgr, workers):
     b = workers(mgr, "b", storages={"store-1": s.root})
     done = wait_state(mgr, job_id, "succeeded", timeout=60)
     assert done.worker == "b" and done.attempt == 2
-    assert b.events("job_finished", job_id=job_id)
+    b.wait_for("job_finished", job_id=job_id, timeout=10)
 
 
 def test_sigterm_mid_proof_hands_the_job_back_at_once(mgr, workers):
@@ -189,7 +189,7 @@ def test_sigterm_mid_proof_hands_the_job_back_at_once(mgr, workers):
     j = job(mgr, job_id)
     assert j.state == "ready" and "worker shutting down" in j.error and j.tries == 0
     assert time.monotonic() - t0 < 5  # handed back, not left to time out
-    assert w.events("job_released", job_id=job_id)
+    w.wait_for("job_released", job_id=job_id, timeout=10)
 
 
 def test_manager_restart_mid_proof_keeps_the_result(mgr, workers):
@@ -202,7 +202,7 @@ def test_manager_restart_mid_proof_keeps_the_result(mgr, workers):
     mgr.start()
     done = wait_state(mgr, job_id, "succeeded", timeout=60)
     assert done.attempt == 1 and done.worker == "w1"
-    assert w.events("manager_unreachable")
+    w.wait_for("manager_unreachable", timeout=10)
 
 
 def test_reset_while_running_stops_the_child_and_frees_the_slot(mgr, workers):

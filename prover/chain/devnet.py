@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 from prover.chain.deadlines import DeadlineInfo, Policy, current_deadline, deadline_info
@@ -240,6 +241,100 @@ class Devnet:
             m.recovering |= sectors & m.faulty
         return EXIT_OK, "declared"
 
+    # ---- persistence and status -------------------------------------------------------
+
+    def to_json(self) -> dict:
+        """The devnet's set-up (not its running state): policy, genesis, miners."""
+        return {
+            "policy": {
+                "epoch_seconds": self.policy.epoch_seconds,
+                "challenge_window": self.policy.challenge_window,
+                "challenge_lookback": self.policy.challenge_lookback,
+                "fault_declaration_cutoff": self.policy.fault_declaration_cutoff,
+            },
+            "genesis": self.genesis,
+            "worker_address": self.worker_address,
+            "miners": [
+                {
+                    "actor_id": m.actor_id,
+                    "proof_type": m.proof_type,
+                    "period_offset": m.period_offset,
+                    "deadlines": {str(d): parts for d, parts in m.deadlines.items()},
+                    "comm_r": {str(n): c.hex() for n, c in m.comm_r.items()},
+                }
+                for m in self.miners.values()
+            ],
+        }
+
+    @classmethod
+    def from_json(
+        cls, data: dict, *, clock: Callable[[], float] = time.time, restart: bool = True
+    ) -> Devnet:
+        """A devnet from its set-up; ``restart`` starts the chain anew now."""
+        policy = Policy.devnet(**data["policy"])
+        miners = [
+            DevnetMiner(
+                actor_id=m["actor_id"],
+                proof_type=m["proof_type"],
+                period_offset=m["period_offset"],
+                deadlines={int(d): parts for d, parts in m["deadlines"].items()},
+                comm_r={int(n): bytes.fromhex(c) for n, c in m["comm_r"].items()},
+            )
+            for m in data["miners"]
+        ]
+        return cls(
+            miners,
+            policy,
+            clock=clock,
+            genesis=None if restart else data["genesis"],
+            worker_address=data.get("worker_address", "t0100"),
+        )
+
+    def status(self) -> dict:
+        """Per miner and deadline: partitions proven, missed, faulty sectors;
+        and every message with its outcome."""
+        self.settle()
+        now = self.epoch()
+        out = {"epoch": now, "miners": [], "messages": []}
+        for m in self.miners.values():
+            dl = self.deadline_of(m, now)
+            deadlines = []
+            for index, parts in sorted(m.deadlines.items()):
+                info = deadline_info(dl.period_start, index, now, self.policy)
+                sectors = {n for p in parts for n in p}
+                deadlines.append(
+                    {
+                        "deadline": index,
+                        "open": info.open,
+                        "close": info.close,
+                        "partitions": len(parts),
+                        "proven": sorted(m.proven.get((dl.period_start, index), set())),
+                        "faulty": sorted(sectors & m.faulty),
+                        "recovering": sorted(sectors & m.recovering),
+                    }
+                )
+            out["miners"].append(
+                {
+                    "actor_id": m.actor_id,
+                    "current_deadline": dl.index,
+                    "period_start": dl.period_start,
+                    "deadlines": deadlines,
+                    "misses": m.misses,
+                }
+            )
+        out["messages"] = [
+            {
+                "cid": msg.cid,
+                "to": msg.to,
+                "method": msg.method,
+                "epoch": msg.height,
+                "exit_code": msg.exit_code,
+                "reason": msg.reason,
+            }
+            for msg in self.messages.values()
+        ]
+        return out
+
     # ---- JSON-RPC ------------------------------------------------------------------------
 
     def handle(self, method: str, params: list[Any]) -> Any:
@@ -252,6 +347,8 @@ class Devnet:
             return self.tipset(min(int(params[0]), now))
         if name == "StateNetworkVersion":
             return 21
+        if name == "DevnetStatus":
+            return self.status()
         if name in ("StateGetRandomnessFromBeacon", "StateGetRandomnessFromTickets"):
             tag, epoch, entropy = int(params[0]), int(params[1]), params[2]
             if epoch > now:
@@ -383,3 +480,57 @@ class DevnetServer:
     def stop(self) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+DEVNET_DIR = "devnet"
+STORAGE_NAME = "devnet"
+
+
+def devnet_paths(home: Path) -> tuple[Path, Path]:
+    """(devnet.json, the devnet's sector storage) under a prover home."""
+    return home / DEVNET_DIR / "devnet.json", home / DEVNET_DIR / "store"
+
+
+def init_devnet(
+    home: Path,
+    *,
+    miners: int = 1,
+    sectors: int = 8,
+    size: str = "2KiB",
+    policy: Policy | None = None,
+    first_deadline: int = 2,
+) -> Devnet:
+    """Real test sectors and parameters, spread over partitions (full ones)
+    and deadlines (two partitions each, from ``first_deadline`` so a fresh
+    chain leaves time to start workers), saved under ``home``."""
+    from prover.proofs import create_test_sectors, ensure_test_params
+
+    pt = PoStProofType.from_sector_size(size)
+    ensure_test_params(pt)
+    config, store = devnet_paths(home)
+    policy = policy or Policy.devnet()
+    chain_miners = []
+    for i in range(miners):
+        actor = 1000 + i
+        replicas = create_test_sectors(store, actor, range(1, sectors + 1), pt)
+        numbers = [r.sector_id for r in replicas]
+        size_p = pt.partition_sectors
+        parts = [numbers[k : k + size_p] for k in range(0, len(numbers), size_p)]
+        deadlines: dict[int, list[list[int]]] = {}
+        for k, part in enumerate(parts):
+            d = (first_deadline + k // 2) % policy.period_deadlines
+            deadlines.setdefault(d, []).append(part)
+        chain_miners.append(
+            DevnetMiner(actor, pt.chain_id, 0, deadlines, {r.sector_id: r.comm_r for r in replicas})
+        )
+    net = Devnet(chain_miners, policy)
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text(json.dumps(net.to_json(), indent=1))
+    return net
+
+
+def load_devnet(home: Path) -> Devnet | None:
+    config, _ = devnet_paths(home)
+    if not config.is_file():
+        return None
+    return Devnet.from_json(json.loads(config.read_text()))

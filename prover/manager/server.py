@@ -14,8 +14,9 @@ import grpc
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from prover._proto import manager_pb2_grpc as pb_grpc
+from prover.chain.devnet import DEVNET_DIR, STORAGE_NAME, DevnetServer, devnet_paths, load_devnet
 from prover.chain.lotus import LotusClient
-from prover.config import ManagerConfig, database_url
+from prover.config import ManagerConfig, StorageConfig, database_url
 from prover.logs import get_logger
 from prover.manager.auth import TokenInterceptor
 from prover.manager.dispatch import Dispatcher
@@ -77,6 +78,9 @@ class Manager:
             current_epoch=wall_clock_epoch(cfg),
         )
         self.tracker = None
+        self.devnet_server = None
+        if not cfg.chain.api:
+            cfg = self._embedded_devnet(cfg)
         if cfg.chain.api:
             client = LotusClient.from_env(
                 cfg.chain.api, network=cfg.chain.network, epoch_seconds=cfg.chain.epoch_seconds
@@ -156,6 +160,37 @@ class Manager:
             home=str(self.home),
         )
 
+    def _embedded_devnet(self, cfg: ManagerConfig) -> ManagerConfig:
+        """With no chain configured and a devnet initialised in the home
+        (`prover devnet init`), the devnet runs in this process and the
+        tracker follows it through the same Lotus client."""
+        devnet = load_devnet(self.home)
+        if devnet is None:
+            return cfg
+        self.devnet_server = DevnetServer(devnet).start()
+        _, store = devnet_paths(self.home)
+        (self.home / DEVNET_DIR / "endpoint").write_text(self.devnet_server.url + "\n")
+        chain = cfg.chain.model_copy(
+            update={
+                "api": self.devnet_server.url,
+                "network": "t",
+                "miners": sorted(devnet.miners),
+                "sender": devnet.worker_address,
+                "confidence": 1,
+                "poll_interval_s": min(cfg.chain.poll_interval_s, 0.5),
+                "epoch_seconds": devnet.policy.epoch_seconds,
+            }
+        )
+        storage = cfg.storage or [StorageConfig(name=STORAGE_NAME, path=store)]
+        log.info(
+            "devnet_started",
+            url=self.devnet_server.url,
+            miners=sorted(devnet.miners),
+            epoch_seconds=devnet.policy.epoch_seconds,
+        )
+        self.config = cfg.model_copy(update={"chain": chain, "storage": storage})
+        return self.config
+
     def _sweep(self, name: str, fn) -> None:
         try:
             touched = fn()
@@ -183,6 +218,8 @@ class Manager:
             self.server.stop(grace).wait()
         if self.store is not None:
             self.store.close()
+        if self.devnet_server is not None:
+            self.devnet_server.stop()
         log.info("manager_stopped")
 
 
