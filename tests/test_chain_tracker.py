@@ -3,7 +3,10 @@ a real manager with its tracker, two real workers."""
 
 from __future__ import annotations
 
+import json
+import re
 import time
+from pathlib import Path
 
 import pytest
 
@@ -14,6 +17,7 @@ from prover.proofs import PoStProofType, create_test_sectors, ensure_test_params
 
 MINER = 1000
 KIB2 = PoStProofType.WINDOW_2KIB
+ROOT = Path(__file__).resolve().parent.parent
 POLICY = Policy.devnet(challenge_window=6, challenge_lookback=2, fault_declaration_cutoff=3)
 
 
@@ -47,21 +51,14 @@ def manager_for(tmp_path, server, store, **chain) -> ManagerProcess:
         "epoch_seconds": 1.0,
         **chain,
     }
-    lines = "".join(f"{k} = {v!r}\n".replace("'", '"') for k, v in settings.items())
-    return ManagerProcess(
-        tmp_path / "mgr",
-        replace={
-            "[chain]\n": f"[chain]\n{lines}",
-            'api = ""\n': "",
-            'network = "f"\n': "",
-            "miners = []\n": "",
-            'sender = ""\n': "",
-            "confidence = 2\n": "",
-            "poll_interval_s = 1.0\n": "",
-            "epoch_seconds = 30.0\n": "",
-            "# [[storage]]\n": f'[[storage]]\nname = "store-1"\npath = "{store}"\n',
-        },
-    ).start()
+    template = (ROOT / "configs" / "manager.toml").read_text()
+    replace = {"# [[storage]]\n": f'[[storage]]\nname = "store-1"\npath = "{store}"\n'}
+    for key in settings:  # drop the template's line for every key set here
+        (line,) = re.findall(rf"^{key} = .*\n", template, flags=re.M)
+        replace[line] = ""
+    lines = "".join(f"{k} = {json.dumps(v)}\n" for k, v in settings.items())
+    replace["[chain]\n"] = f"[chain]\n{lines}"
+    return ManagerProcess(tmp_path / "mgr", replace=replace).start()
 
 
 def wait_for(predicate, timeout, what):
@@ -148,4 +145,21 @@ def test_with_no_worker_the_deadline_is_missed_and_its_sectors_fault(tmp_path, d
             "job expired",
         )
     finally:
+        m.kill()
+
+
+def test_a_message_dropped_by_a_reorg_is_pushed_again(tmp_path, devnet):
+    net, server, store, _ = devnet
+    net.drop_next = 1  # the first SubmitWindowedPoSt never lands
+    m = manager_for(tmp_path, server, store, resubmit_after=2)
+    w = WorkerProcess(tmp_path / "w1", m.api_info("worker"), storages={"store-1": store}).start()
+    try:
+        miner = net.miners[MINER]
+        wait_for(lambda: miner.proven.get((0, 2)) == {0}, 40, "deadline 2 proven")
+        wait_for(lambda: m.events("post_dropped"), 10, "the drop noticed")
+        submitted = [e for e in m.events("post_submitted") if e["deadline"] == 2]
+        assert len(submitted) >= 2 and submitted[0]["cid"] != submitted[1]["cid"]
+        assert not miner.misses
+    finally:
+        w.kill()
         m.kill()

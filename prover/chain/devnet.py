@@ -85,6 +85,9 @@ class Devnet:
         self.genesis = clock() if genesis is None else genesis
         self.worker_address = worker_address
         self.messages: dict[str, DevnetMessage] = {}
+        # Messages to lose as a reorg would: accepted by the mempool, never
+        # included (tests and demos of resubmission set this).
+        self.drop_next = 0
         self._lock = threading.RLock()
         self._settled_epoch = -1
 
@@ -157,6 +160,9 @@ class Devnet:
                 + len(self.messages).to_bytes(8, "big")
             )
             cid = "bafy2devnetmsg" + digest.hexdigest()[:40]
+            if self.drop_next > 0:
+                self.drop_next -= 1
+                return cid  # never lands: StateSearchMsg will not find it
             try:
                 m = self.miner(msg["To"])
                 method = int(msg["Method"])
