@@ -20,6 +20,16 @@ from prover.cli.options import size_option
 from prover.config import CONFIG_FILE, SECRET_FILE, resolve_home
 
 
+def devnet_policy(window: int) -> Policy:
+    """1 s epochs, ``window`` epochs per deadline, lookback and fault cutoff
+    scaled down with it."""
+    return Policy.devnet(
+        challenge_window=window,
+        challenge_lookback=min(3, window // 3),
+        fault_declaration_cutoff=min(5, window // 2),
+    )
+
+
 def _home_option(f):
     return click.option(
         "--home",
@@ -60,11 +70,7 @@ def devnet_init(miners, sectors, proof_type, window, force, home) -> None:
         miners=miners,
         sectors=sectors,
         size=proof_type.size_name,
-        policy=Policy.devnet(
-            challenge_window=window,
-            challenge_lookback=min(3, window // 3),
-            fault_declaration_cutoff=min(5, window // 2),
-        ),
+        policy=devnet_policy(window),
     )
     for m in net.miners.values():
         spread = ", ".join(
@@ -153,11 +159,7 @@ def demo(workers, minutes, window, home) -> None:
         click.echo("making the devnet: 8 test sectors and 2KiB test parameters ...")
         init_devnet(
             home,
-            policy=Policy.devnet(
-                challenge_window=window,
-                challenge_lookback=min(3, window // 3),
-                fault_declaration_cutoff=min(5, window // 2),
-            ),
+            policy=devnet_policy(window),
         )
     (home / DEVNET_DIR / "endpoint").unlink(missing_ok=True)
     logs = home / "logs"
