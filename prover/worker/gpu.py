@@ -4,7 +4,6 @@ reported as no GPU, never a crash."""
 from __future__ import annotations
 
 import contextlib
-import os
 
 
 def gpu_facts(visible: int | None = None) -> list[dict]:
@@ -45,7 +44,3 @@ def gpu_facts(visible: int | None = None) -> list[dict]:
     finally:
         with contextlib.suppress(Exception):
             pynvml.nvmlShutdown()
-
-
-def cuda_visible() -> str | None:
-    return os.environ.get("CUDA_VISIBLE_DEVICES")
