@@ -9,7 +9,7 @@ the next period. A proof may be submitted only while Open <= epoch < Close.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
@@ -44,9 +44,6 @@ class Policy:
         return cls(
             epoch_seconds, challenge_window, 48, challenge_lookback, fault_declaration_cutoff
         )
-
-    def with_(self, **changes) -> Policy:
-        return replace(self, **changes)
 
 
 MAINNET = Policy(
@@ -87,10 +84,6 @@ class DeadlineInfo:
     def last(self) -> int:
         """The last epoch at which a proof is accepted."""
         return self.close - 1
-
-    @property
-    def period_end(self) -> int:
-        return self.period_start + self.policy.proving_period - 1
 
     def next(self) -> DeadlineInfo:
         """The following deadline, wrapping into the next proving period."""

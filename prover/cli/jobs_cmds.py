@@ -12,7 +12,7 @@ import grpc
 
 from prover._proto import manager_pb2 as pb
 from prover.client import ApiInfoError, ManagerClient, resolve_api_info
-from prover.manager.convert import from_timestamp, gpu_to_dict, new_job_to_pb
+from prover.manager.convert import from_timestamp, gpu_to_dict, new_job_to_pb, timings_from_pb
 from prover.manager.jobfile import parse_job_file
 from prover.store import InvalidJob
 
@@ -103,14 +103,7 @@ def job_json(job: pb.Job) -> dict:
         "error": job.error or None,
         "proof": job.proof.hex() if job.proof else None,
         "faulty": list(job.faulty),
-        "timings": {
-            "challenges": job.timings.challenges,
-            "vanilla": job.timings.vanilla,
-            "snark": job.timings.snark,
-            "total": job.timings.total,
-        }
-        if job.HasField("timings")
-        else None,
+        "timings": timings_from_pb(job.timings) if job.HasField("timings") else None,
     }
 
 

@@ -37,6 +37,17 @@ def sector_to_pb(d: dict) -> pb.SectorRef:
     )
 
 
+TIMING_STEPS = ("challenges", "vanilla", "snark", "total")
+
+
+def timings_to_pb(timings: dict) -> pb.StepTimings:
+    return pb.StepTimings(**{k: float(timings.get(k, 0.0)) for k in TIMING_STEPS})
+
+
+def timings_from_pb(msg: pb.StepTimings) -> dict[str, float]:
+    return {k: getattr(msg, k) for k in TIMING_STEPS}
+
+
 def job_to_pb(job: JobRow, *, include_proof: bool = True) -> pb.Job:
     msg = pb.Job(
         id=job.id,
@@ -63,14 +74,7 @@ def job_to_pb(job: JobRow, *, include_proof: bool = True) -> pb.Job:
         if value is not None:
             setattr(msg, name, value)
     if job.timings:
-        msg.timings.CopyFrom(
-            pb.StepTimings(
-                **{
-                    k: float(job.timings.get(k, 0.0))
-                    for k in ("challenges", "vanilla", "snark", "total")
-                }
-            )
-        )
+        msg.timings.CopyFrom(timings_to_pb(job.timings))
     for name in ("created_at", "updated_at", "started_at", "heartbeat_at", "finished_at"):
         ts = timestamp(getattr(job, name))
         if ts is not None:

@@ -69,11 +69,6 @@ class Dispatcher:
         """Jobs may have become ready: run a dispatch pass soon."""
         self._kicked.set()
 
-    @property
-    def waiting(self) -> int:
-        with self._lock:
-            return len(self._waiters)
-
     def claim(
         self,
         worker: str,

@@ -14,7 +14,13 @@ from prover import __version__
 from prover._proto import manager_pb2 as pb
 from prover._proto import manager_pb2_grpc as pb_grpc
 from prover.logs import get_logger
-from prover.manager.convert import gpu_to_dict, job_to_pb, new_job_from_pb, worker_to_pb
+from prover.manager.convert import (
+    gpu_to_dict,
+    job_to_pb,
+    new_job_from_pb,
+    timings_from_pb,
+    worker_to_pb,
+)
 from prover.manager.dispatch import Dispatcher
 from prover.manager.verify import proof_problem
 from prover.proofs import ParametersMissing
@@ -151,15 +157,7 @@ class WorkerServicer(pb_grpc.WorkerServiceServicer):
             job_id = _job_id(request.job_id)
             if request.success and (not request.proof or len(request.proof) % PROOF_LEN):
                 raise BadRequest("proof", f"must be a multiple of {PROOF_LEN} bytes")
-            timings = None
-            if request.HasField("timings"):
-                t = request.timings
-                timings = {
-                    "challenges": t.challenges,
-                    "vanilla": t.vanilla,
-                    "snark": t.snark,
-                    "total": t.total,
-                }
+            timings = timings_from_pb(request.timings) if request.HasField("timings") else None
             success, error = request.success, request.error or None
             faulty = set(request.faulty)
             job = self.store.get(job_id)

@@ -389,10 +389,7 @@ class JobStore:
             if w is not None and w.draining:
                 return None
             if filt is None:
-                filt = ClaimFilter(
-                    frozenset(w.allowed_miners if w else ()),
-                    frozenset(w.allowed_proof_types if w else ()),
-                )
+                filt = self.claim_filter(w)
             params = {"b_worker": worker, "b_now": now}
             if filt.miners:
                 params["miners"] = sorted(filt.miners)
@@ -810,7 +807,8 @@ class JobStore:
             s.add(row)
 
     @staticmethod
-    def claim_filter(worker: WorkerRow | None) -> ClaimFilter:
+    def claim_filter(worker) -> ClaimFilter:
+        """A registered worker's filters (a WorkerRow or a row with its columns)."""
         if worker is None:
             return ClaimFilter()
         return ClaimFilter(frozenset(worker.allowed_miners), frozenset(worker.allowed_proof_types))

@@ -15,6 +15,7 @@ from prover import __version__
 from prover._proto import manager_pb2 as pb
 from prover.client import ManagerClient
 from prover.logs import get_logger
+from prover.manager.convert import timings_to_pb
 from prover.worker.compute import ComputeSettings, ComputeSlot, Outcome
 from prover.worker.config import WorkerConfig
 from prover.worker.gpu import gpu_facts
@@ -156,11 +157,7 @@ class Worker:
             error="" if success else outcome.reason,
         )
         if outcome.timings:
-            req.timings.CopyFrom(
-                pb.StepTimings(
-                    **{k: outcome.timings[k] for k in ("challenges", "vanilla", "snark", "total")}
-                )
-            )
+            req.timings.CopyFrom(timings_to_pb(outcome.timings))
         deadline = time.monotonic() + self.config.finish_retry_s
         delay = 0.5
         while True:
