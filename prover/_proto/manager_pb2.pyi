@@ -24,7 +24,7 @@ class SectorRef(_message.Message):
     def __init__(self, id: _Optional[int] = ..., comm_r: _Optional[bytes] = ..., sealed_storage: _Optional[str] = ..., cache_storage: _Optional[str] = ..., upgraded: _Optional[bool] = ...) -> None: ...
 
 class Job(_message.Message):
-    __slots__ = ("id", "miner", "proof_type", "period_start", "deadline", "partition", "generation", "challenge_epoch", "open_epoch", "close_epoch", "randomness", "sectors", "skipped", "state", "tries", "max_tries", "attempt", "worker", "created_at", "updated_at", "started_at", "heartbeat_at", "finished_at", "error", "proof", "faulty", "timings")
+    __slots__ = ("id", "miner", "proof_type", "period_start", "deadline", "partition", "generation", "challenge_epoch", "open_epoch", "close_epoch", "randomness", "sectors", "skipped", "state", "tries", "max_tries", "attempt", "worker", "created_at", "updated_at", "started_at", "heartbeat_at", "finished_at", "error", "proof", "faulty", "timings", "dry_run")
     ID_FIELD_NUMBER: _ClassVar[int]
     MINER_FIELD_NUMBER: _ClassVar[int]
     PROOF_TYPE_FIELD_NUMBER: _ClassVar[int]
@@ -52,6 +52,7 @@ class Job(_message.Message):
     PROOF_FIELD_NUMBER: _ClassVar[int]
     FAULTY_FIELD_NUMBER: _ClassVar[int]
     TIMINGS_FIELD_NUMBER: _ClassVar[int]
+    DRY_RUN_FIELD_NUMBER: _ClassVar[int]
     id: int
     miner: int
     proof_type: int
@@ -79,7 +80,8 @@ class Job(_message.Message):
     proof: bytes
     faulty: _containers.RepeatedScalarFieldContainer[int]
     timings: StepTimings
-    def __init__(self, id: _Optional[int] = ..., miner: _Optional[int] = ..., proof_type: _Optional[int] = ..., period_start: _Optional[int] = ..., deadline: _Optional[int] = ..., partition: _Optional[int] = ..., generation: _Optional[int] = ..., challenge_epoch: _Optional[int] = ..., open_epoch: _Optional[int] = ..., close_epoch: _Optional[int] = ..., randomness: _Optional[bytes] = ..., sectors: _Optional[_Iterable[_Union[SectorRef, _Mapping]]] = ..., skipped: _Optional[_Iterable[int]] = ..., state: _Optional[str] = ..., tries: _Optional[int] = ..., max_tries: _Optional[int] = ..., attempt: _Optional[int] = ..., worker: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., heartbeat_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., error: _Optional[str] = ..., proof: _Optional[bytes] = ..., faulty: _Optional[_Iterable[int]] = ..., timings: _Optional[_Union[StepTimings, _Mapping]] = ...) -> None: ...
+    dry_run: bool
+    def __init__(self, id: _Optional[int] = ..., miner: _Optional[int] = ..., proof_type: _Optional[int] = ..., period_start: _Optional[int] = ..., deadline: _Optional[int] = ..., partition: _Optional[int] = ..., generation: _Optional[int] = ..., challenge_epoch: _Optional[int] = ..., open_epoch: _Optional[int] = ..., close_epoch: _Optional[int] = ..., randomness: _Optional[bytes] = ..., sectors: _Optional[_Iterable[_Union[SectorRef, _Mapping]]] = ..., skipped: _Optional[_Iterable[int]] = ..., state: _Optional[str] = ..., tries: _Optional[int] = ..., max_tries: _Optional[int] = ..., attempt: _Optional[int] = ..., worker: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., heartbeat_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., error: _Optional[str] = ..., proof: _Optional[bytes] = ..., faulty: _Optional[_Iterable[int]] = ..., timings: _Optional[_Union[StepTimings, _Mapping]] = ..., dry_run: _Optional[bool] = ...) -> None: ...
 
 class GpuInfo(_message.Message):
     __slots__ = ("index", "name", "uuid", "memory_total", "memory_used", "utilization", "temperature")
@@ -399,3 +401,133 @@ class StatusResponse(_message.Message):
     uptime_s: float
     current_epoch: int
     def __init__(self, version: _Optional[str] = ..., database: _Optional[str] = ..., jobs_by_state: _Optional[_Mapping[str, int]] = ..., workers: _Optional[int] = ..., uptime_s: _Optional[float] = ..., current_epoch: _Optional[int] = ...) -> None: ...
+
+class DeadlinesRequest(_message.Message):
+    __slots__ = ("miner",)
+    MINER_FIELD_NUMBER: _ClassVar[int]
+    miner: int
+    def __init__(self, miner: _Optional[int] = ...) -> None: ...
+
+class PartitionStatus(_message.Message):
+    __slots__ = ("partition", "job_id", "job_state", "generation", "sectors", "skipped", "faulty", "worker", "message_cid", "message_state", "error")
+    PARTITION_FIELD_NUMBER: _ClassVar[int]
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    JOB_STATE_FIELD_NUMBER: _ClassVar[int]
+    GENERATION_FIELD_NUMBER: _ClassVar[int]
+    SECTORS_FIELD_NUMBER: _ClassVar[int]
+    SKIPPED_FIELD_NUMBER: _ClassVar[int]
+    FAULTY_FIELD_NUMBER: _ClassVar[int]
+    WORKER_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_CID_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_STATE_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    partition: int
+    job_id: int
+    job_state: str
+    generation: int
+    sectors: int
+    skipped: _containers.RepeatedScalarFieldContainer[int]
+    faulty: _containers.RepeatedScalarFieldContainer[int]
+    worker: str
+    message_cid: str
+    message_state: str
+    error: str
+    def __init__(self, partition: _Optional[int] = ..., job_id: _Optional[int] = ..., job_state: _Optional[str] = ..., generation: _Optional[int] = ..., sectors: _Optional[int] = ..., skipped: _Optional[_Iterable[int]] = ..., faulty: _Optional[_Iterable[int]] = ..., worker: _Optional[str] = ..., message_cid: _Optional[str] = ..., message_state: _Optional[str] = ..., error: _Optional[str] = ...) -> None: ...
+
+class ChainMessage(_message.Message):
+    __slots__ = ("cid", "kind", "deadline", "partitions", "state", "pushed_epoch", "landed_epoch", "exit_code", "error")
+    CID_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    DEADLINE_FIELD_NUMBER: _ClassVar[int]
+    PARTITIONS_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    PUSHED_EPOCH_FIELD_NUMBER: _ClassVar[int]
+    LANDED_EPOCH_FIELD_NUMBER: _ClassVar[int]
+    EXIT_CODE_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    cid: str
+    kind: str
+    deadline: int
+    partitions: _containers.RepeatedScalarFieldContainer[int]
+    state: str
+    pushed_epoch: int
+    landed_epoch: int
+    exit_code: int
+    error: str
+    def __init__(self, cid: _Optional[str] = ..., kind: _Optional[str] = ..., deadline: _Optional[int] = ..., partitions: _Optional[_Iterable[int]] = ..., state: _Optional[str] = ..., pushed_epoch: _Optional[int] = ..., landed_epoch: _Optional[int] = ..., exit_code: _Optional[int] = ..., error: _Optional[str] = ...) -> None: ...
+
+class Miss(_message.Message):
+    __slots__ = ("miner", "period_start", "deadline", "partition", "close_epoch", "sectors", "reason", "recorded_at")
+    MINER_FIELD_NUMBER: _ClassVar[int]
+    PERIOD_START_FIELD_NUMBER: _ClassVar[int]
+    DEADLINE_FIELD_NUMBER: _ClassVar[int]
+    PARTITION_FIELD_NUMBER: _ClassVar[int]
+    CLOSE_EPOCH_FIELD_NUMBER: _ClassVar[int]
+    SECTORS_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    RECORDED_AT_FIELD_NUMBER: _ClassVar[int]
+    miner: int
+    period_start: int
+    deadline: int
+    partition: int
+    close_epoch: int
+    sectors: _containers.RepeatedScalarFieldContainer[int]
+    reason: str
+    recorded_at: _timestamp_pb2.Timestamp
+    def __init__(self, miner: _Optional[int] = ..., period_start: _Optional[int] = ..., deadline: _Optional[int] = ..., partition: _Optional[int] = ..., close_epoch: _Optional[int] = ..., sectors: _Optional[_Iterable[int]] = ..., reason: _Optional[str] = ..., recorded_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class DeadlineStatus(_message.Message):
+    __slots__ = ("miner", "index", "period_start", "challenge", "open", "close", "fault_cutoff", "is_open", "seconds_to_close", "partitions", "messages")
+    MINER_FIELD_NUMBER: _ClassVar[int]
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    PERIOD_START_FIELD_NUMBER: _ClassVar[int]
+    CHALLENGE_FIELD_NUMBER: _ClassVar[int]
+    OPEN_FIELD_NUMBER: _ClassVar[int]
+    CLOSE_FIELD_NUMBER: _ClassVar[int]
+    FAULT_CUTOFF_FIELD_NUMBER: _ClassVar[int]
+    IS_OPEN_FIELD_NUMBER: _ClassVar[int]
+    SECONDS_TO_CLOSE_FIELD_NUMBER: _ClassVar[int]
+    PARTITIONS_FIELD_NUMBER: _ClassVar[int]
+    MESSAGES_FIELD_NUMBER: _ClassVar[int]
+    miner: int
+    index: int
+    period_start: int
+    challenge: int
+    open: int
+    close: int
+    fault_cutoff: int
+    is_open: bool
+    seconds_to_close: float
+    partitions: _containers.RepeatedCompositeFieldContainer[PartitionStatus]
+    messages: _containers.RepeatedCompositeFieldContainer[ChainMessage]
+    def __init__(self, miner: _Optional[int] = ..., index: _Optional[int] = ..., period_start: _Optional[int] = ..., challenge: _Optional[int] = ..., open: _Optional[int] = ..., close: _Optional[int] = ..., fault_cutoff: _Optional[int] = ..., is_open: _Optional[bool] = ..., seconds_to_close: _Optional[float] = ..., partitions: _Optional[_Iterable[_Union[PartitionStatus, _Mapping]]] = ..., messages: _Optional[_Iterable[_Union[ChainMessage, _Mapping]]] = ...) -> None: ...
+
+class DeadlinesResponse(_message.Message):
+    __slots__ = ("current_epoch", "deadlines", "misses")
+    CURRENT_EPOCH_FIELD_NUMBER: _ClassVar[int]
+    DEADLINES_FIELD_NUMBER: _ClassVar[int]
+    MISSES_FIELD_NUMBER: _ClassVar[int]
+    current_epoch: int
+    deadlines: _containers.RepeatedCompositeFieldContainer[DeadlineStatus]
+    misses: _containers.RepeatedCompositeFieldContainer[Miss]
+    def __init__(self, current_epoch: _Optional[int] = ..., deadlines: _Optional[_Iterable[_Union[DeadlineStatus, _Mapping]]] = ..., misses: _Optional[_Iterable[_Union[Miss, _Mapping]]] = ...) -> None: ...
+
+class ProveDeadlineRequest(_message.Message):
+    __slots__ = ("miner", "deadline")
+    MINER_FIELD_NUMBER: _ClassVar[int]
+    DEADLINE_FIELD_NUMBER: _ClassVar[int]
+    miner: int
+    deadline: int
+    def __init__(self, miner: _Optional[int] = ..., deadline: _Optional[int] = ...) -> None: ...
+
+class ProveDeadlineResponse(_message.Message):
+    __slots__ = ("job_ids", "period_start", "challenge_epoch", "unprovable")
+    JOB_IDS_FIELD_NUMBER: _ClassVar[int]
+    PERIOD_START_FIELD_NUMBER: _ClassVar[int]
+    CHALLENGE_EPOCH_FIELD_NUMBER: _ClassVar[int]
+    UNPROVABLE_FIELD_NUMBER: _ClassVar[int]
+    job_ids: _containers.RepeatedScalarFieldContainer[int]
+    period_start: int
+    challenge_epoch: int
+    unprovable: _containers.RepeatedCompositeFieldContainer[Miss]
+    def __init__(self, job_ids: _Optional[_Iterable[int]] = ..., period_start: _Optional[int] = ..., challenge_epoch: _Optional[int] = ..., unprovable: _Optional[_Iterable[_Union[Miss, _Mapping]]] = ...) -> None: ...

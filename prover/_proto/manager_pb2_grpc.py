@@ -313,6 +313,16 @@ class AdminServiceStub:
                 request_serializer=prover_dot___proto_dot_manager__pb2.StatusRequest.SerializeToString,
                 response_deserializer=prover_dot___proto_dot_manager__pb2.StatusResponse.FromString,
                 _registered_method=True)
+        self.Deadlines = channel.unary_unary(
+                '/prover.v1.AdminService/Deadlines',
+                request_serializer=prover_dot___proto_dot_manager__pb2.DeadlinesRequest.SerializeToString,
+                response_deserializer=prover_dot___proto_dot_manager__pb2.DeadlinesResponse.FromString,
+                _registered_method=True)
+        self.ProveDeadline = channel.unary_unary(
+                '/prover.v1.AdminService/ProveDeadline',
+                request_serializer=prover_dot___proto_dot_manager__pb2.ProveDeadlineRequest.SerializeToString,
+                response_deserializer=prover_dot___proto_dot_manager__pb2.ProveDeadlineResponse.FromString,
+                _registered_method=True)
 
 
 class AdminServiceServicer:
@@ -360,6 +370,18 @@ class AdminServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Deadlines(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ProveDeadline(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -397,6 +419,16 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     servicer.Status,
                     request_deserializer=prover_dot___proto_dot_manager__pb2.StatusRequest.FromString,
                     response_serializer=prover_dot___proto_dot_manager__pb2.StatusResponse.SerializeToString,
+            ),
+            'Deadlines': grpc.unary_unary_rpc_method_handler(
+                    servicer.Deadlines,
+                    request_deserializer=prover_dot___proto_dot_manager__pb2.DeadlinesRequest.FromString,
+                    response_serializer=prover_dot___proto_dot_manager__pb2.DeadlinesResponse.SerializeToString,
+            ),
+            'ProveDeadline': grpc.unary_unary_rpc_method_handler(
+                    servicer.ProveDeadline,
+                    request_deserializer=prover_dot___proto_dot_manager__pb2.ProveDeadlineRequest.FromString,
+                    response_serializer=prover_dot___proto_dot_manager__pb2.ProveDeadlineResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -588,6 +620,60 @@ class AdminService:
             '/prover.v1.AdminService/Status',
             prover_dot___proto_dot_manager__pb2.StatusRequest.SerializeToString,
             prover_dot___proto_dot_manager__pb2.StatusResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Deadlines(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/prover.v1.AdminService/Deadlines',
+            prover_dot___proto_dot_manager__pb2.DeadlinesRequest.SerializeToString,
+            prover_dot___proto_dot_manager__pb2.DeadlinesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ProveDeadline(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/prover.v1.AdminService/ProveDeadline',
+            prover_dot___proto_dot_manager__pb2.ProveDeadlineRequest.SerializeToString,
+            prover_dot___proto_dot_manager__pb2.ProveDeadlineResponse.FromString,
             options,
             channel_credentials,
             insecure,

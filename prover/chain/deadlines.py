@@ -38,11 +38,18 @@ class Policy:
         challenge_window: int = 10,
         challenge_lookback: int = 3,
         fault_declaration_cutoff: int = 5,
+        period_deadlines: int = 48,
     ) -> Policy:
         """Shrunken windows as test networks use them: with the defaults a
-        whole proving period (48 deadlines) passes in 8 minutes."""
+        whole proving period (48 deadlines) passes in 8 minutes. Fewer
+        deadlines per period let a test see a deadline come round again
+        (recoveries) in a minute."""
         return cls(
-            epoch_seconds, challenge_window, 48, challenge_lookback, fault_declaration_cutoff
+            epoch_seconds,
+            challenge_window,
+            period_deadlines,
+            challenge_lookback,
+            fault_declaration_cutoff,
         )
 
 

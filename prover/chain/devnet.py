@@ -257,6 +257,7 @@ class Devnet:
                 "challenge_window": self.policy.challenge_window,
                 "challenge_lookback": self.policy.challenge_lookback,
                 "fault_declaration_cutoff": self.policy.fault_declaration_cutoff,
+                "period_deadlines": self.policy.period_deadlines,
             },
             "genesis": self.genesis,
             "worker_address": self.worker_address,

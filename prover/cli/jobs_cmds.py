@@ -104,6 +104,7 @@ def job_json(job: pb.Job) -> dict:
         "proof": job.proof.hex() if job.proof else None,
         "faulty": list(job.faulty),
         "timings": timings_from_pb(job.timings) if job.HasField("timings") else None,
+        "dry_run": job.dry_run,
     }
 
 

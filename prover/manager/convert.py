@@ -68,6 +68,7 @@ def job_to_pb(job: JobRow, *, include_proof: bool = True) -> pb.Job:
         error=job.error or "",
         proof=(job.proof or b"") if include_proof else b"",
         faulty=job.faulty,
+        dry_run=job.dry_run,
     )
     for name in ("challenge_epoch", "open_epoch", "close_epoch"):
         value = getattr(job, name)

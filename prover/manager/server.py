@@ -119,7 +119,8 @@ class Manager:
             server,
         )
         pb_grpc.add_AdminServiceServicer_to_server(
-            AdminServicer(self.store, self.dispatcher, started=started), server
+            AdminServicer(self.store, self.dispatcher, started=started, tracker=self.tracker),
+            server,
         )
         creds = server_credentials(cfg)
         if creds is None:

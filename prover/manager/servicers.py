@@ -13,6 +13,7 @@ import grpc
 from prover import __version__
 from prover._proto import manager_pb2 as pb
 from prover._proto import manager_pb2_grpc as pb_grpc
+from prover.chain.lotus import LotusError
 from prover.logs import get_logger
 from prover.manager.convert import (
     gpu_to_dict,
@@ -21,7 +22,9 @@ from prover.manager.convert import (
     timings_from_pb,
     worker_to_pb,
 )
+from prover.manager.deadline_view import deadlines_view
 from prover.manager.dispatch import Dispatcher
+from prover.manager.tracker import Tracker, TrackerRefused
 from prover.manager.verify import proof_problem
 from prover.proofs import ParametersMissing
 from prover.store import (
@@ -62,6 +65,10 @@ def status_mapping(context: grpc.ServicerContext) -> Iterator[None]:
     except StoreUnavailable as exc:
         log.warning("database_unavailable", error=str(exc))
         context.abort(grpc.StatusCode.UNAVAILABLE, "job database unavailable; retry later")
+    except TrackerRefused as exc:
+        context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+    except LotusError as exc:
+        context.abort(grpc.StatusCode.UNAVAILABLE, f"chain node: {exc}")
 
 
 def _worker_name(name: str) -> str:
@@ -214,10 +221,59 @@ class WorkerServicer(pb_grpc.WorkerServiceServicer):
 
 
 class AdminServicer(pb_grpc.AdminServiceServicer):
-    def __init__(self, store: JobStore, dispatcher: Dispatcher, *, started: float) -> None:
+    def __init__(
+        self,
+        store: JobStore,
+        dispatcher: Dispatcher,
+        *,
+        started: float,
+        tracker: Tracker | None = None,
+    ) -> None:
         self.store = store
         self.dispatcher = dispatcher
         self.started = started
+        self.tracker = tracker
+
+    def _tracker(self, context) -> Tracker:
+        if self.tracker is None:
+            context.abort(
+                grpc.StatusCode.FAILED_PRECONDITION,
+                "this manager follows no chain ([chain] api unset and no devnet in its home)",
+            )
+        return self.tracker
+
+    def Deadlines(self, request, context):
+        tracker = self._tracker(context)
+        with status_mapping(context):
+            miner = request.miner if request.HasField("miner") else None
+            if miner is not None and miner not in tracker.config.miners:
+                raise BadRequest(
+                    "miner", f"{miner} is not one of the configured miners {tracker.config.miners}"
+                )
+            return deadlines_view(tracker, miner)
+
+    def ProveDeadline(self, request, context):
+        tracker = self._tracker(context)
+        with status_mapping(context):
+            d, ids, plan = tracker.prove_dry_run(request.miner, request.deadline)
+            log.info("dry_run_requested", miner=request.miner, deadline=request.deadline, jobs=ids)
+            return pb.ProveDeadlineResponse(
+                job_ids=ids,
+                period_start=d.period_start,
+                challenge_epoch=d.challenge,
+                unprovable=[
+                    pb.Miss(
+                        miner=request.miner,
+                        period_start=d.period_start,
+                        deadline=d.index,
+                        partition=index,
+                        close_epoch=d.close,
+                        sectors=sectors,
+                        reason=reason,
+                    )
+                    for index, sectors, reason in plan.unprovable
+                ],
+            )
 
     def ListJobs(self, request, context):
         with status_mapping(context):

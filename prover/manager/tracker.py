@@ -11,6 +11,13 @@ done. Messages are followed; one that has not landed after
 ``resubmit_after`` epochs (a reorg dropped it) is pushed again while the
 deadline is open.
 
+Sectors faulty on chain whose files prove again (a vanilla proof over
+fresh random challenges, run here) are declared with
+``DeclareFaultsRecovered`` for the deadline after next, before its fault
+cutoff, as Lotus does. Once a deadline has closed, each partition without a
+landed proof is recorded as a miss, with the reason read from its job and
+messages.
+
 Batches follow the chain's verifier: it checks a message's partitions as
 one sorted sector list re-chunked by partition size, so a partition with
 skipped sectors (or one whose sectors interleave with another's) goes in a
@@ -19,28 +26,61 @@ message of its own.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from prover.chain.deadlines import DeadlineInfo
-from prover.chain.encoding import encode_submit_windowed_post, id_address_cbor
+from prover.chain.deadlines import DeadlineInfo, deadline_info
+from prover.chain.encoding import (
+    encode_declare_faults_recovered,
+    encode_submit_windowed_post,
+    id_address_cbor,
+)
 from prover.chain.lotus import (
     TAG_POST_CHAIN_COMMIT,
     TAG_WINDOWED_POST_CHALLENGE_SEED,
     HeadPoller,
     LotusClient,
     LotusError,
+    ProvingDeadline,
+    SectorOnChain,
 )
 from prover.config import ChainConfig
 from prover.logs import get_logger
-from prover.proofs import PoStProofType, merge_partition_proofs
+from prover.proofs import (
+    PoStProofType,
+    SectorReplica,
+    generate_challenges,
+    mask_randomness,
+    merge_partition_proofs,
+    prover_id,
+    vanilla_proof,
+)
+from prover.proofs.errors import ProofError
 from prover.store import JobState, JobStore, NewJobSpec, SectorSpec, StoreUnavailable
-from prover.store.models import JobRow
+from prover.store.gateway import expiry_reason
+from prover.store.models import JobRow, MessageRow
 from prover.worker.storage import sector_paths
 
 log = get_logger("prover.manager.tracker")
 
 METHOD_SUBMIT_WINDOWED_POST = 5
+METHOD_DECLARE_FAULTS_RECOVERED = 11
+
+
+class TrackerRefused(ValueError):
+    """A request the tracker cannot serve (unknown miner, deadline out of
+    range, no challenge yet); the message says which."""
+
+
+@dataclass
+class DeadlinePlan:
+    """A deadline's jobs as the chain asks for them, and the partitions that
+    cannot be proven at all (no sector found on any storage)."""
+
+    specs: list[NewJobSpec] = field(default_factory=list)
+    unprovable: list[tuple[int, list[int], str]] = field(default_factory=list)
 
 
 class Tracker:
@@ -60,6 +100,13 @@ class Tracker:
         self.poller = HeadPoller(client)
         self.epoch: int | None = None
         self._proof_types: dict[int, int] = {}
+        # the last StateMinerProvingDeadline per miner (for `prover deadlines`)
+        self.heads: dict[int, ProvingDeadline] = {}
+        # (miner, period start, deadline) already checked for recoveries
+        self._recovery_checked: set[tuple[int, int, int]] = set()
+        # (miner, period start, deadline) -> why the last push failed
+        self._push_errors: dict[tuple[int, int, int], str] = {}
+        self._settled_through: int | None = None
 
     def current_epoch(self) -> int | None:
         return self.epoch
@@ -73,6 +120,7 @@ class Tracker:
             for miner in self.config.miners:
                 self._miner(miner)
             self._follow()
+            self._settle()
         except (LotusError, StoreUnavailable) as exc:
             log.warning("tracker_tick_failed", error=str(exc))
 
@@ -84,7 +132,9 @@ class Tracker:
         return self._proof_types[miner]
 
     def _miner(self, miner: int) -> None:
-        current = self.client.state_miner_proving_deadline(miner).info
+        head = self.client.state_miner_proving_deadline(miner)
+        self.heads[miner] = head
+        current = head.info
         for d in (current, current.next()):
             if d.challenge_reached(self.config.confidence) and not d.has_elapsed():
                 self._create_jobs(miner, d)
@@ -92,6 +142,7 @@ class Tracker:
             1, self.config.confidence
         ):
             self._submit(miner, current)
+        self._declare_recoveries(miner, current.next().next())
 
     def _locate(self, miner: int, sector: int, upgraded: bool) -> tuple[str, str] | None:
         sealed_on = cache_on = None
@@ -103,20 +154,23 @@ class Tracker:
                 cache_on = name
         return (sealed_on, cache_on) if sealed_on and cache_on else None
 
-    def _create_jobs(self, miner: int, d: DeadlineInfo) -> None:
-        if self.store.deadline_jobs(miner, d.period_start, d.index):
-            return
+    def plan(self, miner: int, d: DeadlineInfo) -> DeadlinePlan:
+        """One job per partition with something to prove (live minus faulty
+        plus recovering), with the challenge randomness and where each
+        sector's files are; sectors found nowhere are skipped up front."""
+        out = DeadlinePlan()
         partitions = self.client.state_miner_partitions(miner, d.index)
         wanted = set().union(*(p.to_prove for p in partitions)) if partitions else set()
         if not wanted:
-            return
+            return out
         on_chain = {s.number: s for s in self.client.state_miner_sectors(miner, wanted)}
         seed = self.client.randomness_from_beacon(
             TAG_WINDOWED_POST_CHALLENGE_SEED, d.challenge, id_address_cbor(miner)
         )
         proof_type = self._proof_type(miner)
-        specs = []
         for index, part in enumerate(partitions):
+            if not part.to_prove:
+                continue
             refs, missing = [], []
             for n in sorted(part.to_prove):
                 sector = on_chain.get(n)
@@ -136,15 +190,10 @@ class Tracker:
                     sectors=missing,
                 )
             if len(missing) == len(part.to_prove):
-                log.error(
-                    "partition_unprovable",
-                    miner=miner,
-                    deadline=d.index,
-                    partition=index,
-                    reason="no sector of the partition was found",
-                )
+                reason = f"no sector of the partition was found on any storage ({missing})"
+                out.unprovable.append((index, missing, reason))
                 continue
-            specs.append(
+            out.specs.append(
                 NewJobSpec(
                     miner=miner,
                     proof_type=proof_type,
@@ -159,8 +208,25 @@ class Tracker:
                     skipped=missing,
                 )
             )
-        if specs:
-            added = self.store.add_jobs(specs)
+        return out
+
+    def _create_jobs(self, miner: int, d: DeadlineInfo) -> None:
+        if self.store.deadline_jobs(miner, d.period_start, d.index):
+            return
+        plan = self.plan(miner, d)
+        for index, sectors, reason in plan.unprovable:
+            log.error("partition_unprovable", miner=miner, deadline=d.index, partition=index)
+            self.store.record_miss(
+                miner=miner,
+                period_start=d.period_start,
+                deadline=d.index,
+                partition=index,
+                close_epoch=d.close,
+                sectors=sectors,
+                reason=reason,
+            )
+        if plan.specs:
+            added = self.store.add_jobs(plan.specs)
             log.info(
                 "deadline_jobs_created",
                 miner=miner,
@@ -169,6 +235,42 @@ class Tracker:
                 jobs=[i for i, _ in added],
             )
             self.kick()
+
+    def prove_dry_run(self, miner: int, index: int) -> tuple[DeadlineInfo, list[int], DeadlinePlan]:
+        """Jobs that prove deadline ``index`` of ``miner`` now, over its
+        latest challenge on chain, and are never submitted (like Lotus'
+        ``proving compute window-post``). They queue behind real deadlines:
+        their close is a proving period away."""
+        if miner not in self.config.miners:
+            raise TrackerRefused(
+                f"miner {miner} is not one of the configured miners {self.config.miners}"
+            )
+        head = self.client.state_miner_proving_deadline(miner)
+        cur, policy = head.info, head.policy
+        if not 0 <= index < policy.period_deadlines:
+            raise TrackerRefused(f"deadline {index} out of range 0..{policy.period_deadlines - 1}")
+        d = deadline_info(cur.period_start, index, cur.current_epoch, policy)
+        if not d.challenge_reached():
+            d = deadline_info(
+                cur.period_start - policy.proving_period, index, cur.current_epoch, policy
+            )
+        if d.challenge < 0:
+            raise TrackerRefused(f"deadline {index} has no challenge on chain yet")
+        plan = self.plan(miner, d)
+        if not plan.specs and not plan.unprovable:
+            raise TrackerRefused(f"deadline {index} of miner {miner} has no sectors to prove")
+        generation = self.store.next_generation(miner, d.period_start, d.index)
+        close = max(d.close, cur.current_epoch + policy.proving_period)
+        specs = [
+            replace(spec, generation=generation, dry_run=True, close_epoch=close)
+            for spec in plan.specs
+        ]
+        ids = [i for i, _ in self.store.add_jobs(specs)] if specs else []
+        log.info(
+            "dry_run_created", miner=miner, deadline=index, period_start=d.period_start, jobs=ids
+        )
+        self.kick()
+        return d, ids, plan
 
     # ---- submission ----------------------------------------------------------------
 
@@ -197,7 +299,7 @@ class Tracker:
         covered = {
             p
             for m in self.store.deadline_messages(miner, d.period_start, d.index)
-            if m.state in ("pending", "landed")
+            if m.kind == "post" and m.state in ("pending", "landed")
             for p in m.partitions
         }
         done = [j for p, j in latest.items() if j.state == JobState.SUCCEEDED and p not in covered]
@@ -217,13 +319,19 @@ class Tracker:
                 commit_epoch,
                 commit_rand,
             )
-            cid = self.client.mpool_push_message(
-                self.client.address(miner),
-                self.config.sender,
-                METHOD_SUBMIT_WINDOWED_POST,
-                params,
-                max_fee=self.config.max_fee or None,
-            )
+            try:
+                cid = self.client.mpool_push_message(
+                    self.client.address(miner),
+                    self.config.sender,
+                    METHOD_SUBMIT_WINDOWED_POST,
+                    params,
+                    max_fee=self.config.max_fee or None,
+                )
+            except LotusError as exc:
+                # Kept for the miss record should the deadline close on it;
+                # the next tick tries again.
+                self._push_errors[(miner, d.period_start, d.index)] = str(exc)
+                raise
             self.store.add_message(
                 miner=miner,
                 period_start=d.period_start,
@@ -251,7 +359,7 @@ class Tracker:
                 )
                 event = log.info if state == "landed" else log.error
                 event(
-                    "post_" + state,
+                    ("post_" if m.kind == "post" else "recovery_") + state,
                     miner=m.miner,
                     deadline=m.deadline,
                     cid=m.cid,
@@ -266,4 +374,175 @@ class Tracker:
                     state="dropped",
                     error=f"not on chain {self.config.resubmit_after} epochs after it was pushed",
                 )
-                log.warning("post_dropped", miner=m.miner, deadline=m.deadline, cid=m.cid)
+                log.warning(
+                    ("post_" if m.kind == "post" else "recovery_") + "dropped",
+                    miner=m.miner,
+                    deadline=m.deadline,
+                    cid=m.cid,
+                )
+                if m.kind == "recovery":  # check (and declare) again
+                    self._recovery_checked.discard((m.miner, m.period_start, m.deadline))
+
+    # ---- recoveries ------------------------------------------------------------------
+
+    def _sector_problem(self, miner: int, sector: SectorOnChain, proof_type: int) -> str | None:
+        """Why a sector would not prove now, or None: its files are found and
+        a vanilla proof over fresh random challenges verifies against its
+        comm_r (what Lotus checks before declaring a recovery)."""
+        where = self._locate(miner, sector.number, sector.upgraded)
+        if where is None:
+            return "files not found on any storage"
+        sealed, _ = sector_paths(self.storages[where[0]], miner, sector.number, sector.upgraded)
+        _, cache = sector_paths(self.storages[where[1]], miner, sector.number, sector.upgraded)
+        pt = PoStProofType.from_chain_id(proof_type)
+        randomness = mask_randomness(os.urandom(32))
+        try:
+            challenges = generate_challenges(pt, randomness, prover_id(miner), [sector.number])
+            vanilla_proof(
+                pt,
+                SectorReplica(sector.number, sector.comm_r, sealed, cache),
+                challenges[sector.number],
+            )
+        except ProofError as exc:
+            return str(exc)
+        return None
+
+    def _declare_recoveries(self, miner: int, d: DeadlineInfo) -> None:
+        """Declares the faulty sectors of deadline ``d`` (the one after next)
+        that prove again, once per deadline and period, before its fault
+        cutoff; they are then proven with the deadline and healed."""
+        key = (miner, d.period_start, d.index)
+        if key in self._recovery_checked or d.fault_cutoff_passed():
+            return
+        older = d.period_start - d.policy.proving_period
+        self._recovery_checked = {k for k in self._recovery_checked if k[1] >= older}
+        self._recovery_checked.add(key)
+        partitions = self.client.state_miner_partitions(miner, d.index)
+        faulty = {n for p in partitions for n in p.faulty - p.recovering}
+        if not faulty:
+            return
+        proof_type = self._proof_type(miner)
+        on_chain = {s.number: s for s in self.client.state_miner_sectors(miner, faulty)}
+        recoveries, still = [], {}
+        for index, part in enumerate(partitions):
+            good = set()
+            for n in sorted(part.faulty - part.recovering):
+                sector = on_chain.get(n)
+                problem = "not in the miner's sectors" if sector is None else None
+                problem = problem or self._sector_problem(miner, sector, proof_type)
+                if problem is None:
+                    good.add(n)
+                else:
+                    still[n] = problem
+            if good:
+                recoveries.append((d.index, index, good))
+        if still:
+            log.info("sectors_still_faulty", miner=miner, deadline=d.index, sectors=still)
+        if not recoveries:
+            return
+        try:
+            cid = self.client.mpool_push_message(
+                self.client.address(miner),
+                self.config.sender,
+                METHOD_DECLARE_FAULTS_RECOVERED,
+                encode_declare_faults_recovered(recoveries),
+                max_fee=self.config.max_fee or None,
+            )
+        except LotusError:
+            self._recovery_checked.discard(key)  # try again next tick
+            raise
+        self.store.add_message(
+            miner=miner,
+            period_start=d.period_start,
+            deadline=d.index,
+            partitions=[p for _, p, _ in recoveries],
+            job_ids=[],
+            cid=cid,
+            pushed_epoch=self.epoch or d.current_epoch,
+            kind="recovery",
+        )
+        log.info(
+            "recovery_declared",
+            miner=miner,
+            deadline=d.index,
+            cid=cid,
+            sectors=sorted(n for _, _, good in recoveries for n in good),
+        )
+
+    # ---- misses ----------------------------------------------------------------------
+
+    def _settle(self) -> None:
+        """Records, once a deadline has closed (and ``confidence`` epochs more
+        for its last message to show), each partition without a landed
+        proof as a miss with its reason."""
+        if self.epoch is None:
+            return
+        through = self.epoch - max(1, self.config.confidence)
+        if self._settled_through is None:
+            # After a start, look one proving period back (idempotent).
+            longest = max((h.policy.proving_period for h in self.heads.values()), default=0)
+            self._settled_through = through - longest
+        if through <= self._settled_through:
+            return
+        for miner, period_start, index, close in self.store.closed_deadlines(
+            self._settled_through, through
+        ):
+            self._settle_deadline(miner, period_start, index, close)
+        self._settled_through = through
+
+    def _settle_deadline(self, miner: int, period_start: int, index: int, close: int) -> None:
+        latest: dict[int, JobRow] = {}
+        for j in self.store.deadline_jobs(miner, period_start, index):
+            latest[j.partition] = j
+        posts = [
+            m for m in self.store.deadline_messages(miner, period_start, index) if m.kind == "post"
+        ]
+        landed = {p for m in posts if m.state == "landed" for p in m.partitions}
+        missed = []
+        for partition, job in sorted(latest.items()):
+            if partition in landed:
+                continue
+            reason = self._miss_reason(job, [m for m in posts if partition in m.partitions])
+            sectors = sorted({s["id"] for s in job.sectors} - set(job.skipped))
+            if self.store.record_miss(
+                miner=miner,
+                period_start=period_start,
+                deadline=index,
+                partition=partition,
+                close_epoch=close,
+                sectors=sectors,
+                reason=reason,
+            ):
+                missed.append(partition)
+                log.error(
+                    "deadline_missed",
+                    miner=miner,
+                    deadline=index,
+                    period_start=period_start,
+                    partition=partition,
+                    reason=reason,
+                )
+        if not missed and latest:
+            log.info(
+                "deadline_proven",
+                miner=miner,
+                deadline=index,
+                period_start=period_start,
+                partitions=sorted(latest),
+            )
+        self._push_errors.pop((miner, period_start, index), None)
+
+    def _miss_reason(self, job: JobRow, messages: list[MessageRow]) -> str:
+        if messages:
+            m = messages[-1]
+            if m.state == "failed":
+                return f"message {m.cid} failed on chain with exit code {m.exit_code}"
+            if m.state == "pending":
+                return f"message {m.cid} pushed at epoch {m.pushed_epoch} was not on chain by Close"
+            return f"message {m.cid} was dropped and not pushed again before Close"
+        if job.state == JobState.SUCCEEDED:
+            why = self._push_errors.get((job.miner, job.period_start, job.deadline))
+            return "proof ready but not submitted: " + (why or "no submission before Close")
+        if job.state in (JobState.READY, JobState.RUNNING):
+            return expiry_reason(job)  # the expiry sweep has not run yet
+        return job.error or f"job {job.id} {job.state}"

@@ -27,7 +27,7 @@ from sqlmodel import Session, col, select
 
 from prover.store.engine import backend_name, make_engine
 from prover.store.migrate import upgrade
-from prover.store.models import JobRow, MessageRow, WorkerRow
+from prover.store.models import JobRow, MessageRow, MissRow, WorkerRow
 from prover.store.states import FINISHED_STATES, JobState
 
 JOBS = JobRow.__table__
@@ -114,6 +114,17 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def expiry_reason(job: JobRow) -> str:
+    """What an unfinished job was doing when its deadline closed: the first
+    thing an operator needs after a miss."""
+    closed = f"deadline closed at epoch {job.close_epoch}"
+    if job.state == JobState.RUNNING:
+        return f"{closed} while worker {job.worker} was proving (try {job.tries})"
+    if job.tries == 0:
+        return f"{closed} before any worker claimed the job"
+    return f"{closed} after {job.tries} failed tries; last error: {job.error}"
+
+
 class StoreError(Exception):
     """Base class of the store's refusals."""
 
@@ -190,6 +201,7 @@ class NewJobSpec:
     skipped: Sequence[int] = ()
     max_tries: int | None = None
     generation: int = 0
+    dry_run: bool = False
 
     def check(self, index: int) -> None:
         def bad(name: str, why: str) -> InvalidJob:
@@ -354,6 +366,7 @@ class JobStore:
                     skipped=sorted(set(spec.skipped)),
                     state=JobState.READY,
                     max_tries=spec.max_tries or self.max_tries,
+                    dry_run=spec.dry_run,
                     created_at=now,
                     updated_at=now,
                 )
@@ -579,8 +592,8 @@ class JobStore:
                 .with_for_update(skip_locked=True)
             )
             for job in s.exec(q).all():
+                job.error = expiry_reason(job)
                 job.state = JobState.EXPIRED
-                job.error = f"deadline closed at epoch {job.close_epoch} before a proof"
                 job.finished_at = now
                 job.updated_at = now
                 s.add(job)
@@ -728,14 +741,18 @@ class JobStore:
     # ---- chain messages ----------------------------------------------------------
 
     @_unavailable_on_db_errors
-    def deadline_jobs(self, miner: int, period_start: int, deadline: int) -> list[JobRow]:
-        """Every job of one deadline, all generations, in partition order."""
+    def deadline_jobs(
+        self, miner: int, period_start: int, deadline: int, *, dry_run: bool = False
+    ) -> list[JobRow]:
+        """Every job of one deadline, all generations, in partition order:
+        the tracker's own, or (``dry_run``) those of dry runs."""
         q = (
             select(JobRow)
             .where(
                 JobRow.miner == miner,
                 JobRow.period_start == period_start,
                 JobRow.deadline == deadline,
+                JobRow.dry_run == dry_run,
             )
             .order_by(col(JobRow.partition), col(JobRow.generation))
         )
@@ -753,9 +770,11 @@ class JobStore:
         job_ids: list[int],
         cid: str,
         pushed_epoch: int,
+        kind: str = "post",
     ) -> MessageRow:
         now = self._now()
         row = MessageRow(
+            kind=kind,
             miner=miner,
             period_start=period_start,
             deadline=deadline,
@@ -805,6 +824,94 @@ class JobStore:
             row.error = error
             row.updated_at = self._now()
             s.add(row)
+
+    @_unavailable_on_db_errors
+    def next_generation(self, miner: int, period_start: int, deadline: int) -> int:
+        """A generation no job of this deadline has (dry runs take these, so
+        they never collide with the tracker's generation 0)."""
+        q = select(func.max(JobRow.generation)).where(
+            JobRow.miner == miner,
+            JobRow.period_start == period_start,
+            JobRow.deadline == deadline,
+        )
+        with self._write(), self._session() as s, s.begin():
+            top = s.exec(q).one()
+        return 1 if top is None else top + 1
+
+    @_unavailable_on_db_errors
+    def closed_deadlines(self, after_epoch: int, epoch: int) -> list[tuple[int, int, int, int]]:
+        """(miner, period start, deadline, close) of tracked deadlines that
+        closed in (after_epoch, epoch]."""
+        q = (
+            select(JobRow.miner, JobRow.period_start, JobRow.deadline, JobRow.close_epoch)
+            .where(
+                JobRow.dry_run == False,  # noqa: E712 (SQL, not Python)
+                col(JobRow.close_epoch) > after_epoch,
+                col(JobRow.close_epoch) <= epoch,
+            )
+            .distinct()
+        )
+        with self._write(), self._session() as s, s.begin():
+            return [tuple(r) for r in s.exec(q).all()]
+
+    # ---- misses ------------------------------------------------------------------
+
+    @_unavailable_on_db_errors
+    def record_miss(
+        self,
+        *,
+        miner: int,
+        period_start: int,
+        deadline: int,
+        partition: int,
+        close_epoch: int,
+        sectors: Iterable[int],
+        reason: str,
+    ) -> bool:
+        """Records a missed partition once; False when it was already recorded."""
+        key = (
+            MissRow.miner == miner,
+            MissRow.period_start == period_start,
+            MissRow.deadline == deadline,
+            MissRow.partition == partition,
+        )
+        with self._write(), self._session() as s, s.begin():
+            if s.exec(select(MissRow.id).where(*key)).first() is not None:
+                return False
+            s.add(
+                MissRow(
+                    miner=miner,
+                    period_start=period_start,
+                    deadline=deadline,
+                    partition=partition,
+                    close_epoch=close_epoch,
+                    sectors=sorted(sectors),
+                    reason=reason,
+                    recorded_at=self._now(),
+                )
+            )
+        return True
+
+    @_unavailable_on_db_errors
+    def list_misses(
+        self,
+        miner: int | None = None,
+        *,
+        period_start: int | None = None,
+        deadline: int | None = None,
+        limit: int = 100,
+    ) -> list[MissRow]:
+        """The newest misses first."""
+        q = select(MissRow)
+        if miner is not None:
+            q = q.where(MissRow.miner == miner)
+        if period_start is not None:
+            q = q.where(MissRow.period_start == period_start)
+        if deadline is not None:
+            q = q.where(MissRow.deadline == deadline)
+        q = q.order_by(col(MissRow.id).desc()).limit(limit)
+        with self._write(), self._session() as s, s.begin():
+            return list(s.exec(q).all())
 
     @staticmethod
     def claim_filter(worker) -> ClaimFilter:

@@ -10,12 +10,15 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     Index,
     Integer,
     LargeBinary,
+    String,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
@@ -91,6 +94,11 @@ class JobRow(SQLModel, table=True):
     proof: bytes | None = Field(default=None, sa_column=Column(LargeBinary))
     faulty: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     timings: dict | None = Field(default=None, sa_column=Column(JSON(none_as_null=True)))
+    # A dry run (``prover deadlines prove``): proven and verified like any
+    # job, never submitted, never the tracker's job for its deadline.
+    dry_run: bool = Field(
+        default=False, sa_column=Column(Boolean, nullable=False, server_default=false())
+    )
 
 
 class WorkerRow(SQLModel, table=True):
@@ -130,6 +138,11 @@ class MessageRow(SQLModel, table=True):
     partitions: list[int] = Field(sa_column=Column(JSON, nullable=False))
     job_ids: list[int] = Field(sa_column=Column(JSON, nullable=False))
     cid: str = Field(max_length=255)
+    # "post" (SubmitWindowedPoSt) or "recovery" (DeclareFaultsRecovered,
+    # whose ``deadline`` is the deadline declared for)
+    kind: str = Field(
+        default="post", sa_column=Column(String(16), nullable=False, server_default="post")
+    )
     state: str = Field(max_length=16)  # pending, landed, failed, dropped
     pushed_epoch: int = Field(sa_column=Column(BigInteger, nullable=False))
     landed_epoch: int | None = Field(default=None, sa_column=Column(BigInteger))
@@ -137,3 +150,24 @@ class MessageRow(SQLModel, table=True):
     error: str | None = None
     created_at: datetime = _ts(nullable=False)
     updated_at: datetime = _ts(nullable=False)
+
+
+class MissRow(SQLModel, table=True):
+    """A partition of a deadline that closed without an accepted proof, and
+    why: what an operator reads first after a missed WindowPoSt."""
+
+    __tablename__ = "misses"
+    __table_args__ = (
+        UniqueConstraint("miner", "period_start", "deadline", "partition", name="uq_misses"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: int | None = Field(default=None, sa_column=Column(ID_TYPE, primary_key=True))
+    miner: int = Field(sa_column=Column(BigInteger, nullable=False))
+    period_start: int = Field(sa_column=Column(BigInteger, nullable=False))
+    deadline: int
+    partition: int
+    close_epoch: int = Field(sa_column=Column(BigInteger, nullable=False))
+    sectors: list[int] = Field(sa_column=Column(JSON, nullable=False))
+    reason: str
+    recorded_at: datetime = _ts(nullable=False)
