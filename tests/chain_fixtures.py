@@ -1,0 +1,96 @@
+"""A devnet with real 2KiB test sectors, and a real manager following it:
+what the chain end-to-end tests share."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from manager_harness import ManagerProcess, WorkerProcess
+from prover.chain.deadlines import Policy
+from prover.chain.devnet import Devnet, DevnetMiner, DevnetServer
+from prover.proofs import PoStProofType, SectorReplica, create_test_sectors, ensure_test_params
+
+MINER = 1000
+KIB2 = PoStProofType.WINDOW_2KIB
+ROOT = Path(__file__).resolve().parent.parent
+# 1 s epochs, 6-epoch deadlines: deadline 2 opens 12 s after genesis.
+POLICY = Policy.devnet(challenge_window=6, challenge_lookback=2, fault_declaration_cutoff=3)
+
+
+@dataclass
+class ChainSetup:
+    net: Devnet
+    server: DevnetServer
+    store: Path
+    replicas: dict[int, SectorReplica]
+
+    @property
+    def miner(self) -> DevnetMiner:
+        return self.net.miners[MINER]
+
+    def manager(self, home: Path, jobs: dict | None = None, **chain) -> ManagerProcess:
+        """A manager following this devnet, storage ``store-1`` = the sectors;
+        ``jobs`` overrides keys of its [jobs] section."""
+        settings = {
+            "api": f"devnet-token:{self.server.url}",
+            "network": "t",
+            "miners": [MINER],
+            "sender": "t0100",
+            "confidence": 1,
+            "poll_interval_s": 0.3,
+            "epoch_seconds": self.net.policy.epoch_seconds,
+            **chain,
+        }
+        template = (ROOT / "configs" / "manager.toml").read_text()
+        replace = {"# [[storage]]\n": f'[[storage]]\nname = "store-1"\npath = "{self.store}"\n'}
+        for key in settings:  # drop the template's line for every key set here
+            (line,) = re.findall(rf"^{key} = .*\n", template, flags=re.M)
+            replace[line] = ""
+        lines = "".join(f"{k} = {json.dumps(v)}\n" for k, v in settings.items())
+        replace["[chain]\n"] = f"[chain]\n{lines}"
+        for key, value in (jobs or {}).items():
+            (line,) = re.findall(rf"^{key} = .*\n", template, flags=re.M)
+            replace[line] = f"{key} = {json.dumps(value)}\n"
+        return ManagerProcess(home, replace=replace).start()
+
+    def worker(self, home: Path, manager: ManagerProcess, name: str = "w1") -> WorkerProcess:
+        return WorkerProcess(
+            home, manager.api_info("worker"), name=name, storages={"store-1": self.store}
+        ).start()
+
+    def proven(self, period_start: int, deadline: int) -> set[int]:
+        return self.miner.proven.get((period_start, deadline), set())
+
+
+def start_devnet(
+    tmp_path: Path,
+    deadlines: dict[int, list[list[int]]],
+    policy: Policy = POLICY,
+) -> ChainSetup:
+    ensure_test_params(KIB2)
+    store = tmp_path / "store"
+    numbers = sorted({n for parts in deadlines.values() for p in parts for n in p})
+    replicas = create_test_sectors(store, MINER, numbers, KIB2)
+    miner = DevnetMiner(
+        actor_id=MINER,
+        proof_type=KIB2.chain_id,
+        period_offset=0,
+        deadlines=deadlines,
+        comm_r={r.sector_id: r.comm_r for r in replicas},
+    )
+    net = Devnet([miner], policy)
+    server = DevnetServer(net, token="devnet-token").start()
+    return ChainSetup(net, server, store, {r.sector_id: r for r in replicas})
+
+
+def wait_for(predicate, timeout, what):
+    until = time.monotonic() + timeout
+    while time.monotonic() < until:
+        if predicate():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
