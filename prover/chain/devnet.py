@@ -67,6 +67,7 @@ class DevnetMessage:
     height: int
     exit_code: int
     reason: str
+    pushed_at: float = 0.0  # the devnet's clock when the message came in
 
 
 class Devnet:
@@ -184,6 +185,7 @@ class Devnet:
                 now + 1,
                 code,
                 reason,
+                self.clock(),
             )
             return cid
 

@@ -115,6 +115,7 @@ class Manager:
                 self.dispatcher,
                 max_claim_wait_s=cfg.api.max_claim_wait_s,
                 heartbeat_interval_s=cfg.jobs.heartbeat_interval_s,
+                on_proof=self.tracker.job_finished if self.tracker else lambda: None,
             ),
             server,
         )
@@ -143,15 +144,15 @@ class Manager:
         self.scheduler.add_job(
             self.sweep_lifetime, "interval", minutes=10, max_instances=1, coalesce=True
         )
-        if self.tracker is not None:
-            self.scheduler.add_job(
-                self.tracker.tick,
-                "interval",
-                seconds=cfg.chain.poll_interval_s,
-                max_instances=1,
-                coalesce=True,
-            )
         self.scheduler.start()
+        # The tracker has its own thread rather than a scheduler job: a
+        # finished proof wakes it at once to submit (see Tracker.run).
+        self._tracker_stop = threading.Event()
+        if self.tracker is not None:
+            self._tracker_thread = threading.Thread(
+                target=self.tracker.run, args=(self._tracker_stop,), name="tracker", daemon=True
+            )
+            self._tracker_thread.start()
         host = cfg.api.listen.rpartition(":")[0]
         log.info(
             "manager_started",
@@ -213,6 +214,10 @@ class Manager:
 
     def stop(self, grace: float = 5.0) -> None:
         self.dispatcher.stop()
+        if self.tracker is not None:
+            self._tracker_stop.set()
+            self.tracker.wake()
+            self._tracker_thread.join(10)
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=False)
         if self.server is not None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import grpc
 
@@ -91,11 +91,13 @@ class WorkerServicer(pb_grpc.WorkerServiceServicer):
         *,
         max_claim_wait_s: float,
         heartbeat_interval_s: float,
+        on_proof: Callable[[], None] = lambda: None,
     ) -> None:
         self.store = store
         self.dispatcher = dispatcher
         self.max_claim_wait_s = max_claim_wait_s
         self.heartbeat_interval_s = heartbeat_interval_s
+        self.on_proof = on_proof  # the tracker submits without waiting for its next tick
 
     def Register(self, request, context):
         with status_mapping(context):
@@ -207,6 +209,8 @@ class WorkerServicer(pb_grpc.WorkerServiceServicer):
             )
             if outcome.state == JobState.READY:
                 self.dispatcher.kick()
+            elif outcome.state == JobState.SUCCEEDED and not outcome.duplicate:
+                self.on_proof()
             return pb.FinishResponse(duplicate=outcome.duplicate, state=outcome.state.value)
 
     def Release(self, request, context):

@@ -27,6 +27,7 @@ message of its own.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -67,6 +68,9 @@ log = get_logger("prover.manager.tracker")
 
 METHOD_SUBMIT_WINDOWED_POST = 5
 METHOD_DECLARE_FAULTS_RECOVERED = 11
+# Epochs before Close from which proven partitions are submitted without
+# waiting for the rest of their message's group.
+SUBMIT_MARGIN_EPOCHS = 4
 
 
 class TrackerRefused(ValueError):
@@ -107,22 +111,61 @@ class Tracker:
         # (miner, period start, deadline) -> why the last push failed
         self._push_errors: dict[tuple[int, int, int], str] = {}
         self._settled_through: int | None = None
+        self._wake = threading.Event()
+        self._finished = threading.Event()
+        self._full_pass = True
 
     def current_epoch(self) -> int | None:
         return self.epoch
 
+    def run(self, stop: threading.Event) -> None:
+        """The tracker's thread: a tick per ``poll_interval_s``, or at once
+        when a job finishes (its proof may complete a message)."""
+        while not stop.is_set():
+            try:
+                self.tick()
+            except Exception:  # a bug must not stop deadline tracking
+                log.exception("tracker_tick_crashed")
+                self._full_pass = True
+            self._wake.wait(self.config.poll_interval_s)
+            self._wake.clear()
+
+    def job_finished(self) -> None:
+        """Called by the servicer after an accepted proof."""
+        self._finished.set()
+        self._wake.set()
+
+    def wake(self) -> None:
+        self._wake.set()
+
     def tick(self) -> None:
+        """A full pass (jobs, submissions, recoveries, messages, misses) on
+        each new head; between heads, only the submissions a finished job
+        may have made ready. A failed pass is redone on the next tick."""
+        finished = self._finished.is_set()
+        self._finished.clear()
         try:
-            for change in self.poller.poll():
+            changes = self.poller.poll()
+            for change in changes:
                 if change.kind == "revert":
                     log.warning("chain_reorg", reverted=change.tipset.height)
             self.epoch = self.poller.current.height
-            for miner in self.config.miners:
-                self._miner(miner)
-            self._follow()
-            self._settle()
+            if changes or self._full_pass:
+                self._full_pass = False
+                for miner in self.config.miners:
+                    self._miner(miner)
+                self._follow()
+                self._settle()
+            elif finished:
+                for miner, head in self.heads.items():
+                    if self._may_submit(head.info):
+                        self._submit(miner, head.info)
         except (LotusError, StoreUnavailable) as exc:
+            self._full_pass = True
             log.warning("tracker_tick_failed", error=str(exc))
+
+    def _may_submit(self, d: DeadlineInfo) -> bool:
+        return d.is_open() and d.current_epoch >= d.open + max(1, self.config.confidence)
 
     # ---- jobs --------------------------------------------------------------------
 
@@ -138,9 +181,7 @@ class Tracker:
         for d in (current, current.next()):
             if d.challenge_reached(self.config.confidence) and not d.has_elapsed():
                 self._create_jobs(miner, d)
-        if current.is_open() and current.current_epoch >= current.open + max(
-            1, self.config.confidence
-        ):
+        if self._may_submit(current):
             self._submit(miner, current)
         self._declare_recoveries(miner, current.next().next())
 
@@ -275,6 +316,11 @@ class Tracker:
     # ---- submission ----------------------------------------------------------------
 
     def _batches(self, jobs: list[JobRow]) -> list[list[JobRow]]:
+        """Messages for proven partitions, in the chain verifier's terms: it
+        re-chunks a message's sorted sectors by the partition size, so only
+        a full partition may be followed by another in the same message, the
+        sectors must ascend across them, and a partition with skipped or
+        faulty sectors goes alone."""
         clean, alone = [], []
         for j in sorted(jobs, key=lambda j: j.partition):
             (alone if j.skipped or j.faulty else clean).append(j)
@@ -282,14 +328,37 @@ class Tracker:
         size = self.config.max_partitions_per_message
         batch: list[JobRow] = []
         for j in clean:
-            low = min(s["id"] for s in j.sectors)
-            if batch and (len(batch) == size or low <= max(s["id"] for s in batch[-1].sectors)):
-                batches.append(batch)
-                batch = []
+            if batch:
+                prev = batch[-1]
+                full = (
+                    len(prev.sectors)
+                    == PoStProofType.from_chain_id(prev.proof_type).partition_sectors
+                )
+                ascending = min(s["id"] for s in j.sectors) > max(s["id"] for s in prev.sectors)
+                if len(batch) == size or not full or not ascending:
+                    batches.append(batch)
+                    batch = []
             batch.append(j)
         if batch:
             batches.append(batch)
         return batches
+
+    def _ready_to_submit(self, d: DeadlineInfo, latest: dict[int, JobRow], covered: set[int]):
+        """Proven partitions whose message may go now. Partitions are grouped
+        by index into messages of ``max_partitions_per_message``; a group goes
+        as soon as its own jobs have all finished (never waiting for other
+        groups), so a deadline costs the fewest messages without holding one
+        group for another. Near Close, whatever is proven goes."""
+        hurry = d.current_epoch >= d.close - SUBMIT_MARGIN_EPOCHS
+        size = self.config.max_partitions_per_message
+        order = sorted(latest)
+        ready: list[JobRow] = []
+        for k in range(0, len(order), size):
+            group = [latest[p] for p in order[k : k + size] if p not in covered]
+            if not hurry and any(j.state in (JobState.READY, JobState.RUNNING) for j in group):
+                continue
+            ready += [j for j in group if j.state == JobState.SUCCEEDED]
+        return ready
 
     def _submit(self, miner: int, d: DeadlineInfo) -> None:
         jobs = self.store.deadline_jobs(miner, d.period_start, d.index)
@@ -302,7 +371,7 @@ class Tracker:
             if m.kind == "post" and m.state in ("pending", "landed")
             for p in m.partitions
         }
-        done = [j for p, j in latest.items() if j.state == JobState.SUCCEEDED and p not in covered]
+        done = self._ready_to_submit(d, latest, covered)
         if not done:
             return
         proof_type = self._proof_type(miner)
