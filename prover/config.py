@@ -81,6 +81,7 @@ class ChainConfig(_Strict):
     confidence: int = Field(default=2, ge=0)
     max_partitions_per_message: int = Field(default=3, ge=1, le=3)
     max_fee: int = Field(default=0, ge=0)
+    notify: bool = True
     poll_interval_s: float = Field(default=1.0, gt=0)
     resubmit_after: int = Field(default=6, ge=1)
     # Without a tracker, deadlines close by wall time from genesis

@@ -313,3 +313,74 @@ def test_head_poller_reports_applies_and_reverts(client, lotus):
     revert, apply = poller.poll()
     assert (revert.kind, revert.tipset.height) == ("revert", 3456790)
     assert (apply.kind, apply.tipset.cids) == ("apply", ("bafy-fork",))
+
+
+def tipset_json(height: int, cid: str) -> dict:
+    return {"Cids": [{"/": cid}], "Blocks": [], "Height": height}
+
+
+def test_chain_notify_pushes_heads_in_lotus_frames_and_reverts_come_through():
+    from websockets.sync.server import serve
+
+    from prover.chain.notify import HeadFollower
+
+    batches = [
+        [{"Type": "current", "Val": tipset_json(100, "bafy-100")}],
+        [{"Type": "apply", "Val": tipset_json(101, "bafy-101")}],
+        [
+            {"Type": "revert", "Val": tipset_json(101, "bafy-101")},
+            {"Type": "apply", "Val": tipset_json(101, "bafy-101b")},
+            {"Type": "apply", "Val": tipset_json(102, "bafy-102")},
+        ],
+    ]
+    seen = {}
+
+    def handler(ws):
+        seen["auth"] = ws.request.headers.get("Authorization")
+        call = json.loads(ws.recv())
+        seen["method"] = call["method"]
+        ws.send(json.dumps({"jsonrpc": "2.0", "id": call["id"], "result": 7}))
+        for batch in batches:
+            ws.send(json.dumps({"jsonrpc": "2.0", "method": "xrpc.ch.val", "params": [7, batch]}))
+        ws.send(json.dumps({"jsonrpc": "2.0", "method": "xrpc.ch.val", "params": [8, []]}))
+        ws.recv()  # hold the subscription until the client goes
+
+    with serve(handler, "127.0.0.1", 0) as server:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        port = server.socket.getsockname()[1]
+        client = LotusClient(f"http://127.0.0.1:{port}/rpc/v1", "sekrit", retries=0)
+        woken = threading.Event()
+        follower = HeadFollower(client, on_change=woken.set)
+        try:
+            assert woken.wait(10) and follower.pushed
+            changes = []
+            for _ in range(50):
+                changes += follower.poll()
+                if len(changes) >= 5:
+                    break
+                threading.Event().wait(0.05)
+        finally:
+            follower.close()
+            server.shutdown()
+    assert seen == {"auth": "Bearer sekrit", "method": "Filecoin.ChainNotify"}
+    assert [(c.kind, c.tipset.height, c.tipset.cids[0]) for c in changes] == [
+        ("apply", 100, "bafy-100"),
+        ("apply", 101, "bafy-101"),
+        ("revert", 101, "bafy-101"),
+        ("apply", 101, "bafy-101b"),
+        ("apply", 102, "bafy-102"),
+    ]
+
+
+def test_without_a_websocket_the_head_is_polled(client, lotus):
+    from prover.chain.notify import HeadFollower
+
+    follower = HeadFollower(client)  # this node answers HTTP POST only
+    try:
+        threading.Event().wait(0.5)
+        assert not follower.pushed
+        (change,) = follower.poll()
+        assert change.kind == "apply" and change.tipset.height == 3456789
+        assert any(r["method"] == "Filecoin.ChainHead" for r in lotus.requests)
+    finally:
+        follower.close()

@@ -94,8 +94,12 @@ def test_a_message_dropped_by_a_reorg_is_pushed_again(tmp_path, chain):
     try:
         wait_for(lambda: chain.proven(0, 2) == {0}, 40, "deadline 2 proven")
         wait_for(lambda: m.events("post_dropped"), 10, "the drop noticed")
-        submitted = [e for e in m.events("post_submitted") if e["deadline"] == 2]
-        assert len(submitted) >= 2 and submitted[0]["cid"] != submitted[1]["cid"]
+
+        def submitted():
+            return [e for e in m.events("post_submitted") if e["deadline"] == 2]
+
+        wait_for(lambda: len(submitted()) >= 2, 10, "the second post_submitted event")
+        assert submitted()[0]["cid"] != submitted()[1]["cid"]
         assert not chain.miner.misses
     finally:
         w.kill()

@@ -121,7 +121,7 @@ class MsgLookup:
     tipset: tuple[str, ...]
 
 
-def _tipset(obj: dict) -> TipSet:
+def tipset_from_json(obj: dict) -> TipSet:
     return TipSet(int(obj["Height"]), tuple(c["/"] for c in obj["Cids"]))
 
 
@@ -151,6 +151,7 @@ class LotusClient:
             raise ValueError("network address prefix is 'f' (mainnet) or 't' (test networks)")
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self.url = url
+        self.token = token
         self.retries = retries
         self.network = network
         self.epoch_seconds = epoch_seconds
@@ -201,10 +202,10 @@ class LotusClient:
     # ---- chain -------------------------------------------------------------
 
     def chain_head(self) -> TipSet:
-        return _tipset(self.call("ChainHead"))
+        return tipset_from_json(self.call("ChainHead"))
 
     def chain_get_tipset_by_height(self, height: int, tsk: TipSet | None = None) -> TipSet:
-        return _tipset(self.call("ChainGetTipSetByHeight", height, tsk.key if tsk else []))
+        return tipset_from_json(self.call("ChainGetTipSetByHeight", height, tsk.key if tsk else []))
 
     def state_network_version(self, tsk: TipSet | None = None) -> int:
         return int(self.call("StateNetworkVersion", tsk.key if tsk else []))
@@ -359,7 +360,10 @@ class HeadPoller:
         self.current: TipSet | None = None
 
     def poll(self) -> list[HeadChange]:
-        head = self.client.chain_head()
+        return self.observe(self.client.chain_head())
+
+    def observe(self, head: TipSet) -> list[HeadChange]:
+        """The changes that lead from the last head seen to ``head``."""
         prev, self.current = self.current, head
         if prev is None:
             return [HeadChange("apply", head)]

@@ -218,6 +218,7 @@ class Manager:
             self._tracker_stop.set()
             self.tracker.wake()
             self._tracker_thread.join(10)
+            self.tracker.close()
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=False)
         if self.server is not None:

@@ -41,12 +41,12 @@ from prover.chain.encoding import (
 from prover.chain.lotus import (
     TAG_POST_CHAIN_COMMIT,
     TAG_WINDOWED_POST_CHALLENGE_SEED,
-    HeadPoller,
     LotusClient,
     LotusError,
     ProvingDeadline,
     SectorOnChain,
 )
+from prover.chain.notify import HeadFollower
 from prover.config import ChainConfig
 from prover.logs import get_logger
 from prover.proofs import (
@@ -101,7 +101,8 @@ class Tracker:
         self.config = config
         self.storages = storages
         self.kick = kick
-        self.poller = HeadPoller(client)
+        self._wake = threading.Event()
+        self.heads_in = HeadFollower(client, notify=config.notify, on_change=self._wake.set)
         self.epoch: int | None = None
         self._proof_types: dict[int, int] = {}
         # the last StateMinerProvingDeadline per miner (for `prover deadlines`)
@@ -111,7 +112,6 @@ class Tracker:
         # (miner, period start, deadline) -> why the last push failed
         self._push_errors: dict[tuple[int, int, int], str] = {}
         self._settled_through: int | None = None
-        self._wake = threading.Event()
         self._finished = threading.Event()
         self._full_pass = True
 
@@ -138,6 +138,9 @@ class Tracker:
     def wake(self) -> None:
         self._wake.set()
 
+    def close(self) -> None:
+        self.heads_in.close()
+
     def tick(self) -> None:
         """A full pass (jobs, submissions, recoveries, messages, misses) on
         each new head; between heads, only the submissions a finished job
@@ -145,11 +148,11 @@ class Tracker:
         finished = self._finished.is_set()
         self._finished.clear()
         try:
-            changes = self.poller.poll()
+            changes = self.heads_in.poll()
             for change in changes:
                 if change.kind == "revert":
                     log.warning("chain_reorg", reverted=change.tipset.height)
-            self.epoch = self.poller.current.height
+            self.epoch = self.heads_in.current.height
             if changes or self._full_pass:
                 self._full_pass = False
                 for miner in self.config.miners:
