@@ -11,7 +11,9 @@ it, against
     machine = the same rounds, each timed with that many partitions proven
               side by side in this process (what the cores allow)
 
-both measured in the same run. Target: within 10 % of the ideal plus the
+both measured in the same run. Workers have each made one proof before the
+deadline (as long-running workers have; the first proof in a process loads
+the parameters). Target: within 10 % of the ideal plus the
 chain's own waits (the confidence epochs before a challenge is used and
 the epoch of inclusion); on a machine where workers share the CPU the
 machine figure stands in for the ideal.
@@ -53,7 +55,7 @@ from prover.proofs import (  # noqa: E402
 EPOCH_S = 1.0
 CONFIDENCE = 1
 DEADLINE = 1
-LEAD_EPOCHS = 10
+LEAD_EPOCHS = 15
 
 
 def concurrent_time(replicas, at_once: int, rounds: int = 3) -> float:
@@ -75,6 +77,37 @@ def concurrent_time(replicas, at_once: int, rounds: int = 3) -> float:
             t.join()
         times.append(time.perf_counter() - t0)
     return statistics.median(times[1:])
+
+
+def warm_up(m, replicas, workers: int) -> None:
+    """One proof per worker before the deadline, as workers that run for
+    days have made: the first proof in a process loads the parameters."""
+    admin = m.client("admin")
+    jobs = [
+        pb.NewJob(
+            miner=MINER,
+            proof_type=KIB2.chain_id,
+            deadline=40,
+            partition=k,
+            randomness=bytes([k]) * 32,
+            sectors=[
+                pb.SectorRef(
+                    id=r.sector_id,
+                    comm_r=r.comm_r,
+                    sealed_storage="store-1",
+                    cache_storage="store-1",
+                )
+                for r in replicas[:2]
+            ],
+        )
+        for k in range(workers)
+    ]
+    ids = set(admin.call(admin.admin.AddJobs, pb.AddJobsRequest(jobs=jobs)).ids)
+    while True:
+        listed = admin.call(admin.admin.ListJobs, pb.ListJobsRequest(all=True)).jobs
+        if all(j.state == "succeeded" for j in listed if j.id in ids):
+            return
+        time.sleep(0.2)
 
 
 def run(store: Path, replicas, partitions: int, workers: int, window: int) -> dict:
@@ -101,6 +134,7 @@ def run(store: Path, replicas, partitions: int, workers: int, window: int) -> di
         m = chain.manager(tmp / "mgr", confidence=CONFIDENCE, poll_interval_s=0.25)
         ws = [chain.worker(tmp / f"w{i}", m, f"w{i}") for i in range(workers)]
         try:
+            warm_up(m, replicas, workers)
             d = net.deadline_of(miner, 0)
             while d.index != DEADLINE:
                 d = d.next()
@@ -115,8 +149,8 @@ def run(store: Path, replicas, partitions: int, workers: int, window: int) -> di
             pushed = max(x.pushed_at for x in net.messages.values() if x.exit_code == 0)
             messages = sum(1 for x in net.messages.values() if x.exit_code == 0)
             admin = m.client("admin")
-            jobs = admin.call(admin.admin.ListJobs, pb.ListJobsRequest(all=True)).jobs
-            proof_s = [j.timings.total for j in jobs]
+            jobs = admin.call(admin.admin.ListJobs, pb.ListJobsRequest(deadline=DEADLINE, all=True))
+            proof_s = [j.timings.total for j in jobs.jobs]
         finally:
             for w in ws:
                 w.kill()
@@ -148,7 +182,7 @@ def main() -> int:
             f"epochs {EPOCH_S} s, confidence {CONFIDENCE}"
         )
         print(f"one partition proven in this process: {t1:.3f} s (median of 3)")
-        for w, t in side_by_side.items():
+        for w, t in sorted(side_by_side.items()):
             print(f"{w} partitions proven side by side in this process: {t:.3f} s")
         chain_wait = (CONFIDENCE + 1) * EPOCH_S
         print(

@@ -191,3 +191,13 @@ def test_workers_list_and_drain(manager):
     assert listed[0]["draining"] is True
     missing = prover("workers", "drain", "nobody", env=env, check=False)
     assert missing.returncode == 1 and "NOT_FOUND" in missing.stderr
+
+
+def test_deadlines_on_a_manager_that_follows_no_chain(manager):
+    env = {"PROVER_API_INFO": manager.api_info("admin")}
+    for args in (("deadlines",), ("deadlines", "prove", "--miner", "1000", "--deadline", "3")):
+        proc = prover(*args, env=env, check=False)
+        assert proc.returncode == 1
+        assert "FAILED_PRECONDITION" in proc.stderr and "follows no chain" in proc.stderr
+    bad = prover("deadlines", "prove", "--miner", "1000", "--deadline", "48", env=env, check=False)
+    assert bad.returncode == 2 and "48" in bad.stderr

@@ -470,8 +470,12 @@ def serve_chain_notify(net: Devnet, sock, path: str, headers, stopping: threadin
         msg = {"jsonrpc": "2.0", "method": "xrpc.ch.val", "params": [channel, change]}
         proto.send_text(json.dumps(msg).encode())
 
-    sock.settimeout(0.05)
     while not stopping.is_set() and proto.state is not State.CLOSED:
+        # Wake for the next epoch's head on time (Lotus pushes a head as it
+        # arrives), and at least twice a second for the stop flag.
+        epoch_s = net.policy.epoch_seconds
+        due = net.genesis + (net.epoch() + 1) * epoch_s - net.clock()
+        sock.settimeout(min(0.5, max(0.001, due)))
         try:
             data = sock.recv(65536)
             proto.receive_data(data) if data else proto.receive_eof()

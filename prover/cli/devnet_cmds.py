@@ -20,14 +20,26 @@ from prover.cli.options import size_option
 from prover.config import CONFIG_FILE, SECRET_FILE, resolve_home
 
 
-def devnet_policy(window: int) -> Policy:
+def devnet_policy(window: int, deadlines: int = 48) -> Policy:
     """1 s epochs, ``window`` epochs per deadline, lookback and fault cutoff
-    scaled down with it."""
+    scaled down with it; fewer ``deadlines`` per period bring a deadline
+    round again sooner (to watch a recovery)."""
     return Policy.devnet(
         challenge_window=window,
         challenge_lookback=min(3, window // 3),
         fault_declaration_cutoff=min(5, window // 2),
+        period_deadlines=deadlines,
     )
+
+
+def _deadlines_option(f):
+    return click.option(
+        "--deadlines",
+        type=click.IntRange(4, 48),
+        default=48,
+        show_default=True,
+        help="Deadlines per proving period (48 on mainnet).",
+    )(f)
 
 
 def _home_option(f):
@@ -53,11 +65,12 @@ def devnet_group() -> None:
     type=click.IntRange(4, 120),
     default=10,
     show_default=True,
-    help="Epochs per deadline (1 s epochs; 48 deadlines make a period).",
+    help="Epochs per deadline (1 s epochs).",
 )
+@_deadlines_option
 @click.option("--force", is_flag=True, help="Replace an existing devnet.")
 @_home_option
-def devnet_init(miners, sectors, proof_type, window, force, home) -> None:
+def devnet_init(miners, sectors, proof_type, window, deadlines, force, home) -> None:
     """Make test sectors, parameters and a chain state in the home."""
     home = resolve_home(home)
     config, store = devnet_paths(home)
@@ -70,7 +83,7 @@ def devnet_init(miners, sectors, proof_type, window, force, home) -> None:
         miners=miners,
         sectors=sectors,
         size=proof_type.size_name,
-        policy=devnet_policy(window),
+        policy=devnet_policy(window, deadlines),
     )
     for m in net.miners.values():
         spread = ", ".join(
@@ -142,8 +155,9 @@ def devnet_status(as_json, home) -> None:
     show_default=True,
     help="Epochs per deadline of a new devnet.",
 )
+@_deadlines_option
 @_home_option
-def demo(workers, minutes, window, home) -> None:
+def demo(workers, minutes, window, deadlines, home) -> None:
     """Devnet + manager + local workers on this machine, deadlines proven live."""
     from prover.cli.manager_main import default_config_text
     from prover.manager.auth import make_token, new_secret, read_secret
@@ -157,10 +171,7 @@ def demo(workers, minutes, window, home) -> None:
     devnet_config, store = devnet_paths(home)
     if not devnet_config.exists():
         click.echo("making the devnet: 8 test sectors and 2KiB test parameters ...")
-        init_devnet(
-            home,
-            policy=devnet_policy(window),
-        )
+        init_devnet(home, policy=devnet_policy(window, deadlines))
     (home / DEVNET_DIR / "endpoint").unlink(missing_ok=True)
     logs = home / "logs"
     logs.mkdir(exist_ok=True)
