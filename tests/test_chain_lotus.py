@@ -384,3 +384,30 @@ def test_without_a_websocket_the_head_is_polled(client, lotus):
         assert any(r["method"] == "Filecoin.ChainHead" for r in lotus.requests)
     finally:
         follower.close()
+
+
+def test_a_silent_subscription_is_backed_by_polling(client, lotus):
+    import time
+
+    from prover.chain.notify import HeadFollower
+
+    class SilentNotifier:  # connected, but nothing heard for a long time
+        connected = threading.Event()
+        last_heard = time.monotonic() - 3600
+
+        def drain(self):
+            return []
+
+        def stop(self):
+            pass
+
+    SilentNotifier.connected.set()
+    follower = HeadFollower(client, notify=False)
+    follower.notifier = SilentNotifier()
+    assert not follower.pushed
+    (change,) = follower.poll()
+    assert change.tipset.height == 3456789
+    assert [r["method"] for r in lotus.requests] == ["Filecoin.ChainHead"]
+    follower.notifier.last_heard = time.monotonic()
+    assert follower.pushed and follower.poll() == []
+    assert len(lotus.requests) == 1  # pushed heads: no polling

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import queue
 import threading
+import time
 from collections.abc import Callable
 
 from websockets.exceptions import WebSocketException
@@ -62,6 +63,7 @@ class ChainNotifier:
         self.retry_s = retry_s
         self.open_timeout = open_timeout
         self.connected = threading.Event()
+        self.last_heard = 0.0  # time.monotonic() of the last notification
         self._changes: queue.SimpleQueue[tuple[str, TipSet]] = queue.SimpleQueue()
         self._stop = threading.Event()
         self._ws: ClientConnection | None = None
@@ -121,6 +123,7 @@ class ChainNotifier:
             )
             channel = None
             for raw in ws:
+                self.last_heard = time.monotonic()
                 msg = json.loads(raw)
                 if msg.get("id") == 1 and "method" not in msg:
                     if msg.get("error"):
@@ -151,6 +154,9 @@ class HeadFollower:
     ) -> None:
         self.poller = HeadPoller(client)
         self.notifier = ChainNotifier(client, on_change).start() if notify else None
+        # A subscription silent for two epochs (a stalled node, a half-open
+        # connection the pings have not caught yet) is backed by polling.
+        self.quiet_after = 2 * client.epoch_seconds + 1
 
     @property
     def current(self) -> TipSet | None:
@@ -158,11 +164,21 @@ class HeadFollower:
 
     @property
     def pushed(self) -> bool:
-        return self.notifier is not None and self.notifier.connected.is_set()
+        """Heads are pushed now, and the last push is recent."""
+        n = self.notifier
+        return (
+            n is not None
+            and n.connected.is_set()
+            and time.monotonic() - n.last_heard < self.quiet_after
+        )
 
     def poll(self) -> list[HeadChange]:
         if not self.pushed:
-            return self.poller.poll()
+            changes = self._drained() if self.notifier is not None else []
+            return changes + self.poller.poll()
+        return self._drained()
+
+    def _drained(self) -> list[HeadChange]:
         changes: list[HeadChange] = []
         for kind, tipset in self.notifier.drain():
             if kind == "revert":

@@ -488,13 +488,18 @@ class Tracker:
             return
         older = d.period_start - d.policy.proving_period
         self._recovery_checked = {k for k in self._recovery_checked if k[1] >= older}
+        try:
+            partitions = self.client.state_miner_partitions(miner, d.index)
+            faulty = {n for p in partitions for n in p.faulty - p.recovering}
+            on_chain = {}
+            if faulty:
+                on_chain = {s.number: s for s in self.client.state_miner_sectors(miner, faulty)}
+        except LotusError:
+            return  # not checked: the next pass tries again
         self._recovery_checked.add(key)
-        partitions = self.client.state_miner_partitions(miner, d.index)
-        faulty = {n for p in partitions for n in p.faulty - p.recovering}
         if not faulty:
             return
         proof_type = self._proof_type(miner)
-        on_chain = {s.number: s for s in self.client.state_miner_sectors(miner, faulty)}
         recoveries, still = [], {}
         for index, part in enumerate(partitions):
             good = set()
