@@ -169,7 +169,7 @@ def jobs_list(all_, states, miner, deadline, detail, as_json, api, api_ca):
             str(j.partition),
             str(len(j.sectors)),
             j.worker or "-",
-            j.state,
+            j.state + (" (dry run)" if j.dry_run else ""),
             tries,
             created.strftime("%Y-%m-%d %H:%M:%S") if created else "-",
             _elapsed(j, now),
