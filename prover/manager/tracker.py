@@ -378,7 +378,7 @@ class Tracker:
         if not done:
             return
         proof_type = self._proof_type(miner)
-        commit_epoch = d.open
+        commit_epoch = d.challenge  # DOMAIN.md §6; the actor wants Challenge <= it < now
         commit_rand = self.client.randomness_from_tickets(TAG_POST_CHAIN_COMMIT, commit_epoch)
         for batch in self._batches(done):
             params = encode_submit_windowed_post(
