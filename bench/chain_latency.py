@@ -132,7 +132,11 @@ def run(store: Path, replicas, partitions: int, workers: int, window: int) -> di
     with tempfile.TemporaryDirectory(prefix="chain-bench-") as tmp:
         tmp = Path(tmp)
         m = chain.manager(tmp / "mgr", confidence=CONFIDENCE, poll_interval_s=0.25)
-        ws = [chain.worker(tmp / f"w{i}", m, f"w{i}") for i in range(workers)]
+        # Workers as shipped (configs/worker.toml): a heartbeat every 3 s.
+        ws = [
+            chain.worker(tmp / f"w{i}", m, f"w{i}", heartbeat_interval_s=3.0)
+            for i in range(workers)
+        ]
         try:
             warm_up(m, replicas, workers)
             d = net.deadline_of(miner, 0)

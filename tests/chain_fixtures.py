@@ -57,9 +57,15 @@ class ChainSetup:
             replace[line] = f"{key} = {json.dumps(value)}\n"
         return ManagerProcess(home, replace=replace).start()
 
-    def worker(self, home: Path, manager: ManagerProcess, name: str = "w1") -> WorkerProcess:
+    def worker(
+        self, home: Path, manager: ManagerProcess, name: str = "w1", **settings
+    ) -> WorkerProcess:
         return WorkerProcess(
-            home, manager.api_info("worker"), name=name, storages={"store-1": self.store}
+            home,
+            manager.api_info("worker"),
+            name=name,
+            storages={"store-1": self.store},
+            **settings,
         ).start()
 
     def proven(self, period_start: int, deadline: int) -> set[int]:

@@ -133,3 +133,18 @@ def test_deadlines_prove_is_a_dry_run_through_the_workers(running):
     assert early.returncode != 0 and "no challenge on chain yet" in early.stderr
     stranger = prover(m, "deadlines", "prove", "--miner", "999", "--deadline", "2")
     assert stranger.returncode != 0 and "not one of the configured miners" in stranger.stderr
+
+
+def test_a_miner_the_chain_does_not_know_does_not_hold_up_the_others(tmp_path):
+    chain = start_devnet(tmp_path, {2: [[1, 2]]}, POLICY)
+    m = chain.manager(tmp_path / "mgr", miners=[999, MINER])  # 999: no such actor
+    w = chain.worker(tmp_path / "w1", m)
+    try:
+        wait_for(lambda: chain.proven(0, 2) == {0}, 40, "deadline 2 proven")
+        failed = m.events("tracker_miner_failed")
+        assert failed and all(e["miner"] == 999 for e in failed)
+        assert "t0999" in failed[0]["error"]
+    finally:
+        w.kill()
+        m.kill()
+        chain.server.stop()

@@ -104,7 +104,7 @@ class Tracker:
         self._wake = threading.Event()
         self.heads_in = HeadFollower(client, notify=config.notify, on_change=self._wake.set)
         self.epoch: int | None = None
-        self._proof_types: dict[int, int] = {}
+        self._proof_types: dict[int, tuple[int | None, int]] = {}
         # the last StateMinerProvingDeadline per miner (for `prover deadlines`)
         self.heads: dict[int, ProvingDeadline] = {}
         # (miner, period start, deadline) already checked for recoveries
@@ -156,7 +156,11 @@ class Tracker:
             if changes or self._full_pass:
                 self._full_pass = False
                 for miner in self.config.miners:
-                    self._miner(miner)
+                    try:  # one miner's trouble must not hold up the others
+                        self._miner(miner)
+                    except (LotusError, StoreUnavailable) as exc:
+                        self._full_pass = True
+                        log.warning("tracker_miner_failed", miner=miner, error=str(exc))
                 self._follow()
                 self._settle()
             elif finished:
@@ -173,9 +177,15 @@ class Tracker:
     # ---- jobs --------------------------------------------------------------------
 
     def _proof_type(self, miner: int) -> int:
-        if miner not in self._proof_types:
-            self._proof_types[miner] = self.client.state_miner_info(miner).window_post_proof_type
-        return self._proof_types[miner]
+        """The miner's WindowPoSt proof type, read again for each deadline
+        (a network upgrade changes it)."""
+        head = self.heads.get(miner)
+        key = head.info.open if head else None
+        cached = self._proof_types.get(miner)
+        if cached is None or cached[0] != key:
+            pt = self.client.state_miner_info(miner).window_post_proof_type
+            self._proof_types[miner] = cached = (key, pt)
+        return cached[1]
 
     def _miner(self, miner: int) -> None:
         head = self.client.state_miner_proving_deadline(miner)
