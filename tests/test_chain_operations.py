@@ -148,3 +148,25 @@ def test_a_miner_the_chain_does_not_know_does_not_hold_up_the_others(tmp_path):
         w.kill()
         m.kill()
         chain.server.stop()
+
+
+def test_a_partition_with_no_sector_on_any_storage_is_a_recorded_miss(tmp_path):
+    chain = start_devnet(tmp_path, {2: [[1, 2], [3, 4]]}, POLICY)
+    for n in (3, 4):  # partition 1 has nothing left to prove from
+        chain.replicas[n].sealed_path.unlink()
+    m = chain.manager(tmp_path / "mgr")
+    w = chain.worker(tmp_path / "w1", m)
+    try:
+        wait_for(lambda: chain.proven(0, 2) == {0}, 40, "partition 0 proven")
+        view = json.loads(prover(m, "deadlines", "--json").stdout)
+        (miss,) = view["misses"]
+        assert (miss["deadline"], miss["partition"], miss["sectors"]) == (2, 1, ["3", "4"])
+        assert "no sector of the partition was found on any storage" in miss["reason"]
+        dry = prover(m, "deadlines", "prove", "--miner", str(MINER), "--deadline", "2")
+        assert dry.returncode == 1
+        assert "partition 1 cannot be proven: no sector" in dry.stdout
+        assert "not every partition proven: [1]" in dry.stderr
+    finally:
+        w.kill()
+        m.kill()
+        chain.server.stop()

@@ -7,6 +7,7 @@ import contextlib
 import re
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import asdict
 
 import grpc
 
@@ -265,18 +266,7 @@ class AdminServicer(pb_grpc.AdminServiceServicer):
                 job_ids=ids,
                 period_start=d.period_start,
                 challenge_epoch=d.challenge,
-                unprovable=[
-                    pb.Miss(
-                        miner=request.miner,
-                        period_start=d.period_start,
-                        deadline=d.index,
-                        partition=index,
-                        close_epoch=d.close,
-                        sectors=sectors,
-                        reason=reason,
-                    )
-                    for index, sectors, reason in plan.unprovable
-                ],
+                unprovable=[pb.Miss(**asdict(m)) for m in plan.unprovable],
             )
 
     def ListJobs(self, request, context):

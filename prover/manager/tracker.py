@@ -29,7 +29,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from prover.chain.deadlines import DeadlineInfo, deadline_info
@@ -78,13 +78,27 @@ class TrackerRefused(ValueError):
     range, no challenge yet); the message says which."""
 
 
+@dataclass(frozen=True)
+class Miss:
+    """A partition that closed (or will close) without a proof, and why: the
+    fields of a ``misses`` row and of the API's ``Miss``."""
+
+    miner: int
+    period_start: int
+    deadline: int
+    partition: int
+    close_epoch: int
+    sectors: list[int]
+    reason: str
+
+
 @dataclass
 class DeadlinePlan:
     """A deadline's jobs as the chain asks for them, and the partitions that
     cannot be proven at all (no sector found on any storage)."""
 
     specs: list[NewJobSpec] = field(default_factory=list)
-    unprovable: list[tuple[int, list[int], str]] = field(default_factory=list)
+    unprovable: list[Miss] = field(default_factory=list)
 
 
 class Tracker:
@@ -245,7 +259,9 @@ class Tracker:
                 )
             if len(missing) == len(part.to_prove):
                 reason = f"no sector of the partition was found on any storage ({missing})"
-                out.unprovable.append((index, missing, reason))
+                out.unprovable.append(
+                    Miss(miner, d.period_start, d.index, index, d.close, missing, reason)
+                )
                 continue
             out.specs.append(
                 NewJobSpec(
@@ -268,17 +284,9 @@ class Tracker:
         if self.store.deadline_jobs(miner, d.period_start, d.index):
             return
         plan = self.plan(miner, d)
-        for index, sectors, reason in plan.unprovable:
-            log.error("partition_unprovable", miner=miner, deadline=d.index, partition=index)
-            self.store.record_miss(
-                miner=miner,
-                period_start=d.period_start,
-                deadline=d.index,
-                partition=index,
-                close_epoch=d.close,
-                sectors=sectors,
-                reason=reason,
-            )
+        for miss in plan.unprovable:
+            log.error("partition_unprovable", **asdict(miss))
+            self.store.record_miss(**asdict(miss))
         if plan.specs:
             added = self.store.add_jobs(plan.specs)
             log.info(
@@ -591,24 +599,10 @@ class Tracker:
                 continue
             reason = self._miss_reason(job, [m for m in posts if partition in m.partitions])
             sectors = sorted({s["id"] for s in job.sectors} - set(job.skipped))
-            if self.store.record_miss(
-                miner=miner,
-                period_start=period_start,
-                deadline=index,
-                partition=partition,
-                close_epoch=close,
-                sectors=sectors,
-                reason=reason,
-            ):
+            miss = Miss(miner, period_start, index, partition, close, sectors, reason)
+            if self.store.record_miss(**asdict(miss)):
                 missed.append(partition)
-                log.error(
-                    "deadline_missed",
-                    miner=miner,
-                    deadline=index,
-                    period_start=period_start,
-                    partition=partition,
-                    reason=reason,
-                )
+                log.error("deadline_missed", **asdict(miss))
         if not missed and latest:
             log.info(
                 "deadline_proven",
