@@ -32,13 +32,21 @@ def devnet_policy(window: int, deadlines: int = 48) -> Policy:
     )
 
 
-def _deadlines_option(f):
-    return click.option(
+def _shape_options(f):
+    """--window and --deadlines: the shape of a new devnet's proving period."""
+    f = click.option(
         "--deadlines",
         type=click.IntRange(4, 48),
         default=48,
         show_default=True,
         help="Deadlines per proving period (48 on mainnet).",
+    )(f)
+    return click.option(
+        "--window",
+        type=click.IntRange(4, 120),
+        default=10,
+        show_default=True,
+        help="Epochs per deadline (1 s epochs).",
     )(f)
 
 
@@ -60,14 +68,7 @@ def devnet_group() -> None:
 @click.option("--miners", type=click.IntRange(1, 8), default=1, show_default=True)
 @click.option("--sectors", type=click.IntRange(1, 200), default=8, show_default=True)
 @size_option()
-@click.option(
-    "--window",
-    type=click.IntRange(4, 120),
-    default=10,
-    show_default=True,
-    help="Epochs per deadline (1 s epochs).",
-)
-@_deadlines_option
+@_shape_options
 @click.option("--force", is_flag=True, help="Replace an existing devnet.")
 @_home_option
 def devnet_init(miners, sectors, proof_type, window, deadlines, force, home) -> None:
@@ -148,14 +149,7 @@ def devnet_status(as_json, home) -> None:
 @click.option(
     "--minutes", type=float, default=0, help="Stop after this long [default: run until Ctrl-C]."
 )
-@click.option(
-    "--window",
-    type=click.IntRange(4, 120),
-    default=10,
-    show_default=True,
-    help="Epochs per deadline of a new devnet.",
-)
-@_deadlines_option
+@_shape_options
 @_home_option
 def demo(workers, minutes, window, deadlines, home) -> None:
     """Devnet + manager + local workers on this machine, deadlines proven live."""

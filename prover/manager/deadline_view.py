@@ -7,7 +7,7 @@ from __future__ import annotations
 from prover._proto import manager_pb2 as pb
 from prover.chain.deadlines import DeadlineInfo
 from prover.manager.convert import timestamp
-from prover.manager.tracker import Tracker
+from prover.manager.tracker import Tracker, latest_jobs
 from prover.store.models import JobRow, MessageRow, MissRow
 
 
@@ -64,9 +64,7 @@ def _partition(job: JobRow, posts: list[MessageRow], miss: MissRow | None) -> pb
 
 def deadline_status(tracker: Tracker, miner: int, d: DeadlineInfo) -> pb.DeadlineStatus:
     store = tracker.store
-    latest: dict[int, JobRow] = {}
-    for j in store.deadline_jobs(miner, d.period_start, d.index):
-        latest[j.partition] = j
+    latest = latest_jobs(store, miner, d.period_start, d.index)
     messages = store.deadline_messages(miner, d.period_start, d.index)
     posts = [m for m in messages if m.kind == "post"]
     misses = {

@@ -20,8 +20,8 @@ messages.
 
 Batches follow the chain's verifier: it checks a message's partitions as
 one sorted sector list re-chunked by partition size, so a partition with
-skipped sectors (or one whose sectors interleave with another's) goes in a
-message of its own.
+skipped sectors goes in a message of its own, and one that is not full (or
+whose sectors interleave with the next one's) ends its message.
 """
 
 from __future__ import annotations
@@ -99,6 +99,14 @@ class DeadlinePlan:
 
     specs: list[NewJobSpec] = field(default_factory=list)
     unprovable: list[Miss] = field(default_factory=list)
+
+
+def latest_jobs(store: JobStore, miner: int, period_start: int, deadline: int) -> dict[int, JobRow]:
+    """The newest generation's job of each partition of a deadline."""
+    latest: dict[int, JobRow] = {}
+    for j in store.deadline_jobs(miner, period_start, deadline):
+        latest[j.partition] = j  # ordered by generation: the newest wins
+    return latest
 
 
 class Tracker:
@@ -381,11 +389,18 @@ class Tracker:
             ready += [j for j in group if j.state == JobState.SUCCEEDED]
         return ready
 
+    def _push(self, miner: int, method: int, params: bytes) -> str:
+        """A message to the miner actor from the configured sender; its CID."""
+        return self.client.mpool_push_message(
+            self.client.address(miner),
+            self.config.sender,
+            method,
+            params,
+            max_fee=self.config.max_fee or None,
+        )
+
     def _submit(self, miner: int, d: DeadlineInfo) -> None:
-        jobs = self.store.deadline_jobs(miner, d.period_start, d.index)
-        latest: dict[int, JobRow] = {}
-        for j in jobs:
-            latest[j.partition] = j  # ordered by generation: the newest wins
+        latest = latest_jobs(self.store, miner, d.period_start, d.index)
         covered = {
             p
             for m in self.store.deadline_messages(miner, d.period_start, d.index)
@@ -410,13 +425,7 @@ class Tracker:
                 commit_rand,
             )
             try:
-                cid = self.client.mpool_push_message(
-                    self.client.address(miner),
-                    self.config.sender,
-                    METHOD_SUBMIT_WINDOWED_POST,
-                    params,
-                    max_fee=self.config.max_fee or None,
-                )
+                cid = self._push(miner, METHOD_SUBMIT_WINDOWED_POST, params)
             except LotusError as exc:
                 # Kept for the miss record should the deadline close on it;
                 # the next tick tries again.
@@ -536,12 +545,8 @@ class Tracker:
         if not recoveries:
             return
         try:
-            cid = self.client.mpool_push_message(
-                self.client.address(miner),
-                self.config.sender,
-                METHOD_DECLARE_FAULTS_RECOVERED,
-                encode_declare_faults_recovered(recoveries),
-                max_fee=self.config.max_fee or None,
+            cid = self._push(
+                miner, METHOD_DECLARE_FAULTS_RECOVERED, encode_declare_faults_recovered(recoveries)
             )
         except LotusError:
             self._recovery_checked.discard(key)  # try again next tick
@@ -586,9 +591,7 @@ class Tracker:
         self._settled_through = through
 
     def _settle_deadline(self, miner: int, period_start: int, index: int, close: int) -> None:
-        latest: dict[int, JobRow] = {}
-        for j in self.store.deadline_jobs(miner, period_start, index):
-            latest[j.partition] = j
+        latest = latest_jobs(self.store, miner, period_start, index)
         posts = [
             m for m in self.store.deadline_messages(miner, period_start, index) if m.kind == "post"
         ]

@@ -741,18 +741,16 @@ class JobStore:
     # ---- chain messages ----------------------------------------------------------
 
     @_unavailable_on_db_errors
-    def deadline_jobs(
-        self, miner: int, period_start: int, deadline: int, *, dry_run: bool = False
-    ) -> list[JobRow]:
-        """Every job of one deadline, all generations, in partition order:
-        the tracker's own, or (``dry_run``) those of dry runs."""
+    def deadline_jobs(self, miner: int, period_start: int, deadline: int) -> list[JobRow]:
+        """The tracker's jobs of one deadline (not dry runs), all generations,
+        in partition then generation order."""
         q = (
             select(JobRow)
             .where(
                 JobRow.miner == miner,
                 JobRow.period_start == period_start,
                 JobRow.deadline == deadline,
-                JobRow.dry_run == dry_run,
+                JobRow.dry_run == False,  # noqa: E712 (SQL, not Python)
             )
             .order_by(col(JobRow.partition), col(JobRow.generation))
         )
