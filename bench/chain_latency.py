@@ -43,7 +43,7 @@ os.environ.setdefault(
 from chain_fixtures import KIB2, MINER, ChainSetup  # noqa: E402
 from prover._proto import manager_pb2 as pb  # noqa: E402
 from prover.chain.deadlines import Policy  # noqa: E402
-from prover.chain.devnet import Devnet, DevnetMiner, DevnetServer  # noqa: E402
+from prover.devnet import Devnet, DevnetMiner, DevnetServer  # noqa: E402
 from prover.proofs import (  # noqa: E402
     create_test_sectors,
     ensure_test_params,
@@ -131,12 +131,14 @@ def run(store: Path, replicas, partitions: int, workers: int, window: int) -> di
     chain = ChainSetup(net, server, store, {r.sector_id: r for r in replicas})
     with tempfile.TemporaryDirectory(prefix="chain-bench-") as tmp:
         tmp = Path(tmp)
-        m = chain.manager(tmp / "mgr", confidence=CONFIDENCE, poll_interval_s=0.25)
-        # Workers as shipped (configs/worker.toml): a heartbeat every 3 s.
-        ws = [
-            chain.worker(tmp / f"w{i}", m, f"w{i}", heartbeat_interval_s=3.0)
-            for i in range(workers)
-        ]
+        # Heartbeats as shipped (configs/manager.toml hands workers 3 s).
+        m = chain.manager(
+            tmp / "mgr",
+            confidence=CONFIDENCE,
+            poll_interval_s=0.25,
+            jobs={"heartbeat_interval_s": 3.0},
+        )
+        ws = [chain.worker(tmp / f"w{i}", m, f"w{i}") for i in range(workers)]
         try:
             warm_up(m, replicas, workers)
             d = net.deadline_of(miner, 0)

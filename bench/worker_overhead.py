@@ -98,13 +98,16 @@ def main() -> int:
             results = {}
             direct = []
             for concurrency in (1, 2):
-                m = ManagerProcess(tmp / f"mgr-{size}-{concurrency}", sweep_interval_s=1.0).start()
+                m = ManagerProcess(
+                    tmp / f"mgr-{size}-{concurrency}",
+                    sweep_interval_s=1.0,
+                    heartbeat_interval_s=3.0,
+                ).start()
                 w = WorkerProcess(
                     tmp / f"w-{size}-{concurrency}",
                     m.api_info("worker"),
                     storages={"store-1": proven.root},
                     concurrency=concurrency,
-                    heartbeat_interval_s=3.0,
                 ).start()
                 admin = m.client("admin")
                 try:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from manager_harness import ManagerProcess, WorkerProcess
 from prover.chain.deadlines import Policy
-from prover.chain.devnet import Devnet, DevnetMiner, DevnetServer
+from prover.devnet import Devnet, DevnetMiner, DevnetServer
 from prover.proofs import PoStProofType, SectorReplica, create_test_sectors, ensure_test_params
 
 MINER = 1000

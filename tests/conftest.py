@@ -1,6 +1,12 @@
 """Shared fixtures. Every proof in the suite is real: 2KiB sectors, random
 test parameters for the real circuit, the chain's verifier.
 
+Tests come in tiers, one folder each, marked by the folder they sit in:
+``unit`` (no processes, no proofs, no database: seconds in all),
+``integration`` (a real database, real gRPC or real proofs in process) and
+``e2e`` (real daemons, workers and the devnet). ``pytest -m unit`` runs the
+fast tier.
+
 The proofs library reads FIL_PROOFS_PARAMETER_CACHE once per process, so it
 is set here, before anything loads the native module: test parameters go to
 a cache of their own (kept between runs), never into a production directory.
@@ -28,6 +34,15 @@ from prover.proofs import (
 
 KIB2 = PoStProofType.WINDOW_2KIB
 MINER = 1000
+TIERS = ("unit", "integration", "e2e")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        tier = item.path.parent.name
+        if tier not in TIERS:
+            raise pytest.UsageError(f"{item.nodeid}: tests live in tests/{{{','.join(TIERS)}}}/")
+        item.add_marker(getattr(pytest.mark, tier))
 
 
 @pytest.fixture(scope="session")
@@ -118,8 +133,17 @@ def store(store_url, clock):
     s.close()
 
 
+@pytest.fixture
+def ledger(store, clock):
+    """The ledger on the store's database (both backends, like the store)."""
+    from prover.store import Ledger
+
+    return Ledger(store.db, clock=clock)
+
+
 def job_spec(partition=0, *, miner=MINER, deadline=0, close_epoch=None, sectors=(1, 2), **kw):
-    from prover.store import NewJobSpec, SectorSpec
+    from prover.proofs import SectorRef
+    from prover.store import NewJobSpec
 
     return NewJobSpec(
         miner=miner,
@@ -127,7 +151,7 @@ def job_spec(partition=0, *, miner=MINER, deadline=0, close_epoch=None, sectors=
         deadline=deadline,
         partition=partition,
         randomness=bytes(32),
-        sectors=[SectorSpec(n, bytes([n]) + bytes(31), "store-1", "store-1") for n in sectors],
+        sectors=[SectorRef(n, bytes([n]) + bytes(31), "store-1", "store-1") for n in sectors],
         close_epoch=close_epoch,
         **kw,
     )

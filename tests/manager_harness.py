@@ -11,7 +11,7 @@ import threading
 import time
 from pathlib import Path
 
-from prover.client import ApiInfo, ManagerClient
+from prover.api.client import ApiInfo, ManagerClient
 from prover.manager.auth import make_token, read_secret
 
 
@@ -24,9 +24,11 @@ class ManagerProcess:
         replace: dict[str, str] | None = None,
         port: int = 0,
         sweep_interval_s: float = 0.2,
+        heartbeat_interval_s: float = 0.5,
     ) -> None:
         self.home = home
         self.sweep_interval_s = sweep_interval_s
+        self.heartbeat_interval_s = heartbeat_interval_s
         self.fixed_port = port
         self.database_url = database_url
         self.replace = replace or {}
@@ -52,6 +54,10 @@ class ManagerProcess:
         for old, new in self.replace.items():
             assert old in text, old
             text = text.replace(old, new)
+        # workers heartbeat at the interval the manager hands out at Register
+        text = text.replace(
+            "heartbeat_interval_s = 3.0", f"heartbeat_interval_s = {self.heartbeat_interval_s}"
+        )
         config.write_text(text)
         self.secret = read_secret(self.home / "secret")
 
@@ -142,7 +148,6 @@ class WorkerProcess:
             "name": name,
             "concurrency": concurrency,
             "tmpdir": str(home / "tmp"),
-            "heartbeat_interval_s": 0.5,
             "claim_wait_s": 5.0,
             **settings,
         }

@@ -231,6 +231,10 @@ def comm_r_from_cid(cid: str | dict) -> bytes:
 
 # ---- message parameters -------------------------------------------------------
 
+# Miner actor method numbers of the messages whose parameters follow.
+METHOD_SUBMIT_WINDOWED_POST = 5
+METHOD_DECLARE_FAULTS_RECOVERED = 11
+
 
 @dataclass(frozen=True)
 class SubmitWindowedPoStParams:

@@ -1,5 +1,5 @@
 """A Lotus full-node JSON-RPC client with typed results for the methods a
-WindowPoSt pipeline uses (DOMAIN.md §5).
+WindowPoSt pipeline uses (docs/DOMAIN.md §5).
 
 Endpoint and token come from ``FULLNODE_API_INFO`` (``<token>:<multiaddr>``
 or ``<token>:<url>``). Calls carry ``Authorization: Bearer``, time out, and

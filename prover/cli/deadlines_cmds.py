@@ -12,8 +12,8 @@ import click
 from google.protobuf.json_format import MessageToDict
 
 from prover._proto import manager_pb2 as pb
+from prover.api.convert import from_timestamp
 from prover.cli.jobs_cmds import _elapsed, api_option, call, connect, print_table
-from prover.manager.convert import from_timestamp
 from prover.store.states import FINISHED_STATES
 
 

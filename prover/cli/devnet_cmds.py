@@ -14,10 +14,10 @@ from pathlib import Path
 import click
 
 from prover.chain.deadlines import Policy
-from prover.chain.devnet import DEVNET_DIR, STORAGE_NAME, devnet_paths, init_devnet
 from prover.chain.lotus import LotusClient, LotusError
 from prover.cli.options import size_option
 from prover.config import CONFIG_FILE, SECRET_FILE, resolve_home
+from prover.devnet import DEVNET_DIR, STORAGE_NAME, devnet_paths, init_devnet
 
 
 def devnet_policy(window: int, deadlines: int = 48) -> Policy:
@@ -191,8 +191,7 @@ def demo(workers, minutes, window, deadlines, home) -> None:
         token = make_token(read_secret(home / SECRET_FILE), "worker")
         worker_toml = home / "worker-local.toml"
         worker_toml.write_text(
-            f"heartbeat_interval_s = 1.0\nclaim_wait_s = 5.0\n[[storage]]\n"
-            f'name = "{STORAGE_NAME}"\npath = "{store}"\n'
+            f'claim_wait_s = 5.0\n[[storage]]\nname = "{STORAGE_NAME}"\npath = "{store}"\n'
         )
         for i in range(workers):
             procs.append(

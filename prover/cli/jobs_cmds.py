@@ -11,9 +11,9 @@ import click
 import grpc
 
 from prover._proto import manager_pb2 as pb
-from prover.client import ApiInfoError, ManagerClient, resolve_api_info
-from prover.manager.convert import from_timestamp, gpu_to_dict, new_job_to_pb, timings_from_pb
-from prover.manager.jobfile import parse_job_file
+from prover.api.client import ApiInfoError, ManagerClient, resolve_api_info
+from prover.api.convert import from_timestamp, gpu_to_dict, new_job_to_pb, timings_from_pb
+from prover.api.jobfile import parse_job_file
 from prover.store import InvalidJob
 
 

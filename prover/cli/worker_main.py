@@ -70,7 +70,7 @@ def cli(config_path, api, gpu, cpuset, name, concurrency, log_json, log_level) -
         log.warning("no_gpu", note="running SNARKs on CPU (no --gpu given)")
 
     # Only now load anything that touches the proofs library or gRPC.
-    from prover.client import ApiInfoError, ManagerClient, resolve_api_info
+    from prover.api.client import ApiInfoError, ManagerClient, resolve_api_info
     from prover.worker.loop import Worker
 
     try:

@@ -5,43 +5,11 @@ built from the tracker's chain reads and the job store."""
 from __future__ import annotations
 
 from prover._proto import manager_pb2 as pb
+from prover.api.convert import message_to_pb, miss_to_pb
 from prover.chain.deadlines import DeadlineInfo
-from prover.manager.convert import timestamp
-from prover.manager.tracker import Tracker, latest_jobs
+from prover.store import MessageKind
 from prover.store.models import JobRow, MessageRow, MissRow
-
-
-def miss_to_pb(m: MissRow) -> pb.Miss:
-    msg = pb.Miss(
-        miner=m.miner,
-        period_start=m.period_start,
-        deadline=m.deadline,
-        partition=m.partition,
-        close_epoch=m.close_epoch,
-        sectors=m.sectors,
-        reason=m.reason,
-    )
-    ts = timestamp(m.recorded_at)
-    if ts is not None:
-        msg.recorded_at.CopyFrom(ts)
-    return msg
-
-
-def message_to_pb(m: MessageRow) -> pb.ChainMessage:
-    msg = pb.ChainMessage(
-        cid=m.cid,
-        kind=m.kind,
-        deadline=m.deadline,
-        partitions=m.partitions,
-        state=m.state,
-        pushed_epoch=m.pushed_epoch,
-        error=m.error or "",
-    )
-    if m.landed_epoch is not None:
-        msg.landed_epoch = m.landed_epoch
-    if m.exit_code is not None:
-        msg.exit_code = m.exit_code
-    return msg
+from prover.tracker import Tracker
 
 
 def _partition(job: JobRow, posts: list[MessageRow], miss: MissRow | None) -> pb.PartitionStatus:
@@ -63,13 +31,12 @@ def _partition(job: JobRow, posts: list[MessageRow], miss: MissRow | None) -> pb
 
 
 def deadline_status(tracker: Tracker, miner: int, d: DeadlineInfo) -> pb.DeadlineStatus:
-    store = tracker.store
-    latest = latest_jobs(store, miner, d.period_start, d.index)
-    messages = store.deadline_messages(miner, d.period_start, d.index)
-    posts = [m for m in messages if m.kind == "post"]
+    latest = tracker.jobs.latest_deadline_jobs(miner, d.period_start, d.index)
+    messages = tracker.ledger.deadline_messages(miner, d.period_start, d.index)
+    posts = [m for m in messages if m.kind == MessageKind.POST]
     misses = {
         m.partition: m
-        for m in store.list_misses(miner, period_start=d.period_start, deadline=d.index)
+        for m in tracker.ledger.list_misses(miner, period_start=d.period_start, deadline=d.index)
     }
     partitions = [_partition(j, posts, misses.get(p)) for p, j in sorted(latest.items())]
     partitions += [
@@ -100,5 +67,5 @@ def deadlines_view(tracker: Tracker, miner: int | None, misses: int = 20) -> pb.
         out.current_epoch = current.current_epoch
         for d in (current, current.next()):
             out.deadlines.append(deadline_status(tracker, m, d))
-    out.misses.extend(miss_to_pb(x) for x in tracker.store.list_misses(miner, limit=misses))
+    out.misses.extend(miss_to_pb(x) for x in tracker.ledger.list_misses(miner, limit=misses))
     return out

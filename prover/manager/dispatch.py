@@ -19,6 +19,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from prover.chain.clock import EpochClock
 from prover.logs import get_logger
 from prover.store import JobStore, StoreUnavailable, UnknownWorker
 from prover.store.models import JobRow
@@ -39,8 +40,16 @@ class _Waiter:
 
 
 class Dispatcher:
-    def __init__(self, store: JobStore | None = None, *, poll_interval: float = 1.0) -> None:
+    def __init__(
+        self,
+        store: JobStore | None = None,
+        *,
+        clock: EpochClock | None = None,
+        poll_interval: float = 1.0,
+    ) -> None:
         self.store = store
+        # jobs whose deadline closed by the clock's epoch are not handed out
+        self.clock = clock or EpochClock()
         self.poll_interval = poll_interval
         self._lock = threading.Lock()
         self._waiters: deque[_Waiter] = deque()
@@ -77,7 +86,7 @@ class Dispatcher:
         exclude: tuple[int, ...] = (),
     ) -> JobRow | None:
         """A job for ``worker`` within ``wait`` seconds, or None."""
-        job = self.store.claim(worker, registered_only=True, exclude=exclude)
+        job = self._claim(worker, exclude)
         if job is not None or wait <= 0:
             return job
         waiter = _Waiter(worker, exclude)
@@ -100,6 +109,11 @@ class Dispatcher:
         if waiter.error is not None:
             raise waiter.error
         return waiter.job
+
+    def _claim(self, worker: str, exclude: tuple[int, ...]) -> JobRow | None:
+        return self.store.claim(
+            worker, epoch=self.clock.epoch(), registered_only=True, exclude=exclude
+        )
 
     def _run(self) -> None:
         while not self._stopped.is_set():
@@ -133,9 +147,7 @@ class Dispatcher:
             job, error = None, None
             if key not in exhausted:
                 try:
-                    job = self.store.claim(
-                        waiter.worker, registered_only=True, exclude=waiter.exclude
-                    )
+                    job = self._claim(waiter.worker, waiter.exclude)
                 except (StoreUnavailable, UnknownWorker) as exc:
                     error = exc
                 except Exception as exc:  # resolve the waiter whatever happens

@@ -14,26 +14,19 @@ import grpc
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from prover._proto import manager_pb2_grpc as pb_grpc
-from prover.chain.devnet import DEVNET_DIR, STORAGE_NAME, DevnetServer, devnet_paths, load_devnet
+from prover.chain.clock import EpochClock
 from prover.chain.lotus import LotusClient
 from prover.config import ManagerConfig, StorageConfig, database_url
+from prover.devnet import DEVNET_DIR, STORAGE_NAME, DevnetServer, devnet_paths, load_devnet
 from prover.logs import get_logger
 from prover.manager.auth import TokenInterceptor
 from prover.manager.dispatch import Dispatcher
 from prover.manager.servicers import AdminServicer, WorkerServicer
-from prover.manager.tracker import Tracker
-from prover.store import JobStore, StoreUnavailable
-from prover.store.gateway import utcnow
+from prover.store import Database, JobStore, Ledger, StoreUnavailable
+from prover.store.database import utcnow
+from prover.tracker import Tracker
 
 log = get_logger("prover.manager")
-
-
-def wall_clock_epoch(config: ManagerConfig):
-    """Current epoch from genesis and epoch length, or None when unset."""
-    genesis, step = config.chain.genesis_unix, config.chain.epoch_seconds
-    if not genesis:
-        return lambda: None
-    return lambda: int((time.time() - genesis) // step)
 
 
 def server_credentials(config: ManagerConfig) -> grpc.ServerCredentials | None:
@@ -58,8 +51,9 @@ class Manager:
         self.home = home
         self.secret = secret
         self.clock = clock
-        self.dispatcher = Dispatcher()
+        self.dispatcher: Dispatcher | None = None
         self.store: JobStore | None = None
+        self.ledger: Ledger | None = None
         self.server: grpc.Server | None = None
         self.scheduler: BackgroundScheduler | None = None
         self.port: int | None = None
@@ -69,31 +63,38 @@ class Manager:
         # Hand-offs between the dispatcher and waiting Claim threads should
         # not wait out CPython's default 5 ms switch interval.
         sys.setswitchinterval(0.0005)
-        self.store = JobStore.open(
-            database_url(cfg, self.home),
+        db = Database.open(database_url(cfg, self.home))
+        self.store = JobStore(
+            db,
             clock=self.clock,
             heartbeat_timeout=cfg.jobs.heartbeat_timeout_s,
             max_tries=cfg.jobs.max_tries,
             lifetime=timedelta(hours=cfg.jobs.lifetime_h),
-            current_epoch=wall_clock_epoch(cfg),
         )
+        self.ledger = Ledger(db, clock=self.clock)
         self.tracker = None
         self.devnet_server = None
         if not cfg.chain.api:
             cfg = self._embedded_devnet(cfg)
+        if cfg.chain.api:
+            # The chain is the clock: jobs expire when the tracker's head passes Close.
+            self.epochs = EpochClock.following_chain()
+        else:
+            self.epochs = EpochClock(cfg.chain.genesis_unix, cfg.chain.epoch_seconds)
+        self.dispatcher = Dispatcher(clock=self.epochs)
         if cfg.chain.api:
             client = LotusClient.from_env(
                 cfg.chain.api, network=cfg.chain.network, epoch_seconds=cfg.chain.epoch_seconds
             )
             self.tracker = Tracker(
                 self.store,
+                self.ledger,
                 client,
                 cfg.chain,
                 {s.name: s.path for s in cfg.storage},
+                clock=self.epochs,
                 kick=self.dispatcher.kick,
             )
-            # The chain is the clock: jobs expire when the tracker's head passes Close.
-            self.store.current_epoch = self.tracker.current_epoch
         started = time.monotonic()
         self.dispatcher.start(self.store)
         # Running jobs get one full heartbeat timeout of grace after a start.
@@ -120,7 +121,13 @@ class Manager:
             server,
         )
         pb_grpc.add_AdminServiceServicer_to_server(
-            AdminServicer(self.store, self.dispatcher, started=started, tracker=self.tracker),
+            AdminServicer(
+                self.store,
+                self.dispatcher,
+                started=started,
+                clock=self.epochs,
+                tracker=self.tracker,
+            ),
             server,
         )
         creds = server_credentials(cfg)
@@ -207,13 +214,16 @@ class Manager:
         self._sweep("heartbeat", lambda: self.store.sweep_heartbeats(self.grace_until))
 
     def sweep_deadlines(self) -> None:
-        self._sweep("deadline", self.store.sweep_deadlines)
+        epoch = self.epochs.epoch()
+        if epoch is not None:
+            self._sweep("deadline", lambda: self.store.sweep_deadlines(epoch))
 
     def sweep_lifetime(self) -> None:
         self._sweep("lifetime", self.store.sweep_lifetime)
 
     def stop(self, grace: float = 5.0) -> None:
-        self.dispatcher.stop()
+        if self.dispatcher is not None:
+            self.dispatcher.stop()
         if self.tracker is not None:
             self._tracker_stop.set()
             self.tracker.wake()

@@ -1,5 +1,6 @@
-"""gRPC servicers: validate the request, call the store, map refusals to
-status codes. No job logic lives here; it is all in ``JobStore``."""
+"""gRPC servicers: check the request's shape, call a plain function (the
+store, ``finish.accept``, the tracker), log, and answer. Every refusal
+becomes a status code in ``status_mapping`` and nowhere else."""
 
 from __future__ import annotations
 
@@ -7,27 +8,27 @@ import contextlib
 import re
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict
 
 import grpc
 
 from prover import __version__
 from prover._proto import manager_pb2 as pb
 from prover._proto import manager_pb2_grpc as pb_grpc
-from prover.chain.lotus import LotusError
-from prover.logs import get_logger
-from prover.manager.convert import (
+from prover.api.convert import (
     gpu_to_dict,
     job_to_pb,
+    miss_to_pb,
     new_job_from_pb,
     timings_from_pb,
     worker_to_pb,
 )
+from prover.chain.clock import EpochClock
+from prover.chain.lotus import LotusError
+from prover.logs import get_logger
 from prover.manager.deadline_view import deadlines_view
 from prover.manager.dispatch import Dispatcher
-from prover.manager.tracker import Tracker, TrackerRefused
-from prover.manager.verify import proof_problem
-from prover.proofs import ParametersMissing
+from prover.manager.finish import BadRequest, CannotVerify, Report, accept
+from prover.proofs import InvalidInput, PoStProofType
 from prover.store import (
     InvalidJob,
     JobState,
@@ -37,17 +38,26 @@ from prover.store import (
     UnknownJob,
     UnknownWorker,
 )
+from prover.tracker import Tracker, TrackerRefused
 
 log = get_logger("prover.manager.api")
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@/-]{0,254}$")
-PROOF_LEN = 192
 VALID_STATES = {s.value for s in JobState}
 
 
-class BadRequest(Exception):
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
+class NoChain(Exception):
+    """A chain call on a manager that follows no chain."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "this manager follows no chain ([chain] api unset and no devnet in its home)"
+        )
+
+
+class WorkerNotFound(Exception):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"unknown worker {name}")
 
 
 @contextlib.contextmanager
@@ -55,19 +65,18 @@ def status_mapping(context: grpc.ServicerContext) -> Iterator[None]:
     """The one place domain refusals become gRPC status codes."""
     try:
         yield
-    except BadRequest as exc:
+    except (BadRequest, InvalidJob, TrackerRefused) as exc:
         context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
-    except InvalidJob as exc:
-        context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
-    except UnknownJob as exc:
+    except (UnknownJob, WorkerNotFound) as exc:
         context.abort(grpc.StatusCode.NOT_FOUND, str(exc))
-    except (TransitionRefused, UnknownWorker) as exc:
+    except (TransitionRefused, UnknownWorker, NoChain) as exc:
         context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(exc))
     except StoreUnavailable as exc:
         log.warning("database_unavailable", error=str(exc))
         context.abort(grpc.StatusCode.UNAVAILABLE, "job database unavailable; retry later")
-    except TrackerRefused as exc:
-        context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+    except CannotVerify as exc:
+        log.error("proof_unverifiable", error=str(exc))
+        context.abort(grpc.StatusCode.UNAVAILABLE, str(exc))
     except LotusError as exc:
         context.abort(grpc.StatusCode.UNAVAILABLE, f"chain node: {exc}")
 
@@ -104,8 +113,10 @@ class WorkerServicer(pb_grpc.WorkerServiceServicer):
         with status_mapping(context):
             name = _worker_name(request.name)
             for pt in request.allowed_proof_types:
-                if not 5 <= pt <= 14:
-                    raise BadRequest("allowed_proof_types", f"unknown proof type id {pt}")
+                try:
+                    PoStProofType.from_chain_id(pt)
+                except InvalidInput as exc:
+                    raise BadRequest("allowed_proof_types", str(exc)) from None
             self.store.register_worker(
                 name,
                 host=request.host,
@@ -163,56 +174,39 @@ class WorkerServicer(pb_grpc.WorkerServiceServicer):
 
     def Finish(self, request, context):
         with status_mapping(context):
-            name = _worker_name(request.worker)
-            job_id = _job_id(request.job_id)
-            if request.success and (not request.proof or len(request.proof) % PROOF_LEN):
-                raise BadRequest("proof", f"must be a multiple of {PROOF_LEN} bytes")
-            timings = timings_from_pb(request.timings) if request.HasField("timings") else None
-            success, error = request.success, request.error or None
-            faulty = set(request.faulty)
-            job = self.store.get(job_id)
-            if job is None:
-                raise UnknownJob(job_id)
-            if stray := faulty - {s["id"] for s in job.sectors}:
-                raise BadRequest("faulty", f"sectors {sorted(stray)} are not in job {job_id}")
-            holder = job.attempt == request.attempt and job.worker == name
-            if success and holder and job.state == JobState.RUNNING:
-                try:
-                    problem = proof_problem(job, request.proof, faulty)
-                except ParametersMissing as exc:
-                    log.error("proof_unverifiable", job_id=job_id, error=str(exc))
-                    context.abort(
-                        grpc.StatusCode.UNAVAILABLE, f"manager cannot verify proofs: {exc}"
-                    )
-                if problem is not None:
-                    log.warning("invalid_proof", job_id=job_id, worker=name, reason=problem)
-                    success, error = False, problem
-            outcome = self.store.finish(
-                name,
-                job_id,
-                request.attempt,
-                success=success,
-                proof=request.proof if success else None,
-                faulty=faulty,
-                error=error,
-                timings=timings,
+            report = Report(
+                worker=_worker_name(request.worker),
+                job_id=_job_id(request.job_id),
+                attempt=request.attempt,
+                success=request.success,
+                proof=request.proof,
+                faulty=frozenset(request.faulty),
+                error=request.error or None,
+                timings=timings_from_pb(request.timings) if request.HasField("timings") else None,
             )
+            done = accept(self.store, report)
+            if report.success and not done.success:
+                log.warning(
+                    "invalid_proof", job_id=report.job_id, worker=report.worker, reason=done.error
+                )
             log.info(
                 "job_finished",
-                job_id=job_id,
-                worker=name,
-                attempt=request.attempt,
-                success=success,
-                state=outcome.state.value,
-                duplicate=outcome.duplicate,
-                faulty=sorted(faulty),
-                error=error,
+                job_id=report.job_id,
+                worker=report.worker,
+                attempt=report.attempt,
+                success=done.success,
+                state=done.outcome.state.value,
+                duplicate=done.outcome.duplicate,
+                faulty=list(done.faulty),
+                error=done.error,
             )
-            if outcome.state == JobState.READY:
+            if done.outcome.state == JobState.READY:
                 self.dispatcher.kick()
-            elif outcome.state == JobState.SUCCEEDED and not outcome.duplicate:
+            elif done.outcome.state == JobState.SUCCEEDED and not done.outcome.duplicate:
                 self.on_proof()
-            return pb.FinishResponse(duplicate=outcome.duplicate, state=outcome.state.value)
+            return pb.FinishResponse(
+                duplicate=done.outcome.duplicate, state=done.outcome.state.value
+            )
 
     def Release(self, request, context):
         with status_mapping(context):
@@ -232,24 +226,23 @@ class AdminServicer(pb_grpc.AdminServiceServicer):
         dispatcher: Dispatcher,
         *,
         started: float,
+        clock: EpochClock,
         tracker: Tracker | None = None,
     ) -> None:
         self.store = store
         self.dispatcher = dispatcher
         self.started = started
+        self.clock = clock
         self.tracker = tracker
 
-    def _tracker(self, context) -> Tracker:
+    def _tracker(self) -> Tracker:
         if self.tracker is None:
-            context.abort(
-                grpc.StatusCode.FAILED_PRECONDITION,
-                "this manager follows no chain ([chain] api unset and no devnet in its home)",
-            )
+            raise NoChain()
         return self.tracker
 
     def Deadlines(self, request, context):
-        tracker = self._tracker(context)
         with status_mapping(context):
+            tracker = self._tracker()
             miner = request.miner if request.HasField("miner") else None
             if miner is not None and miner not in tracker.config.miners:
                 raise BadRequest(
@@ -258,15 +251,14 @@ class AdminServicer(pb_grpc.AdminServiceServicer):
             return deadlines_view(tracker, miner)
 
     def ProveDeadline(self, request, context):
-        tracker = self._tracker(context)
         with status_mapping(context):
-            d, ids, plan = tracker.prove_dry_run(request.miner, request.deadline)
+            d, ids, plan = self._tracker().prove_dry_run(request.miner, request.deadline)
             log.info("dry_run_requested", miner=request.miner, deadline=request.deadline, jobs=ids)
             return pb.ProveDeadlineResponse(
                 job_ids=ids,
                 period_start=d.period_start,
                 challenge_epoch=d.challenge,
-                unprovable=[pb.Miss(**asdict(m)) for m in plan.unprovable],
+                unprovable=[miss_to_pb(m) for m in plan.unprovable],
             )
 
     def ListJobs(self, request, context):
@@ -330,7 +322,7 @@ class AdminServicer(pb_grpc.AdminServiceServicer):
         with status_mapping(context):
             name = _worker_name(request.name)
             if not self.store.set_draining(name, True):
-                context.abort(grpc.StatusCode.NOT_FOUND, f"unknown worker {name}")
+                raise WorkerNotFound(name)
             log.info("worker_draining", worker=name)
             return pb.DrainWorkerResponse(ok=True)
 
@@ -344,7 +336,7 @@ class AdminServicer(pb_grpc.AdminServiceServicer):
                 workers=len(self.store.list_workers()),
                 uptime_s=time.monotonic() - self.started,
             )
-            epoch = self.store.current_epoch()
+            epoch = self.clock.epoch()
             if epoch is not None:
                 msg.current_epoch = epoch
             return msg

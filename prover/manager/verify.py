@@ -15,9 +15,7 @@ def proven_sectors(job: JobRow, faulty: set[int]) -> list[tuple[int, bytes]]:
     into the good sectors they repeat, as in the chain's verifier)."""
     left_out = set(job.skipped) | faulty
     return [
-        (s["id"], bytes.fromhex(s["comm_r"]))
-        for s in sorted(job.sectors, key=lambda s: s["id"])
-        if s["id"] not in left_out
+        (s.id, s.comm_r) for s in sorted(job.sectors, key=lambda s: s.id) if s.id not in left_out
     ]
 
 

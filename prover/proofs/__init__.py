@@ -13,6 +13,7 @@ from prover.proofs.errors import (
     ProofError,
     SectorFault,
 )
+from prover.proofs.layout import MissingStorage, SectorRef, resolve, sector_paths
 from prover.proofs.params import (
     ParameterFiles,
     ensure_test_params,
@@ -41,6 +42,7 @@ from prover.proofs.types import (
 __all__ = [
     "PARTITION_PROOF_LEN",
     "InvalidInput",
+    "MissingStorage",
     "ParameterFiles",
     "ParametersMissing",
     "PartitionProof",
@@ -48,6 +50,7 @@ __all__ = [
     "PoStProofType",
     "ProofError",
     "SectorFault",
+    "SectorRef",
     "SectorReplica",
     "StepTimings",
     "create_test_sectors",
@@ -61,6 +64,8 @@ __all__ = [
     "partition_snark",
     "prove_partition",
     "prover_id",
+    "resolve",
+    "sector_paths",
     "vanilla_proof",
     "verify_window_post",
 ]

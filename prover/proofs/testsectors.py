@@ -17,21 +17,10 @@ from pathlib import Path
 
 from prover import _native
 from prover.proofs.errors import InvalidInput
+from prover.proofs.layout import sector_name, sector_paths
 from prover.proofs.types import PoStProofType, SectorReplica, prover_id
 
 MANIFEST = "sectors.json"
-
-
-def sector_name(miner_id: int, sector_id: int) -> str:
-    return f"s-t0{miner_id}-{sector_id}"
-
-
-def sealed_path(root: str | Path, miner_id: int, sector_id: int) -> Path:
-    return Path(root) / "sealed" / sector_name(miner_id, sector_id)
-
-
-def cache_path(root: str | Path, miner_id: int, sector_id: int) -> Path:
-    return Path(root) / "cache" / sector_name(miner_id, sector_id)
 
 
 def _read_manifest(root: Path) -> dict:
@@ -78,7 +67,7 @@ def create_test_sectors(
     manifest = _read_manifest(root)
     out = []
     for sid in ids:
-        sealed, cache = sealed_path(root, miner_id, sid), cache_path(root, miner_id, sid)
+        sealed, cache = sector_paths(root, miner_id, sid)
         if cache.exists():
             for f in cache.iterdir():
                 f.unlink()
@@ -114,7 +103,7 @@ def load_test_sectors(
         if entry["miner"] != miner_id or entry["proof_type"] != pt.chain_id:
             continue
         sid = entry["sector"]
-        sealed, cache = sealed_path(root, miner_id, sid), cache_path(root, miner_id, sid)
+        sealed, cache = sector_paths(root, miner_id, sid)
         if sealed.is_file() and (cache / "p_aux").is_file():
             found.append(SectorReplica(sid, bytes.fromhex(entry["comm_r"]), sealed, cache))
     return sorted(found, key=lambda r: r.sector_id)

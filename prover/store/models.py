@@ -23,6 +23,9 @@ from sqlalchemy import (
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
+from prover.proofs.layout import SectorRef
+from prover.store.states import MessageKind
+
 # SQLite autoincrements only an INTEGER PRIMARY KEY (the rowid alias).
 ID_TYPE = BigInteger().with_variant(Integer(), "sqlite")
 
@@ -44,6 +47,25 @@ class UTCDateTime(TypeDecorator):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class SectorList(TypeDecorator):
+    """A job's sectors: ``SectorRef`` records in Python, a JSON list of
+    objects (comm_r as hex) in the database. The one place the stored form
+    is read or written."""
+
+    impl = JSON
+    cache_ok = True
+
+    def process_bind_param(self, value: list[SectorRef] | None, dialect: Any) -> list | None:
+        if value is None:
+            return None
+        return [s.to_json() for s in value]
+
+    def process_result_value(self, value: list | None, dialect: Any) -> list[SectorRef] | None:
+        if value is None:
+            return None
+        return [SectorRef.from_json(d) for d in value]
 
 
 def _ts(**kw: Any) -> Any:
@@ -76,8 +98,7 @@ class JobRow(SQLModel, table=True):
     open_epoch: int | None = Field(default=None, sa_column=Column(BigInteger))
     close_epoch: int | None = Field(default=None, sa_column=Column(BigInteger))
     randomness: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
-    # [{"id", "comm_r" (hex), "sealed_storage", "cache_storage", "upgraded"}]
-    sectors: list[dict] = Field(sa_column=Column(JSON, nullable=False))
+    sectors: list[SectorRef] = Field(sa_column=Column(SectorList, nullable=False))
     skipped: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     state: str = Field(max_length=16)
     tries: int = 0
@@ -122,8 +143,8 @@ class WorkerRow(SQLModel, table=True):
 
 
 class MessageRow(SQLModel, table=True):
-    """A SubmitWindowedPoSt message: which partitions it carries, and what
-    became of it on chain."""
+    """A message the tracker pushed to a miner actor: which partitions it
+    carries, and what became of it on chain."""
 
     __tablename__ = "messages"
     __table_args__ = (
@@ -138,12 +159,12 @@ class MessageRow(SQLModel, table=True):
     partitions: list[int] = Field(sa_column=Column(JSON, nullable=False))
     job_ids: list[int] = Field(sa_column=Column(JSON, nullable=False))
     cid: str = Field(max_length=255)
-    # "post" (SubmitWindowedPoSt) or "recovery" (DeclareFaultsRecovered,
-    # whose ``deadline`` is the deadline declared for)
+    # a MessageKind; a recovery's ``deadline`` is the deadline declared for
     kind: str = Field(
-        default="post", sa_column=Column(String(16), nullable=False, server_default="post")
+        default=MessageKind.POST.value,
+        sa_column=Column(String(16), nullable=False, server_default=MessageKind.POST.value),
     )
-    state: str = Field(max_length=16)  # pending, landed, failed, dropped
+    state: str = Field(max_length=16)  # a MessageState
     pushed_epoch: int = Field(sa_column=Column(BigInteger, nullable=False))
     landed_epoch: int | None = Field(default=None, sa_column=Column(BigInteger))
     exit_code: int | None = None

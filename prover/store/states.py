@@ -1,4 +1,5 @@
-"""Job states: lower-case words, one line each on what they mean."""
+"""States and kinds of the store's rows: lower-case words, one line each on
+what they mean. The store owns every change between them."""
 
 from __future__ import annotations
 
@@ -15,3 +16,19 @@ class JobState(enum.StrEnum):
 
 FINISHED_STATES = frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.EXPIRED})
 UNFINISHED_STATES = frozenset({JobState.READY, JobState.RUNNING})
+
+
+class MessageKind(enum.StrEnum):
+    POST = "post"  # SubmitWindowedPoSt: proofs of some partitions of a deadline
+    RECOVERY = "recovery"  # DeclareFaultsRecovered, for the deadline it names
+
+
+class MessageState(enum.StrEnum):
+    PENDING = "pending"  # pushed; not found on chain yet
+    LANDED = "landed"  # executed on chain with exit code 0
+    FAILED = "failed"  # executed on chain and refused (non-zero exit code)
+    DROPPED = "dropped"  # not on chain long after its push (a reorg dropped it)
+
+
+# A post message in one of these covers its partitions: they are not sent again.
+COVERING_STATES = frozenset({MessageState.PENDING, MessageState.LANDED})

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from prover.logs import get_logger
+from prover.proofs.types import SectorReplica
 
 log = get_logger("prover.worker.compute")
 
@@ -35,6 +36,18 @@ class ComputeSettings:
     lock_path: Path
     parallelism: int | None
     sector_timeout: float | None
+
+
+@dataclass(frozen=True)
+class Task:
+    """One partition to prove, as the child receives it (pickled): the job's
+    facts and its sectors' files on this machine, skipped ones left out."""
+
+    proof_type: int  # chain id
+    randomness: bytes  # as drawn from the chain; masked in the child
+    miner: int
+    partition: int
+    replicas: list[SectorReplica]
 
 
 @dataclass
@@ -90,7 +103,6 @@ def _child_main(conn, settings: ComputeSettings) -> None:
         PartitionUnprovable,
         PoStProofType,
         ProofError,
-        SectorReplica,
         mask_randomness,
         prove_partition,
         prover_id,
@@ -100,17 +112,16 @@ def _child_main(conn, settings: ComputeSettings) -> None:
     conn.send(("ready", os.getpid()))
     while True:
         try:
-            task = conn.recv()
+            task: Task = conn.recv()
         except EOFError:
             return
         try:
-            replicas = [SectorReplica(*s) for s in task["sectors"]]
             result = prove_partition(
-                PoStProofType.from_chain_id(task["proof_type"]),
-                mask_randomness(task["randomness"]),
-                prover_id(task["miner"]),
-                replicas,
-                task["partition"],
+                PoStProofType.from_chain_id(task.proof_type),
+                mask_randomness(task.randomness),
+                prover_id(task.miner),
+                task.replicas,
+                task.partition,
                 parallelism=settings.parallelism,
                 sector_timeout=settings.sector_timeout,
                 snark_guard=lock,
@@ -171,7 +182,7 @@ class ComputeSlot:
             return f"compute process died from {name}{hint}"
         return f"compute process exited with code {code}"
 
-    def prove(self, task: dict, stop_reason: Callable[[], str | None]) -> Outcome:
+    def prove(self, task: Task, stop_reason: Callable[[], str | None]) -> Outcome:
         """Runs one task; returns when it is done, failed, or must stop."""
         try:
             self.conn.send(task)

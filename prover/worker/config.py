@@ -26,7 +26,6 @@ class WorkerConfig(BaseModel):
     storage: list[StorageConfig] = []
     concurrency: int = Field(default=1, ge=1, le=8)
     tmpdir: Path | None = None
-    heartbeat_interval_s: float = Field(default=3.0, gt=0)
     claim_wait_s: float = Field(default=30.0, gt=0)
     vanilla_parallelism: int | None = Field(default=None, ge=1)
     sector_timeout_s: float = Field(default=300.0, gt=0)

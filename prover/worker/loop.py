@@ -13,14 +13,14 @@ import grpc
 
 from prover import __version__
 from prover._proto import manager_pb2 as pb
-from prover.client import ManagerClient
+from prover.api.client import ManagerClient
+from prover.api.convert import sector_from_pb, timings_to_pb
 from prover.logs import get_logger
-from prover.manager.convert import timings_to_pb
-from prover.worker.compute import ComputeSettings, ComputeSlot, Outcome
+from prover.proofs import MissingStorage, SectorReplica, resolve
+from prover.worker.compute import ComputeSettings, ComputeSlot, Outcome, Task
 from prover.worker.config import WorkerConfig
 from prover.worker.gpu import gpu_facts
 from prover.worker.pinning import Pinning
-from prover.worker.storage import MissingStorage, resolve
 
 log = get_logger("prover.worker")
 
@@ -61,6 +61,10 @@ class Worker:
         for slot in self.slots:
             self.free.put(slot)
         self._threads: list[threading.Thread] = []
+        # Heartbeat cadence and lease, as the manager hands them out at
+        # Register (one number, one owner); these hold until it answers.
+        self.heartbeat_interval = 3.0
+        self.heartbeat_timeout = 15.0
 
     # ---- manager calls ----------------------------------------------------
 
@@ -82,12 +86,18 @@ class Worker:
         delay = 0.5
         while not self.stopping.is_set():
             try:
-                self._call(self.client.worker.Register, req)
+                resp = self._call(self.client.worker.Register, req)
+                if resp.heartbeat_interval_ms > 0:
+                    self.heartbeat_interval = resp.heartbeat_interval_ms / 1000
+                if resp.heartbeat_timeout_ms > 0:
+                    self.heartbeat_timeout = resp.heartbeat_timeout_ms / 1000
                 log.info(
                     "worker_registered",
                     name=self.config.name,
                     gpus=len(gpus),
                     cpus=len(self.pinning.cpus),
+                    heartbeat_interval_s=self.heartbeat_interval,
+                    heartbeat_timeout_s=self.heartbeat_timeout,
                 )
                 return
             except grpc.RpcError as exc:
@@ -195,32 +205,21 @@ class Worker:
 
     # ---- jobs ----------------------------------------------------------------
 
-    def _run_job(self, slot: ComputeSlot, job: pb.Job, replicas) -> None:
+    def _run_job(self, slot: ComputeSlot, job: pb.Job, replicas: list[SectorReplica]) -> None:
         rec = Running(job, slot)
         with self._lock:
             self.running[job.id] = rec
         try:
-            skipped = set(job.skipped)
-            task = {
-                "proof_type": job.proof_type,
-                "randomness": job.randomness,
-                "miner": job.miner,
-                "partition": job.partition,
-                "sectors": [
-                    (r.sector_id, r.comm_r, str(r.sealed_path), str(r.cache_dir))
-                    for r in replicas
-                    if r.sector_id not in skipped
-                ],
-            }
+            task = Task(job.proof_type, job.randomness, job.miner, job.partition, replicas)
             log.info(
                 "proving_started",
                 job_id=job.id,
                 attempt=job.attempt,
                 slot=slot.index,
                 pid=slot.pid,
-                sectors=len(task["sectors"]),
+                sectors=len(task.replicas),
             )
-            if not task["sectors"]:
+            if not task.replicas:
                 self._finish(job, Outcome("failed", reason="every sector of the job is skipped"))
                 return
             outcome = slot.prove(task, lambda: rec.stop_reason)
@@ -240,6 +239,7 @@ class Worker:
 
     def _heartbeat_loop(self) -> None:
         beats = 0
+        last_ok = time.monotonic()
         while not self._done.is_set():
             with self._lock:
                 pairs = [(jid, r.job.attempt) for jid, r in self.running.items()]
@@ -252,7 +252,9 @@ class Worker:
                 req.gpus.extend(pb.GpuInfo(**g) for g in gpus)
             beats += 1
             try:
-                resp = self._call(self.client.worker.Heartbeat, req, timeout=10)
+                # a beat that arrives after the lease ran out is worth nothing
+                resp = self._call(self.client.worker.Heartbeat, req, timeout=self.heartbeat_timeout)
+                last_ok = time.monotonic()
                 for stop in resp.stop:
                     with self._lock:
                         rec = self.running.get(stop.job_id)
@@ -264,8 +266,17 @@ class Worker:
                     self.draining = True
                     self.stopping.set()
             except grpc.RpcError as exc:
-                log.warning("manager_unreachable", call="Heartbeat", error=exc.details())
-            self._done.wait(self.config.heartbeat_interval_s)
+                silent = time.monotonic() - last_ok
+                log.warning(
+                    "manager_unreachable",
+                    call="Heartbeat",
+                    error=exc.details(),
+                    silent_s=round(silent, 1),
+                    # past the lease the manager requeues our jobs; their
+                    # results are still delivered and refused if stale
+                    lease_expired=silent > self.heartbeat_timeout,
+                )
+            self._done.wait(self.heartbeat_interval)
 
     def run(self) -> None:
         self._done = threading.Event()
@@ -302,18 +313,12 @@ class Worker:
                     partition=job.partition,
                 )
                 try:
-                    sectors = [
-                        {
-                            "id": s.id,
-                            "comm_r": s.comm_r,
-                            "sealed_storage": s.sealed_storage,
-                            "cache_storage": s.cache_storage,
-                            "upgraded": s.upgraded,
-                        }
-                        for s in job.sectors
-                        if s.id not in set(job.skipped)
-                    ]
-                    replicas = resolve(sectors, job.miner, self.config.storages)
+                    skipped = set(job.skipped)
+                    replicas = resolve(
+                        (sector_from_pb(s) for s in job.sectors if s.id not in skipped),
+                        job.miner,
+                        self.config.storages,
+                    )
                 except MissingStorage as exc:
                     self.excluded.add(job.id)
                     self._release(job, str(exc))

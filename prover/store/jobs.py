@@ -13,21 +13,21 @@ that heartbeats and finishes must present.
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, case, delete, func, update
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-from sqlmodel import Session, col, select
+from sqlalchemy import bindparam, case, delete, func, update
+from sqlmodel import col, select
 
-from prover.store.engine import backend_name, make_engine
-from prover.store.migrate import upgrade
-from prover.store.models import JobRow, MessageRow, MissRow, WorkerRow
+from prover.proofs import PoStProofType
+from prover.proofs.errors import InvalidInput
+from prover.proofs.layout import SectorRef
+from prover.store.database import Database, unavailable_on_db_errors, utcnow
+from prover.store.errors import InvalidJob, TransitionRefused, UnknownJob, UnknownWorker
+from prover.store.models import JobRow, WorkerRow
 from prover.store.states import FINISHED_STATES, JobState
 
 JOBS = JobRow.__table__
@@ -110,10 +110,6 @@ def _claim_statement(by_miner: bool, by_type: bool, by_epoch: bool, excluding: b
     )
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 def expiry_reason(job: JobRow) -> str:
     """What an unfinished job was doing when its deadline closed: the first
     thing an operator needs after a miss."""
@@ -125,67 +121,6 @@ def expiry_reason(job: JobRow) -> str:
     return f"{closed} after {job.tries} failed tries; last error: {job.error}"
 
 
-class StoreError(Exception):
-    """Base class of the store's refusals."""
-
-
-class StoreUnavailable(StoreError):
-    """The database cannot be reached (or stayed locked); try again later."""
-
-
-class UnknownJob(StoreError):
-    def __init__(self, job_id: int) -> None:
-        super().__init__(f"unknown job {job_id}")
-        self.job_id = job_id
-
-
-class UnknownWorker(StoreError):
-    def __init__(self, name: str) -> None:
-        super().__init__(f"worker {name} is not registered; call Register first")
-        self.name = name
-
-
-class TransitionRefused(StoreError):
-    """A message that does not fit the job's current state or holder."""
-
-
-class InvalidJob(StoreError, ValueError):
-    """A new job with a field that is missing or wrong."""
-
-    def __init__(self, index: int, field_name: str, message: str) -> None:
-        super().__init__(f"job {index}: {field_name}: {message}")
-        self.index = index
-        self.field = field_name
-
-
-@dataclass(frozen=True)
-class SectorSpec:
-    id: int
-    comm_r: bytes
-    sealed_storage: str = ""
-    cache_storage: str = ""
-    upgraded: bool = False
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "comm_r": self.comm_r.hex(),
-            "sealed_storage": self.sealed_storage,
-            "cache_storage": self.cache_storage,
-            "upgraded": self.upgraded,
-        }
-
-    @classmethod
-    def from_json(cls, d: dict[str, Any]) -> SectorSpec:
-        return cls(
-            id=int(d["id"]),
-            comm_r=bytes.fromhex(d["comm_r"]),
-            sealed_storage=d.get("sealed_storage", ""),
-            cache_storage=d.get("cache_storage", ""),
-            upgraded=bool(d.get("upgraded", False)),
-        )
-
-
 @dataclass(frozen=True)
 class NewJobSpec:
     miner: int
@@ -193,7 +128,7 @@ class NewJobSpec:
     deadline: int
     partition: int
     randomness: bytes
-    sectors: Sequence[SectorSpec]
+    sectors: Sequence[SectorRef]
     period_start: int = 0
     challenge_epoch: int | None = None
     open_epoch: int | None = None
@@ -211,8 +146,10 @@ class NewJobSpec:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise bad(name, f"must be a non-negative integer, got {value!r}")
-        if not 5 <= self.proof_type <= 14:
-            raise bad("proof_type", f"unknown WindowPoSt proof type id {self.proof_type}")
+        try:
+            PoStProofType.from_chain_id(self.proof_type)
+        except InvalidInput as exc:
+            raise bad("proof_type", str(exc)) from None
         if self.deadline >= 48:
             raise bad("deadline", f"must be below 48, got {self.deadline}")
         if len(self.randomness) != 32:
@@ -259,71 +196,50 @@ class FinishOutcome:
     duplicate: bool
 
 
-def _unavailable_on_db_errors(fn: Callable) -> Callable:
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except (OperationalError, InterfaceError) as exc:
-            raise StoreUnavailable(f"database unavailable: {exc.orig or exc}") from exc
-        except DBAPIError as exc:
-            if exc.connection_invalidated:
-                raise StoreUnavailable(f"database connection lost: {exc.orig or exc}") from exc
-            raise
-
-    return wrapper
-
-
 class JobStore:
-    """The job table's contract; see the module docstring."""
+    """The job table's contract; see the module docstring. Time comes from
+    ``clock`` (tests move it); the chain epoch, where a call needs it, is an
+    argument: the store does not know where epochs come from."""
 
     def __init__(
         self,
-        engine: Engine,
+        db: Database,
         *,
         clock: Callable[[], datetime] = utcnow,
         heartbeat_timeout: float = 15.0,
         max_tries: int = 2,
         lifetime: timedelta = timedelta(hours=25),
-        current_epoch: Callable[[], int | None] = lambda: None,
     ) -> None:
-        self.engine = engine
+        self.db = db
         self.clock = clock
         self.heartbeat_timeout = timedelta(seconds=heartbeat_timeout)
         self.max_tries = max_tries
         self.lifetime = lifetime
-        self.current_epoch = current_epoch
-        # SQLite has one writer: queueing writers here, instead of letting
-        # them collide on the file lock and sleep in SQLite's busy handler,
-        # keeps claims fast under many concurrent workers.
-        self._write_lock = threading.Lock() if engine.dialect.name == "sqlite" else None
-
-    def _write(self) -> contextlib.AbstractContextManager:
-        return self._write_lock or contextlib.nullcontext()
+        self._write = db.write
+        self._session = db.session
 
     @classmethod
     def open(cls, url: str, **kwargs: Any) -> JobStore:
-        """Connects and brings the schema to the newest migration."""
-        engine = make_engine(url)
-        _unavailable_on_db_errors(upgrade)(engine)
-        return cls(engine, **kwargs)
+        """A store on its own database (migrated); see ``Database.open``."""
+        return cls(Database.open(url), **kwargs)
+
+    @property
+    def engine(self):
+        return self.db.engine
 
     @property
     def backend(self) -> str:
-        return backend_name(self.engine)
+        return self.db.backend
 
     def close(self) -> None:
-        self.engine.dispose()
-
-    def _session(self) -> Session:
-        return Session(self.engine, expire_on_commit=False)
+        self.db.close()
 
     def _now(self) -> datetime:
         return self.clock()
 
     # ---- jobs in ---------------------------------------------------------
 
-    @_unavailable_on_db_errors
+    @unavailable_on_db_errors
     def add_jobs(self, specs: Sequence[NewJobSpec]) -> list[tuple[int, bool]]:
         """Adds jobs, all or none. A job whose key (miner, period start,
         deadline, partition, generation) exists already is not added again:
@@ -362,7 +278,7 @@ class JobStore:
                     open_epoch=spec.open_epoch,
                     close_epoch=spec.close_epoch,
                     randomness=bytes(spec.randomness),
-                    sectors=[sec.to_json() for sec in spec.sectors],
+                    sectors=list(spec.sectors),
                     skipped=sorted(set(spec.skipped)),
                     state=JobState.READY,
                     max_tries=spec.max_tries or self.max_tries,
@@ -377,24 +293,25 @@ class JobStore:
 
     # ---- worker side -----------------------------------------------------
 
-    @_unavailable_on_db_errors
+    @unavailable_on_db_errors
     def claim(
         self,
         worker: str,
         filt: ClaimFilter | None = None,
         *,
+        epoch: int | None = None,
         registered_only: bool = False,
         exclude: Iterable[int] = (),
     ) -> JobRow | None:
         """The ready job with the earliest deadline close (then partition)
         that this worker may take, now running under a new attempt. Without
-        ``filt``, the filters the worker registered with apply.
+        ``filt``, the filters the worker registered with apply; with
+        ``epoch``, jobs whose deadline closed by then are not handed out.
 
         One ``UPDATE ... WHERE id = (SELECT ... FOR UPDATE SKIP LOCKED)
         RETURNING`` statement, built once per filter shape: this is the hot
         path of every worker."""
         now = self._now()
-        epoch = self.current_epoch()
         with self._write(), self.engine.begin() as conn:
             w = conn.execute(_WORKER_FILTERS, {"name": worker}).first()
             if w is None and registered_only:
@@ -419,7 +336,7 @@ class JobStore:
             row = conn.execute(stmt, params).first()
         return None if row is None else JobRow(**row._mapping)
 
-    @_unavailable_on_db_errors
+    @unavailable_on_db_errors
     def heartbeat(
         self, worker: str, attempts: Iterable[tuple[int, int]], gpus: list[dict] | None = None
     ) -> list[StopOrder]:
@@ -459,7 +376,7 @@ class JobStore:
             JobState(job.state), "finished"
         )
 
-    @_unavailable_on_db_errors
+    @unavailable_on_db_errors
     def finish(
         self,
         worker: str,
@@ -514,7 +431,7 @@ class JobStore:
             )
         raise TransitionRefused(f"job {job_id} is {job.state}, not running")
 
-    @_unavailable_on_db_errors
+    @unavailable_on_db_errors
     def release(self, worker: str, job_id: int, attempt: int, reason: str) -> JobState:
         """The holder hands a job back unfinished (shutdown, drain): it is
         ready again at once and the try does not count."""
@@ -547,7 +464,7 @@ class JobStore:
 
     # ---- sweeps ------------------------------------------------------------
 
-    @_unavailable_on_db_errors
+    @unavailable_on_db_errors
     def sweep_heartbeats(self, not_before: datetime | None = None) -> list[int]:
         """Fails the attempts whose holder has not heartbeaten within the
         timeout: back to ready while tries remain, else failed. Before
@@ -573,12 +490,9 @@ class JobStore:
                 touched.append(job.id)
         return touched
 
-    @_unavailable_on_db_errors
-    def sweep_deadlines(self, current_epoch: int | None = None) -> list[int]:
-        """Expires unfinished jobs whose deadline has closed."""
-        epoch = self.current_epoch() if current_epoch is None else current_epoch
-        if epoch is None:
-            return []
+    @unavailable_on_db_errors
+    def sweep_deadlines(self, epoch: int) -> list[int]:
+        """Expires unfinished jobs whose deadline has closed by ``epoch``."""
         now = self._now()
         touched = []
         with self._write(), self._session() as s, s.begin():
@@ -600,7 +514,7 @@ class JobStore:
                 touched.append(job.id)
         return touched
 
-    @_unavailable_on_db_errors
+    @unavailable_on_db_errors
     def sweep_lifetime(self) -> int:
         """Deletes finished jobs older than the lifetime; returns how many."""
         cutoff = self._now() - self.lifetime
@@ -615,7 +529,7 @@ class JobStore:
 
     # ---- operators -----------------------------------------------------------
 
-    @_unavailable_on_db_errors
+    @unavailable_on_db_errors
     def reset(self, ids: Iterable[int]) -> dict[int, str | None]:
         """Back to ready with try count 0; worker, error and proof cleared.
         Returns per id ``None`` (done) or why not."""
@@ -640,7 +554,7 @@ class JobStore:
                 out[job_id] = None
         return out
 
-    @_unavailable_on_db_errors
+    @unavailable_on_db_errors
     def remove(self, ids: Iterable[int]) -> dict[int, str | None]:
         out: dict[int, str | None] = {}
         with self._write(), self._session() as s, s.begin():
@@ -653,19 +567,19 @@ class JobStore:
                 out[job_id] = None
         return out
 
-    @_unavailable_on_db_errors
+    @unavailable_on_db_errors
     def remove_all(self) -> list[int]:
         with self._write(), self._session() as s, s.begin():
             ids = list(s.exec(select(JobRow.id)).all())
             s.exec(delete(JobRow))
         return ids
 
-    @_unavailable_on_db_errors
+    @unavailable_on_db_errors
     def get(self, job_id: int) -> JobRow | None:
         with self._write(), self._session() as s, s.begin():
             return s.get(JobRow, job_id)
 
-    @_unavailable_on_db_errors
+    @unavailable_on_db_errors
     def list_jobs(
         self,
         states: Iterable[str] | None = None,
@@ -683,7 +597,7 @@ class JobStore:
         with self._write(), self._session() as s, s.begin():
             return list(s.exec(q).all())
 
-    @_unavailable_on_db_errors
+    @unavailable_on_db_errors
     def counts(self) -> dict[str, int]:
         with self._write(), self._session() as s, s.begin():
             rows = s.exec(select(JobRow.state, func.count()).group_by(JobRow.state)).all()
@@ -691,7 +605,7 @@ class JobStore:
 
     # ---- workers ----------------------------------------------------------
 
-    @_unavailable_on_db_errors
+    @unavailable_on_db_errors
     def register_worker(
         self,
         name: str,
@@ -718,17 +632,17 @@ class JobStore:
             s.add(w)
         return w
 
-    @_unavailable_on_db_errors
+    @unavailable_on_db_errors
     def get_worker(self, name: str) -> WorkerRow | None:
         with self._write(), self._session() as s, s.begin():
             return s.get(WorkerRow, name)
 
-    @_unavailable_on_db_errors
+    @unavailable_on_db_errors
     def list_workers(self) -> list[WorkerRow]:
         with self._write(), self._session() as s, s.begin():
             return list(s.exec(select(WorkerRow).order_by(col(WorkerRow.name))).all())
 
-    @_unavailable_on_db_errors
+    @unavailable_on_db_errors
     def set_draining(self, name: str, draining: bool = True) -> bool:
         with self._write(), self._session() as s, s.begin():
             w = s.get(WorkerRow, name)
@@ -738,9 +652,9 @@ class JobStore:
             s.add(w)
             return True
 
-    # ---- chain messages ----------------------------------------------------------
+    # ---- the tracker's queries ---------------------------------------------------
 
-    @_unavailable_on_db_errors
+    @unavailable_on_db_errors
     def deadline_jobs(self, miner: int, period_start: int, deadline: int) -> list[JobRow]:
         """The tracker's jobs of one deadline (not dry runs), all generations,
         in partition then generation order."""
@@ -757,73 +671,17 @@ class JobStore:
         with self._write(), self._session() as s, s.begin():
             return list(s.exec(q).all())
 
-    @_unavailable_on_db_errors
-    def add_message(
-        self,
-        *,
-        miner: int,
-        period_start: int,
-        deadline: int,
-        partitions: list[int],
-        job_ids: list[int],
-        cid: str,
-        pushed_epoch: int,
-        kind: str = "post",
-    ) -> MessageRow:
-        now = self._now()
-        row = MessageRow(
-            kind=kind,
-            miner=miner,
-            period_start=period_start,
-            deadline=deadline,
-            partitions=sorted(partitions),
-            job_ids=job_ids,
-            cid=cid,
-            state="pending",
-            pushed_epoch=pushed_epoch,
-            created_at=now,
-            updated_at=now,
-        )
-        with self._write(), self._session() as s, s.begin():
-            s.add(row)
-        return row
+    def latest_deadline_jobs(
+        self, miner: int, period_start: int, deadline: int
+    ) -> dict[int, JobRow]:
+        """The newest generation's job of each partition of a deadline: the
+        one that counts for it (an operator's re-plan adds a generation)."""
+        latest: dict[int, JobRow] = {}
+        for j in self.deadline_jobs(miner, period_start, deadline):
+            latest[j.partition] = j  # ordered by generation: the newest wins
+        return latest
 
-    @_unavailable_on_db_errors
-    def deadline_messages(self, miner: int, period_start: int, deadline: int) -> list[MessageRow]:
-        q = select(MessageRow).where(
-            MessageRow.miner == miner,
-            MessageRow.period_start == period_start,
-            MessageRow.deadline == deadline,
-        )
-        with self._write(), self._session() as s, s.begin():
-            return list(s.exec(q.order_by(col(MessageRow.id))).all())
-
-    @_unavailable_on_db_errors
-    def pending_messages(self) -> list[MessageRow]:
-        q = select(MessageRow).where(MessageRow.state == "pending")
-        with self._write(), self._session() as s, s.begin():
-            return list(s.exec(q.order_by(col(MessageRow.id))).all())
-
-    @_unavailable_on_db_errors
-    def settle_message(
-        self,
-        message_id: int,
-        *,
-        state: str,
-        exit_code: int | None = None,
-        landed_epoch: int | None = None,
-        error: str | None = None,
-    ) -> None:
-        with self._write(), self._session() as s, s.begin():
-            row = s.get(MessageRow, message_id)
-            if row is None:
-                return
-            row.state, row.exit_code, row.landed_epoch = state, exit_code, landed_epoch
-            row.error = error
-            row.updated_at = self._now()
-            s.add(row)
-
-    @_unavailable_on_db_errors
+    @unavailable_on_db_errors
     def next_generation(self, miner: int, period_start: int, deadline: int) -> int:
         """A generation no job of this deadline has (dry runs take these, so
         they never collide with the tracker's generation 0)."""
@@ -836,7 +694,7 @@ class JobStore:
             top = s.exec(q).one()
         return 1 if top is None else top + 1
 
-    @_unavailable_on_db_errors
+    @unavailable_on_db_errors
     def closed_deadlines(self, after_epoch: int, epoch: int) -> list[tuple[int, int, int, int]]:
         """(miner, period start, deadline, close) of tracked deadlines that
         closed in (after_epoch, epoch]."""
@@ -851,65 +709,6 @@ class JobStore:
         )
         with self._write(), self._session() as s, s.begin():
             return [tuple(r) for r in s.exec(q).all()]
-
-    # ---- misses ------------------------------------------------------------------
-
-    @_unavailable_on_db_errors
-    def record_miss(
-        self,
-        *,
-        miner: int,
-        period_start: int,
-        deadline: int,
-        partition: int,
-        close_epoch: int,
-        sectors: Iterable[int],
-        reason: str,
-    ) -> bool:
-        """Records a missed partition once; False when it was already recorded."""
-        key = (
-            MissRow.miner == miner,
-            MissRow.period_start == period_start,
-            MissRow.deadline == deadline,
-            MissRow.partition == partition,
-        )
-        with self._write(), self._session() as s, s.begin():
-            if s.exec(select(MissRow.id).where(*key)).first() is not None:
-                return False
-            s.add(
-                MissRow(
-                    miner=miner,
-                    period_start=period_start,
-                    deadline=deadline,
-                    partition=partition,
-                    close_epoch=close_epoch,
-                    sectors=sorted(sectors),
-                    reason=reason,
-                    recorded_at=self._now(),
-                )
-            )
-        return True
-
-    @_unavailable_on_db_errors
-    def list_misses(
-        self,
-        miner: int | None = None,
-        *,
-        period_start: int | None = None,
-        deadline: int | None = None,
-        limit: int = 100,
-    ) -> list[MissRow]:
-        """The newest misses first."""
-        q = select(MissRow)
-        if miner is not None:
-            q = q.where(MissRow.miner == miner)
-        if period_start is not None:
-            q = q.where(MissRow.period_start == period_start)
-        if deadline is not None:
-            q = q.where(MissRow.deadline == deadline)
-        q = q.order_by(col(MissRow.id).desc()).limit(limit)
-        with self._write(), self._session() as s, s.begin():
-            return list(s.exec(q).all())
 
     @staticmethod
     def claim_filter(worker) -> ClaimFilter:

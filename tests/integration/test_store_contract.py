@@ -109,7 +109,7 @@ def test_heartbeat_keeps_the_job_and_names_what_to_stop(store, clock):
     clock.advance(5)
     store.reset([b])
     store.remove([c])
-    store.sweep_deadlines(current_epoch=100)  # expires a, d (b is ready again: expires too)
+    store.sweep_deadlines(100)  # expires a, d (b is ready again: expires too)
     stops = store.heartbeat("w", [(j.id, j.attempt) for j in jobs.values()] + [(99, 1)])
     reasons = {s.job_id: s.reason for s in stops}
     assert reasons == {a: "expired", b: "expired", c: "removed", d: "expired", 99: "removed"}
@@ -200,9 +200,8 @@ def test_no_timeouts_during_the_grace_after_a_start(store, clock):
 
 def test_closed_deadlines_expire_and_are_not_claimed(store):
     a, b = add(store, job_spec(0, close_epoch=100), job_spec(1, close_epoch=200))
-    store.current_epoch = lambda: 150
-    assert store.claim("w").id == b
-    assert store.sweep_deadlines() == [a]
+    assert store.claim("w", epoch=150).id == b
+    assert store.sweep_deadlines(150) == [a]
     assert store.get(a).state == JobState.EXPIRED
     assert "epoch 100" in store.get(a).error
 

@@ -39,7 +39,6 @@ class JobTable(RuleBasedStateMachine):
             clock=self.clock,
             heartbeat_timeout=15,
             max_tries=2,
-            current_epoch=lambda: self.epoch,
         )
         self.partitions = 0
         self.known: dict[int, JobState] = {}  # what the table should hold
@@ -79,7 +78,7 @@ class JobTable(RuleBasedStateMachine):
     @rule(worker=WORKERS)
     def claim(self, worker):
         before = self._snapshot()
-        job = self.store.claim(worker)
+        job = self.store.claim(worker, epoch=self.epoch)
         if job is not None:
             assert before[job.id] == JobState.READY, "claimed a job that was not ready"
             assert job.attempt > self.attempts.get(job.id, 0)
@@ -132,7 +131,7 @@ class JobTable(RuleBasedStateMachine):
     @rule()
     def sweep(self):
         self.store.sweep_heartbeats()
-        self.store.sweep_deadlines()
+        self.store.sweep_deadlines(self.epoch)
         deleted = self.store.sweep_lifetime()
         assert deleted == 0  # the clock never runs 25 h in these sequences
         self._check_transitions()

@@ -105,7 +105,7 @@ def test_json_bitfields_as_lotus_writes_them():
 
 def test_id_addresses():
     assert id_address_bytes(1000).hex() == "00e807"
-    assert id_address_cbor(1000).hex() == "4300e807"  # DOMAIN.md §3
+    assert id_address_cbor(1000).hex() == "4300e807"  # docs/DOMAIN.md §3
 
 
 def test_submit_windowed_post_bytes():

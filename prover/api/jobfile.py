@@ -7,8 +7,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from prover.proofs import InvalidInput, PoStProofType
-from prover.store import InvalidJob, NewJobSpec, SectorSpec
+from prover.proofs import InvalidInput, PoStProofType, SectorRef
+from prover.store import InvalidJob, NewJobSpec
 
 REQUIRED = ("miner", "proof_type", "deadline", "partition", "randomness", "sectors")
 OPTIONAL = ("period_start", "challenge_epoch", "open_epoch", "close_epoch", "skipped", "max_tries")
@@ -58,7 +58,7 @@ def parse_job(i: int, obj: Any) -> NewJobSpec:
                 raise InvalidJob(i, f"{field}.{key}", "is required")
         storage = s.get("storage", "")
         sectors.append(
-            SectorSpec(
+            SectorRef(
                 id=_int(i, f"{field}.id", s["id"]),
                 comm_r=_hex32(i, f"{field}.comm_r", s["comm_r"]),
                 sealed_storage=s.get("sealed_storage", storage),

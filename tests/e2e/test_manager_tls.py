@@ -14,7 +14,7 @@ from cryptography.x509.oid import NameOID
 
 from manager_harness import ManagerProcess
 from prover._proto import manager_pb2 as pb
-from prover.client import ApiInfo, ManagerClient
+from prover.api.client import ApiInfo, ManagerClient
 
 
 def _pem_key(key) -> bytes:

@@ -9,7 +9,7 @@ import grpc
 import pytest
 
 from prover._proto import manager_pb2 as pb
-from prover.client import ApiInfo, ManagerClient
+from prover.api.client import ApiInfo, ManagerClient
 from proving_fixtures import proven_set
 
 

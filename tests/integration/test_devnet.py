@@ -5,13 +5,13 @@ from __future__ import annotations
 import pytest
 
 from prover.chain.deadlines import Policy
-from prover.chain.devnet import Devnet, DevnetMiner, DevnetServer
 from prover.chain.encoding import (
     encode_declare_faults_recovered,
     encode_submit_windowed_post,
     id_address_cbor,
 )
 from prover.chain.lotus import TAG_POST_CHAIN_COMMIT, TAG_WINDOWED_POST_CHALLENGE_SEED, LotusClient
+from prover.devnet import Devnet, DevnetMiner, DevnetServer
 from prover.proofs import (
     PoStProofType,
     create_test_sectors,

@@ -1,14 +1,21 @@
-"""Between protobuf messages and the store's rows and specs, in one place."""
+"""Between protobuf messages and our records, in one place both sides use:
+the manager's servicers, the worker and the CLI. Each record crosses the
+wire in exactly one way."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from prover._proto import manager_pb2 as pb
-from prover.store import NewJobSpec, SectorSpec
-from prover.store.models import JobRow, WorkerRow
+from prover.proofs.layout import SectorRef
+from prover.store.jobs import NewJobSpec
+
+if TYPE_CHECKING:
+    from prover.store.ledger import Miss
+    from prover.store.models import JobRow, MessageRow, MissRow, WorkerRow
 
 
 def timestamp(value: datetime | None) -> Timestamp | None:
@@ -22,20 +29,27 @@ def timestamp(value: datetime | None) -> Timestamp | None:
 def from_timestamp(msg, field: str) -> datetime | None:
     if not msg.HasField(field):
         return None
-    from datetime import UTC
-
     return getattr(msg, field).ToDatetime(tzinfo=UTC)
 
 
-def sector_to_pb(d: dict) -> pb.SectorRef:
+# ---- sectors ---------------------------------------------------------------------
+
+
+def sector_to_pb(s: SectorRef) -> pb.SectorRef:
     return pb.SectorRef(
-        id=d["id"],
-        comm_r=bytes.fromhex(d["comm_r"]),
-        sealed_storage=d.get("sealed_storage", ""),
-        cache_storage=d.get("cache_storage", ""),
-        upgraded=d.get("upgraded", False),
+        id=s.id,
+        comm_r=s.comm_r,
+        sealed_storage=s.sealed_storage,
+        cache_storage=s.cache_storage,
+        upgraded=s.upgraded,
     )
 
+
+def sector_from_pb(msg: pb.SectorRef) -> SectorRef:
+    return SectorRef(msg.id, msg.comm_r, msg.sealed_storage, msg.cache_storage, msg.upgraded)
+
+
+# ---- step timings and GPUs -------------------------------------------------------
 
 TIMING_STEPS = ("challenges", "vanilla", "snark", "total")
 
@@ -46,6 +60,21 @@ def timings_to_pb(timings: dict) -> pb.StepTimings:
 
 def timings_from_pb(msg: pb.StepTimings) -> dict[str, float]:
     return {k: getattr(msg, k) for k in TIMING_STEPS}
+
+
+def gpu_to_dict(g: pb.GpuInfo) -> dict:
+    return {
+        "index": g.index,
+        "name": g.name,
+        "uuid": g.uuid,
+        "memory_total": g.memory_total,
+        "memory_used": g.memory_used,
+        "utilization": g.utilization,
+        "temperature": g.temperature,
+    }
+
+
+# ---- jobs --------------------------------------------------------------------------
 
 
 def job_to_pb(job: JobRow, *, include_proof: bool = True) -> pb.Job:
@@ -83,6 +112,44 @@ def job_to_pb(job: JobRow, *, include_proof: bool = True) -> pb.Job:
     return msg
 
 
+def new_job_from_pb(msg: pb.NewJob) -> NewJobSpec:
+    return NewJobSpec(
+        miner=msg.miner,
+        proof_type=msg.proof_type,
+        period_start=msg.period_start,
+        deadline=msg.deadline,
+        partition=msg.partition,
+        challenge_epoch=msg.challenge_epoch if msg.HasField("challenge_epoch") else None,
+        open_epoch=msg.open_epoch if msg.HasField("open_epoch") else None,
+        close_epoch=msg.close_epoch if msg.HasField("close_epoch") else None,
+        randomness=msg.randomness,
+        sectors=[sector_from_pb(s) for s in msg.sectors],
+        skipped=list(msg.skipped),
+        max_tries=msg.max_tries if msg.HasField("max_tries") else None,
+    )
+
+
+def new_job_to_pb(spec: NewJobSpec) -> pb.NewJob:
+    msg = pb.NewJob(
+        miner=spec.miner,
+        proof_type=spec.proof_type,
+        period_start=spec.period_start,
+        deadline=spec.deadline,
+        partition=spec.partition,
+        randomness=spec.randomness,
+        sectors=[sector_to_pb(s) for s in spec.sectors],
+        skipped=list(spec.skipped),
+    )
+    for name in ("challenge_epoch", "open_epoch", "close_epoch", "max_tries"):
+        value = getattr(spec, name)
+        if value is not None:
+            setattr(msg, name, value)
+    return msg
+
+
+# ---- workers -----------------------------------------------------------------------
+
+
 def worker_to_pb(w: WorkerRow, running: list[int]) -> pb.Worker:
     msg = pb.Worker(
         name=w.name,
@@ -101,60 +168,37 @@ def worker_to_pb(w: WorkerRow, running: list[int]) -> pb.Worker:
     return msg
 
 
-def gpu_to_dict(g: pb.GpuInfo) -> dict:
-    return {
-        "index": g.index,
-        "name": g.name,
-        "uuid": g.uuid,
-        "memory_total": g.memory_total,
-        "memory_used": g.memory_used,
-        "utilization": g.utilization,
-        "temperature": g.temperature,
-    }
+# ---- the ledger --------------------------------------------------------------------
 
 
-def new_job_from_pb(msg: pb.NewJob) -> NewJobSpec:
-    return NewJobSpec(
-        miner=msg.miner,
-        proof_type=msg.proof_type,
-        period_start=msg.period_start,
-        deadline=msg.deadline,
-        partition=msg.partition,
-        challenge_epoch=msg.challenge_epoch if msg.HasField("challenge_epoch") else None,
-        open_epoch=msg.open_epoch if msg.HasField("open_epoch") else None,
-        close_epoch=msg.close_epoch if msg.HasField("close_epoch") else None,
-        randomness=msg.randomness,
-        sectors=[
-            SectorSpec(s.id, s.comm_r, s.sealed_storage, s.cache_storage, s.upgraded)
-            for s in msg.sectors
-        ],
-        skipped=list(msg.skipped),
-        max_tries=msg.max_tries if msg.HasField("max_tries") else None,
+def miss_to_pb(m: Miss | MissRow) -> pb.Miss:
+    msg = pb.Miss(
+        miner=m.miner,
+        period_start=m.period_start,
+        deadline=m.deadline,
+        partition=m.partition,
+        close_epoch=m.close_epoch,
+        sectors=list(m.sectors),
+        reason=m.reason,
     )
+    ts = timestamp(getattr(m, "recorded_at", None))
+    if ts is not None:
+        msg.recorded_at.CopyFrom(ts)
+    return msg
 
 
-def new_job_to_pb(spec: NewJobSpec) -> pb.NewJob:
-    msg = pb.NewJob(
-        miner=spec.miner,
-        proof_type=spec.proof_type,
-        period_start=spec.period_start,
-        deadline=spec.deadline,
-        partition=spec.partition,
-        randomness=spec.randomness,
-        sectors=[
-            pb.SectorRef(
-                id=s.id,
-                comm_r=s.comm_r,
-                sealed_storage=s.sealed_storage,
-                cache_storage=s.cache_storage,
-                upgraded=s.upgraded,
-            )
-            for s in spec.sectors
-        ],
-        skipped=list(spec.skipped),
+def message_to_pb(m: MessageRow) -> pb.ChainMessage:
+    msg = pb.ChainMessage(
+        cid=m.cid,
+        kind=m.kind,
+        deadline=m.deadline,
+        partitions=m.partitions,
+        state=m.state,
+        pushed_epoch=m.pushed_epoch,
+        error=m.error or "",
     )
-    for name in ("challenge_epoch", "open_epoch", "close_epoch", "max_tries"):
-        value = getattr(spec, name)
-        if value is not None:
-            setattr(msg, name, value)
+    if m.landed_epoch is not None:
+        msg.landed_epoch = m.landed_epoch
+    if m.exit_code is not None:
+        msg.exit_code = m.exit_code
     return msg

@@ -1,0 +1,25 @@
+"""The embedded devnet: our stand-in for the chain. It behaves like the miner
+actor and a Lotus node in everything the service relies on (deadlines,
+randomness, partitions, refusing what the actor would refuse, verifying
+proofs with the chain's verifier) and serves the same JSON-RPC, so the
+manager follows it through the same client it uses for Lotus.
+
+``actor`` is the chain, ``rpc`` its Lotus methods, ``server`` the transport,
+``home`` where a devnet lives in a prover home.
+"""
+
+from prover.devnet.actor import Devnet, DevnetMessage, DevnetMiner
+from prover.devnet.home import DEVNET_DIR, STORAGE_NAME, devnet_paths, init_devnet, load_devnet
+from prover.devnet.server import DevnetServer
+
+__all__ = [
+    "DEVNET_DIR",
+    "STORAGE_NAME",
+    "Devnet",
+    "DevnetMessage",
+    "DevnetMiner",
+    "DevnetServer",
+    "devnet_paths",
+    "init_devnet",
+    "load_devnet",
+]

@@ -1,0 +1,107 @@
+"""The Lotus JSON-RPC methods the devnet serves, in Lotus' documented JSON
+shapes (``documentation/en/api-methods-v1-stable.md``): the chain head,
+randomness, the miner's info, deadlines, partitions and sectors, pushing
+and finding messages."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+from prover.chain.encoding import bitfield_from_json, bitfield_to_json, sealed_cid
+from prover.devnet.actor import Devnet
+from prover.proofs import PoStProofType
+
+
+def handle(net: Devnet, method: str, params: list[Any]) -> Any:
+    """The answer to one JSON-RPC call; ``KeyError`` for an unknown method or
+    actor, ``ValueError`` for a call the node would refuse."""
+    net.settle()
+    now = net.epoch()
+    name = method.removeprefix("Filecoin.")
+    if name == "ChainHead":
+        return net.tipset(now)
+    if name == "ChainGetTipSetByHeight":
+        return net.tipset(min(int(params[0]), now))
+    if name == "StateNetworkVersion":
+        return 21
+    if name == "DevnetStatus":
+        return net.status()
+    if name in ("StateGetRandomnessFromBeacon", "StateGetRandomnessFromTickets"):
+        tag, epoch, entropy = int(params[0]), int(params[1]), params[2]
+        if epoch > now:
+            raise ValueError(f"cannot draw randomness from the future ({epoch} > {now})")
+        raw = base64.b64decode(entropy) if entropy else b""
+        return base64.b64encode(net.randomness(tag, epoch, raw)).decode()
+    if name == "MpoolPushMessage":
+        cid = net.push(params[0])
+        return {"Message": params[0], "Signature": {"Type": 1, "Data": ""}, "CID": {"/": cid}}
+    if name in ("StateSearchMsg", "StateWaitMsg"):
+        cid = (params[1] if name == "StateSearchMsg" else params[0])["/"]
+        msg = net.messages.get(cid)
+        if msg is None or msg.height > now:
+            if name == "StateSearchMsg":
+                return None
+            raise ValueError(f"message {cid} not found")
+        return {
+            "Message": {"/": cid},
+            "Receipt": {"ExitCode": msg.exit_code, "Return": None, "GasUsed": 0},
+            "ReturnDec": None,
+            "TipSet": net.tipset(msg.height)["Cids"],
+            "Height": msg.height,
+        }
+    m = net.miner(params[0])
+    if name == "StateMinerInfo":
+        pt = PoStProofType.from_chain_id(m.proof_type)
+        return {
+            "Owner": net.worker_address,
+            "Worker": net.worker_address,
+            "ControlAddresses": [],
+            "SectorSize": pt.sector_size,
+            "WindowPoStProofType": m.proof_type,
+            "WindowPoStPartitionSectors": pt.partition_sectors,
+        }
+    if name == "StateMinerProvingDeadline":
+        dl = net.deadline_of(m, now)
+        p = net.policy
+        return {
+            "CurrentEpoch": now,
+            "PeriodStart": dl.period_start,
+            "Index": dl.index,
+            "Open": dl.open,
+            "Close": dl.close,
+            "Challenge": dl.challenge,
+            "FaultCutoff": dl.fault_cutoff,
+            "WPoStPeriodDeadlines": p.period_deadlines,
+            "WPoStProvingPeriod": p.proving_period,
+            "WPoStChallengeWindow": p.challenge_window,
+            "WPoStChallengeLookback": p.challenge_lookback,
+            "FaultDeclarationCutoff": p.fault_declaration_cutoff,
+        }
+    if name == "StateMinerPartitions":
+        out = []
+        for sectors in m.deadlines.get(int(params[1]), []):
+            s = set(sectors)
+            out.append(
+                {
+                    "AllSectors": bitfield_to_json(s),
+                    "FaultySectors": bitfield_to_json(s & m.faulty),
+                    "RecoveringSectors": bitfield_to_json(s & m.recovering),
+                    "LiveSectors": bitfield_to_json(s),
+                    "ActiveSectors": bitfield_to_json(s - m.faulty),
+                }
+            )
+        return out
+    if name == "StateMinerSectors":
+        wanted = None if params[1] is None else bitfield_from_json(params[1])
+        return [
+            {
+                "SectorNumber": n,
+                "SealProof": m.proof_type - 5,  # StackedDrg*V1_1
+                "SealedCID": {"/": sealed_cid(c)},
+                "SectorKeyCID": None,
+            }
+            for n, c in sorted(m.comm_r.items())
+            if wanted is None or n in wanted
+        ]
+    raise KeyError(f"method {method} not supported by the devnet")

@@ -1,0 +1,90 @@
+"""Accepting a worker's result: the manager's policy, as a plain function the
+servicer calls (and tests call without gRPC).
+
+A success counts only if its proof verifies with the chain's verifier over
+the job's sectors as proven; a proof that does not is recorded as a failed
+attempt (``invalid proof: ...``), so a faulty GPU or a rogue worker cannot
+poison a deadline. Only the holder's result for a running attempt is
+verified: a stale or duplicate one goes straight to the store, which
+refuses or recognises it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from prover.manager.verify import proof_problem
+from prover.proofs import PARTITION_PROOF_LEN, ParametersMissing
+from prover.store import FinishOutcome, JobState, JobStore, UnknownJob
+
+
+class BadRequest(ValueError):
+    """A request with a field that is missing or wrong; names the field."""
+
+    def __init__(self, field_name: str, message: str) -> None:
+        super().__init__(f"{field_name}: {message}")
+        self.field = field_name
+
+
+class CannotVerify(Exception):
+    """The manager itself cannot verify proofs (parameters missing): the
+    worker should keep its result and try again later."""
+
+
+@dataclass(frozen=True)
+class Report:
+    """A worker's result for one attempt of one job."""
+
+    worker: str
+    job_id: int
+    attempt: int
+    success: bool
+    proof: bytes = b""
+    faulty: frozenset[int] = frozenset()
+    error: str | None = None
+    timings: dict[str, float] | None = None
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """What became of a report: the store's outcome, and whether it counted
+    as a success (a proof that did not verify did not), with the error."""
+
+    outcome: FinishOutcome
+    success: bool
+    error: str | None = None
+    faulty: Sequence[int] = field(default_factory=tuple)
+
+
+def accept(store: JobStore, report: Report) -> Accepted:
+    """Checks, verifies and records a worker's result (see the module
+    docstring). Raises ``BadRequest``, ``UnknownJob``, ``CannotVerify`` or
+    the store's refusal of a stale result."""
+    if report.success and (not report.proof or len(report.proof) % PARTITION_PROOF_LEN):
+        raise BadRequest("proof", f"must be a multiple of {PARTITION_PROOF_LEN} bytes")
+    job = store.get(report.job_id)
+    if job is None:
+        raise UnknownJob(report.job_id)
+    if stray := set(report.faulty) - {s.id for s in job.sectors}:
+        raise BadRequest("faulty", f"sectors {sorted(stray)} are not in job {report.job_id}")
+    success, error = report.success, report.error
+    holder = job.attempt == report.attempt and job.worker == report.worker
+    if success and holder and job.state == JobState.RUNNING:
+        try:
+            problem = proof_problem(job, report.proof, set(report.faulty))
+        except ParametersMissing as exc:
+            raise CannotVerify(f"manager cannot verify proofs: {exc}") from exc
+        if problem is not None:
+            success, error = False, problem
+    outcome = store.finish(
+        report.worker,
+        report.job_id,
+        report.attempt,
+        success=success,
+        proof=report.proof if success else None,
+        faulty=report.faulty,
+        error=error,
+        timings=report.timings,
+    )
+    return Accepted(outcome, success, error, sorted(report.faulty))

@@ -1,0 +1,120 @@
+"""Where a sector's files are: the one record of a job's sector, and the
+storage layout Lotus, Curio and damocles share.
+
+Under a storage root, a sector sealed by the miner keeps its replica in
+``sealed/s-t0<miner>-<n>`` and its trees and ``p_aux`` in
+``cache/s-t0<miner>-<n>/``; a snap-upgraded sector keeps them in
+``update/`` and ``update-cache/`` (docs/DOMAIN.md §8). A job names storages,
+not paths: each machine maps a storage name to its own mount point.
+
+``SectorRef`` is the shape a sector has from the tracker that plans a job to
+the worker that proves it: the store, the wire and the job file convert to
+and from it at their edges, and a worker turns it into a ``SectorReplica``
+(paths on its own mounts) with ``resolve``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from prover.proofs.types import SectorReplica
+
+
+def sector_name(miner: int, sector: int) -> str:
+    return f"s-t0{miner}-{sector}"
+
+
+def sector_paths(root: Path, miner: int, sector: int, upgraded: bool = False) -> tuple[Path, Path]:
+    """(replica file, cache directory) of a sector under a storage root."""
+    name = sector_name(miner, sector)
+    if upgraded:
+        return root / "update" / name, root / "update-cache" / name
+    return root / "sealed" / name, root / "cache" / name
+
+
+@dataclass(frozen=True)
+class SectorRef:
+    """One sector of a job: its number, comm_r, the storages holding its
+    replica and its cache (often the same), and whether it is snap-upgraded
+    (which moves its files to ``update/``)."""
+
+    id: int
+    comm_r: bytes
+    sealed_storage: str = ""
+    cache_storage: str = ""
+    upgraded: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        """The stored form (comm_r as hex)."""
+        return {
+            "id": self.id,
+            "comm_r": self.comm_r.hex(),
+            "sealed_storage": self.sealed_storage,
+            "cache_storage": self.cache_storage,
+            "upgraded": self.upgraded,
+        }
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> SectorRef:
+        return cls(
+            id=int(d["id"]),
+            comm_r=bytes.fromhex(d["comm_r"]),
+            sealed_storage=d.get("sealed_storage", ""),
+            cache_storage=d.get("cache_storage", ""),
+            upgraded=bool(d.get("upgraded", False)),
+        )
+
+    @property
+    def located(self) -> bool:
+        """Both files were found on some storage when the job was planned."""
+        return bool(self.sealed_storage and self.cache_storage)
+
+    def replica(self, miner: int, storages: Mapping[str, Path]) -> SectorReplica:
+        """The sector's files on this machine's mounts; ``MissingStorage``
+        when a storage it names is not attached here."""
+        missing = sorted({self.sealed_storage, self.cache_storage} - set(storages))
+        if missing:
+            raise MissingStorage(missing)
+        sealed, _ = sector_paths(storages[self.sealed_storage], miner, self.id, self.upgraded)
+        _, cache = sector_paths(storages[self.cache_storage], miner, self.id, self.upgraded)
+        return SectorReplica(self.id, self.comm_r, sealed, cache)
+
+
+class MissingStorage(Exception):
+    """A job names storages this machine does not attach."""
+
+    def __init__(self, names: list[str]) -> None:
+        super().__init__(f"storage {', '.join(names)} not attached on this worker")
+        self.names = names
+
+
+def resolve(
+    sectors: Iterable[SectorRef], miner: int, storages: Mapping[str, Path]
+) -> list[SectorReplica]:
+    """Every sector's files on this machine; ``MissingStorage`` names all the
+    storages that are not attached (not just the first)."""
+    sectors = list(sectors)
+    missing = sorted(
+        {name for s in sectors for name in (s.sealed_storage, s.cache_storage)} - set(storages)
+    )
+    if missing:
+        raise MissingStorage(missing)
+    return [s.replica(miner, storages) for s in sectors]
+
+
+def locate(
+    storages: Mapping[str, Path], miner: int, sector: int, upgraded: bool = False
+) -> tuple[str, str] | None:
+    """(storage of the replica, storage of the cache) where a sector's files
+    are on these mounts, or None when either is found nowhere."""
+    sealed_on = cache_on = None
+    for name, root in storages.items():
+        sealed, cache = sector_paths(root, miner, sector, upgraded)
+        if sealed_on is None and sealed.is_file():
+            sealed_on = name
+        if cache_on is None and cache.is_dir():
+            cache_on = name
+    return (sealed_on, cache_on) if sealed_on and cache_on else None

@@ -1,0 +1,80 @@
+"""The database both aggregates of the store share: one engine, migrated at
+open, and on SQLite one writer lock for the process.
+
+SQLite has one writer: queueing this process's writers on a lock, instead of
+letting them collide on the file lock and sleep in SQLite's busy handler,
+keeps claims fast under many concurrent workers. The job store and the
+ledger must share that lock, so they share this object.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import ParamSpec, TypeVar
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlmodel import Session
+
+from prover.store.engine import backend_name, make_engine
+from prover.store.errors import StoreUnavailable
+from prover.store.migrate import upgrade
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def unavailable_on_db_errors(fn: Callable[P, R]) -> Callable[P, R]:
+    """A lost or unreachable database becomes ``StoreUnavailable`` (callers
+    retry later); any other database error is a bug and propagates."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except (OperationalError, InterfaceError) as exc:
+            raise StoreUnavailable(f"database unavailable: {exc.orig or exc}") from exc
+        except DBAPIError as exc:
+            if exc.connection_invalidated:
+                raise StoreUnavailable(f"database connection lost: {exc.orig or exc}") from exc
+            raise
+
+    return wrapper
+
+
+class Database:
+    """An engine with the schema at the newest migration."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._write_lock = threading.Lock() if engine.dialect.name == "sqlite" else None
+
+    @classmethod
+    def open(cls, url: str) -> Database:
+        """Connects and brings the schema to the newest migration."""
+        engine = make_engine(url)
+        unavailable_on_db_errors(upgrade)(engine)
+        return cls(engine)
+
+    @property
+    def backend(self) -> str:
+        return backend_name(self.engine)
+
+    def write(self) -> contextlib.AbstractContextManager:
+        """Held around every transaction (reads too: on SQLite every
+        transaction begins IMMEDIATE)."""
+        return self._write_lock or contextlib.nullcontext()
+
+    def session(self) -> Session:
+        return Session(self.engine, expire_on_commit=False)
+
+    def close(self) -> None:
+        self.engine.dispose()

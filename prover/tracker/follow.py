@@ -1,0 +1,42 @@
+"""Following pushed messages until the chain has executed them, or until it
+is clear it never will (a reorg, or the mpool, dropped them): then their
+partitions may be sent again while the deadline is open."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from prover.chain.lotus import LotusClient
+from prover.logs import get_logger
+from prover.store import Ledger, MessageKind, MessageState
+
+log = get_logger("prover.tracker.follow")
+
+
+def follow(
+    ledger: Ledger,
+    client: LotusClient,
+    epoch: int | None,
+    resubmit_after: int,
+    on_dropped: Callable[[MessageKind, int, int, int], None],
+) -> None:
+    """One pass over the pending messages. ``on_dropped(kind, miner, period
+    start, deadline)`` is told of each message given up on."""
+    for m in ledger.pending_messages():
+        prefix = "post_" if m.kind == MessageKind.POST else "recovery_"
+        found = client.state_search_msg(m.cid)
+        if found is not None:
+            state = ledger.executed(m.id, exit_code=found.exit_code, epoch=found.height)
+            event = log.info if state == MessageState.LANDED else log.error
+            event(
+                prefix + state,
+                miner=m.miner,
+                deadline=m.deadline,
+                cid=m.cid,
+                exit_code=found.exit_code,
+                epoch=found.height,
+            )
+        elif epoch is not None and epoch - m.pushed_epoch > resubmit_after:
+            ledger.dropped(m.id, f"not on chain {resubmit_after} epochs after it was pushed")
+            log.warning(prefix + "dropped", miner=m.miner, deadline=m.deadline, cid=m.cid)
+            on_dropped(MessageKind(m.kind), m.miner, m.period_start, m.deadline)

@@ -1,0 +1,149 @@
+"""The tracker's loop: on every head, for each configured miner, plan the
+deadlines whose challenge is settled, submit what is proven, declare
+recoveries; then follow pushed messages and record the misses of closed
+deadlines. Between heads, a finished proof wakes the loop to submit at once.
+
+The rules live in their own modules (``planning``, ``submission``,
+``recoveries``, ``misses``, ``follow``); this one decides when each runs and
+keeps one miner's trouble (a node error, a database hiccup) from holding up
+the others: a failed pass is redone on the next tick.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from prover.chain.clock import EpochClock
+from prover.chain.deadlines import DeadlineInfo
+from prover.chain.lotus import LotusClient, LotusError, ProvingDeadline
+from prover.chain.notify import HeadFollower
+from prover.config import ChainConfig
+from prover.logs import get_logger
+from prover.store import JobStore, Ledger, MessageKind, StoreUnavailable
+from prover.tracker.follow import follow
+from prover.tracker.misses import Settler
+from prover.tracker.planning import DeadlinePlan, Planner, ProofTypes
+from prover.tracker.recoveries import Recoveries
+from prover.tracker.submission import Submitter, may_submit
+
+log = get_logger("prover.tracker")
+
+
+class Tracker:
+    def __init__(
+        self,
+        jobs: JobStore,
+        ledger: Ledger,
+        client: LotusClient,
+        config: ChainConfig,
+        storages: Mapping[str, Path],
+        *,
+        clock: EpochClock | None = None,
+        kick: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.jobs = jobs
+        self.ledger = ledger
+        self.client = client
+        self.config = config
+        self.clock = clock or EpochClock.following_chain()
+        self._wake = threading.Event()
+        self.heads_in = HeadFollower(client, notify=config.notify, on_change=self._wake.set)
+        self.epoch: int | None = None
+        # the last StateMinerProvingDeadline per miner (for `prover deadlines`)
+        self.heads: dict[int, ProvingDeadline] = {}
+        proof_types = ProofTypes(client)
+        self.planner = Planner(jobs, ledger, client, storages, proof_types, kick)
+        self.submitter = Submitter(jobs, ledger, client, config, proof_types)
+        self.recoveries = Recoveries(ledger, client, storages, proof_types, self.submitter.push)
+        self.settler = Settler(jobs, ledger, self.submitter.push_errors)
+        self._finished = threading.Event()
+        self._full_pass = True
+
+    def run(self, stop: threading.Event) -> None:
+        """The tracker's thread: a tick per ``poll_interval_s``, or at once
+        when a head arrives or a job finishes (its proof may complete a
+        message)."""
+        while not stop.is_set():
+            try:
+                self.tick()
+            except Exception:  # a bug must not stop deadline tracking
+                log.exception("tracker_tick_crashed")
+                self._full_pass = True
+            self._wake.wait(self.config.poll_interval_s)
+            self._wake.clear()
+
+    def job_finished(self) -> None:
+        """Called after an accepted proof."""
+        self._finished.set()
+        self._wake.set()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def close(self) -> None:
+        self.heads_in.close()
+
+    def prove_dry_run(self, miner: int, index: int) -> tuple[DeadlineInfo, list[int], DeadlinePlan]:
+        """See ``Planner.dry_run``."""
+        return self.planner.dry_run(miner, index, self.config.miners)
+
+    def tick(self) -> None:
+        """A full pass (jobs, submissions, recoveries, messages, misses) on
+        each new head; between heads, only the submissions a finished job
+        may have made ready."""
+        finished = self._finished.is_set()
+        self._finished.clear()
+        try:
+            changes = self.heads_in.poll()
+            for change in changes:
+                if change.kind == "revert":
+                    log.warning("chain_reorg", reverted=change.tipset.height)
+            self.epoch = self.heads_in.current.height
+            self.clock.observe(self.epoch)
+            if changes or self._full_pass:
+                self._full_pass = False
+                for miner in self.config.miners:
+                    try:
+                        self._miner(miner)
+                    except (LotusError, StoreUnavailable) as exc:
+                        self._full_pass = True
+                        log.warning("tracker_miner_failed", miner=miner, error=str(exc))
+                follow(
+                    self.ledger,
+                    self.client,
+                    self.epoch,
+                    self.config.resubmit_after,
+                    self._dropped,
+                )
+                self.settler.settle(self.epoch, self.config.confidence, self._longest_period)
+            elif finished:
+                for miner, head in self.heads.items():
+                    if may_submit(head.info, self.config.confidence):
+                        self.submitter.submit(miner, head.info, self._pushed_epoch(head.info))
+        except (LotusError, StoreUnavailable) as exc:
+            self._full_pass = True
+            log.warning("tracker_tick_failed", error=str(exc))
+
+    def _miner(self, miner: int) -> None:
+        head = self.client.state_miner_proving_deadline(miner)
+        self.heads[miner] = head
+        current = head.info
+        for d in (current, current.next()):
+            if d.challenge_reached(self.config.confidence) and not d.has_elapsed():
+                self.planner.create_jobs(miner, d)
+        if may_submit(current, self.config.confidence):
+            self.submitter.submit(miner, current, self._pushed_epoch(current))
+        after_next = current.next().next()
+        self.recoveries.declare(miner, after_next, self._pushed_epoch(after_next))
+
+    def _pushed_epoch(self, d: DeadlineInfo) -> int:
+        return self.epoch if self.epoch is not None else d.current_epoch
+
+    def _dropped(self, kind: MessageKind, miner: int, period_start: int, deadline: int) -> None:
+        if kind == MessageKind.RECOVERY:  # check (and declare) again
+            self.recoveries.forget(miner, period_start, deadline)
+
+    def _longest_period(self) -> int:
+        return max((h.policy.proving_period for h in self.heads.values()), default=0)

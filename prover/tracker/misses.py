@@ -1,0 +1,112 @@
+"""Misses: once a deadline has closed, each partition without a landed proof
+is recorded with the reason an operator needs first.
+
+The reason is read from the partition's newest job and the post messages
+that carried it: a message that failed on chain or never landed, a proof
+that was ready but could not be pushed, a job that was never claimed, still
+proving, or out of tries. ``miss_reason`` and ``deadline_misses`` are that
+rule, free of I/O; ``Settler`` finds the closed deadlines and records them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict
+
+from prover.logs import get_logger
+from prover.store import (
+    UNFINISHED_STATES,
+    JobState,
+    JobStore,
+    Ledger,
+    MessageKind,
+    MessageState,
+    Miss,
+    expiry_reason,
+)
+from prover.store.models import JobRow, MessageRow
+
+log = get_logger("prover.tracker.misses")
+
+
+def miss_reason(job: JobRow, messages: Sequence[MessageRow], push_error: str | None) -> str:
+    """Why the partition of ``job`` has no landed proof; ``messages`` are the
+    post messages that carried it, oldest first."""
+    if messages:
+        m = messages[-1]
+        if m.state == MessageState.FAILED:
+            return f"message {m.cid} failed on chain with exit code {m.exit_code}"
+        if m.state == MessageState.PENDING:
+            return f"message {m.cid} pushed at epoch {m.pushed_epoch} was not on chain by Close"
+        return f"message {m.cid} was dropped and not pushed again before Close"
+    if job.state == JobState.SUCCEEDED:
+        return "proof ready but not submitted: " + (push_error or "no submission before Close")
+    if job.state in UNFINISHED_STATES:
+        return expiry_reason(job)  # the expiry sweep has not run yet
+    return job.error or f"job {job.id} {job.state}"
+
+
+def deadline_misses(
+    close: int,
+    latest: Mapping[int, JobRow],
+    posts: Sequence[MessageRow],
+    push_error: str | None,
+) -> list[Miss]:
+    """The partitions of a closed deadline (its newest jobs by partition)
+    that no landed post message carried."""
+    landed = {p for m in posts if m.state == MessageState.LANDED for p in m.partitions}
+    out = []
+    for partition, job in sorted(latest.items()):
+        if partition in landed:
+            continue
+        reason = miss_reason(job, [m for m in posts if partition in m.partitions], push_error)
+        sectors = sorted({s.id for s in job.sectors} - set(job.skipped))
+        out.append(
+            Miss(job.miner, job.period_start, job.deadline, partition, close, sectors, reason)
+        )
+    return out
+
+
+class Settler:
+    def __init__(
+        self,
+        jobs: JobStore,
+        ledger: Ledger,
+        push_errors: dict[tuple[int, int, int], str],
+    ) -> None:
+        self.jobs = jobs
+        self.ledger = ledger
+        self.push_errors = push_errors
+        self._through: int | None = None
+
+    def settle(self, epoch: int, confidence: int, lookback: Callable[[], int]) -> None:
+        """Records the misses of every deadline that closed since the last
+        call, ``confidence`` epochs back (for its last message to show).
+        After a start it looks ``lookback()`` epochs further back (recording
+        is idempotent)."""
+        through = epoch - max(1, confidence)
+        if self._through is None:
+            self._through = through - lookback()
+        if through <= self._through:
+            return
+        for miner, period_start, index, close in self.jobs.closed_deadlines(self._through, through):
+            self._deadline(miner, period_start, index, close)
+        self._through = through
+
+    def _deadline(self, miner: int, period_start: int, index: int, close: int) -> None:
+        latest = self.jobs.latest_deadline_jobs(miner, period_start, index)
+        posts = self.ledger.deadline_messages(miner, period_start, index, MessageKind.POST)
+        key = (miner, period_start, index)
+        misses = deadline_misses(close, latest, posts, self.push_errors.get(key))
+        for miss in misses:
+            if self.ledger.record_miss(miss):
+                log.error("deadline_missed", **asdict(miss))
+        if not misses and latest:
+            log.info(
+                "deadline_proven",
+                miner=miner,
+                deadline=index,
+                period_start=period_start,
+                partitions=sorted(latest),
+            )
+        self.push_errors.pop(key, None)
