@@ -38,7 +38,7 @@ os.environ.setdefault(
 from pg_scratch import scratch_database  # noqa: E402
 from prover._proto import manager_pb2 as pb  # noqa: E402
 from prover.api.client import ApiInfo, ManagerClient  # noqa: E402
-from prover.manager.auth import make_token, read_secret  # noqa: E402
+from prover.api.tokens import make_token, read_secret  # noqa: E402
 from proving_fixtures import proven_set  # noqa: E402
 
 _partitions = itertools.count()

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from prover.api.client import ApiInfo, ManagerClient
-from prover.manager.auth import make_token, read_secret
+from prover.api.tokens import make_token, read_secret
 
 
 class ManagerProcess:

@@ -204,9 +204,6 @@ class LotusClient:
     def chain_head(self) -> TipSet:
         return tipset_from_json(self.call("ChainHead"))
 
-    def chain_get_tipset_by_height(self, height: int, tsk: TipSet | None = None) -> TipSet:
-        return tipset_from_json(self.call("ChainGetTipSetByHeight", height, tsk.key if tsk else []))
-
     def state_network_version(self, tsk: TipSet | None = None) -> int:
         return int(self.call("StateNetworkVersion", tsk.key if tsk else []))
 
@@ -337,11 +334,6 @@ class LotusClient:
         return _lookup(
             self.call("StateSearchMsg", tsk.key if tsk else [], {"/": cid}, limit, allow_replaced)
         )
-
-    def state_wait_msg(
-        self, cid: str, confidence: int, *, limit: int = -1, allow_replaced: bool = True
-    ) -> MsgLookup:
-        return _lookup(self.call("StateWaitMsg", {"/": cid}, confidence, limit, allow_replaced))
 
 
 @dataclass(frozen=True)

@@ -153,8 +153,8 @@ def devnet_status(as_json, home) -> None:
 @_home_option
 def demo(workers, minutes, window, deadlines, home) -> None:
     """Devnet + manager + local workers on this machine, deadlines proven live."""
+    from prover.api.tokens import make_token, new_secret, read_secret
     from prover.cli.manager_main import default_config_text
-    from prover.manager.auth import make_token, new_secret, read_secret
 
     home = resolve_home(home)
     home.mkdir(parents=True, exist_ok=True)

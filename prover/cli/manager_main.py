@@ -7,9 +7,9 @@ from pathlib import Path
 
 import click
 
+from prover.api.tokens import PERMS, make_token, new_secret, read_secret
 from prover.config import CONFIG_FILE, SECRET_FILE, ConfigError, load_manager_config, resolve_home
 from prover.logs import configure_logging, get_logger
-from prover.manager.auth import PERMS, make_token, new_secret, read_secret
 
 
 def default_config_text() -> str:

@@ -21,8 +21,6 @@ def handle(net: Devnet, method: str, params: list[Any]) -> Any:
     name = method.removeprefix("Filecoin.")
     if name == "ChainHead":
         return net.tipset(now)
-    if name == "ChainGetTipSetByHeight":
-        return net.tipset(min(int(params[0]), now))
     if name == "StateNetworkVersion":
         return 21
     if name == "DevnetStatus":
@@ -36,13 +34,10 @@ def handle(net: Devnet, method: str, params: list[Any]) -> Any:
     if name == "MpoolPushMessage":
         cid = net.push(params[0])
         return {"Message": params[0], "Signature": {"Type": 1, "Data": ""}, "CID": {"/": cid}}
-    if name in ("StateSearchMsg", "StateWaitMsg"):
-        cid = (params[1] if name == "StateSearchMsg" else params[0])["/"]
-        msg = net.messages.get(cid)
+    if name == "StateSearchMsg":
+        msg = net.messages.get(params[1]["/"])
         if msg is None or msg.height > now:
-            if name == "StateSearchMsg":
-                return None
-            raise ValueError(f"message {cid} not found")
+            return None
         return {
             "Message": {"/": cid},
             "Receipt": {"ExitCode": msg.exit_code, "Return": None, "GasUsed": 0},

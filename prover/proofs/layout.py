@@ -67,11 +67,6 @@ class SectorRef:
             upgraded=bool(d.get("upgraded", False)),
         )
 
-    @property
-    def located(self) -> bool:
-        """Both files were found on some storage when the job was planned."""
-        return bool(self.sealed_storage and self.cache_storage)
-
     def replica(self, miner: int, storages: Mapping[str, Path]) -> SectorReplica:
         """The sector's files on this machine's mounts; ``MissingStorage``
         when a storage it names is not attached here."""

@@ -21,10 +21,6 @@ def normalise_url(url: str) -> str:
     return url
 
 
-def sqlite_url(path: str | Path) -> str:
-    return f"sqlite:///{Path(path)}"
-
-
 def backend_name(engine: Engine) -> str:
     return engine.dialect.name
 

@@ -82,6 +82,34 @@ def test_a_job_is_proven_verified_and_succeeds(mgr, workers):
     assert info.name == "w1" and list(info.gpus) == []
 
 
+def test_workers_heartbeat_at_the_interval_the_manager_hands_out(tmp_path, workers):
+    m = ManagerProcess(
+        tmp_path / "fast",
+        heartbeat_interval_s=0.25,
+        replace={"heartbeat_timeout_s = 15.0": "heartbeat_timeout_s = 4.0"},
+    ).start()
+    try:
+        w = workers(m, name="hb")
+        until = time.monotonic() + 30
+        while not w.events("worker_registered") and time.monotonic() < until:
+            time.sleep(0.05)
+        (registered,) = w.events("worker_registered")
+        assert (registered["heartbeat_interval_s"], registered["heartbeat_timeout_s"]) == (
+            0.25,
+            4.0,
+        )
+        admin = m.client("admin")
+        seen = set()
+        until = time.monotonic() + 2.0
+        while time.monotonic() < until:
+            (worker,) = admin.call(admin.admin.ListWorkers, pb.ListWorkersRequest()).workers
+            seen.add(worker.last_seen_at.ToNanoseconds())
+            time.sleep(0.05)
+        assert len(seen) >= 5  # the worker's own default (3 s) would give one or two
+    finally:
+        m.kill()
+
+
 def test_a_deleted_sector_is_skipped_and_the_job_succeeds(mgr, workers, tmp_path):
     s = fresh_set(tmp_path / "store")
     s.replicas[1].sealed_path.unlink()

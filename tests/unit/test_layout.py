@@ -59,7 +59,6 @@ def test_resolving_names_every_storage_this_machine_lacks():
 
 def test_a_sector_that_was_not_located_cannot_resolve():
     ref = SectorRef(1, COMM_R)
-    assert not ref.located
     with pytest.raises(MissingStorage):
         ref.replica(1000, {"a": Path("/a")})
 

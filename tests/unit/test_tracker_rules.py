@@ -249,7 +249,10 @@ def test_a_sector_found_on_no_storage_is_skipped_up_front():
     )
     (spec,) = plan.specs
     assert spec.skipped == [2]
-    assert [(s.id, s.located) for s in spec.sectors] == [(1, True), (2, False)]
+    assert [(s.id, s.sealed_storage, s.cache_storage) for s in spec.sectors] == [
+        (1, "a", "a"),
+        (2, "", ""),
+    ]
 
 
 def test_a_sector_missing_from_the_miners_sectors_is_skipped_and_left_out():

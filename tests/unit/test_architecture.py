@@ -1,0 +1,164 @@
+"""The shape of the package, checked: the data path runs one way (chain ->
+tracker -> store -> api -> worker -> proofs) and nothing reaches back.
+
+Imports are read from the source (every ``import`` statement, inside
+functions too, except ``if TYPE_CHECKING:`` blocks), so a lazy import cannot
+hide an arrow that runs the wrong way.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections import defaultdict
+from functools import cache
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[2] / "prover"
+DAEMON_ENTRY_POINTS = {"prover.cli.manager_main", "prover.cli.worker_main"}
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _type_checking(node: ast.If) -> bool:
+    test = node.test
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
+
+
+def _imports(tree: ast.AST, *, in_function: bool = False) -> list[tuple[str, bool]]:
+    """(imported prover module, whether the import sits in a function)."""
+    out = []
+    for node in ast.iter_child_nodes(tree):
+        if isinstance(node, ast.If) and _type_checking(node):
+            out += [i for n in node.orelse for i in _imports(n, in_function=in_function)]
+            continue
+        if isinstance(node, ast.Import):
+            out += [(a.name, in_function) for a in node.names if a.name.startswith("prover")]
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("prover"):
+            out.append((node.module, in_function))
+        nested = in_function or isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+        out += _imports(node, in_function=nested)
+    return out
+
+
+@cache
+def graph() -> dict[str, set[tuple[str, bool]]]:
+    edges: dict[str, set[tuple[str, bool]]] = {}
+    for path in PACKAGE.rglob("*.py"):
+        if "_proto" in path.parts or "migrations" in path.parts:
+            continue
+        edges[module_name(path)] = set(_imports(ast.parse(path.read_text())))
+    return edges
+
+
+def imports_of(prefix: str) -> list[tuple[str, str]]:
+    """(module, imported module) for every module under ``prefix``."""
+    return [
+        (mod, target)
+        for mod, targets in sorted(graph().items())
+        if mod == prefix or mod.startswith(prefix + ".")
+        for target, _ in sorted(targets)
+    ]
+
+
+def under(target: str, *packages: str) -> bool:
+    return any(target == p or target.startswith(p + ".") for p in packages)
+
+
+def test_the_graph_sees_the_package():
+    assert {"prover.tracker.loop", "prover.store.jobs", "prover.api.convert"} <= set(graph())
+    assert ("prover.store.jobs", False) in graph()["prover.store"]
+
+
+@pytest.mark.parametrize("package", ["prover.worker", "prover.cli", "prover.store"])
+def test_worker_cli_and_store_do_not_reach_into_the_manager(package):
+    wrong = [
+        (mod, target)
+        for mod, target in imports_of(package)
+        if under(target, "prover.manager", "prover.tracker") and mod not in DAEMON_ENTRY_POINTS
+    ]
+    assert wrong == []
+
+
+@pytest.mark.parametrize("package", ["prover.chain", "prover.proofs"])
+def test_chain_and_proofs_know_nothing_above_them(package):
+    above = ("prover.store", "prover.manager", "prover.tracker", "prover.api", "prover.devnet")
+    wrong = [(mod, target) for mod, target in imports_of(package) if under(target, *above)]
+    assert wrong == []
+
+
+def test_the_worker_talks_to_the_manager_only_over_the_wire():
+    wrong = [
+        (mod, target)
+        for mod, target in imports_of("prover.worker")
+        if under(target, "prover.store", "prover.chain", "prover.devnet")
+    ]
+    assert wrong == []
+
+
+def _cycles(edges: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components of more than one node (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    out: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in sorted(edges.get(v, ())):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                out.append(sorted(component))
+
+    for v in sorted(edges):
+        if v not in index:
+            visit(v)
+    return out
+
+
+def top_package(mod: str) -> str:
+    parts = mod.split(".")
+    return ".".join(parts[:2])
+
+
+def test_no_import_cycle_between_packages():
+    edges: dict[str, set[str]] = defaultdict(set)
+    for mod, targets in graph().items():
+        for target, _ in targets:
+            a, b = top_package(mod), top_package(target)
+            if a != b:
+                edges[a].add(b)
+    assert _cycles(edges) == []
+
+
+def test_no_import_cycle_between_modules_at_import_time():
+    edges = {
+        mod: {t for t, lazy in targets if not lazy and t in graph() and t != mod}
+        for mod, targets in graph().items()
+    }
+    assert _cycles(edges) == []
+
+
+def test_a_cycle_would_be_found():
+    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
