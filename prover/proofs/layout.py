@@ -16,11 +16,12 @@ and from it at their edges, and a worker turns it into a ``SectorReplica``
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from prover.proofs.types import SectorReplica
+
+_new = tuple.__new__
 
 
 def sector_name(miner: int, sector: int) -> str:
@@ -35,11 +36,14 @@ def sector_paths(root: Path, miner: int, sector: int, upgraded: bool = False) ->
     return root / "sealed" / name, root / "cache" / name
 
 
-@dataclass(frozen=True)
-class SectorRef:
+class SectorRef(NamedTuple):
     """One sector of a job: its number, comm_r, the storages holding its
     replica and its cache (often the same), and whether it is snap-upgraded
-    (which moves its files to ``update/``)."""
+    (which moves its files to ``update/``).
+
+    A named tuple rather than a dataclass: a 32GiB partition holds 2349 of
+    them, and every claim and listing builds them from the stored form, where
+    a tuple is built in a third of the time."""
 
     id: int
     comm_r: bytes
@@ -59,12 +63,15 @@ class SectorRef:
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> SectorRef:
-        return cls(
-            id=int(d["id"]),
-            comm_r=bytes.fromhex(d["comm_r"]),
-            sealed_storage=d.get("sealed_storage", ""),
-            cache_storage=d.get("cache_storage", ""),
-            upgraded=bool(d.get("upgraded", False)),
+        return _new(
+            cls,
+            (
+                int(d["id"]),
+                bytes.fromhex(d["comm_r"]),
+                d.get("sealed_storage", ""),
+                d.get("cache_storage", ""),
+                bool(d.get("upgraded", False)),
+            ),
         )
 
     def replica(self, miner: int, storages: Mapping[str, Path]) -> SectorReplica:
