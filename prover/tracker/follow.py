@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from prover.chain.lotus import LotusClient
 from prover.logs import get_logger
-from prover.store import Ledger, MessageKind, MessageState
+from prover.store import Ledger, MessageKind, MessageState, TransitionRefused
 
 log = get_logger("prover.tracker.follow")
 
@@ -26,7 +26,10 @@ def follow(
         prefix = "post_" if m.kind == MessageKind.POST else "recovery_"
         found = client.state_search_msg(m.cid)
         if found is not None:
-            state = ledger.executed(m.id, exit_code=found.exit_code, epoch=found.height)
+            try:
+                state = ledger.executed(m.id, exit_code=found.exit_code, epoch=found.height)
+            except TransitionRefused:
+                continue  # another manager on the same database settled it first
             event = log.info if state == MessageState.LANDED else log.error
             event(
                 prefix + state,
@@ -37,6 +40,9 @@ def follow(
                 epoch=found.height,
             )
         elif epoch is not None and epoch - m.pushed_epoch > resubmit_after:
-            ledger.dropped(m.id, f"not on chain {resubmit_after} epochs after it was pushed")
+            try:
+                ledger.dropped(m.id, f"not on chain {resubmit_after} epochs after it was pushed")
+            except TransitionRefused:
+                continue
             log.warning(prefix + "dropped", miner=m.miner, deadline=m.deadline, cid=m.cid)
             on_dropped(MessageKind(m.kind), m.miner, m.period_start, m.deadline)
