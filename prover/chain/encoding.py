@@ -299,7 +299,19 @@ def encode_declare_faults_recovered(recoveries: list[tuple[int, int, set[int]]])
 
 
 def decode_declare_faults_recovered(data: bytes) -> list[tuple[int, int, set[int]]]:
-    obj = cbor2.loads(data)
+    try:
+        obj = cbor2.loads(data)
+    except Exception as exc:
+        raise ValueError(f"DeclareFaultsRecovered params are not CBOR: {exc}") from None
     if not isinstance(obj, list) or len(obj) != 1 or not isinstance(obj[0], list):
         raise ValueError("DeclareFaultsRecovered params must be [recoveries]")
+    if not all(
+        isinstance(r, list)
+        and len(r) == 3
+        and isinstance(r[0], int)
+        and isinstance(r[1], int)
+        and isinstance(r[2], bytes)
+        for r in obj[0]
+    ):
+        raise ValueError("recoveries must be [deadline, partition, sectors bitfield] triples")
     return [(d, p, decode_bitfield(s)) for d, p, s in obj[0]]

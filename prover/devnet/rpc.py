@@ -35,7 +35,8 @@ def handle(net: Devnet, method: str, params: list[Any]) -> Any:
         cid = net.push(params[0])
         return {"Message": params[0], "Signature": {"Type": 1, "Data": ""}, "CID": {"/": cid}}
     if name == "StateSearchMsg":
-        msg = net.messages.get(params[1]["/"])
+        cid = params[1]["/"]
+        msg = net.messages.get(cid)
         if msg is None or msg.height > now:
             return None
         return {
