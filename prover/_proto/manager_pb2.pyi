@@ -24,7 +24,7 @@ class SectorRef(_message.Message):
     def __init__(self, id: _Optional[int] = ..., comm_r: _Optional[bytes] = ..., sealed_storage: _Optional[str] = ..., cache_storage: _Optional[str] = ..., upgraded: _Optional[bool] = ...) -> None: ...
 
 class Job(_message.Message):
-    __slots__ = ("id", "miner", "proof_type", "period_start", "deadline", "partition", "generation", "challenge_epoch", "open_epoch", "close_epoch", "randomness", "sectors", "skipped", "state", "tries", "max_tries", "attempt", "worker", "created_at", "updated_at", "started_at", "heartbeat_at", "finished_at", "error", "proof", "faulty", "timings", "dry_run")
+    __slots__ = ("id", "miner", "proof_type", "period_start", "deadline", "partition", "generation", "challenge_epoch", "open_epoch", "close_epoch", "randomness", "sectors", "skipped", "state", "tries", "max_tries", "attempt", "worker", "created_at", "updated_at", "started_at", "heartbeat_at", "finished_at", "error", "proof", "faulty", "timings", "dry_run", "sector_count")
     ID_FIELD_NUMBER: _ClassVar[int]
     MINER_FIELD_NUMBER: _ClassVar[int]
     PROOF_TYPE_FIELD_NUMBER: _ClassVar[int]
@@ -53,6 +53,7 @@ class Job(_message.Message):
     FAULTY_FIELD_NUMBER: _ClassVar[int]
     TIMINGS_FIELD_NUMBER: _ClassVar[int]
     DRY_RUN_FIELD_NUMBER: _ClassVar[int]
+    SECTOR_COUNT_FIELD_NUMBER: _ClassVar[int]
     id: int
     miner: int
     proof_type: int
@@ -81,7 +82,8 @@ class Job(_message.Message):
     faulty: _containers.RepeatedScalarFieldContainer[int]
     timings: StepTimings
     dry_run: bool
-    def __init__(self, id: _Optional[int] = ..., miner: _Optional[int] = ..., proof_type: _Optional[int] = ..., period_start: _Optional[int] = ..., deadline: _Optional[int] = ..., partition: _Optional[int] = ..., generation: _Optional[int] = ..., challenge_epoch: _Optional[int] = ..., open_epoch: _Optional[int] = ..., close_epoch: _Optional[int] = ..., randomness: _Optional[bytes] = ..., sectors: _Optional[_Iterable[_Union[SectorRef, _Mapping]]] = ..., skipped: _Optional[_Iterable[int]] = ..., state: _Optional[str] = ..., tries: _Optional[int] = ..., max_tries: _Optional[int] = ..., attempt: _Optional[int] = ..., worker: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., heartbeat_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., error: _Optional[str] = ..., proof: _Optional[bytes] = ..., faulty: _Optional[_Iterable[int]] = ..., timings: _Optional[_Union[StepTimings, _Mapping]] = ..., dry_run: _Optional[bool] = ...) -> None: ...
+    sector_count: int
+    def __init__(self, id: _Optional[int] = ..., miner: _Optional[int] = ..., proof_type: _Optional[int] = ..., period_start: _Optional[int] = ..., deadline: _Optional[int] = ..., partition: _Optional[int] = ..., generation: _Optional[int] = ..., challenge_epoch: _Optional[int] = ..., open_epoch: _Optional[int] = ..., close_epoch: _Optional[int] = ..., randomness: _Optional[bytes] = ..., sectors: _Optional[_Iterable[_Union[SectorRef, _Mapping]]] = ..., skipped: _Optional[_Iterable[int]] = ..., state: _Optional[str] = ..., tries: _Optional[int] = ..., max_tries: _Optional[int] = ..., attempt: _Optional[int] = ..., worker: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., heartbeat_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., error: _Optional[str] = ..., proof: _Optional[bytes] = ..., faulty: _Optional[_Iterable[int]] = ..., timings: _Optional[_Union[StepTimings, _Mapping]] = ..., dry_run: _Optional[bool] = ..., sector_count: _Optional[int] = ...) -> None: ...
 
 class GpuInfo(_message.Message):
     __slots__ = ("index", "name", "uuid", "memory_total", "memory_used", "utilization", "temperature")
@@ -270,24 +272,34 @@ class ReleaseResponse(_message.Message):
     def __init__(self, state: _Optional[str] = ...) -> None: ...
 
 class ListJobsRequest(_message.Message):
-    __slots__ = ("states", "miner", "deadline", "all", "include_proof")
+    __slots__ = ("states", "miner", "deadline", "all", "include_proof", "include_sectors", "page_size", "page_token", "ids")
     STATES_FIELD_NUMBER: _ClassVar[int]
     MINER_FIELD_NUMBER: _ClassVar[int]
     DEADLINE_FIELD_NUMBER: _ClassVar[int]
     ALL_FIELD_NUMBER: _ClassVar[int]
     INCLUDE_PROOF_FIELD_NUMBER: _ClassVar[int]
+    INCLUDE_SECTORS_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    IDS_FIELD_NUMBER: _ClassVar[int]
     states: _containers.RepeatedScalarFieldContainer[str]
     miner: int
     deadline: int
     all: bool
     include_proof: bool
-    def __init__(self, states: _Optional[_Iterable[str]] = ..., miner: _Optional[int] = ..., deadline: _Optional[int] = ..., all: _Optional[bool] = ..., include_proof: _Optional[bool] = ...) -> None: ...
+    include_sectors: bool
+    page_size: int
+    page_token: str
+    ids: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, states: _Optional[_Iterable[str]] = ..., miner: _Optional[int] = ..., deadline: _Optional[int] = ..., all: _Optional[bool] = ..., include_proof: _Optional[bool] = ..., include_sectors: _Optional[bool] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., ids: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class ListJobsResponse(_message.Message):
-    __slots__ = ("jobs",)
+    __slots__ = ("jobs", "next_page_token")
     JOBS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     jobs: _containers.RepeatedCompositeFieldContainer[Job]
-    def __init__(self, jobs: _Optional[_Iterable[_Union[Job, _Mapping]]] = ...) -> None: ...
+    next_page_token: str
+    def __init__(self, jobs: _Optional[_Iterable[_Union[Job, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class NewJob(_message.Message):
     __slots__ = ("miner", "proof_type", "period_start", "deadline", "partition", "challenge_epoch", "open_epoch", "close_epoch", "randomness", "sectors", "skipped", "max_tries")

@@ -77,7 +77,9 @@ def gpu_to_dict(g: pb.GpuInfo) -> dict:
 # ---- jobs --------------------------------------------------------------------------
 
 
-def job_to_pb(job: JobRow, *, include_proof: bool = True) -> pb.Job:
+def job_to_pb(job: JobRow, *, include_proof: bool = True, include_sectors: bool = True) -> pb.Job:
+    """A job on the wire; without ``include_sectors``/``include_proof`` those
+    columns are not touched (a listing does not read them)."""
     msg = pb.Job(
         id=job.id,
         miner=job.miner,
@@ -87,7 +89,8 @@ def job_to_pb(job: JobRow, *, include_proof: bool = True) -> pb.Job:
         partition=job.partition,
         generation=job.generation,
         randomness=job.randomness,
-        sectors=[sector_to_pb(s) for s in job.sectors],
+        sectors=[sector_to_pb(s) for s in job.sectors] if include_sectors else [],
+        sector_count=job.sector_count,
         skipped=job.skipped,
         state=job.state,
         tries=job.tries,

@@ -137,7 +137,7 @@ def deadlines_prove(miner, deadline, wait, timeout, api, api_ca) -> None:
         listed = call(
             client,
             client.admin.ListJobs,
-            pb.ListJobsRequest(miner=miner, deadline=deadline, all=True),
+            pb.ListJobsRequest(ids=sorted(ids), all=True),
         )
         jobs = sorted((j for j in listed.jobs if j.id in ids), key=lambda j: j.partition)
         if len(jobs) < len(ids):
@@ -155,7 +155,7 @@ def deadlines_prove(miner, deadline, wait, timeout, api, api_ca) -> None:
                 str(j.partition),
                 str(j.id),
                 j.state,
-                str(len(j.sectors)),
+                str(j.sector_count),
                 ",".join(map(str, j.skipped)) or "-",
                 ",".join(map(str, j.faulty)) or "-",
                 _elapsed(j, now),

@@ -62,7 +62,9 @@ def _elapsed(job: pb.Job, now: datetime) -> str:
     return _ago(started, end) if end >= started else "-"
 
 
-def job_json(job: pb.Job) -> dict:
+def job_json(job: pb.Job, *, sectors: bool = False) -> dict:
+    """A job as ``--json`` prints it; its sectors only when asked for."""
+
     def ts(name):
         value = from_timestamp(job, name)
         return value.isoformat() if value else None
@@ -79,16 +81,7 @@ def job_json(job: pb.Job) -> dict:
         "open_epoch": job.open_epoch if job.HasField("open_epoch") else None,
         "close_epoch": job.close_epoch if job.HasField("close_epoch") else None,
         "randomness": job.randomness.hex(),
-        "sectors": [
-            {
-                "id": s.id,
-                "comm_r": s.comm_r.hex(),
-                "sealed_storage": s.sealed_storage,
-                "cache_storage": s.cache_storage,
-                "upgraded": s.upgraded,
-            }
-            for s in job.sectors
-        ],
+        "sector_count": job.sector_count,
         "skipped": list(job.skipped),
         "state": job.state,
         "tries": job.tries,
@@ -105,7 +98,28 @@ def job_json(job: pb.Job) -> dict:
         "faulty": list(job.faulty),
         "timings": timings_from_pb(job.timings) if job.HasField("timings") else None,
         "dry_run": job.dry_run,
+    } | ({"sectors": [sector_json(s) for s in job.sectors]} if sectors else {})
+
+
+def sector_json(s: pb.SectorRef) -> dict:
+    return {
+        "id": s.id,
+        "comm_r": s.comm_r.hex(),
+        "sealed_storage": s.sealed_storage,
+        "cache_storage": s.cache_storage,
+        "upgraded": s.upgraded,
     }
+
+
+def list_all(client: ManagerClient, request: pb.ListJobsRequest, limit: int = 0) -> list[pb.Job]:
+    """Every job the request matches, page by page (``limit`` > 0: at most that many)."""
+    jobs: list[pb.Job] = []
+    while True:
+        page = call(client, client.admin.ListJobs, request)
+        jobs += page.jobs
+        if not page.next_page_token or (limit and len(jobs) >= limit):
+            return jobs[:limit] if limit else jobs
+        request.page_token = page.next_page_token
 
 
 def print_table(headers: list[str], rows: list[list[str]]) -> None:
@@ -127,18 +141,28 @@ def jobs_group() -> None:
 @click.option("--deadline", type=int, default=None)
 @click.option("--detail", is_flag=True, help="More columns.")
 @click.option("--json", "as_json", is_flag=True)
+@click.option("--sectors", is_flag=True, help="With --json: each job's sectors too.")
+@click.option(
+    "--limit", type=click.IntRange(min=0), default=0, help="At most this many jobs (0: all)."
+)
 @api_option
-def jobs_list(all_, states, miner, deadline, detail, as_json, api, api_ca):
-    """Unfinished and failed jobs (all of them with --all)."""
-    req = pb.ListJobsRequest(states=list(states), all=all_, include_proof=as_json)
+def jobs_list(all_, states, miner, deadline, detail, as_json, sectors, limit, api, api_ca):
+    """Unfinished and failed jobs (all of them with --all), earliest close first."""
+    if sectors and not as_json:
+        raise click.UsageError("--sectors goes with --json (or see `prover jobs show ID`)")
+    req = pb.ListJobsRequest(
+        states=list(states), all=all_, include_proof=as_json, include_sectors=sectors
+    )
+    if limit:
+        req.page_size = min(limit, 1000)
     if miner is not None:
         req.miner = miner
     if deadline is not None:
         req.deadline = deadline
     with connect(api, api_ca) as client:
-        jobs = call(client, client.admin.ListJobs, req).jobs
+        jobs = list_all(client, req, limit)
     if as_json:
-        click.echo(json.dumps([job_json(j) for j in jobs], indent=1))
+        click.echo(json.dumps([job_json(j, sectors=sectors) for j in jobs], indent=1))
         return
     now = datetime.now(UTC)
     headers = [
@@ -167,7 +191,7 @@ def jobs_list(all_, states, miner, deadline, detail, as_json, api, api_ca):
             f"f0{j.miner}",
             str(j.deadline),
             str(j.partition),
-            str(len(j.sectors)),
+            str(j.sector_count),
             j.worker or "-",
             j.state + (" (dry run)" if j.dry_run else ""),
             tries,
@@ -186,6 +210,21 @@ def jobs_list(all_, states, miner, deadline, detail, as_json, api, api_ca):
             ]
         rows.append(row)
     print_table(headers, rows)
+
+
+@jobs_group.command("show")
+@click.argument("ids", nargs=-1, type=click.IntRange(min=1), required=True)
+@api_option
+def jobs_show(ids, api, api_ca):
+    """Jobs in full, as JSON: every sector, the proof, the step timings."""
+    req = pb.ListJobsRequest(ids=ids, all=True, include_proof=True, include_sectors=True)
+    with connect(api, api_ca) as client:
+        jobs = list_all(client, req)
+    if missing := sorted(set(ids) - {j.id for j in jobs}):
+        click.echo(f"unknown job(s): {', '.join(map(str, missing))}", err=True)
+    click.echo(json.dumps([job_json(j, sectors=True) for j in jobs], indent=1))
+    if missing:
+        raise SystemExit(1)
 
 
 def _report(results: pb.JobResultsResponse, verb: str) -> None:
@@ -245,12 +284,46 @@ def jobs_add(path, api, api_ca):
         specs = parse_job_file(path.read_text())
     except InvalidJob as exc:
         raise click.ClickException(f"{path}: {exc}") from exc
+    try:
+        batches = add_batches([new_job_to_pb(s) for s in specs])
+    except ValueError as exc:
+        raise click.ClickException(f"{path}: {exc}") from exc
+    added = 0
     with connect(api, api_ca) as client:
-        resp = call(
-            client, client.admin.AddJobs, pb.AddJobsRequest(jobs=[new_job_to_pb(s) for s in specs])
-        )
-    for job_id in resp.ids:
-        click.echo(job_id)
+        for batch in batches:
+            try:
+                resp = call(client, client.admin.AddJobs, pb.AddJobsRequest(jobs=batch))
+            except click.ClickException as exc:
+                if added:  # adding is idempotent: the same file again adds the rest
+                    exc.message += (
+                        f" (the first {added} jobs of the file were added; adding the file"
+                        " again adds the rest and does not repeat them)"
+                    )
+                raise
+            added += len(batch)
+            for job_id in resp.ids:
+                click.echo(job_id)
+
+
+# Under the manager's default 4 MiB message limit, with room for the envelope.
+ADD_BATCH_BYTES = 3 << 20
+
+
+def add_batches(jobs: list[pb.NewJob], budget: int = ADD_BATCH_BYTES) -> list[list[pb.NewJob]]:
+    """The jobs in order, cut into AddJobs requests of at most ``budget``
+    bytes each (a 32GiB job is about 140 kB)."""
+    out: list[list[pb.NewJob]] = []
+    used = 0
+    for i, job in enumerate(jobs):
+        cost = job.ByteSize() + 8
+        if cost > budget:
+            raise ValueError(f"job {i} alone is {cost} bytes, over the {budget}-byte request limit")
+        if not out or used + cost > budget:
+            out.append([])
+            used = 0
+        out[-1].append(job)
+        used += cost
+    return out
 
 
 @click.group("workers")

@@ -127,6 +127,7 @@ class Manager:
                 started=started,
                 clock=self.epochs,
                 tracker=self.tracker,
+                max_message_bytes=cfg.api.max_message_bytes,
             ),
             server,
         )

@@ -28,6 +28,7 @@ from prover.logs import get_logger
 from prover.manager.deadline_view import deadlines_view
 from prover.manager.dispatch import Dispatcher
 from prover.manager.finish import BadRequest, CannotVerify, Report, accept
+from prover.manager.listing import list_page
 from prover.proofs import InvalidInput, PoStProofType
 from prover.store import (
     InvalidJob,
@@ -43,7 +44,6 @@ from prover.tracker import Tracker, TrackerRefused
 log = get_logger("prover.manager.api")
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@/-]{0,254}$")
-VALID_STATES = {s.value for s in JobState}
 
 
 class NoChain(Exception):
@@ -228,8 +228,11 @@ class AdminServicer(pb_grpc.AdminServiceServicer):
         started: float,
         clock: EpochClock,
         tracker: Tracker | None = None,
+        max_message_bytes: int = 4 << 20,
     ) -> None:
         self.store = store
+        # what a page of jobs may carry, leaving room for the envelope
+        self.page_budget = max_message_bytes - (64 << 10)
         self.dispatcher = dispatcher
         self.started = started
         self.clock = clock
@@ -263,20 +266,7 @@ class AdminServicer(pb_grpc.AdminServiceServicer):
 
     def ListJobs(self, request, context):
         with status_mapping(context):
-            states = list(request.states)
-            bad = [s for s in states if s not in VALID_STATES]
-            if bad:
-                raise BadRequest("states", f"unknown state(s) {bad}; known: {sorted(VALID_STATES)}")
-            if not states and not request.all:
-                states = [JobState.READY, JobState.RUNNING, JobState.FAILED]
-            jobs = self.store.list_jobs(
-                states=states or None,
-                miner=request.miner if request.HasField("miner") else None,
-                deadline=request.deadline if request.HasField("deadline") else None,
-            )
-            return pb.ListJobsResponse(
-                jobs=[job_to_pb(j, include_proof=request.include_proof) for j in jobs]
-            )
+            return list_page(self.store, request, self.page_budget)
 
     def AddJobs(self, request, context):
         with status_mapping(context):
@@ -310,7 +300,7 @@ class AdminServicer(pb_grpc.AdminServiceServicer):
     def ListWorkers(self, request, context):
         with status_mapping(context):
             running: dict[str, list[int]] = {}
-            for job in self.store.list_jobs(states=[JobState.RUNNING]):
+            for job in self.store.list_jobs(states=[JobState.RUNNING]):  # without sectors
                 running.setdefault(job.worker or "", []).append(job.id)
             return pb.ListWorkersResponse(
                 workers=[

@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, case, delete, func, update
+from sqlalchemy.orm import defer
 from sqlmodel import col, select
 
 from prover.proofs import PoStProofType
@@ -31,6 +32,8 @@ from prover.store.models import JobRow, WorkerRow
 from prover.store.states import FINISHED_STATES, JobState
 
 JOBS = JobRow.__table__
+# The sort key of a job without a close epoch: after every real one.
+NO_CLOSE = 1 << 62
 WORKERS = WorkerRow.__table__
 
 _WORKER_FILTERS = select(
@@ -279,6 +282,7 @@ class JobStore:
                     close_epoch=spec.close_epoch,
                     randomness=bytes(spec.randomness),
                     sectors=list(spec.sectors),
+                    sector_count=len(spec.sectors),
                     skipped=sorted(set(spec.skipped)),
                     state=JobState.READY,
                     max_tries=spec.max_tries or self.max_tries,
@@ -585,7 +589,19 @@ class JobStore:
         states: Iterable[str] | None = None,
         miner: int | None = None,
         deadline: int | None = None,
+        *,
+        ids: Iterable[int] | None = None,
+        after: tuple[int, int] | None = None,
+        limit: int | None = None,
+        sectors: bool = False,
+        proofs: bool = False,
     ) -> list[JobRow]:
+        """Jobs in close order (no close last), then id; a page of them with
+        ``limit``, the next one from ``after`` (the ``page_key`` of the last
+        job of the previous page). The sectors and the proof, the bulk of a
+        row (2349 sectors in a 32GiB job), are read only when asked for:
+        without them ``job.sectors``/``job.proof`` must not be touched
+        (``sector_count`` is there)."""
         q = select(JobRow)
         if states:
             q = q.where(col(JobRow.state).in_(sorted(set(states))))
@@ -593,9 +609,26 @@ class JobStore:
             q = q.where(JobRow.miner == miner)
         if deadline is not None:
             q = q.where(JobRow.deadline == deadline)
-        q = q.order_by(col(JobRow.close_epoch).is_(None), col(JobRow.close_epoch), col(JobRow.id))
+        if ids is not None:
+            q = q.where(col(JobRow.id).in_(sorted(set(ids))))
+        close = func.coalesce(JobRow.close_epoch, NO_CLOSE)
+        if after is not None:
+            q = q.where((close > after[0]) | ((close == after[0]) & (col(JobRow.id) > after[1])))
+        q = q.order_by(close, col(JobRow.id))
+        if limit is not None:
+            q = q.limit(limit)
+        deferred = [
+            c for c, wanted in ((JobRow.sectors, sectors), (JobRow.proof, proofs)) if not wanted
+        ]
+        if deferred:
+            q = q.options(*(defer(c) for c in deferred))
         with self._write(), self._session() as s, s.begin():
             return list(s.exec(q).all())
+
+    @staticmethod
+    def page_key(job: JobRow) -> tuple[int, int]:
+        """Where the page after ``job`` starts (see ``list_jobs``)."""
+        return (NO_CLOSE if job.close_epoch is None else job.close_epoch, job.id)
 
     @unavailable_on_db_errors
     def counts(self) -> dict[str, int]:

@@ -114,6 +114,10 @@ class JobRow(SQLModel, table=True):
     close_epoch: int | None = Field(default=None, sa_column=Column(BigInteger))
     randomness: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     sectors: list[SectorRef] = Field(sa_column=Column(SectorList, nullable=False))
+    # len(sectors), kept so that lists and counts never read the sectors
+    sector_count: int = Field(
+        default=0, sa_column=Column(Integer, nullable=False, server_default="0")
+    )
     skipped: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     state: str = Field(max_length=16)
     tries: int = 0

@@ -113,8 +113,16 @@ def test_jobs_add_list_reset_remove(manager, tmp_path):
     assert table[1].split()[:7] == [ids[0], "f01000", "4", "0", "1", "-", "ready"]
     listed = json.loads(prover("jobs", "list", "--json", env=env).stdout)
     assert [j["id"] for j in listed] == [int(i) for i in ids]
-    assert listed[0]["sectors"][0]["sealed_storage"] == "store-1"
+    assert [j["sector_count"] for j in listed] == [1, 1] and "sectors" not in listed[0]
     assert listed[0]["close_epoch"] == 900 and listed[1]["close_epoch"] is None
+    with_sectors = json.loads(prover("jobs", "list", "--json", "--sectors", env=env).stdout)
+    assert with_sectors[0]["sectors"][0]["sealed_storage"] == "store-1"
+    (shown,) = json.loads(prover("jobs", "show", ids[1], env=env).stdout)
+    assert shown["id"] == int(ids[1]) and shown["sectors"][0]["id"] == 2
+    assert [
+        j["id"]
+        for j in json.loads(prover("jobs", "list", "--json", "--limit", "1", env=env).stdout)
+    ] == [int(ids[0])]
     assert "Attempt" in prover("jobs", "list", "--detail", env=env).stdout
 
     out = prover("jobs", "reset", ids[0], "777", env=env, check=False)
@@ -201,3 +209,54 @@ def test_deadlines_on_a_manager_that_follows_no_chain(manager):
         assert "FAILED_PRECONDITION" in proc.stderr and "follows no chain" in proc.stderr
     bad = prover("deadlines", "prove", "--miner", "1000", "--deadline", "48", env=env, check=False)
     assert bad.returncode == 2 and "48" in bad.stderr
+
+
+def test_jobs_of_mainnet_size_beyond_one_message(manager, tmp_path):
+    """40 jobs of 2349 sectors (a 32GiB partition each) are about 5.6 MiB as
+    protobuf: more than the 4 MiB gRPC limit. Adding, listing and showing
+    them works, by batches and pages."""
+    env = {"PROVER_API_INFO": manager.api_info("admin")}
+    big = 2349
+    entries = [
+        entry(
+            p,
+            proof_type="32GiB",
+            deadline=p % 48,
+            close_epoch=1000 + p,
+            sectors=[
+                {"id": n, "comm_r": f"{n:064x}", "storage": "store-1"}
+                for n in range(p * big + 1, (p + 1) * big + 1)
+            ],
+        )
+        for p in range(40)
+    ]
+    ids = [
+        int(i)
+        for i in prover(
+            "jobs", "add", "--from-json", job_file(tmp_path, entries), env=env
+        ).stdout.split()
+    ]
+    assert len(ids) == 40
+    assert len(manager.events("jobs_added")) >= 2  # more than one request
+    listed = json.loads(prover("jobs", "list", "--json", env=env).stdout)
+    assert [j["id"] for j in listed] == ids and {j["sector_count"] for j in listed} == {big}
+    table = prover("jobs", "list", env=env).stdout.splitlines()
+    assert len(table) == 41 and table[1].split()[4] == str(big)
+    with_sectors = json.loads(prover("jobs", "list", "--json", "--sectors", env=env).stdout)
+    assert [len(j["sectors"]) for j in with_sectors] == [big] * 40
+    assert with_sectors[39]["sectors"][-1]["id"] == 40 * big
+    (shown,) = json.loads(prover("jobs", "show", str(ids[7]), env=env).stdout)
+    assert shown["sectors"][0] == {
+        "id": 7 * big + 1,
+        "comm_r": f"{7 * big + 1:064x}",
+        "sealed_storage": "store-1",
+        "cache_storage": "store-1",
+        "upgraded": False,
+    }
+    # adding the file again is idempotent (the keys exist): the same ids
+    again = prover(
+        "jobs", "add", "--from-json", job_file(tmp_path, entries), env=env
+    ).stdout.split()
+    assert [int(i) for i in again] == ids
+    missing = prover("jobs", "show", "999999", env=env, check=False)
+    assert missing.returncode == 1 and "unknown job(s): 999999" in missing.stderr

@@ -155,7 +155,7 @@ class JobTable(RuleBasedStateMachine):
     @invariant()
     def legal_rows(self):
         running_by = {}
-        for job in self.store.list_jobs():
+        for job in self.store.list_jobs(proofs=True):
             state = JobState(job.state)
             assert job.attempt >= self.attempts.get(job.id, 0), "attempt went down"
             self.attempts[job.id] = job.attempt
