@@ -231,8 +231,10 @@ class AdminServicer(pb_grpc.AdminServiceServicer):
         max_message_bytes: int = 4 << 20,
     ) -> None:
         self.store = store
-        # what a page of jobs may carry, leaving room for the envelope
-        self.page_budget = max_message_bytes - (64 << 10)
+        # What a page of jobs may carry, leaving room for the envelope: under
+        # this server's limit and under gRPC's default 4 MiB that clients
+        # (ours included) receive, whichever is smaller.
+        self.page_budget = min(max_message_bytes, 4 << 20) - (64 << 10)
         self.dispatcher = dispatcher
         self.started = started
         self.clock = clock
