@@ -20,7 +20,7 @@ def _partition(job: JobRow, posts: list[MessageRow], miss: MissRow | None) -> pb
         job_id=job.id,
         job_state=job.state,
         generation=job.generation,
-        sectors=len(job.sectors),
+        sectors=job.sector_count,
         skipped=job.skipped,
         faulty=job.faulty,
         worker=job.worker or "",
