@@ -26,7 +26,7 @@ from prover.chain.lotus import (
     SectorOnChain,
 )
 from prover.logs import get_logger
-from prover.proofs.layout import SectorRef, locate
+from prover.proofs.layout import SectorRef, StorageIndex
 from prover.store import JobStore, Ledger, Miss, NewJobSpec
 
 log = get_logger("prover.tracker.planning")
@@ -136,9 +136,6 @@ class Planner:
         self.proof_types = proof_types
         self.kick = kick
 
-    def locate(self, miner: int, sector: int, upgraded: bool) -> tuple[str, str] | None:
-        return locate(self.storages, miner, sector, upgraded)
-
     def plan(self, miner: int, d: DeadlineInfo) -> DeadlinePlan:
         """Reads the deadline's partitions, sectors and challenge from the
         chain and plans its jobs."""
@@ -151,7 +148,8 @@ class Planner:
             TAG_WINDOWED_POST_CHALLENGE_SEED, d.challenge, id_address_cbor(miner)
         )
         proof_type = self.proof_types.of(miner, d)
-        return plan_partitions(miner, d, partitions, on_chain, seed, proof_type, self.locate)
+        where = StorageIndex(self.storages, miner)  # one listing per storage, not a stat per sector
+        return plan_partitions(miner, d, partitions, on_chain, seed, proof_type, where.locate)
 
     def create_jobs(self, miner: int, d: DeadlineInfo) -> None:
         """The deadline's jobs, once (a deadline with jobs is not planned again)."""

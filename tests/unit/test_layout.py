@@ -3,12 +3,13 @@ its stored form, and resolving it on a machine's own mounts."""
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 import pytest
 
 from prover.proofs import MissingStorage, SectorRef, SectorReplica, resolve, sector_paths
-from prover.proofs.layout import locate
+from prover.proofs.layout import StorageIndex, locate
 
 COMM_R = bytes(range(32))
 
@@ -75,3 +76,50 @@ def test_locate_finds_replica_and_cache_on_different_storages(tmp_path):
     assert locate(storages, 1000, 5, upgraded=True) is None  # looked for in update/
     assert locate(storages, 1000, 6) is None
     assert locate({"one": one}, 1000, 5) is None  # the cache is nowhere
+
+
+def test_a_storage_index_answers_as_locate_does(tmp_path):
+    """A random layout over three storages, replicas and caches apart,
+    sealed and snap-upgraded, with decoys: the index and a stat per sector
+    agree on every sector."""
+    rng = random.Random(7)
+    storages = {name: tmp_path / name for name in ("a", "b", "c")}
+    for sector in range(1, 60):
+        for upgraded in (False, True):
+            sealed_root = storages[rng.choice("abc")]
+            cache_root = storages[rng.choice("abc")]
+            sealed, _ = sector_paths(sealed_root, 1000, sector, upgraded)
+            _, cache = sector_paths(cache_root, 1000, sector, upgraded)
+            roll = rng.random()
+            if roll > 0.2:
+                sealed.parent.mkdir(parents=True, exist_ok=True)
+                if roll > 0.9:
+                    sealed.mkdir()  # a directory where the replica should be
+                else:
+                    sealed.write_bytes(b"r")
+            if rng.random() > 0.2:
+                cache.mkdir(parents=True, exist_ok=True)
+    # another miner's sectors are not ours
+    other, _ = sector_paths(storages["a"], 1001, 5)
+    other.write_bytes(b"r")
+    index = StorageIndex(storages, 1000)
+    answers = [
+        (locate(storages, 1000, n, u), index.locate(1000, n, u))
+        for n in range(1, 62)
+        for u in (False, True)
+    ]
+    assert all(a == b for a, b in answers)
+    assert sum(a is not None for a, _ in answers) > 30  # the layout is not empty
+
+
+def test_a_storage_index_is_a_snapshot_of_one_miner(tmp_path):
+    root = tmp_path / "s"
+    index = StorageIndex({"s": root}, 1000)  # the storage does not exist yet
+    sealed, cache = sector_paths(root, 1000, 1)
+    sealed.parent.mkdir(parents=True)
+    sealed.write_bytes(b"r")
+    cache.mkdir(parents=True)
+    assert index.locate(1000, 1) is None
+    assert StorageIndex({"s": root}, 1000).locate(1000, 1) == ("s", "s")
+    with pytest.raises(ValueError, match="miner 1000"):
+        index.locate(1001, 1)
