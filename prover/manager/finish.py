@@ -14,17 +14,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from prover.manager.requests import BadRequest
 from prover.manager.verify import proof_problem
 from prover.proofs import PARTITION_PROOF_LEN, ParametersMissing
 from prover.store import FinishOutcome, JobState, JobStore, UnknownJob
-
-
-class BadRequest(ValueError):
-    """A request with a field that is missing or wrong; names the field."""
-
-    def __init__(self, field_name: str, message: str) -> None:
-        super().__init__(f"{field_name}: {message}")
-        self.field = field_name
 
 
 class CannotVerify(Exception):

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from prover._proto import manager_pb2 as pb
 from prover.api.convert import job_to_pb
-from prover.manager.finish import BadRequest
+from prover.manager.requests import BadRequest
 from prover.store import JobState, JobStore
 
 DEFAULT_PAGE = 1000

@@ -27,8 +27,9 @@ from prover.chain.lotus import LotusError
 from prover.logs import get_logger
 from prover.manager.deadline_view import deadlines_view
 from prover.manager.dispatch import Dispatcher
-from prover.manager.finish import BadRequest, CannotVerify, Report, accept
+from prover.manager.finish import CannotVerify, Report, accept
 from prover.manager.listing import list_page
+from prover.manager.requests import BadRequest
 from prover.proofs import InvalidInput, PoStProofType
 from prover.store import (
     InvalidJob,

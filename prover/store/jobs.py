@@ -704,6 +704,24 @@ class JobStore:
         with self._write(), self._session() as s, s.begin():
             return list(s.exec(q).all())
 
+    @unavailable_on_db_errors
+    def has_deadline_jobs(self, miner: int, period_start: int, deadline: int) -> bool:
+        """Whether the tracker planned this deadline already: asked on every
+        head for the current and next deadline, so it reads one id, not the
+        jobs' sectors."""
+        q = (
+            select(JobRow.id)
+            .where(
+                JobRow.miner == miner,
+                JobRow.period_start == period_start,
+                JobRow.deadline == deadline,
+                JobRow.dry_run == False,  # noqa: E712 (SQL, not Python)
+            )
+            .limit(1)
+        )
+        with self._write(), self._session() as s, s.begin():
+            return s.exec(q).first() is not None
+
     def latest_deadline_jobs(
         self, miner: int, period_start: int, deadline: int
     ) -> dict[int, JobRow]:

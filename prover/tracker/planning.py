@@ -153,7 +153,7 @@ class Planner:
 
     def create_jobs(self, miner: int, d: DeadlineInfo) -> None:
         """The deadline's jobs, once (a deadline with jobs is not planned again)."""
-        if self.jobs.deadline_jobs(miner, d.period_start, d.index):
+        if self.jobs.has_deadline_jobs(miner, d.period_start, d.index):
             return
         plan = self.plan(miner, d)
         for miss in plan.unprovable:

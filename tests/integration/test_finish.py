@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from prover.manager.finish import BadRequest, Report, accept
+from prover.manager.finish import Report, accept
+from prover.manager.requests import BadRequest
 from prover.proofs import SectorRef, prove_partition, prover_id
 from prover.store import JobState, NewJobSpec, TransitionRefused, UnknownJob
 from proving_fixtures import MINER, RANDOMNESS, proven_set

@@ -10,8 +10,8 @@ import pytest
 
 from conftest import job_spec
 from prover._proto import manager_pb2 as pb
-from prover.manager.finish import BadRequest
 from prover.manager.listing import list_page
+from prover.manager.requests import BadRequest
 from prover.proofs import SectorRef
 
 BIG = 2349  # sectors in a 32GiB partition

@@ -267,3 +267,12 @@ def test_workers_register_and_list(store):
     assert (w.name, w.cpus, w.allowed_miners, w.gpus[0]["name"]) == ("gpu0", 16, [1000], "H200")
     assert JobStore.claim_filter(w) == ClaimFilter(frozenset({1000}), frozenset({13}))
     assert store.set_draining("nobody") is False
+
+
+def test_has_deadline_jobs_counts_the_trackers_jobs_not_dry_runs(store):
+    assert not store.has_deadline_jobs(1000, 0, 3)
+    add(store, job_spec(0, deadline=3, dry_run=True, generation=1))
+    assert not store.has_deadline_jobs(1000, 0, 3)
+    add(store, job_spec(1, deadline=3))
+    assert store.has_deadline_jobs(1000, 0, 3)
+    assert not store.has_deadline_jobs(1000, 2880, 3) and not store.has_deadline_jobs(1000, 0, 4)

@@ -7,8 +7,8 @@ import pytest
 
 from prover._proto import manager_pb2 as pb
 from prover.cli.jobs_cmds import add_batches
-from prover.manager.finish import BadRequest
 from prover.manager.listing import page_token, parse_page_token
+from prover.manager.requests import BadRequest
 
 
 def new_job(partition: int, sectors: int) -> pb.NewJob:
