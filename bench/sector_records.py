@@ -10,7 +10,9 @@ Jobs of 2349 sectors (a 32GiB partition) are added to a fresh SQLite store
   list --json --sectors``; before pages, every listing);
 - jobs_list: what ``prover jobs list`` costs: sector counts only where the
   tree has them, every sector where it does not;
-- add: ``add_jobs`` in batches of 10.
+- add: ``add_jobs`` in batches of 10;
+- kb_per_job: the jobs table's size on disk (SQLite: the file's pages in
+  use; PostgreSQL: ``pg_total_relation_size``, TOAST included) per job.
 
 ``--baseline REV`` checks REV out into a temporary worktree (with this
 tree's built native module) and measures it the same way, interleaved run
@@ -22,6 +24,7 @@ by run, then prints each figure's ratio (this tree / REV).
 from __future__ import annotations
 
 import argparse
+import hashlib
 import inspect
 import json
 import os
@@ -58,7 +61,8 @@ def measure(jobs: int, url: str) -> dict[str, float]:
             partition=p,
             randomness=bytes(32),
             sectors=[
-                Sector(n, n.to_bytes(32, "big"), "store-1", "store-1")
+                # comm_rs are hashes: random bytes, which no database compresses
+                Sector(n, hashlib.sha256(n.to_bytes(8, "big")).digest(), "store-1", "store-1")
                 for n in range(p * SECTORS, (p + 1) * SECTORS)
             ],
         )
@@ -68,6 +72,7 @@ def measure(jobs: int, url: str) -> dict[str, float]:
     for i in range(0, jobs, 10):
         store.add_jobs(specs[i : i + 10])
     add = (time.perf_counter() - start) / jobs
+    size = table_bytes(store.engine)
     paged = "sectors" in inspect.signature(store.list_jobs).parameters
 
     def timed_list(with_sectors: bool) -> float:
@@ -93,11 +98,23 @@ def measure(jobs: int, url: str) -> dict[str, float]:
     claims.sort()
     return {
         "add_ms_per_job": add * 1000,
+        "kb_per_job": size / jobs / 1000,
         "list_ms": list_full * 1000,
         "jobs_list_ms": list_counts * 1000,
         "claim_p50_ms": statistics.median(claims) * 1000,
         "claim_p90_ms": claims[int(len(claims) * 0.9)] * 1000,
     }
+
+
+def table_bytes(engine) -> int:
+    from sqlalchemy import text
+
+    with engine.connect() as conn:
+        if engine.dialect.name == "sqlite":
+            pages = conn.execute(text("PRAGMA page_count")).scalar()
+            free = conn.execute(text("PRAGMA freelist_count")).scalar()
+            return (pages - free) * conn.execute(text("PRAGMA page_size")).scalar()
+        return conn.execute(text("SELECT pg_total_relation_size('jobs')")).scalar()
 
 
 def run_in(tree: Path, jobs: int, backend: str) -> dict[str, float]:
@@ -165,7 +182,7 @@ def main() -> None:
                 capture_output=True,
             )
         shutil.rmtree(tmp, ignore_errors=True)
-    keys = ["add_ms_per_job", "list_ms", "jobs_list_ms", "claim_p50_ms", "claim_p90_ms"]
+    keys = ["add_ms_per_job", "kb_per_job", "list_ms", "jobs_list_ms", "claim_p50_ms", "claim_p90_ms"]
     print(
         f"{args.jobs} jobs of {SECTORS} sectors; median of {args.rounds} interleaved runs; "
         f"list = all {args.jobs} jobs listed and converted (jobs_list: as `prover jobs list`)"

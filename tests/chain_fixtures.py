@@ -11,7 +11,13 @@ from pathlib import Path
 
 from manager_harness import ManagerProcess, WorkerProcess
 from prover.chain.deadlines import Policy
-from prover.devnet import Devnet, DevnetMiner, DevnetServer
+from prover.devnet import (
+    Devnet,
+    DevnetMiner,
+    DevnetServer,
+    placeholder_miner,
+    write_placeholder_files,
+)
 from prover.proofs import PoStProofType, SectorReplica, create_test_sectors, ensure_test_params
 
 MINER = 1000
@@ -91,6 +97,21 @@ def start_devnet(
     net = Devnet([miner], policy)
     server = DevnetServer(net, token="devnet-token").start()
     return ChainSetup(net, server, store, {r.sector_id: r for r in replicas})
+
+
+def start_placeholder_devnet(
+    tmp_path: Path, partitions: dict[int, int], policy: Policy = POLICY
+) -> ChainSetup:
+    """A 32GiB miner of placeholder sectors (``partitions[d]`` full partitions
+    of 2349 in deadline ``d``), their empty files in ``store-1`` (under
+    ``tmp_path``; a tmpfs places 100,000 in seconds, a disk takes tens):
+    mainnet sizes for the control plane; nothing here can prove them."""
+    store = tmp_path / "store"
+    miner = placeholder_miner(MINER, "32GiB", partitions)
+    write_placeholder_files([store], miner)
+    net = Devnet([miner], policy)
+    server = DevnetServer(net, token="devnet-token").start()
+    return ChainSetup(net, server, store, {})
 
 
 def wait_for(predicate, timeout, what):

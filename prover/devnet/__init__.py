@@ -5,11 +5,13 @@ proofs with the chain's verifier) and serves the same JSON-RPC, so the
 manager follows it through the same client it uses for Lotus.
 
 ``actor`` is the chain, ``rpc`` its Lotus methods, ``server`` the transport,
-``home`` where a devnet lives in a prover home.
+``home`` where a devnet lives in a prover home, ``placeholders`` miners at
+mainnet size for the control plane (no proof of them can be made here).
 """
 
 from prover.devnet.actor import Devnet, DevnetMessage, DevnetMiner
 from prover.devnet.home import DEVNET_DIR, STORAGE_NAME, devnet_paths, init_devnet, load_devnet
+from prover.devnet.placeholders import placeholder_miner, write_placeholder_files
 from prover.devnet.server import DevnetServer
 
 __all__ = [
@@ -22,4 +24,6 @@ __all__ = [
     "devnet_paths",
     "init_devnet",
     "load_devnet",
+    "placeholder_miner",
+    "write_placeholder_files",
 ]

@@ -7,7 +7,8 @@ decoded and refused for a closed deadline, a wrong proof type, bad commit
 randomness, unknown or already proven partitions, or a proof that the chain
 verifier (the proof core) rejects; a partition left unproven at Close has
 its sectors marked faulty; ``DeclareFaultsRecovered`` marks sectors
-recovering, and they are healed once proven.
+recovering, and they are healed once proven. A proof it has no verifying
+key for (a placeholder miner's, ``placeholders.py``) is refused too.
 """
 
 from __future__ import annotations
@@ -29,7 +30,13 @@ from prover.chain.encoding import (
     id_address_cbor,
 )
 from prover.chain.lotus import TAG_POST_CHAIN_COMMIT, TAG_WINDOWED_POST_CHALLENGE_SEED
-from prover.proofs import PoStProofType, mask_randomness, prover_id, verify_window_post
+from prover.proofs import (
+    ParametersMissing,
+    PoStProofType,
+    mask_randomness,
+    prover_id,
+    verify_window_post,
+)
 
 EXIT_OK = 0
 EXIT_ILLEGAL_ARGUMENT = 16
@@ -170,6 +177,10 @@ class Devnet:
                 code, reason = EXIT_NOT_FOUND, str(exc)
             except ValueError as exc:
                 code, reason = EXIT_ILLEGAL_ARGUMENT, f"bad params: {exc}"
+            except ParametersMissing as exc:
+                # a proof this machine cannot check (a placeholder miner's
+                # 32GiB, say) is refused, never taken on trust
+                code, reason = EXIT_ILLEGAL_ARGUMENT, f"proof cannot be verified here: {exc}"
             self.messages[cid] = DevnetMessage(
                 cid,
                 msg.get("From", ""),

@@ -113,6 +113,16 @@ def _claim_statement(by_miner: bool, by_type: bool, by_epoch: bool, excluding: b
     )
 
 
+def _without_bulk(q, sectors: bool, proofs: bool):
+    """``q`` without the columns not asked for: the sectors (75 kB packed in
+    a 32GiB job) and the proof. Touching one that was left out raises
+    rather than quietly loading it row by row."""
+    left_out = [
+        c for c, wanted in ((JobRow.sectors, sectors), (JobRow.proof, proofs)) if not wanted
+    ]
+    return q.options(*(defer(c, raiseload=True) for c in left_out)) if left_out else q
+
+
 def expiry_reason(job: JobRow) -> str:
     """What an unfinished job was doing when its deadline closed: the first
     thing an operator needs after a miss."""
@@ -258,8 +268,9 @@ class JobStore:
         out: list[tuple[int, bool]] = []
         with self._write(), self._session() as s, s.begin():
             for spec in specs:
+                ids = [sector.id for sector in spec.sectors]
                 existing = s.exec(
-                    select(JobRow).where(
+                    select(JobRow.id).where(
                         JobRow.miner == spec.miner,
                         JobRow.period_start == spec.period_start,
                         JobRow.deadline == spec.deadline,
@@ -268,7 +279,7 @@ class JobStore:
                     )
                 ).first()
                 if existing is not None:
-                    out.append((existing.id, False))
+                    out.append((existing, False))
                     continue
                 row = JobRow(
                     miner=spec.miner,
@@ -283,6 +294,8 @@ class JobStore:
                     randomness=bytes(spec.randomness),
                     sectors=list(spec.sectors),
                     sector_count=len(spec.sectors),
+                    min_sector=min(ids),
+                    max_sector=max(ids),
                     skipped=sorted(set(spec.skipped)),
                     state=JobState.READY,
                     max_tries=spec.max_tries or self.max_tries,
@@ -617,13 +630,8 @@ class JobStore:
         q = q.order_by(close, col(JobRow.id))
         if limit is not None:
             q = q.limit(limit)
-        deferred = [
-            c for c, wanted in ((JobRow.sectors, sectors), (JobRow.proof, proofs)) if not wanted
-        ]
-        if deferred:
-            q = q.options(*(defer(c) for c in deferred))
         with self._write(), self._session() as s, s.begin():
-            return list(s.exec(q).all())
+            return list(s.exec(_without_bulk(q, sectors, proofs)).all())
 
     @staticmethod
     def page_key(job: JobRow) -> tuple[int, int]:
@@ -688,9 +696,18 @@ class JobStore:
     # ---- the tracker's queries ---------------------------------------------------
 
     @unavailable_on_db_errors
-    def deadline_jobs(self, miner: int, period_start: int, deadline: int) -> list[JobRow]:
+    def deadline_jobs(
+        self,
+        miner: int,
+        period_start: int,
+        deadline: int,
+        *,
+        sectors: bool = False,
+        proofs: bool = False,
+    ) -> list[JobRow]:
         """The tracker's jobs of one deadline (not dry runs), all generations,
-        in partition then generation order."""
+        in partition then generation order; sectors and proofs only when
+        asked for (as ``list_jobs``)."""
         q = (
             select(JobRow)
             .where(
@@ -702,7 +719,7 @@ class JobStore:
             .order_by(col(JobRow.partition), col(JobRow.generation))
         )
         with self._write(), self._session() as s, s.begin():
-            return list(s.exec(q).all())
+            return list(s.exec(_without_bulk(q, sectors, proofs)).all())
 
     @unavailable_on_db_errors
     def has_deadline_jobs(self, miner: int, period_start: int, deadline: int) -> bool:
@@ -723,12 +740,19 @@ class JobStore:
             return s.exec(q).first() is not None
 
     def latest_deadline_jobs(
-        self, miner: int, period_start: int, deadline: int
+        self,
+        miner: int,
+        period_start: int,
+        deadline: int,
+        *,
+        sectors: bool = False,
+        proofs: bool = False,
     ) -> dict[int, JobRow]:
         """The newest generation's job of each partition of a deadline: the
         one that counts for it (an operator's re-plan adds a generation)."""
         latest: dict[int, JobRow] = {}
-        for j in self.deadline_jobs(miner, period_start, deadline):
+        jobs = self.deadline_jobs(miner, period_start, deadline, sectors=sectors, proofs=proofs)
+        for j in jobs:
             latest[j.partition] = j  # ordered by generation: the newest wins
         return latest
 

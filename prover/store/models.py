@@ -24,6 +24,7 @@ from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
 from prover.proofs.layout import SectorRef
+from prover.store.sectorpack import pack, unpack
 from prover.store.states import MessageKind
 
 # SQLite autoincrements only an INTEGER PRIMARY KEY (the rowid alias).
@@ -50,37 +51,18 @@ class UTCDateTime(TypeDecorator):
 
 
 class SectorList(TypeDecorator):
-    """A job's sectors: ``SectorRef`` records in Python, a JSON list of
-    objects (comm_r as hex) in the database. The one place the stored form
-    is read or written."""
+    """A job's sectors: ``SectorRef`` records in Python, packed bytes in the
+    database (``prover/store/sectorpack.py``, about 32 bytes a sector). The
+    one place the stored form is read or written."""
 
-    impl = JSON
+    impl = LargeBinary
     cache_ok = True
 
-    def process_bind_param(self, value: list[SectorRef] | None, dialect: Any) -> list | None:
-        if value is None:
-            return None
-        return [s.to_json() for s in value]
+    def process_bind_param(self, value: list[SectorRef] | None, dialect: Any) -> bytes | None:
+        return None if value is None else pack(value)
 
-    def process_result_value(self, value: list | None, dialect: Any) -> list[SectorRef] | None:
-        if value is None:
-            return None
-        # Every claim and listing passes here, 2349 times per 32GiB job:
-        # the stored form (always written by to_json) is read without checks.
-        new, hex_ = tuple.__new__, bytes.fromhex
-        return [
-            new(
-                SectorRef,
-                (
-                    d["id"],
-                    hex_(d["comm_r"]),
-                    d["sealed_storage"],
-                    d["cache_storage"],
-                    d["upgraded"],
-                ),
-            )
-            for d in value
-        ]
+    def process_result_value(self, value: bytes | None, dialect: Any) -> list[SectorRef] | None:
+        return None if value is None else unpack(bytes(value))
 
 
 def _ts(**kw: Any) -> Any:
@@ -118,6 +100,10 @@ class JobRow(SQLModel, table=True):
     sector_count: int = Field(
         default=0, sa_column=Column(Integer, nullable=False, server_default="0")
     )
+    # the lowest and highest sector number, which decide whether partitions
+    # may share a message, so that submitting never reads the sectors either
+    min_sector: int | None = Field(default=None, sa_column=Column(BigInteger))
+    max_sector: int | None = Field(default=None, sa_column=Column(BigInteger))
     skipped: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     state: str = Field(max_length=16)
     tries: int = 0

@@ -94,7 +94,7 @@ class Settler:
         self._through = through
 
     def _deadline(self, miner: int, period_start: int, index: int, close: int) -> None:
-        latest = self.jobs.latest_deadline_jobs(miner, period_start, index)
+        latest = self.jobs.latest_deadline_jobs(miner, period_start, index, sectors=True)
         posts = self.ledger.deadline_messages(miner, period_start, index, MessageKind.POST)
         key = (miner, period_start, index)
         misses = deadline_misses(close, latest, posts, self.push_errors.get(key))

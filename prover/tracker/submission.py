@@ -91,10 +91,11 @@ def batches(jobs: Sequence[JobRow], per_message: int) -> list[list[JobRow]]:
     for j in clean:
         if batch:
             prev = batch[-1]
+            # from the counts the store keeps: submitting never reads sectors
             full = (
-                len(prev.sectors) == PoStProofType.from_chain_id(prev.proof_type).partition_sectors
+                prev.sector_count == PoStProofType.from_chain_id(prev.proof_type).partition_sectors
             )
-            ascending = min(s.id for s in j.sectors) > max(s.id for s in prev.sectors)
+            ascending = j.min_sector > prev.max_sector
             if len(batch) == per_message or not full or not ascending:
                 out.append(batch)
                 batch = []
@@ -134,7 +135,7 @@ class Submitter:
 
     def submit(self, miner: int, d: DeadlineInfo, epoch: int) -> None:
         """Pushes every message of ``d`` that may go now."""
-        latest = self.jobs.latest_deadline_jobs(miner, d.period_start, d.index)
+        latest = self.jobs.latest_deadline_jobs(miner, d.period_start, d.index, proofs=True)
         done = covered(self.ledger.deadline_messages(miner, d.period_start, d.index))
         proven = ready(d, latest, done, self.config.max_partitions_per_message)
         if not proven:

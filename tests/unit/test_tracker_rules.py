@@ -59,6 +59,10 @@ def job(
         "close_epoch": CLOSE,
         "randomness": bytes(32),
         "sectors": [SectorRef(n, bytes(32), "s", "s") for n in sectors],
+        # as the store sets them
+        "sector_count": len(sectors),
+        "min_sector": min(sectors),
+        "max_sector": max(sectors),
         "skipped": list(skipped),
         "faulty": list(faulty),
         "state": state,

@@ -1,0 +1,110 @@
+"""The control plane at the size storage providers run: a placeholder 32GiB
+miner on the devnet, partitions of 2349 sectors spread over three storages,
+planned by the tracker's planner into the job store (both backends)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from prover.chain.deadlines import Policy
+from prover.chain.encoding import encode_submit_windowed_post
+from prover.chain.lotus import TAG_POST_CHAIN_COMMIT, LotusClient
+from prover.devnet import Devnet, DevnetServer, placeholder_miner, write_placeholder_files
+from prover.devnet.placeholders import placeholder_comm_r
+from prover.proofs import PoStProofType
+from prover.proofs.layout import SectorRef
+from prover.tracker.planning import Planner, ProofTypes
+
+MINER = 1000
+SECTORS = 2349
+KIB32 = PoStProofType.from_sector_size("32GiB")
+
+
+class Seconds:
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def to_epoch(self, genesis: float, epoch: int) -> None:
+        self.now = genesis + epoch + 0.5
+
+
+@pytest.fixture
+def big_chain(tmp_path):
+    miner = placeholder_miner(MINER, "32GiB", {0: 2, 1: 1})
+    roots = [tmp_path / f"store-{k}" for k in range(3)]
+    write_placeholder_files(roots, miner)
+    clock = Seconds()
+    net = Devnet([miner], Policy.devnet(), clock=clock)
+    server = DevnetServer(net, token="devnet-token").start()
+    client = LotusClient(server.url, "devnet-token", network="t", epoch_seconds=1.0)
+    yield net, client, clock, {f"store-{k}": root for k, root in enumerate(roots)}
+    client.close()
+    server.stop()
+
+
+def test_the_devnet_serves_a_32gib_miners_partitions_and_sectors(big_chain):
+    net, client, clock, _ = big_chain
+    clock.to_epoch(net.genesis, 5)
+    info = client.state_miner_info(MINER)
+    assert info.window_post_proof_type == KIB32.chain_id
+    parts = client.state_miner_partitions(MINER, 0)
+    assert [len(p.to_prove) for p in parts] == [SECTORS, SECTORS]
+    sectors = client.state_miner_sectors(MINER, set(parts[1].to_prove))
+    assert len(sectors) == SECTORS
+    assert sectors[0].comm_r == placeholder_comm_r(MINER, SECTORS + 1)
+
+
+def test_the_planner_stores_every_sector_of_2349_sector_partitions_with_its_storage(
+    big_chain, store, ledger
+):
+    net, client, clock, storages = big_chain
+    clock.to_epoch(net.genesis, 5)  # deadline 0 open, its challenge on chain
+    planner = Planner(store, ledger, client, storages, ProofTypes(client), kick=lambda: None)
+    d = client.state_miner_proving_deadline(MINER).info
+    start = time.perf_counter()
+    planner.create_jobs(MINER, d)
+    took = time.perf_counter() - start
+    jobs = store.list_jobs(sectors=True)
+    assert [(j.deadline, j.partition, j.sector_count) for j in jobs] == [
+        (0, 0, SECTORS),
+        (0, 1, SECTORS),
+    ]
+    for p, job in enumerate(jobs):
+        numbers = range(p * SECTORS + 1, (p + 1) * SECTORS + 1)
+        assert job.sectors == [
+            SectorRef(n, placeholder_comm_r(MINER, n), f"store-{n % 3}", f"store-{n % 3}")
+            for n in numbers
+        ]
+        assert (job.min_sector, job.max_sector, job.skipped) == (numbers[0], numbers[-1], [])
+        assert job.proof_type == KIB32.chain_id
+    assert took < 10, f"planning two 2349-sector partitions took {took:.1f} s"
+
+
+def test_a_proof_for_a_placeholder_miner_is_refused_and_the_partition_faults(big_chain):
+    net, client, clock, _ = big_chain
+    clock.to_epoch(net.genesis, 5)
+    d = client.state_miner_proving_deadline(MINER).info
+    params = encode_submit_windowed_post(
+        0,
+        [(0, set())],
+        KIB32.chain_id,
+        bytes(192),
+        d.challenge,
+        client.randomness_from_tickets(TAG_POST_CHAIN_COMMIT, d.challenge),
+    )
+    cid = client.mpool_push_message(client.address(MINER), "t0100", 5, params)
+    clock.to_epoch(net.genesis, 6)
+    found = client.state_search_msg(cid)
+    assert found is not None and found.exit_code == 16
+    # no verifying key for 32GiB here: refused, never taken on trust (a
+    # machine that has the key refuses the zero proof as invalid)
+    reason = net.messages[cid].reason
+    assert "cannot be verified here" in reason or "invalid proof" in reason
+    clock.to_epoch(net.genesis, 11)  # deadline 0 closed unproven
+    parts = client.state_miner_partitions(MINER, 0)
+    assert [len(p.faulty) for p in parts] == [SECTORS, SECTORS]
