@@ -182,7 +182,14 @@ def main() -> None:
                 capture_output=True,
             )
         shutil.rmtree(tmp, ignore_errors=True)
-    keys = ["add_ms_per_job", "kb_per_job", "list_ms", "jobs_list_ms", "claim_p50_ms", "claim_p90_ms"]
+    keys = [
+        "add_ms_per_job",
+        "kb_per_job",
+        "list_ms",
+        "jobs_list_ms",
+        "claim_p50_ms",
+        "claim_p90_ms",
+    ]
     print(
         f"{args.jobs} jobs of {SECTORS} sectors; median of {args.rounds} interleaved runs; "
         f"list = all {args.jobs} jobs listed and converted (jobs_list: as `prover jobs list`)"
