@@ -11,7 +11,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from prover._proto import manager_pb2 as pb
 from prover.proofs.layout import SectorRef
-from prover.store.jobs import NewJobSpec
+from prover.store.specs import NewJobSpec
 
 if TYPE_CHECKING:
     from prover.store.ledger import Miss

@@ -6,11 +6,16 @@ and finding messages."""
 from __future__ import annotations
 
 import base64
+import functools
 from typing import Any
 
 from prover.chain.encoding import bitfield_from_json, bitfield_to_json, sealed_cid
 from prover.devnet.actor import Devnet
 from prover.proofs import PoStProofType
+
+# A node answers StateMinerSectors from its state; the devnet would spend
+# most of a 117,000-sector answer encoding the same CIDs again each time.
+_sealed_cid = functools.lru_cache(maxsize=1 << 20)(sealed_cid)
 
 
 def handle(net: Devnet, method: str, params: list[Any]) -> Any:
@@ -94,7 +99,7 @@ def handle(net: Devnet, method: str, params: list[Any]) -> Any:
             {
                 "SectorNumber": n,
                 "SealProof": m.proof_type - 5,  # StackedDrg*V1_1
-                "SealedCID": {"/": sealed_cid(c)},
+                "SealedCID": {"/": _sealed_cid(c)},
                 "SectorKeyCID": None,
             }
             for n, c in sorted(m.comm_r.items())

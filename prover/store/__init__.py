@@ -1,34 +1,41 @@
 """The durable state of the manager, on SQLite (WAL) by default or
 PostgreSQL to scale out: ``JobStore`` (jobs and workers: every state change
 of a job) and ``Ledger`` (chain messages and misses), sharing one migrated
-``Database``."""
+``Database``.
 
-from prover.store.database import Database
-from prover.store.errors import (
-    InvalidJob,
-    StoreError,
-    StoreUnavailable,
-    TransitionRefused,
-    UnknownJob,
-    UnknownWorker,
-)
-from prover.store.jobs import (
-    ClaimFilter,
-    FinishOutcome,
-    JobStore,
-    NewJobSpec,
-    StopOrder,
-    expiry_reason,
-)
-from prover.store.ledger import Ledger, Miss
-from prover.store.states import (
-    COVERING_STATES,
-    FINISHED_STATES,
-    UNFINISHED_STATES,
-    JobState,
-    MessageKind,
-    MessageState,
-)
+Names load on first use (PEP 562): the CLI and the wire conversions take
+``NewJobSpec`` and the states without loading SQLAlchemy, which costs an
+operator command most of a second.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_WHERE = {
+    "Database": "database",
+    "InvalidJob": "errors",
+    "StoreError": "errors",
+    "StoreUnavailable": "errors",
+    "TransitionRefused": "errors",
+    "UnknownJob": "errors",
+    "UnknownWorker": "errors",
+    "ClaimFilter": "jobs",
+    "FinishOutcome": "jobs",
+    "JobStore": "jobs",
+    "StopOrder": "jobs",
+    "expiry_reason": "jobs",
+    "NewJobSpec": "specs",
+    "Ledger": "ledger",
+    "Miss": "ledger",
+    "COVERING_STATES": "states",
+    "FINISHED_STATES": "states",
+    "UNFINISHED_STATES": "states",
+    "JobState": "states",
+    "MessageKind": "states",
+    "MessageState": "states",
+}
 
 __all__ = [
     "COVERING_STATES",
@@ -53,3 +60,33 @@ __all__ = [
     "UnknownWorker",
     "expiry_reason",
 ]
+
+if TYPE_CHECKING:
+    from prover.store.database import Database
+    from prover.store.errors import (
+        InvalidJob,
+        StoreError,
+        StoreUnavailable,
+        TransitionRefused,
+        UnknownJob,
+        UnknownWorker,
+    )
+    from prover.store.jobs import ClaimFilter, FinishOutcome, JobStore, StopOrder, expiry_reason
+    from prover.store.ledger import Ledger, Miss
+    from prover.store.specs import NewJobSpec
+    from prover.store.states import (
+        COVERING_STATES,
+        FINISHED_STATES,
+        UNFINISHED_STATES,
+        JobState,
+        MessageKind,
+        MessageState,
+    )
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module 'prover.store' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"prover.store.{_WHERE[name]}"), name)
+    globals()[name] = value
+    return value

@@ -23,12 +23,10 @@ from sqlalchemy import bindparam, case, delete, func, update
 from sqlalchemy.orm import defer
 from sqlmodel import col, select
 
-from prover.proofs import PoStProofType
-from prover.proofs.errors import InvalidInput
-from prover.proofs.layout import SectorRef
 from prover.store.database import Database, unavailable_on_db_errors, utcnow
 from prover.store.errors import InvalidJob, TransitionRefused, UnknownJob, UnknownWorker
 from prover.store.models import JobRow, WorkerRow
+from prover.store.specs import NewJobSpec
 from prover.store.states import FINISHED_STATES, JobState
 
 JOBS = JobRow.__table__
@@ -113,6 +111,10 @@ def _claim_statement(by_miner: bool, by_type: bool, by_epoch: bool, excluding: b
     )
 
 
+# Loading options for state changes, which never need the bulk of a row.
+_LIGHT = (defer(JobRow.sectors, raiseload=True), defer(JobRow.proof, raiseload=True))
+
+
 def _without_bulk(q, sectors: bool, proofs: bool):
     """``q`` without the columns not asked for: the sectors (75 kB packed in
     a 32GiB job) and the proof. Touching one that was left out raises
@@ -132,60 +134,6 @@ def expiry_reason(job: JobRow) -> str:
     if job.tries == 0:
         return f"{closed} before any worker claimed the job"
     return f"{closed} after {job.tries} failed tries; last error: {job.error}"
-
-
-@dataclass(frozen=True)
-class NewJobSpec:
-    miner: int
-    proof_type: int  # chain id
-    deadline: int
-    partition: int
-    randomness: bytes
-    sectors: Sequence[SectorRef]
-    period_start: int = 0
-    challenge_epoch: int | None = None
-    open_epoch: int | None = None
-    close_epoch: int | None = None
-    skipped: Sequence[int] = ()
-    max_tries: int | None = None
-    generation: int = 0
-    dry_run: bool = False
-
-    def check(self, index: int) -> None:
-        def bad(name: str, why: str) -> InvalidJob:
-            return InvalidJob(index, name, why)
-
-        for name in ("miner", "deadline", "partition", "generation"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise bad(name, f"must be a non-negative integer, got {value!r}")
-        try:
-            PoStProofType.from_chain_id(self.proof_type)
-        except InvalidInput as exc:
-            raise bad("proof_type", str(exc)) from None
-        if self.deadline >= 48:
-            raise bad("deadline", f"must be below 48, got {self.deadline}")
-        if len(self.randomness) != 32:
-            raise bad("randomness", f"must be 32 bytes, got {len(self.randomness)}")
-        if not self.sectors:
-            raise bad("sectors", "at least one sector is needed")
-        ids = [s.id for s in self.sectors]
-        if len(set(ids)) != len(ids):
-            raise bad("sectors", "sector ids repeat")
-        for s in self.sectors:
-            if len(s.comm_r) != 32:
-                raise bad("sectors", f"comm_r of sector {s.id} must be 32 bytes")
-        if stray := sorted(set(self.skipped) - set(ids)):
-            raise bad("skipped", f"sectors {stray} are not in the job")
-        if self.max_tries is not None and self.max_tries < 1:
-            raise bad("max_tries", "must be at least 1")
-        epochs = [self.challenge_epoch, self.open_epoch, self.close_epoch]
-        if all(e is not None for e in epochs) and not epochs[0] <= epochs[1] < epochs[2]:
-            raise bad("close_epoch", "need challenge_epoch <= open_epoch < close_epoch")
-
-    @property
-    def key(self) -> tuple[int, int, int, int, int]:
-        return (self.miner, self.period_start, self.deadline, self.partition, self.generation)
 
 
 @dataclass(frozen=True)
@@ -363,7 +311,7 @@ class JobStore:
         stops: list[StopOrder] = []
         with self._write(), self._session() as s, s.begin():
             for job_id, attempt in attempts:
-                job = s.get(JobRow, job_id, with_for_update=True)
+                job = s.get(JobRow, job_id, with_for_update=True, options=_LIGHT)
                 reason = self._stop_reason(job, worker, attempt)
                 if reason:
                     stops.append(StopOrder(job_id, attempt, reason))
@@ -454,7 +402,7 @@ class JobStore:
         ready again at once and the try does not count."""
         now = self._now()
         with self._write(), self._session() as s, s.begin():
-            job = s.get(JobRow, job_id, with_for_update=True)
+            job = s.get(JobRow, job_id, with_for_update=True, options=_LIGHT)
             if job is None:
                 raise UnknownJob(job_id)
             if job.attempt != attempt or job.worker != worker or job.state != JobState.RUNNING:
@@ -495,6 +443,7 @@ class JobStore:
         with self._write(), self._session() as s, s.begin():
             q = (
                 select(JobRow)
+                .options(*_LIGHT)
                 .where(JobRow.state == JobState.RUNNING, col(JobRow.heartbeat_at) < cutoff)
                 .with_for_update(skip_locked=True)
             )
@@ -515,6 +464,7 @@ class JobStore:
         with self._write(), self._session() as s, s.begin():
             q = (
                 select(JobRow)
+                .options(*_LIGHT)
                 .where(
                     col(JobRow.state).in_([JobState.READY, JobState.RUNNING]),
                     col(JobRow.close_epoch).is_not(None),
@@ -554,7 +504,7 @@ class JobStore:
         out: dict[int, str | None] = {}
         with self._write(), self._session() as s, s.begin():
             for job_id in ids:
-                job = s.get(JobRow, job_id, with_for_update=True)
+                job = s.get(JobRow, job_id, with_for_update=True, options=_LIGHT)
                 if job is None:
                     out[job_id] = "unknown job"
                     continue
@@ -576,7 +526,7 @@ class JobStore:
         out: dict[int, str | None] = {}
         with self._write(), self._session() as s, s.begin():
             for job_id in ids:
-                job = s.get(JobRow, job_id, with_for_update=True)
+                job = s.get(JobRow, job_id, with_for_update=True, options=_LIGHT)
                 if job is None:
                     out[job_id] = "unknown job"
                     continue

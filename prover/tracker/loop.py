@@ -6,13 +6,17 @@ deadlines. Between heads, a finished proof wakes the loop to submit at once.
 The rules live in their own modules (``planning``, ``submission``,
 ``recoveries``, ``misses``, ``follow``); this one decides when each runs and
 keeps one miner's trouble (a node error, a database hiccup) from holding up
-the others: a failed pass is redone on the next tick.
+the others: a failed pass is redone on the next tick. Planning runs off the
+tick, in a few threads, a deadline at a time: a 32GiB deadline of 50
+partitions takes seconds to read and plan (117,450 sectors), and another
+miner's proofs must not wait for it.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from prover.chain.clock import EpochClock
@@ -29,6 +33,11 @@ from prover.tracker.recoveries import Recoveries
 from prover.tracker.submission import Submitter, may_submit
 
 log = get_logger("prover.tracker")
+
+# Deadlines planned at once. Planning is mostly waiting on the node and
+# parsing its answer; a few at a time keep a burst of miners whose deadlines
+# coincide from queueing behind one another without flooding the node.
+PLANNING_THREADS = 4
 
 
 class Tracker:
@@ -60,6 +69,9 @@ class Tracker:
         self.settler = Settler(jobs, ledger, self.submitter.push_errors)
         self._finished = threading.Event()
         self._full_pass = True
+        self._planning_pool = ThreadPoolExecutor(PLANNING_THREADS, thread_name_prefix="planning")
+        self._planning: set[tuple[int, int, int]] = set()  # (miner, period start, deadline)
+        self._planning_lock = threading.Lock()
 
     def run(self, stop: threading.Event) -> None:
         """The tracker's thread: a tick per ``poll_interval_s``, or at once
@@ -83,7 +95,13 @@ class Tracker:
         self._wake.set()
 
     def close(self) -> None:
+        self._planning_pool.shutdown(wait=False, cancel_futures=True)
         self.heads_in.close()
+
+    def planning(self) -> set[tuple[int, int, int]]:
+        """(miner, period start, deadline) being planned right now."""
+        with self._planning_lock:
+            return set(self._planning)
 
     def prove_dry_run(self, miner: int, index: int) -> tuple[DeadlineInfo, list[int], DeadlinePlan]:
         """See ``Planner.dry_run``."""
@@ -132,11 +150,38 @@ class Tracker:
         current = head.info
         for d in (current, current.next()):
             if d.challenge_reached(self.config.confidence) and not d.has_elapsed():
-                self.planner.create_jobs(miner, d)
+                self._plan(miner, d)
         if may_submit(current, self.config.confidence):
             self.submitter.submit(miner, current, self._pushed_epoch(current))
         after_next = current.next().next()
         self.recoveries.declare(miner, after_next, self._pushed_epoch(after_next))
+
+    def _plan(self, miner: int, d: DeadlineInfo) -> None:
+        """Plans ``d`` in the planning threads unless it is being planned
+        already (``create_jobs`` itself skips a deadline that has jobs)."""
+        key = (miner, d.period_start, d.index)
+        with self._planning_lock:
+            if key in self._planning:
+                return
+            self._planning.add(key)
+        try:
+            self._planning_pool.submit(self._plan_now, key, miner, d)
+        except RuntimeError:  # shut down: the manager is stopping
+            with self._planning_lock:
+                self._planning.discard(key)
+
+    def _plan_now(self, key: tuple[int, int, int], miner: int, d: DeadlineInfo) -> None:
+        try:
+            self.planner.create_jobs(miner, d)
+        except (LotusError, StoreUnavailable) as exc:
+            self._full_pass = True  # the next tick plans it again
+            log.warning("tracker_planning_failed", miner=miner, deadline=d.index, error=str(exc))
+        except Exception:  # a bug must not stop planning for good
+            self._full_pass = True
+            log.exception("tracker_planning_crashed", miner=miner, deadline=d.index)
+        finally:
+            with self._planning_lock:
+                self._planning.discard(key)
 
     def _pushed_epoch(self, d: DeadlineInfo) -> int:
         return self.epoch if self.epoch is not None else d.current_epoch

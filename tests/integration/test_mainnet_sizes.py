@@ -4,6 +4,7 @@ planned by the tracker's planner into the job store (both backends)."""
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
@@ -11,10 +12,12 @@ import pytest
 from prover.chain.deadlines import Policy
 from prover.chain.encoding import encode_submit_windowed_post
 from prover.chain.lotus import TAG_POST_CHAIN_COMMIT, LotusClient
+from prover.config import ChainConfig
 from prover.devnet import Devnet, DevnetServer, placeholder_miner, write_placeholder_files
 from prover.devnet.placeholders import placeholder_comm_r
 from prover.proofs import PoStProofType
 from prover.proofs.layout import SectorRef
+from prover.tracker import Tracker
 from prover.tracker.planning import Planner, ProofTypes
 
 MINER = 1000
@@ -108,3 +111,53 @@ def test_a_proof_for_a_placeholder_miner_is_refused_and_the_partition_faults(big
     clock.to_epoch(net.genesis, 11)  # deadline 0 closed unproven
     parts = client.state_miner_partitions(MINER, 0)
     assert [len(p.faulty) for p in parts] == [SECTORS, SECTORS]
+
+
+def test_a_slow_plan_for_one_miner_does_not_hold_up_another(tmp_path, store, ledger):
+    big = placeholder_miner(MINER, "32GiB", {0: 2})
+    small = placeholder_miner(MINER + 1, "32GiB", {0: 1}, first_sector=10**6)
+    roots = [tmp_path / "store-0"]
+    write_placeholder_files(roots, big)
+    write_placeholder_files(roots, small)
+    clock = Seconds()
+    net = Devnet([big, small], Policy.devnet(), clock=clock)
+    clock.to_epoch(net.genesis, 5)
+    server = DevnetServer(net, token="devnet-token").start()
+    client = LotusClient(server.url, "devnet-token", network="t", epoch_seconds=1.0)
+    config = ChainConfig(
+        api="x", network="t", miners=[MINER, MINER + 1], sender="t0100", confidence=0, notify=False
+    )
+    tracker = Tracker(store, ledger, client, config, {"store-0": roots[0]})
+    release = threading.Event()
+    plan = tracker.planner.create_jobs
+
+    def stuck_for_the_big_miner(miner, d):
+        if miner == MINER:
+            assert release.wait(30)
+        plan(miner, d)
+
+    tracker.planner.create_jobs = stuck_for_the_big_miner
+    try:
+        start = time.monotonic()
+        tracker.tick()
+        assert time.monotonic() - start < 5  # the tick did not wait for the plan
+
+        def miners_with_jobs():
+            return {j.miner for j in store.list_jobs()}
+
+        deadline = time.monotonic() + 20
+        while miners_with_jobs() != {MINER + 1} and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert miners_with_jobs() == {MINER + 1}  # the other miner was planned meanwhile
+        assert tracker.planning() == {(MINER, 0, 0)}
+        tracker.tick()  # a deadline being planned is not planned twice
+        release.set()
+        while miners_with_jobs() != {MINER, MINER + 1} and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert [j.sector_count for j in store.list_jobs(miner=MINER)] == [SECTORS, SECTORS]
+        assert tracker.planning() == set()
+    finally:
+        release.set()
+        tracker.close()
+        client.close()
+        server.stop()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -155,3 +157,30 @@ def test_other_cids_are_refused():
         comm_r_from_cid("bafyreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy")
     with pytest.raises(ValueError, match="not a CID"):
         comm_r_from_cid("not-a-cid")
+
+
+@given(st.binary(min_size=32, max_size=32))
+def test_sealed_cids_read_fast_agree_with_the_generic_multibase_codec(comm_r):
+    from multiformats import multibase
+
+    cid = sealed_cid(comm_r)
+    assert multibase.encode(multibase.decode(cid), "base32") == cid  # the generic codec's text
+    assert comm_r_from_cid(cid) == comm_r
+    other_base = multibase.encode(multibase.decode(cid), "base58btc")
+    assert comm_r_from_cid(other_base) == comm_r
+
+
+@pytest.mark.parametrize(
+    "mangle",
+    [
+        lambda c: c[:-1] + "1",  # not a base32 letter
+        lambda c: c[:-1] + "8",
+        lambda c: "b" + "a" * 64,  # base32, but not a sealed commitment
+        lambda c: c.upper(),  # base32 upper-case multibase: another codec, same bytes
+    ],
+)
+def test_a_mangled_sealed_cid_is_refused_or_read_by_the_generic_codec(mangle):
+    comm_r = bytes(range(32))
+    cid = mangle(sealed_cid(comm_r))
+    with contextlib.suppress(ValueError):  # refused, or
+        assert comm_r_from_cid(cid) == comm_r  # only a faithful re-encoding reads back
