@@ -27,8 +27,8 @@ Filler jobs take their sectors from a pool of 64 packed partitions (real
 size: 2349 incompressible comm_rs each); the planned deadline is real.
 Growth is reported as each figure at the largest size over the smallest.
 
-    PROVER_BENCH_POSTGRES_URL=postgresql://... \
-        python bench/control_plane.py [--sizes 1000,10000,50000]
+    PROVER_BENCH_POSTGRES_URL=postgresql://... python bench/control_plane.py
+        [--sizes 1000,10000,50000]
 """
 
 from __future__ import annotations
