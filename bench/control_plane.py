@@ -17,8 +17,8 @@ each size asked for (by default 1,000, 10,000 and 50,000 jobs) it measures:
   prover.cli``, a new process each, against a real manager daemon on the
   database): ``jobs list --all --limit 1000`` (the first page), ``jobs list
   --all --json`` (every job, proofs included), ``jobs show ID``;
-- claim: ``JobStore.claim`` plus the job's conversion to protobuf (what a
-  worker's Claim costs the manager), 200 claims, p50 and p99;
+- claim: a worker's Claim round trip over gRPC (the manager claims the job
+  and sends its 2349 sectors), 200 claims, p50 and p99;
 - the sweeps' time per pass (heartbeats, deadlines, lifetime), median of 20;
 - the jobs table's size on disk, and the manager's resident memory after
   the listing (and its peak).
@@ -55,7 +55,7 @@ from sqlalchemy import MetaData, Table, insert, text  # noqa: E402
 
 from manager_harness import ManagerProcess  # noqa: E402
 from pg_scratch import scratch_database  # noqa: E402
-from prover.api.convert import job_to_pb  # noqa: E402
+from prover._proto import manager_pb2 as pb  # noqa: E402
 from prover.chain.lotus import LotusClient  # noqa: E402
 from prover.devnet import placeholder_miner, write_placeholder_files  # noqa: E402
 from prover.proofs.layout import SectorRef  # noqa: E402
@@ -259,13 +259,20 @@ def memory_mb(pid: int) -> tuple[float, float]:
     return (int(fields["VmRSS"].split()[0]) / 1000, int(fields["VmHWM"].split()[0]) / 1000)
 
 
-def claims(store: JobStore, count: int) -> tuple[float, float]:
-    took = []
-    for k in range(count):
-        start = time.perf_counter()
-        job = store.claim(f"bench-{k % 8}")
-        job_to_pb(job)
-        took.append(time.perf_counter() - start)
+def claims(manager: ManagerProcess, count: int) -> tuple[float, float]:
+    """Claim round trips as a worker makes them (gRPC on loopback, the
+    manager claiming and converting the job's 2349 sectors), p50 and p99."""
+    client = manager.client("worker")
+    try:
+        client.call(client.worker.Register, pb.RegisterRequest(name="bench", host="bench"))
+        took = []
+        for _ in range(count):
+            start = time.perf_counter()
+            resp = client.call(client.worker.Claim, pb.ClaimRequest(worker="bench", wait_ms=0))
+            took.append(time.perf_counter() - start)
+            assert len(resp.job.sectors) == SECTORS
+    finally:
+        client.close()
     took.sort()
     return statistics.median(took) * 1000, took[int(len(took) * 0.99)] * 1000
 
@@ -308,7 +315,7 @@ def run_backend(
             # the first ready job's open: a pass that finds nothing to expire
             period, d, _, _ = filler.keys[filler.ready_from]
             swept = sweeps(store, period * PERIOD + d * 60)
-            p50, p99 = claims(store, 200)
+            p50, p99 = claims(manager, 200)
             row = {
                 "backend": backend,
                 "jobs": size,

@@ -109,9 +109,9 @@ def job_to_pb(job: JobRow, *, include_proof: bool = True, include_sectors: bool 
     if job.timings:
         msg.timings.CopyFrom(timings_to_pb(job.timings))
     for name in ("created_at", "updated_at", "started_at", "heartbeat_at", "finished_at"):
-        ts = timestamp(getattr(job, name))
-        if ts is not None:
-            getattr(msg, name).CopyFrom(ts)
+        value = getattr(job, name)
+        if value is not None:
+            getattr(msg, name).FromDatetime(value)
     return msg
 
 

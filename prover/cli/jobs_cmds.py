@@ -4,6 +4,8 @@ speak only AdminService."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -114,12 +116,36 @@ def sector_json(s: pb.SectorRef) -> dict:
 def list_all(client: ManagerClient, request: pb.ListJobsRequest, limit: int = 0) -> list[pb.Job]:
     """Every job the request matches, page by page (``limit`` > 0: at most that many)."""
     jobs: list[pb.Job] = []
-    while True:
-        page = call(client, client.admin.ListJobs, request)
+    for page in pages(client, request):
         jobs += page.jobs
-        if not page.next_page_token or (limit and len(jobs) >= limit):
-            return jobs[:limit] if limit else jobs
-        request.page_token = page.next_page_token
+        if limit and len(jobs) >= limit:
+            break
+    return jobs[:limit] if limit else jobs
+
+
+def pages(client: ManagerClient, request: pb.ListJobsRequest) -> Iterator[pb.ListJobsResponse]:
+    """The pages of a listing, the next one asked for while the caller works
+    on this one: at 50,000 jobs the manager's paging and this process'
+    formatting then share the time instead of adding up."""
+    with ThreadPoolExecutor(1) as ahead:
+        page = call(client, client.admin.ListJobs, request)
+        while True:
+            following = None
+            if page.next_page_token:
+                request.page_token = page.next_page_token
+                following = ahead.submit(call, client, client.admin.ListJobs, request)
+            yield page
+            if following is None:
+                return
+            page = following.result()
+
+
+def json_lines(items: list[str]) -> str:
+    """A JSON array of already encoded items, one per line. The standard
+    library encodes with its C encoder only without ``indent``: for the
+    50,000 jobs of a large provider that is seconds saved, and each line is
+    still one job."""
+    return "[\n" + ",\n".join(items) + "\n]" if items else "[]"
 
 
 def print_table(headers: list[str], rows: list[list[str]]) -> None:
@@ -159,11 +185,17 @@ def jobs_list(all_, states, miner, deadline, detail, as_json, sectors, limit, ap
         req.miner = miner
     if deadline is not None:
         req.deadline = deadline
+    if as_json:  # formatted page by page, while the next one is on its way
+        lines: list[str] = []
+        with connect(api, api_ca) as client:
+            for page in pages(client, req):
+                lines += (json.dumps(job_json(j, sectors=sectors)) for j in page.jobs)
+                if limit and len(lines) >= limit:
+                    break
+        click.echo(json_lines(lines[:limit] if limit else lines))
+        return
     with connect(api, api_ca) as client:
         jobs = list_all(client, req, limit)
-    if as_json:
-        click.echo(json.dumps([job_json(j, sectors=sectors) for j in jobs], indent=1))
-        return
     now = datetime.now(UTC)
     headers = [
         "JobID",

@@ -25,13 +25,11 @@ from sqlmodel import col, select
 
 from prover.store.database import Database, unavailable_on_db_errors, utcnow
 from prover.store.errors import InvalidJob, TransitionRefused, UnknownJob, UnknownWorker
-from prover.store.models import JobRow, WorkerRow
+from prover.store.models import JOB_ORDER, NO_CLOSE, JobRow, WorkerRow
 from prover.store.specs import NewJobSpec
 from prover.store.states import FINISHED_STATES, JobState
 
 JOBS = JobRow.__table__
-# The sort key of a job without a close epoch: after every real one.
-NO_CLOSE = 1 << 62
 WORKERS = WorkerRow.__table__
 
 _WORKER_FILTERS = select(
@@ -574,10 +572,11 @@ class JobStore:
             q = q.where(JobRow.deadline == deadline)
         if ids is not None:
             q = q.where(col(JobRow.id).in_(sorted(set(ids))))
-        close = func.coalesce(JobRow.close_epoch, NO_CLOSE)
-        if after is not None:
-            q = q.where((close > after[0]) | ((close == after[0]) & (col(JobRow.id) > after[1])))
-        q = q.order_by(close, col(JobRow.id))
+        if after is not None:  # (close, id) > after, in a form both databases seek with
+            close, last_id = after
+            key = JOB_ORDER
+            q = q.where(key >= close, (key > close) | (col(JobRow.id) > last_id))
+        q = q.order_by(JOB_ORDER, col(JobRow.id))
         if limit is not None:
             q = q.limit(limit)
         with self._write(), self._session() as s, s.begin():

@@ -19,7 +19,9 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
     false,
+    literal_column,
 )
+from sqlalchemy import func as sql_func
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
@@ -79,6 +81,8 @@ class JobRow(SQLModel, table=True):
         ),
         Index("ix_jobs_claim", "state", "close_epoch", "partition"),
         Index("ix_jobs_worker", "worker"),
+        # the lifetime sweep finds old finished jobs without a table scan
+        Index("ix_jobs_finished", "state", "finished_at"),
         # Never reuse an id: a stale worker's (job id, attempt) must not
         # match a new job that took a removed job's id.
         {"sqlite_autoincrement": True},
@@ -125,6 +129,15 @@ class JobRow(SQLModel, table=True):
     dry_run: bool = Field(
         default=False, sa_column=Column(Boolean, nullable=False, server_default=false())
     )
+
+
+# The sort key of a job without a close epoch: after every real one.
+NO_CLOSE = 1 << 62
+# Lists go in (close, id) order, page after page from a key: this index
+# walks them in order (a literal, not a parameter, so that both databases
+# match the query's expression to the index's).
+JOB_ORDER = sql_func.coalesce(JobRow.__table__.c.close_epoch, literal_column(str(NO_CLOSE)))
+Index("ix_jobs_order", JOB_ORDER, JobRow.__table__.c.id)
 
 
 class WorkerRow(SQLModel, table=True):
