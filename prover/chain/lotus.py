@@ -22,6 +22,7 @@ import httpx
 
 from prover.chain.deadlines import DeadlineInfo, Policy, deadline_info
 from prover.chain.encoding import bitfield_from_json, bitfield_to_json, comm_r_from_cid
+from prover.chain.message import Message, SignedMessage
 
 ENV_API_INFO = "FULLNODE_API_INFO"
 
@@ -57,11 +58,24 @@ def parse_api_info(value: str) -> tuple[str | None, str]:
         scheme = "https" if "https" in parts[4:] or "wss" in parts[4:] else "http"
         return token or None, f"{scheme}://{host}:{parts[3]}/rpc/v1"
     if rest.startswith(("http://", "https://", "ws://", "wss://")):
-        url = rest.replace("ws://", "http://", 1).replace("wss://", "https://", 1)
-        if not url.rstrip("/").endswith("/rpc/v1") and not url.rstrip("/").endswith("/rpc/v0"):
-            url = url.rstrip("/") + "/rpc/v1"
+        url = rest.replace("ws://", "http://", 1).replace("wss://", "https://", 1).rstrip("/")
+        refuse_v0(url)
+        if not url.endswith("/rpc/v1"):
+            url = url + "/rpc/v1"
         return token or None, url
     raise ValueError(f"cannot read Lotus API info {value!r}")
+
+
+def refuse_v0(url: str) -> None:
+    """Lotus' ``/rpc/v0`` takes other parameters than v1 for methods we call
+    (``StateSearchMsg`` takes ``[cid]`` there, ``StateWaitMsg`` two), and
+    refuses ours with "wrong param count": say so before the first call."""
+    if url.rstrip("/").endswith("/rpc/v0"):
+        v1 = url.rstrip("/")[: -len("/rpc/v0")] + "/rpc/v1"
+        raise ValueError(
+            f"{url} is Lotus' deprecated v0 API, whose methods take other parameters; "
+            f"use the v1 API at {v1}"
+        )
 
 
 @dataclass(frozen=True)
@@ -111,6 +125,8 @@ class MinerInfo:
     sector_size: int
     window_post_proof_type: int
     window_post_partition_sectors: int
+    # addresses the owner allowed to send the miner's messages (PoSt, recoveries)
+    control_addresses: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -119,6 +135,7 @@ class MsgLookup:
     exit_code: int
     height: int
     tipset: tuple[str, ...]
+    gas_used: int = 0
 
 
 def tipset_from_json(obj: dict) -> TipSet:
@@ -133,6 +150,7 @@ def _lookup(obj: dict | None) -> MsgLookup | None:
         exit_code=int(obj["Receipt"]["ExitCode"]),
         height=int(obj["Height"]),
         tipset=tuple(c["/"] for c in obj.get("TipSet") or []),
+        gas_used=int(obj["Receipt"].get("GasUsed") or 0),
     )
 
 
@@ -149,6 +167,7 @@ class LotusClient:
     ) -> None:
         if network not in ("f", "t"):
             raise ValueError("network address prefix is 'f' (mainnet) or 't' (test networks)")
+        refuse_v0(url)
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self.url = url
         self.token = token
@@ -217,6 +236,7 @@ class LotusClient:
             sector_size=int(r["SectorSize"]),
             window_post_proof_type=int(r["WindowPoStProofType"]),
             window_post_partition_sectors=int(r["WindowPoStPartitionSectors"]),
+            control_addresses=tuple(r.get("ControlAddresses") or ()),
         )
 
     def state_miner_proving_deadline(
@@ -327,6 +347,44 @@ class LotusClient:
         spec = {"MaxFee": str(max_fee)} if max_fee is not None else None
         signed = self.call("MpoolPushMessage", msg, spec)
         return signed["CID"]["/"]
+
+    def gas_estimate_message_gas(
+        self, msg: Message, max_fee: int | None = None, tsk: TipSet | None = None
+    ) -> Message:
+        """``msg`` with the node's gas limit, fee cap and premium filled in
+        (``MaxFee`` caps limit x fee cap, as Lotus' MessageSendSpec does)."""
+        spec = {"MaxFee": str(max_fee)} if max_fee is not None else None
+        r = self.call("GasEstimateMessageGas", msg.to_json(), spec, tsk.key if tsk else [])
+        return Message.from_json(r)
+
+    def mpool_get_nonce(self, address: str) -> int:
+        """The next nonce for ``address``, counting its messages in the mpool."""
+        return int(self.call("MpoolGetNonce", address))
+
+    def wallet_has(self, address: str) -> bool:
+        """Whether the node's wallet holds the key of ``address`` (a key
+        address: an ID address is never "held"; see ``state_account_key``)."""
+        return bool(self.call("WalletHas", address))
+
+    def wallet_balance(self, address: str) -> int:
+        """The balance of ``address`` in attoFIL."""
+        return int(self.call("WalletBalance", address))
+
+    def wallet_sign_message(self, address: str, msg: Message) -> SignedMessage:
+        return SignedMessage.from_json(self.call("WalletSignMessage", address, msg.to_json()))
+
+    def mpool_push(self, signed: SignedMessage) -> str:
+        """Pushes a signed message; its CID. The mpool refuses a nonce too
+        low, a replacement without enough premium, a sender that cannot pay."""
+        return self.call("MpoolPush", signed.to_json())["/"]
+
+    def state_lookup_id(self, address: str, tsk: TipSet | None = None) -> str:
+        """The ID address (``f0...``) of any address."""
+        return str(self.call("StateLookupID", address, tsk.key if tsk else []))
+
+    def state_account_key(self, address: str, tsk: TipSet | None = None) -> str:
+        """The key address (``f1``/``f3``) behind an account's ID address."""
+        return str(self.call("StateAccountKey", address, tsk.key if tsk else []))
 
     def state_search_msg(
         self, cid: str, tsk: TipSet | None = None, *, limit: int = -1, allow_replaced: bool = True

@@ -13,13 +13,12 @@ key for (a placeholder miner's, ``placeholders.py``) is refused too.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from prover.chain.deadlines import DeadlineInfo, Policy, current_deadline, deadline_info
 from prover.chain.encoding import (
@@ -30,6 +29,8 @@ from prover.chain.encoding import (
     id_address_cbor,
 )
 from prover.chain.lotus import TAG_POST_CHAIN_COMMIT, TAG_WINDOWED_POST_CHALLENGE_SEED
+from prover.chain.message import Message, SignedMessage
+from prover.devnet.mpool import Mpool
 from prover.proofs import (
     ParametersMissing,
     PoStProofType,
@@ -56,6 +57,8 @@ class DevnetMiner:
     # (period start, deadline) -> proven partition indexes
     proven: dict[tuple[int, int], set[int]] = field(default_factory=dict)
     misses: list[dict] = field(default_factory=list)
+    # ID addresses the owner allowed to send its messages (StateMinerInfo)
+    control_addresses: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -67,7 +70,8 @@ class DevnetMessage:
     height: int
     exit_code: int
     reason: str
-    pushed_at: float = 0.0  # the devnet's clock when the message came in
+    pushed_at: float = 0.0  # the devnet's clock when the message was included
+    gas_used: int = 0
 
 
 class Devnet:
@@ -79,6 +83,7 @@ class Devnet:
         genesis: float | None = None,
         clock: Callable[[], float] = time.time,
         worker_address: str = "t0100",
+        mpool: Mpool | None = None,
     ) -> None:
         self.policy = policy
         self.miners = {m.actor_id: m for m in miners}
@@ -91,6 +96,7 @@ class Devnet:
         self.drop_next = 0
         self._lock = threading.RLock()
         self._settled_epoch = -1
+        self.mpool = mpool or Mpool.default(worker_address)
 
     # ---- time and randomness -------------------------------------------------
 
@@ -147,51 +153,81 @@ class Devnet:
                                 )
                     dl = dl.next()
             self._settled_epoch = now
+            self._include(now)  # what waited for the base fee, if it fell
 
     # ---- messages ------------------------------------------------------------------
 
-    def push(self, msg: dict) -> str:
+    def push(self, msg: dict, spec: dict | None = None) -> SignedMessage:
+        """``MpoolPushMessage``: the node estimates gas (within the spec's
+        MaxFee), takes the sender's next nonce, signs with the sender's key
+        in its wallet and pushes."""
+        with self._lock:
+            message = Message.from_json(msg)
+            sender = self.mpool.account(message.sender)
+            if not sender.held:
+                raise ValueError(f"key not found for {message.sender}")
+            spec = spec or {}
+            max_fee = int(spec["MaxFee"]) if spec.get("MaxFee") not in (None, "") else None
+            message = self.mpool.estimate(message, max_fee, bool(spec.get("MaximizeFeeCap")))
+            message = replace(message, nonce=self.mpool.next_nonce(message.sender))
+            signed = self.mpool.sign(sender.key_address, message)
+            return replace(signed, cid=self.push_signed(signed))
+
+    def push_signed(self, signed: SignedMessage) -> str:
+        """``MpoolPush``: the pool's checks (signature, nonce, funds,
+        replace-by-fee), then the message waits for a block whose base fee
+        its fee cap pays; while the base fee allows, that is the next one."""
         with self._lock:
             self.settle()
             now = self.epoch()
-            params = base64.b64decode(msg.get("Params") or "")
             digest = hashlib.sha256(
-                json.dumps(msg, sort_keys=True).encode()
+                json.dumps(signed.message.to_json(), sort_keys=True).encode()
                 + now.to_bytes(8, "big")
                 + len(self.messages).to_bytes(8, "big")
             )
             cid = "bafy2devnetmsg" + digest.hexdigest()[:40]
+            self.mpool.check(signed, cid)
             if self.drop_next > 0:
                 self.drop_next -= 1
                 return cid  # never lands: StateSearchMsg will not find it
-            try:
-                m = self.miner(msg["To"])
-                method = int(msg["Method"])
-                if method == METHOD_SUBMIT_WINDOWED_POST:
-                    code, reason = self._submit_post(m, params, now)
-                elif method == METHOD_DECLARE_FAULTS_RECOVERED:
-                    code, reason = self._declare_recovered(m, params, now)
-                else:
-                    code, reason = EXIT_ILLEGAL_ARGUMENT, f"method {method} not supported"
-            except KeyError as exc:
-                code, reason = EXIT_NOT_FOUND, str(exc)
-            except ValueError as exc:
-                code, reason = EXIT_ILLEGAL_ARGUMENT, f"bad params: {exc}"
-            except ParametersMissing as exc:
-                # a proof this machine cannot check (a placeholder miner's
-                # 32GiB, say) is refused, never taken on trust
-                code, reason = EXIT_ILLEGAL_ARGUMENT, f"proof cannot be verified here: {exc}"
-            self.messages[cid] = DevnetMessage(
-                cid,
-                msg.get("From", ""),
-                msg.get("To", ""),
-                int(msg.get("Method", 0)),
-                now + 1,
-                code,
-                reason,
-                self.clock(),
-            )
+            self.mpool.add(signed, cid, now)
+            self._include(now)
             return cid
+
+    def _include(self, now: int) -> None:
+        """Executes every message the pool can include at ``now``; they land
+        in the next epoch, as a block at ``now`` would carry them."""
+        for p in self.mpool.includable():
+            used = self.mpool.charge(p)
+            code, reason = self._execute(p.signed.message, now)
+            msg = p.signed.message
+            self.messages[p.cid] = DevnetMessage(
+                p.cid, msg.sender, msg.to, msg.method, now + 1, code, reason, self.clock(), used
+            )
+
+    def _execute(self, msg: Message, now: int) -> tuple[int, str]:
+        try:
+            m = self.miner(msg.to)
+            if msg.method == METHOD_SUBMIT_WINDOWED_POST:
+                return self._submit_post(m, msg.params, now)
+            if msg.method == METHOD_DECLARE_FAULTS_RECOVERED:
+                return self._declare_recovered(m, msg.params, now)
+            return EXIT_ILLEGAL_ARGUMENT, f"method {msg.method} not supported"
+        except KeyError as exc:
+            return EXIT_NOT_FOUND, str(exc)
+        except ValueError as exc:
+            return EXIT_ILLEGAL_ARGUMENT, f"bad params: {exc}"
+        except ParametersMissing as exc:
+            # a proof this machine cannot check (a placeholder miner's
+            # 32GiB, say) is refused, never taken on trust
+            return EXIT_ILLEGAL_ARGUMENT, f"proof cannot be verified here: {exc}"
+
+    def lookup(self, cid: str, allow_replaced: bool) -> DevnetMessage | None:
+        """``StateSearchMsg``: the landed message, or with ``allow_replaced``
+        the one that replaced it by fee; None while it is pending."""
+        final = self.mpool.resolve(cid) if allow_replaced else cid
+        found = self.messages.get(final)
+        return found if found is not None and found.height <= self.epoch() else None
 
     def _submit_post(self, m: DevnetMiner, raw: bytes, now: int) -> tuple[int, str]:
         p = decode_submit_windowed_post(raw)
@@ -267,6 +303,7 @@ class Devnet:
             },
             "genesis": self.genesis,
             "worker_address": self.worker_address,
+            "accounts": self.mpool.to_json(),
             "miners": [
                 {
                     "actor_id": m.actor_id,
@@ -274,6 +311,7 @@ class Devnet:
                     "period_offset": m.period_offset,
                     "deadlines": {str(d): parts for d, parts in m.deadlines.items()},
                     "comm_r": {str(n): c.hex() for n, c in m.comm_r.items()},
+                    "control_addresses": m.control_addresses,
                 }
                 for m in self.miners.values()
             ],
@@ -292,6 +330,7 @@ class Devnet:
                 period_offset=m["period_offset"],
                 deadlines={int(d): parts for d, parts in m["deadlines"].items()},
                 comm_r={int(n): bytes.fromhex(c) for n, c in m["comm_r"].items()},
+                control_addresses=list(m.get("control_addresses", [])),
             )
             for m in data["miners"]
         ]
@@ -301,6 +340,7 @@ class Devnet:
             clock=clock,
             genesis=None if restart else data["genesis"],
             worker_address=data.get("worker_address", "t0100"),
+            mpool=Mpool.from_json(data["accounts"]) if data.get("accounts") else None,
         )
 
     def status(self) -> dict:

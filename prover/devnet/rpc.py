@@ -10,6 +10,7 @@ import functools
 from typing import Any
 
 from prover.chain.encoding import bitfield_from_json, bitfield_to_json, sealed_cid
+from prover.chain.message import Message, SignedMessage
 from prover.devnet.actor import Devnet
 from prover.proofs import PoStProofType
 
@@ -37,16 +38,40 @@ def handle(net: Devnet, method: str, params: list[Any]) -> Any:
         raw = base64.b64decode(entropy) if entropy else b""
         return base64.b64encode(net.randomness(tag, epoch, raw)).decode()
     if name == "MpoolPushMessage":
-        cid = net.push(params[0])
-        return {"Message": params[0], "Signature": {"Type": 1, "Data": ""}, "CID": {"/": cid}}
+        return net.push(params[0], params[1] if len(params) > 1 else None).to_json()
+    if name == "MpoolPush":
+        return {"/": net.push_signed(SignedMessage.from_json(params[0]))}
+    if name == "MpoolGetNonce":
+        return net.mpool.next_nonce(params[0])
+    if name == "GasEstimateMessageGas":
+        spec = params[1] or {}
+        max_fee = int(spec["MaxFee"]) if spec.get("MaxFee") not in (None, "") else None
+        msg = Message.from_json(params[0])
+        net.mpool.account(msg.sender)  # Lotus cannot estimate for an unknown sender
+        return net.mpool.estimate(msg, max_fee, bool(spec.get("MaximizeFeeCap"))).to_json()
+    if name == "WalletHas":
+        return net.mpool.wallet_has(params[0])
+    if name == "WalletBalance":
+        try:
+            return str(net.mpool.account(params[0]).balance)
+        except KeyError:
+            return "0"  # Lotus: an address with no actor has nothing
+    if name == "WalletSignMessage":
+        signed = net.mpool.sign(params[0], Message.from_json(params[1]))
+        return signed.to_json()
+    if name == "StateLookupID":
+        return net.mpool.account(params[0]).id_address
+    if name == "StateAccountKey":
+        return net.mpool.account(params[0]).key_address
     if name == "StateSearchMsg":
-        cid = params[1]["/"]
-        msg = net.messages.get(cid)
-        if msg is None or msg.height > now:
+        if len(params) != 4:  # Lotus v1: [tsk, cid, limit, allowReplaced]
+            raise ValueError(f"wrong param count (expected 4, got {len(params)})")
+        msg = net.lookup(params[1]["/"], bool(params[3]))
+        if msg is None:
             return None
         return {
-            "Message": {"/": cid},
-            "Receipt": {"ExitCode": msg.exit_code, "Return": None, "GasUsed": 0},
+            "Message": {"/": msg.cid},
+            "Receipt": {"ExitCode": msg.exit_code, "Return": None, "GasUsed": msg.gas_used},
             "ReturnDec": None,
             "TipSet": net.tipset(msg.height)["Cids"],
             "Height": msg.height,
@@ -57,7 +82,7 @@ def handle(net: Devnet, method: str, params: list[Any]) -> Any:
         return {
             "Owner": net.worker_address,
             "Worker": net.worker_address,
-            "ControlAddresses": [],
+            "ControlAddresses": list(m.control_addresses),
             "SectorSize": pt.sector_size,
             "WindowPoStProofType": m.proof_type,
             "WindowPoStPartitionSectors": pt.partition_sectors,

@@ -117,6 +117,9 @@ class DevnetServer:
                     self.send_response(401)
                     self.end_headers()
                     return
+                if self.path.rstrip("/") != "/rpc/v1":  # v0 takes other params
+                    self.send_error(404, "the devnet serves Lotus' v1 API at /rpc/v1")
+                    return
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
                 try:
                     answer = {

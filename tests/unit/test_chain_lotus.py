@@ -114,6 +114,40 @@ RECORDED = {
         "Signature": {"Type": 1, "Data": "AAAA"},
         "CID": {"/": "bafy2bzacecmsgcidmsgcidmsgcidmsgcidmsgcidmsgcidmsgcid"},
     },
+    "Filecoin.GasEstimateMessageGas": {
+        "Version": 0,
+        "To": "f01000",
+        "From": "f3worker",
+        "Nonce": 7,
+        "Value": "0",
+        "GasLimit": 52000000,
+        "GasFeeCap": "100000",
+        "GasPremium": "99000",
+        "Method": 5,
+        "Params": "AAE=",
+    },
+    "Filecoin.MpoolGetNonce": 7,
+    "Filecoin.WalletHas": True,
+    "Filecoin.WalletBalance": "5000000000000000000",
+    "Filecoin.WalletSignMessage": {
+        "Message": {
+            "Version": 0,
+            "To": "f01000",
+            "From": "f3worker",
+            "Nonce": 7,
+            "Value": "0",
+            "GasLimit": 52000000,
+            "GasFeeCap": "100000",
+            "GasPremium": "99000",
+            "Method": 5,
+            "Params": "AAE=",
+        },
+        "Signature": {"Type": 2, "Data": "c2lnbmF0dXJl"},
+        "CID": {"/": "bafy2bzacesigned"},
+    },
+    "Filecoin.MpoolPush": {"/": "bafy2bzacesigned"},
+    "Filecoin.StateLookupID": "f01002",
+    "Filecoin.StateAccountKey": "f3worker",
     "Filecoin.StateSearchMsg": {
         "Message": {"/": "bafy2bzacecmsgcidmsgcidmsgcidmsgcidmsgcidmsgcidmsgcid"},
         "Receipt": {"ExitCode": 0, "Return": None, "GasUsed": 41234567, "EventsRoot": None},
@@ -265,9 +299,73 @@ def test_push_and_search_messages(client, lotus):
     assert decode_submit_windowed_post(base64.b64decode(msg["Params"])).partitions == [(0, {2})]
     assert spec == {"MaxFee": str(10**18)}
     found = client.state_search_msg(cid)
-    assert (found.exit_code, found.height) == (0, 3456800)
+    assert (found.exit_code, found.height, found.gas_used) == (0, 3456800, 41234567)
     lotus.responses["Filecoin.StateSearchMsg"] = None
     assert client.state_search_msg(cid) is None
+
+
+def test_estimate_sign_and_push_in_lotus_shapes(client, lotus):
+    from prover.chain.message import Message
+
+    info = client.state_miner_info(1000)
+    assert info.control_addresses == ("f01003",)
+    msg = Message(to="f01000", sender="f3worker", method=5, params=b"\x00\x01")
+    est = client.gas_estimate_message_gas(msg, max_fee=5 * 10**18)
+    assert (est.gas_limit, est.gas_fee_cap, est.gas_premium) == (52_000_000, 100_000, 99_000)
+    assert est.max_fee == 52_000_000 * 100_000 and est.params == b"\x00\x01"
+    assert client.mpool_get_nonce("f3worker") == 7
+    assert client.wallet_has("f3worker") is True
+    assert client.wallet_balance("f3worker") == 5 * 10**18
+    assert client.state_lookup_id("f3worker") == "f01002"
+    assert client.state_account_key("f01002") == "f3worker"
+    signed = client.wallet_sign_message("f3worker", est)
+    assert signed.message == est and signed.signature == b"signature"
+    assert signed.signature_type == 2
+    assert client.mpool_push(signed) == "bafy2bzacesigned"
+
+    by_method = {r["method"]: r["params"] for r in lotus.requests}
+    sent, spec, tsk = by_method["Filecoin.GasEstimateMessageGas"]
+    assert sent == {
+        "Version": 0,
+        "To": "f01000",
+        "From": "f3worker",
+        "Nonce": 0,
+        "Value": "0",
+        "GasLimit": 0,
+        "GasFeeCap": "0",
+        "GasPremium": "0",
+        "Method": 5,
+        "Params": "AAE=",
+    }
+    assert spec == {"MaxFee": str(5 * 10**18)} and tsk == []
+    assert by_method["Filecoin.MpoolGetNonce"] == ["f3worker"]
+    assert by_method["Filecoin.WalletSignMessage"] == ["f3worker", est.to_json()]
+    (pushed,) = by_method["Filecoin.MpoolPush"]
+    assert pushed["Signature"] == {"Type": 2, "Data": "c2lnbmF0dXJl"}
+    assert pushed["Message"]["GasFeeCap"] == "100000"
+    assert by_method["Filecoin.StateLookupID"] == ["f3worker", []]
+    assert by_method["Filecoin.StateAccountKey"] == ["f01002", []]
+
+
+@pytest.mark.parametrize(
+    "info", ["tok:http://127.0.0.1:1234/rpc/v0", "tok:ws://lotus:1234/rpc/v0/", "http://x/rpc/v0"]
+)
+def test_the_v0_api_is_refused_naming_the_v1_path(info):
+    with pytest.raises(ValueError, match=r"deprecated v0 API.*use the v1 API at .*/rpc/v1"):
+        parse_api_info(info)
+    with pytest.raises(ValueError, match="v0"):
+        LotusClient("http://127.0.0.1:1234/rpc/v0")
+
+
+def test_a_malformed_message_from_the_node_is_refused_by_name():
+    from prover.chain.message import Message, SignedMessage
+
+    with pytest.raises(ValueError, match="GasFeeCap is not a token amount"):
+        Message.from_json({"To": "f01", "From": "f02", "Method": 5, "GasFeeCap": "lots"})
+    with pytest.raises(ValueError, match="without From"):
+        Message.from_json({"To": "f01", "Method": 5})
+    with pytest.raises(ValueError, match="without Signature"):
+        SignedMessage.from_json({"Message": {"To": "f01", "From": "f02", "Method": 5}})
 
 
 def test_rpc_errors_carry_the_nodes_message(client, lotus):
