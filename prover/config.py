@@ -8,10 +8,20 @@ from __future__ import annotations
 
 import os
 import tomllib
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from prover.chain.message import ATTO_PER_FIL
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -77,17 +87,69 @@ class ChainConfig(_Strict):
     api: str = ""
     network: str = Field(default="f", pattern="^[ft]$")
     miners: list[int] = []
-    sender: str = ""
+    # Who sends PoSt and recovery messages: these addresses in order, or
+    # when empty the miner's control addresses, then its worker, then its
+    # owner (each turned off by its flag); the first the node's wallet holds
+    # and whose balance covers the message's maximum fee.
+    senders: list[str] = []
+    use_control_addresses: bool = True
+    use_worker: bool = True
+    use_owner: bool = True
     confidence: int = Field(default=2, ge=0)
     max_partitions_per_message: int = Field(default=3, ge=1, le=3)
-    max_fee: int = Field(default=0, ge=0)
+    # attoFIL, or a string with a unit: "5 FIL", "0.25 FIL", "300000 attoFIL"
+    max_window_post_gas_fee: int = 5 * ATTO_PER_FIL
+    maximize_window_post_fee_cap: bool = True
+    max_recovery_gas_fee: int = 5 * ATTO_PER_FIL
     notify: bool = True
     poll_interval_s: float = Field(default=1.0, gt=0)
+    # a message not on chain this many epochs after its push is replaced by
+    # fee (same nonce, premium x1.25 or more, fee cap up to the maximum fee)
+    replace_after: int = Field(default=3, ge=1)
     resubmit_after: int = Field(default=6, ge=1)
     # Without a tracker, deadlines close by wall time from genesis
     # (mainnet: 1598306400 and 30 s). 0 disables expiry by epoch.
     genesis_unix: int = Field(default=0, ge=0)
     epoch_seconds: float = Field(default=30.0, gt=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for old, new in (("sender", "senders = [...]"), ("max_fee", "max_window_post_gas_fee")):
+                if old in data:
+                    raise ValueError(f"{old} was replaced by {new}")
+        return data
+
+    @field_validator("max_window_post_gas_fee", "max_recovery_gas_fee", mode="before")
+    @classmethod
+    def _fil(cls, v: Any) -> int:
+        return parse_fil(v)
+
+
+def parse_fil(value: Any) -> int:
+    """A token amount in attoFIL from an integer (attoFIL) or a string with
+    a unit ("5 FIL", "0.5 FIL", "1e9 attoFIL", "2 nanoFIL")."""
+    if isinstance(value, bool):
+        raise ValueError(f"not a token amount: {value!r}")
+    if isinstance(value, int):
+        amount = Decimal(value)
+    else:
+        text = str(value).strip()
+        number, _, unit = text.partition(" ")
+        scale = _FIL_UNITS.get(unit.strip().lower() or "attofil")
+        try:
+            amount = Decimal(number) * (scale or 0)
+        except InvalidOperation:
+            raise ValueError(f"not a token amount: {value!r}") from None
+        if scale is None:
+            raise ValueError(f"unknown unit in {value!r}; use FIL, milliFIL, nanoFIL or attoFIL")
+    if amount < 0 or amount != amount.to_integral_value():
+        raise ValueError(f"not a whole, non-negative number of attoFIL: {value!r}")
+    return int(amount)
+
+
+_FIL_UNITS = {"fil": ATTO_PER_FIL, "millifil": 10**15, "nanofil": 10**9, "attofil": 1}
 
 
 class LogConfig(_Strict):

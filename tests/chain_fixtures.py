@@ -18,6 +18,7 @@ from prover.devnet import (
     placeholder_miner,
     write_placeholder_files,
 )
+from prover.devnet.mpool import Mpool
 from prover.proofs import PoStProofType, SectorReplica, create_test_sectors, ensure_test_params
 
 MINER = 1000
@@ -45,7 +46,6 @@ class ChainSetup:
             "api": f"devnet-token:{self.server.url}",
             "network": "t",
             "miners": [MINER],
-            "sender": "t0100",
             "confidence": 1,
             "poll_interval_s": 0.3,
             "epoch_seconds": self.net.policy.epoch_seconds,
@@ -82,6 +82,9 @@ def start_devnet(
     tmp_path: Path,
     deadlines: dict[int, list[list[int]]],
     policy: Policy = POLICY,
+    *,
+    mpool: Mpool | None = None,
+    control_addresses: tuple[str, ...] = (),
 ) -> ChainSetup:
     ensure_test_params(KIB2)
     store = tmp_path / "store"
@@ -93,8 +96,9 @@ def start_devnet(
         period_offset=0,
         deadlines=deadlines,
         comm_r={r.sector_id: r.comm_r for r in replicas},
+        control_addresses=list(control_addresses),
     )
-    net = Devnet([miner], policy)
+    net = Devnet([miner], policy, mpool=mpool)
     server = DevnetServer(net, token="devnet-token").start()
     return ChainSetup(net, server, store, {r.sector_id: r for r in replicas})
 

@@ -447,7 +447,7 @@ class PartitionStatus(_message.Message):
     def __init__(self, partition: _Optional[int] = ..., job_id: _Optional[int] = ..., job_state: _Optional[str] = ..., generation: _Optional[int] = ..., sectors: _Optional[int] = ..., skipped: _Optional[_Iterable[int]] = ..., faulty: _Optional[_Iterable[int]] = ..., worker: _Optional[str] = ..., message_cid: _Optional[str] = ..., message_state: _Optional[str] = ..., error: _Optional[str] = ...) -> None: ...
 
 class ChainMessage(_message.Message):
-    __slots__ = ("cid", "kind", "deadline", "partitions", "state", "pushed_epoch", "landed_epoch", "exit_code", "error")
+    __slots__ = ("cid", "kind", "deadline", "partitions", "state", "pushed_epoch", "landed_epoch", "exit_code", "error", "sender", "nonce", "gas_limit", "gas_fee_cap", "gas_premium", "gas_used", "replaced_cids")
     CID_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
     DEADLINE_FIELD_NUMBER: _ClassVar[int]
@@ -457,6 +457,13 @@ class ChainMessage(_message.Message):
     LANDED_EPOCH_FIELD_NUMBER: _ClassVar[int]
     EXIT_CODE_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
+    SENDER_FIELD_NUMBER: _ClassVar[int]
+    NONCE_FIELD_NUMBER: _ClassVar[int]
+    GAS_LIMIT_FIELD_NUMBER: _ClassVar[int]
+    GAS_FEE_CAP_FIELD_NUMBER: _ClassVar[int]
+    GAS_PREMIUM_FIELD_NUMBER: _ClassVar[int]
+    GAS_USED_FIELD_NUMBER: _ClassVar[int]
+    REPLACED_CIDS_FIELD_NUMBER: _ClassVar[int]
     cid: str
     kind: str
     deadline: int
@@ -466,7 +473,14 @@ class ChainMessage(_message.Message):
     landed_epoch: int
     exit_code: int
     error: str
-    def __init__(self, cid: _Optional[str] = ..., kind: _Optional[str] = ..., deadline: _Optional[int] = ..., partitions: _Optional[_Iterable[int]] = ..., state: _Optional[str] = ..., pushed_epoch: _Optional[int] = ..., landed_epoch: _Optional[int] = ..., exit_code: _Optional[int] = ..., error: _Optional[str] = ...) -> None: ...
+    sender: str
+    nonce: int
+    gas_limit: int
+    gas_fee_cap: str
+    gas_premium: str
+    gas_used: int
+    replaced_cids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, cid: _Optional[str] = ..., kind: _Optional[str] = ..., deadline: _Optional[int] = ..., partitions: _Optional[_Iterable[int]] = ..., state: _Optional[str] = ..., pushed_epoch: _Optional[int] = ..., landed_epoch: _Optional[int] = ..., exit_code: _Optional[int] = ..., error: _Optional[str] = ..., sender: _Optional[str] = ..., nonce: _Optional[int] = ..., gas_limit: _Optional[int] = ..., gas_fee_cap: _Optional[str] = ..., gas_premium: _Optional[str] = ..., gas_used: _Optional[int] = ..., replaced_cids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class Miss(_message.Message):
     __slots__ = ("miner", "period_start", "deadline", "partition", "close_epoch", "sectors", "reason", "recorded_at")
@@ -489,7 +503,7 @@ class Miss(_message.Message):
     def __init__(self, miner: _Optional[int] = ..., period_start: _Optional[int] = ..., deadline: _Optional[int] = ..., partition: _Optional[int] = ..., close_epoch: _Optional[int] = ..., sectors: _Optional[_Iterable[int]] = ..., reason: _Optional[str] = ..., recorded_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class DeadlineStatus(_message.Message):
-    __slots__ = ("miner", "index", "period_start", "challenge", "open", "close", "fault_cutoff", "is_open", "seconds_to_close", "partitions", "messages")
+    __slots__ = ("miner", "index", "period_start", "challenge", "open", "close", "fault_cutoff", "is_open", "seconds_to_close", "partitions", "messages", "submit_error")
     MINER_FIELD_NUMBER: _ClassVar[int]
     INDEX_FIELD_NUMBER: _ClassVar[int]
     PERIOD_START_FIELD_NUMBER: _ClassVar[int]
@@ -501,6 +515,7 @@ class DeadlineStatus(_message.Message):
     SECONDS_TO_CLOSE_FIELD_NUMBER: _ClassVar[int]
     PARTITIONS_FIELD_NUMBER: _ClassVar[int]
     MESSAGES_FIELD_NUMBER: _ClassVar[int]
+    SUBMIT_ERROR_FIELD_NUMBER: _ClassVar[int]
     miner: int
     index: int
     period_start: int
@@ -512,7 +527,8 @@ class DeadlineStatus(_message.Message):
     seconds_to_close: float
     partitions: _containers.RepeatedCompositeFieldContainer[PartitionStatus]
     messages: _containers.RepeatedCompositeFieldContainer[ChainMessage]
-    def __init__(self, miner: _Optional[int] = ..., index: _Optional[int] = ..., period_start: _Optional[int] = ..., challenge: _Optional[int] = ..., open: _Optional[int] = ..., close: _Optional[int] = ..., fault_cutoff: _Optional[int] = ..., is_open: _Optional[bool] = ..., seconds_to_close: _Optional[float] = ..., partitions: _Optional[_Iterable[_Union[PartitionStatus, _Mapping]]] = ..., messages: _Optional[_Iterable[_Union[ChainMessage, _Mapping]]] = ...) -> None: ...
+    submit_error: str
+    def __init__(self, miner: _Optional[int] = ..., index: _Optional[int] = ..., period_start: _Optional[int] = ..., challenge: _Optional[int] = ..., open: _Optional[int] = ..., close: _Optional[int] = ..., fault_cutoff: _Optional[int] = ..., is_open: _Optional[bool] = ..., seconds_to_close: _Optional[float] = ..., partitions: _Optional[_Iterable[_Union[PartitionStatus, _Mapping]]] = ..., messages: _Optional[_Iterable[_Union[ChainMessage, _Mapping]]] = ..., submit_error: _Optional[str] = ...) -> None: ...
 
 class DeadlinesResponse(_message.Message):
     __slots__ = ("current_epoch", "deadlines", "misses")

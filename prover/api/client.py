@@ -61,6 +61,13 @@ class ManagerClient:
         options = [
             ("grpc.max_receive_message_length", max_message_bytes),
             ("grpc.max_send_message_length", max_message_bytes),
+            # Reconnect within a second of a manager restart: gRPC's default
+            # backoff grows past the heartbeat timeout, and a worker that
+            # cannot reach the restarted manager in time loses its job to
+            # the heartbeat sweep although it is still proving.
+            ("grpc.initial_reconnect_backoff_ms", 200),
+            ("grpc.min_reconnect_backoff_ms", 200),
+            ("grpc.max_reconnect_backoff_ms", 1000),
         ]
         ca_file = ca_file or os.environ.get(ENV_API_CA)
         if ca_file:

@@ -199,9 +199,13 @@ def message_to_pb(m: MessageRow) -> pb.ChainMessage:
         state=m.state,
         pushed_epoch=m.pushed_epoch,
         error=m.error or "",
+        sender=m.sender or "",
+        gas_fee_cap=m.gas_fee_cap or "",
+        gas_premium=m.gas_premium or "",
+        replaced_cids=m.replaced_cids or [],
     )
-    if m.landed_epoch is not None:
-        msg.landed_epoch = m.landed_epoch
-    if m.exit_code is not None:
-        msg.exit_code = m.exit_code
+    for name in ("landed_epoch", "exit_code", "nonce", "gas_limit", "gas_used"):
+        value = getattr(m, name)
+        if value is not None:
+            setattr(msg, name, value)
     return msg

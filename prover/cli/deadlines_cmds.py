@@ -64,11 +64,20 @@ def _print_deadline(d: pb.DeadlineStatus) -> None:
             [["  " + r[0], *r[1:]] for r in rows],
         )
     for m in d.messages:
-        if m.kind == "recovery":
-            click.echo(
-                f"  recovery declared in {m.cid[:20]}... (partitions {list(m.partitions)}): "
-                f"{m.state}"
+        what = "recovery declared in" if m.kind == "recovery" else "PoSt in"
+        gas = ""
+        if m.HasField("gas_limit"):
+            gas = (
+                f", from {m.sender} nonce {m.nonce}, gas limit {m.gas_limit}, "
+                f"fee cap {m.gas_fee_cap}, premium {m.gas_premium}"
             )
+        if m.HasField("gas_used"):
+            gas += f", gas used {m.gas_used}"
+        if m.replaced_cids:
+            gas += f", replaced {len(m.replaced_cids)}x by fee"
+        click.echo(f"  {what} {m.cid[:20]}... (partitions {list(m.partitions)}): {m.state}{gas}")
+    if d.submit_error:
+        click.echo(f"  SUBMIT FAILED: {d.submit_error}")
 
 
 @click.group("deadlines", invoke_without_command=True)

@@ -70,6 +70,9 @@ class Pending:
 class Mpool:
     accounts: list[Account] = field(default_factory=list)
     base_fee: int = MIN_BASE_FEE
+    # The base fee estimates price against when set: a node that has not yet
+    # seen a spike (tests of stuck messages set it below ``base_fee``).
+    estimate_base_fee: int | None = None
     pending: dict[tuple[str, int], Pending] = field(default_factory=dict)
     # a replaced message's CID -> the CID that replaced it
     replaced: dict[str, str] = field(default_factory=dict)
@@ -101,7 +104,8 @@ class Mpool:
     def estimate(self, msg: Message, max_fee: int | None, maximize_fee_cap: bool) -> Message:
         limit = int(gas_used(msg) * GAS_OVER_ESTIMATION)
         premium = msg.gas_premium or DEFAULT_PREMIUM
-        fee_cap = msg.gas_fee_cap or self.base_fee * 1125**20 // 1000**20 + premium
+        base_fee = self.base_fee if self.estimate_base_fee is None else self.estimate_base_fee
+        fee_cap = msg.gas_fee_cap or base_fee * 1125**20 // 1000**20 + premium
         if max_fee is not None and max_fee > 0:
             if maximize_fee_cap or limit * fee_cap > max_fee:
                 fee_cap = max_fee // limit

@@ -56,6 +56,7 @@ def deadline_status(tracker: Tracker, miner: int, d: DeadlineInfo) -> pb.Deadlin
         seconds_to_close=d.seconds_until_close(),
         partitions=sorted(partitions, key=lambda p: p.partition),
         messages=[message_to_pb(m) for m in messages],
+        submit_error=tracker.submitter.push_errors.get((miner, d.period_start, d.index), ""),
     )
 
 

@@ -192,7 +192,6 @@ class Manager:
                 "api": self.devnet_server.url,
                 "network": "t",
                 "miners": sorted(devnet.miners),
-                "sender": devnet.worker_address,
                 "confidence": 1,
                 "poll_interval_s": min(cfg.chain.poll_interval_s, 0.5),
                 "epoch_seconds": devnet.policy.epoch_seconds,

@@ -29,6 +29,7 @@ _WHERE = {
     "NewJobSpec": "specs",
     "Ledger": "ledger",
     "Miss": "ledger",
+    "Sent": "ledger",
     "COVERING_STATES": "states",
     "FINISHED_STATES": "states",
     "UNFINISHED_STATES": "states",
@@ -52,6 +53,7 @@ __all__ = [
     "MessageState",
     "Miss",
     "NewJobSpec",
+    "Sent",
     "StopOrder",
     "StoreError",
     "StoreUnavailable",
@@ -72,7 +74,7 @@ if TYPE_CHECKING:
         UnknownWorker,
     )
     from prover.store.jobs import ClaimFilter, FinishOutcome, JobStore, StopOrder, expiry_reason
-    from prover.store.ledger import Ledger, Miss
+    from prover.store.ledger import Ledger, Miss, Sent
     from prover.store.specs import NewJobSpec
     from prover.store.states import (
         COVERING_STATES,

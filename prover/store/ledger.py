@@ -36,6 +36,33 @@ class Miss:
     reason: str
 
 
+@dataclass(frozen=True)
+class Sent:
+    """How a message went out: from whom, with which nonce and gas, and its
+    params, which is all a replacement by fee needs."""
+
+    sender: str
+    nonce: int
+    params: bytes
+    gas_limit: int
+    gas_fee_cap: int
+    gas_premium: int
+
+
+def sent_of(row: MessageRow) -> Sent | None:
+    """The ``Sent`` a message row records, or None for one the node signed."""
+    if not row.sender or row.nonce is None or row.gas_limit is None:
+        return None
+    return Sent(
+        row.sender,
+        row.nonce,
+        row.params or b"",
+        row.gas_limit,
+        int(row.gas_fee_cap or 0),
+        int(row.gas_premium or 0),
+    )
+
+
 class Ledger:
     """Messages and misses; shares the job store's ``Database``."""
 
@@ -57,10 +84,12 @@ class Ledger:
         cid: str,
         pushed_epoch: int,
         job_ids: Sequence[int] = (),
+        sent: Sent | None = None,
     ) -> MessageRow:
         """A message just accepted by the node's mpool: pending from here."""
         now = self.clock()
         row = MessageRow(
+            **_sent_columns(sent),
             kind=MessageKind(kind).value,
             miner=miner,
             period_start=period_start,
@@ -78,11 +107,42 @@ class Ledger:
         return row
 
     @unavailable_on_db_errors
-    def executed(self, message_id: int, *, exit_code: int, epoch: int) -> MessageState:
+    def record_replacement(
+        self, message_id: int, *, cid: str, sent: Sent, pushed_epoch: int
+    ) -> MessageRow:
+        """A pending message was replaced by fee (same sender and nonce): it
+        carries the new CID and gas from here, the old CID in
+        ``replaced_cids``. Only a pending message can be replaced."""
+        if sent.nonce is None:
+            raise TransitionRefused("a replacement needs the nonce it replaces")
+        with self.db.write(), self.db.session() as s, s.begin():
+            row = s.get(MessageRow, message_id, with_for_update=True)
+            if row is None:
+                raise TransitionRefused(f"unknown message {message_id}")
+            if row.state != MessageState.PENDING:
+                raise TransitionRefused(f"message {row.cid} is {row.state}, not pending")
+            if row.nonce != sent.nonce or row.sender != sent.sender:
+                raise TransitionRefused(
+                    f"message {row.cid} is nonce {row.nonce} from {row.sender}: "
+                    f"not replaced by nonce {sent.nonce} from {sent.sender}"
+                )
+            row.replaced_cids = [*row.replaced_cids, row.cid]
+            row.cid = cid
+            for name, value in _sent_columns(sent).items():
+                setattr(row, name, value)
+            row.pushed_epoch = pushed_epoch
+            row.updated_at = self.clock()
+            s.add(row)
+            return row
+
+    @unavailable_on_db_errors
+    def executed(
+        self, message_id: int, *, exit_code: int, epoch: int, gas_used: int | None = None
+    ) -> MessageState:
         """The message was found on chain at ``epoch``: landed with exit code
         0, failed with any other. Returns the new state."""
         state = MessageState.LANDED if exit_code == 0 else MessageState.FAILED
-        self._settle(message_id, state, exit_code=exit_code, landed_epoch=epoch)
+        self._settle(message_id, state, exit_code=exit_code, landed_epoch=epoch, gas_used=gas_used)
         return state
 
     @unavailable_on_db_errors
@@ -99,6 +159,7 @@ class Ledger:
         exit_code: int | None = None,
         landed_epoch: int | None = None,
         error: str | None = None,
+        gas_used: int | None = None,
     ) -> None:
         with self.db.write(), self.db.session() as s, s.begin():
             row = s.get(MessageRow, message_id, with_for_update=True)
@@ -110,6 +171,7 @@ class Ledger:
                 )
             row.state, row.exit_code, row.landed_epoch = state.value, exit_code, landed_epoch
             row.error = error
+            row.gas_used = gas_used
             row.updated_at = self.clock()
             s.add(row)
 
@@ -182,3 +244,16 @@ class Ledger:
         q = q.order_by(col(MissRow.id).desc()).limit(limit)
         with self.db.write(), self.db.session() as s, s.begin():
             return list(s.exec(q).all())
+
+
+def _sent_columns(sent: Sent | None) -> dict:
+    if sent is None:
+        return {}
+    return {
+        "sender": sent.sender,
+        "nonce": sent.nonce,
+        "params": sent.params,
+        "gas_limit": sent.gas_limit,
+        "gas_fee_cap": str(sent.gas_fee_cap),
+        "gas_premium": str(sent.gas_premium),
+    }

@@ -189,6 +189,22 @@ class MessageRow(SQLModel, table=True):
     error: str | None = None
     created_at: datetime = _ts(nullable=False)
     updated_at: datetime = _ts(nullable=False)
+    # How it was sent (empty for messages the node priced and signed itself):
+    # enough to replace it by fee with the same nonce. Token amounts are
+    # attoFIL as decimal text (they outgrow 64 bits).
+    sender: str = Field(
+        default="", sa_column=Column(String(255), nullable=False, server_default="")
+    )
+    nonce: int | None = Field(default=None, sa_column=Column(BigInteger))
+    params: bytes | None = Field(default=None, sa_column=Column(LargeBinary))
+    gas_limit: int | None = Field(default=None, sa_column=Column(BigInteger))
+    gas_fee_cap: str | None = Field(default=None, sa_column=Column(String(40)))
+    gas_premium: str | None = Field(default=None, sa_column=Column(String(40)))
+    gas_used: int | None = Field(default=None, sa_column=Column(BigInteger))
+    # CIDs this message had before it was replaced by fee, oldest first
+    replaced_cids: list[str] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]")
+    )
 
 
 class MissRow(SQLModel, table=True):

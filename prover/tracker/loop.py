@@ -134,6 +134,10 @@ class Tracker:
                     self.epoch,
                     self.config.resubmit_after,
                     self._dropped,
+                    replace_after=self.config.replace_after,
+                    replace=lambda m, epoch: self.submitter.replace_stuck(
+                        m, epoch, self.heads.get(m.miner)
+                    ),
                 )
                 self.settler.settle(self.epoch, self.config.confidence, self._longest_period)
             elif finished:

@@ -31,6 +31,7 @@ from prover.proofs import (
 from prover.proofs.layout import locate
 from prover.store import Ledger, MessageKind
 from prover.tracker.planning import ProofTypes
+from prover.tracker.senders import Pushed
 
 log = get_logger("prover.tracker.recoveries")
 
@@ -88,7 +89,7 @@ class Recoveries:
         client: LotusClient,
         storages: Mapping[str, Path],
         proof_types: ProofTypes,
-        push: Callable[[int, int, bytes], str],
+        push: Callable[[int, MessageKind, int, bytes], Pushed],
     ) -> None:
         self.ledger = ledger
         self.client = client
@@ -133,12 +134,17 @@ class Recoveries:
         if not found:
             return
         try:
-            cid = self.push(
-                miner, METHOD_DECLARE_FAULTS_RECOVERED, encode_declare_faults_recovered(found)
+            pushed = self.push(
+                miner,
+                MessageKind.RECOVERY,
+                METHOD_DECLARE_FAULTS_RECOVERED,
+                encode_declare_faults_recovered(found),
             )
-        except LotusError:
+        except LotusError as exc:
             self._checked.discard(key)  # try again next tick
+            log.error("recovery_push_failed", miner=miner, deadline=d.index, error=str(exc))
             raise
+        cid = pushed.cid
         self.ledger.record_push(
             kind=MessageKind.RECOVERY,
             miner=miner,
@@ -147,6 +153,7 @@ class Recoveries:
             partitions=[p for _, p, _ in found],
             cid=cid,
             pushed_epoch=epoch,
+            sent=pushed.sent,
         )
         log.info(
             "recovery_declared",

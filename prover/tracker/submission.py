@@ -21,9 +21,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
-from prover.chain.deadlines import DeadlineInfo
-from prover.chain.encoding import METHOD_SUBMIT_WINDOWED_POST, encode_submit_windowed_post
-from prover.chain.lotus import TAG_POST_CHAIN_COMMIT, LotusClient, LotusError
+from prover.chain.deadlines import DeadlineInfo, deadline_info
+from prover.chain.encoding import (
+    METHOD_DECLARE_FAULTS_RECOVERED,
+    METHOD_SUBMIT_WINDOWED_POST,
+    encode_submit_windowed_post,
+)
+from prover.chain.lotus import TAG_POST_CHAIN_COMMIT, LotusClient, LotusError, ProvingDeadline
 from prover.config import ChainConfig
 from prover.logs import get_logger
 from prover.proofs import PoStProofType, merge_partition_proofs
@@ -34,9 +38,12 @@ from prover.store import (
     JobStore,
     Ledger,
     MessageKind,
+    TransitionRefused,
 )
+from prover.store.ledger import sent_of
 from prover.store.models import JobRow, MessageRow
 from prover.tracker.planning import ProofTypes
+from prover.tracker.senders import CannotReplace, Pushed, Sender
 
 log = get_logger("prover.tracker.submission")
 
@@ -119,19 +126,69 @@ class Submitter:
         self.client = client
         self.config = config
         self.proof_types = proof_types
+        self.sender = Sender(client, config)
         # (miner, period start, deadline) -> why the last push failed, kept
         # for the miss record should the deadline close on it
         self.push_errors: dict[tuple[int, int, int], str] = {}
 
-    def push(self, miner: int, method: int, params: bytes) -> str:
-        """A message to the miner actor from the configured sender; its CID."""
-        return self.client.mpool_push_message(
-            self.client.address(miner),
-            self.config.sender,
-            method,
-            params,
-            max_fee=self.config.max_fee or None,
+    def push(self, miner: int, kind: MessageKind, method: int, params: bytes) -> Pushed:
+        """A message to the miner actor from the first usable sender."""
+        return self.sender.send(miner, kind, method, params)
+
+    def replace_stuck(self, m: MessageRow, epoch: int, head: ProvingDeadline | None) -> bool:
+        """Replaces a pending message by fee while it can still count (a PoSt
+        before its deadline's Close, a recovery before the declared
+        deadline's fault cutoff); whether it did. Messages the node signed
+        itself, and ones that cannot be raised within the maximum fee, are
+        left to the drop rule."""
+        sent = sent_of(m)
+        if sent is None or head is None:
+            return False
+        kind = MessageKind(m.kind)
+        d = deadline_info(m.period_start, m.deadline, epoch, head.policy)
+        if (kind == MessageKind.POST and epoch >= d.close - 1) or (
+            kind == MessageKind.RECOVERY and d.fault_cutoff_passed()
+        ):
+            return False
+        method = (
+            METHOD_SUBMIT_WINDOWED_POST
+            if kind == MessageKind.POST
+            else METHOD_DECLARE_FAULTS_RECOVERED
         )
+        try:
+            pushed = self.sender.replace(m.miner, kind, method, sent)
+        except CannotReplace as exc:
+            log.error(
+                "message_stuck", miner=m.miner, deadline=m.deadline, cid=m.cid, error=str(exc)
+            )
+            return False
+        except LotusError as exc:
+            log.warning(
+                "message_replace_failed",
+                miner=m.miner,
+                deadline=m.deadline,
+                cid=m.cid,
+                error=str(exc),
+            )
+            return False
+        try:
+            self.ledger.record_replacement(
+                m.id, cid=pushed.cid, sent=pushed.sent, pushed_epoch=epoch
+            )
+        except TransitionRefused:
+            return True  # settled meanwhile by another manager on the database
+        log.warning(
+            "message_replaced",
+            kind=kind,
+            miner=m.miner,
+            deadline=m.deadline,
+            old_cid=m.cid,
+            cid=pushed.cid,
+            nonce=pushed.sent.nonce,
+            fee_cap=str(pushed.sent.gas_fee_cap),
+            premium=str(pushed.sent.gas_premium),
+        )
+        return True
 
     def submit(self, miner: int, d: DeadlineInfo, epoch: int) -> None:
         """Pushes every message of ``d`` that may go now."""
@@ -154,10 +211,12 @@ class Submitter:
                 commit_rand,
             )
             try:
-                cid = self.push(miner, METHOD_SUBMIT_WINDOWED_POST, params)
+                pushed = self.push(miner, MessageKind.POST, METHOD_SUBMIT_WINDOWED_POST, params)
             except LotusError as exc:
                 self.push_errors[(miner, d.period_start, d.index)] = str(exc)
+                log.error("post_push_failed", miner=miner, deadline=d.index, error=str(exc))
                 raise  # the next tick tries again
+            cid = pushed.cid
             self.ledger.record_push(
                 kind=MessageKind.POST,
                 miner=miner,
@@ -167,6 +226,7 @@ class Submitter:
                 job_ids=[j.id for j in batch],
                 cid=cid,
                 pushed_epoch=epoch,
+                sent=pushed.sent,
             )
             log.info(
                 "post_submitted",
@@ -174,4 +234,9 @@ class Submitter:
                 deadline=d.index,
                 cid=cid,
                 partitions=[j.partition for j in batch],
+                sender=pushed.sent.sender,
+                nonce=pushed.sent.nonce,
+                gas_limit=pushed.sent.gas_limit,
+                fee_cap=str(pushed.sent.gas_fee_cap),
+                premium=str(pushed.sent.gas_premium),
             )

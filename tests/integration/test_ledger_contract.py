@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from prover.store import MessageKind, MessageState, Miss, TransitionRefused
+from prover.store import MessageKind, MessageState, Miss, Sent, TransitionRefused
+from prover.store.ledger import sent_of
 
 
 def push(ledger, partitions=(0, 1), *, kind=MessageKind.POST, deadline=3, cid="bafy-1", **kw):
@@ -19,6 +20,7 @@ def push(ledger, partitions=(0, 1), *, kind=MessageKind.POST, deadline=3, cid="b
         cid=cid,
         pushed_epoch=kw.pop("pushed_epoch", 190),
         job_ids=kw.pop("job_ids", [11, 12]),
+        sent=kw.pop("sent", None),
     )
 
 
@@ -62,6 +64,37 @@ def test_a_message_settles_once(ledger):
     assert (stored.state, stored.exit_code) == (MessageState.LANDED, 0)
     with pytest.raises(TransitionRefused, match="unknown message"):
         ledger.executed(row.id + 100, exit_code=0, epoch=1)
+
+
+FEE = 5 * 10**18 // 50_000_000 * 10**3  # an amount past 64 bits once multiplied out
+
+
+def test_a_message_records_how_it_was_sent_and_its_replacements_by_fee(ledger):
+    first = Sent("t3key", 7, b"params", 50_000_000, FEE, 100)
+    row = push(ledger, sent=first)
+    assert sent_of(ledger.deadline_messages(1000, 0, 3)[0]) == first
+    second = Sent("t3key", 7, b"params", 50_000_000, FEE * 2, 125)
+    ledger.record_replacement(row.id, cid="bafy-2", sent=second, pushed_epoch=193)
+    third = Sent("t3key", 7, b"params", 50_000_000, FEE * 2, 157)
+    ledger.record_replacement(row.id, cid="bafy-3", sent=third, pushed_epoch=196)
+    (stored,) = ledger.deadline_messages(1000, 0, 3)
+    assert stored.cid == "bafy-3" and stored.replaced_cids == ["bafy-1", "bafy-2"]
+    assert sent_of(stored) == third and stored.pushed_epoch == 196
+    assert int(stored.gas_fee_cap) == FEE * 2  # exact, as text
+    ledger.executed(row.id, exit_code=0, epoch=197, gas_used=41_000_000)
+    (stored,) = ledger.deadline_messages(1000, 0, 3)
+    assert stored.gas_used == 41_000_000 and stored.state == MessageState.LANDED
+    with pytest.raises(TransitionRefused, match="not pending"):
+        ledger.record_replacement(row.id, cid="bafy-4", sent=third, pushed_epoch=198)
+
+
+def test_a_replacement_must_keep_the_sender_and_nonce(ledger):
+    row = push(ledger, sent=Sent("t3key", 7, b"", 1, 1, 1))
+    with pytest.raises(TransitionRefused, match="not replaced by nonce 8"):
+        ledger.record_replacement(
+            row.id, cid="bafy-2", sent=Sent("t3key", 8, b"", 1, 2, 2), pushed_epoch=1
+        )
+    assert ledger.deadline_messages(1000, 0, 3)[0].cid == "bafy-1"
 
 
 def test_deadline_messages_are_per_deadline_in_push_order_and_by_kind(ledger):

@@ -125,7 +125,7 @@ def test_a_slow_plan_for_one_miner_does_not_hold_up_another(tmp_path, store, led
     server = DevnetServer(net, token="devnet-token").start()
     client = LotusClient(server.url, "devnet-token", network="t", epoch_seconds=1.0)
     config = ChainConfig(
-        api="x", network="t", miners=[MINER, MINER + 1], sender="t0100", confidence=0, notify=False
+        api="x", network="t", miners=[MINER, MINER + 1], confidence=0, notify=False
     )
     tracker = Tracker(store, ledger, client, config, {"store-0": roots[0]})
     release = threading.Event()
@@ -154,6 +154,8 @@ def test_a_slow_plan_for_one_miner_does_not_hold_up_another(tmp_path, store, led
         release.set()
         while miners_with_jobs() != {MINER, MINER + 1} and time.monotonic() < deadline:
             time.sleep(0.05)
+        while tracker.planning() and time.monotonic() < deadline:
+            time.sleep(0.05)  # the thread lets go of the deadline just after storing
         assert [j.sector_count for j in store.list_jobs(miner=MINER)] == [SECTORS, SECTORS]
         assert tracker.planning() == set()
     finally:

@@ -47,7 +47,7 @@ class Ledger:
     def pending_messages(self):
         return list(self.pending)
 
-    def executed(self, message_id, *, exit_code, epoch):
+    def executed(self, message_id, *, exit_code, epoch, gas_used=None):
         if message_id in self.refuse:
             raise TransitionRefused("settled elsewhere")
         self.calls.append(("executed", message_id, exit_code, epoch))
@@ -93,3 +93,32 @@ def test_a_message_another_manager_settled_is_passed_over():
     ledger = Ledger([message(1, "a"), message(2, "b")], refuse={1})
     follow(ledger, Node({"a": lookup("a", 0), "b": lookup("b", 0)}), 107, 6, lambda *a: None)
     assert ledger.calls == [("executed", 2, 0, 105)]
+
+
+def test_a_stuck_message_is_offered_for_replacement_before_it_is_given_up():
+    ledger = Ledger(
+        [
+            message(1, "young", pushed_epoch=105),  # 2 epochs: left alone
+            message(2, "stuck", pushed_epoch=103),  # 4 > 3: replaced
+            message(3, "hopeless", pushed_epoch=100),  # 7: not replaceable, dropped
+        ]
+    )
+    offered = []
+
+    def replace(m, epoch):
+        offered.append((m.id, epoch))
+        return m.id == 2
+
+    dropped = []
+    follow(
+        ledger,
+        Node({}),
+        107,
+        6,
+        lambda *a: dropped.append(a),
+        replace_after=3,
+        replace=replace,
+    )
+    assert offered == [(2, 107), (3, 107)]
+    assert ledger.calls == [("dropped", 3, "not on chain 6 epochs after it was pushed")]
+    assert dropped == [(MessageKind.POST, 1000, 0, 3)]
