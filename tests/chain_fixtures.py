@@ -28,6 +28,20 @@ ROOT = Path(__file__).resolve().parent.parent
 POLICY = Policy.devnet(challenge_window=6, challenge_lookback=2, fault_declaration_cutoff=3)
 
 
+class Seconds:
+    """A devnet clock the test moves: ``to_epoch`` puts it in the middle of
+    an epoch counted from the devnet's genesis."""
+
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def to_epoch(self, genesis: float, epoch: int) -> None:
+        self.now = genesis + epoch + 0.5
+
+
 @dataclass
 class ChainSetup:
     net: Devnet

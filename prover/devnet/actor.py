@@ -97,6 +97,7 @@ class Devnet:
         self._lock = threading.RLock()
         self._settled_epoch = -1
         self.mpool = mpool or Mpool.default(worker_address)
+        self.fork = b""  # which fork the chain is on (``reorg``)
 
     # ---- time and randomness -------------------------------------------------
 
@@ -104,16 +105,24 @@ class Devnet:
         return max(0, int((self.clock() - self.genesis) // self.policy.epoch_seconds))
 
     def tipset(self, epoch: int) -> dict:
-        return {"Cids": [{"/": f"bafy2devnet{epoch:012d}"}], "Blocks": [], "Height": epoch}
+        fork = self.fork.hex()[:8]  # another fork: other tipsets at the same heights
+        return {"Cids": [{"/": f"bafy2devnet{fork}{epoch:012d}"}], "Blocks": [], "Height": epoch}
 
-    @staticmethod
-    def randomness(tag: int, epoch: int, entropy: bytes) -> bytes:
+    def randomness(self, tag: int, epoch: int, entropy: bytes) -> bytes:
         return hashlib.sha256(
             b"prover-devnet"
+            + self.fork
             + tag.to_bytes(8, "big")
             + epoch.to_bytes(8, "big", signed=True)
             + entropy
         ).digest()
+
+    def reorg(self) -> None:
+        """Switches to another fork from genesis: every epoch's randomness
+        changes (a challenge drawn before is not the chain's any more), as a
+        reorg deeper than the challenge lookback would do."""
+        with self._lock:
+            self.fork = hashlib.sha256(b"fork" + self.fork).digest()
 
     def miner(self, address: str) -> DevnetMiner:
         if not address.startswith(("t0", "f0")) or not address[2:].isdigit():

@@ -113,6 +113,16 @@ def _claim_statement(by_miner: bool, by_type: bool, by_epoch: bool, excluding: b
 _LIGHT = (defer(JobRow.sectors, raiseload=True), defer(JobRow.proof, raiseload=True))
 
 
+def _tracked(miner: int, period_start: int, deadline: int) -> tuple:
+    """The conditions for the tracker's jobs of one deadline (no dry runs)."""
+    return (
+        JobRow.miner == miner,
+        JobRow.period_start == period_start,
+        JobRow.deadline == deadline,
+        JobRow.dry_run == False,  # noqa: E712 (SQL, not Python)
+    )
+
+
 def _without_bulk(q, sectors: bool, proofs: bool):
     """``q`` without the columns not asked for: the sectors (75 kB packed in
     a 32GiB job) and the proof. Touching one that was left out raises
@@ -659,12 +669,7 @@ class JobStore:
         asked for (as ``list_jobs``)."""
         q = (
             select(JobRow)
-            .where(
-                JobRow.miner == miner,
-                JobRow.period_start == period_start,
-                JobRow.deadline == deadline,
-                JobRow.dry_run == False,  # noqa: E712 (SQL, not Python)
-            )
+            .where(*_tracked(miner, period_start, deadline))
             .order_by(col(JobRow.partition), col(JobRow.generation))
         )
         with self._write(), self._session() as s, s.begin():
@@ -675,16 +680,7 @@ class JobStore:
         """Whether the tracker planned this deadline already: asked on every
         head for the current and next deadline, so it reads one id, not the
         jobs' sectors."""
-        q = (
-            select(JobRow.id)
-            .where(
-                JobRow.miner == miner,
-                JobRow.period_start == period_start,
-                JobRow.deadline == deadline,
-                JobRow.dry_run == False,  # noqa: E712 (SQL, not Python)
-            )
-            .limit(1)
-        )
+        q = select(JobRow.id).where(*_tracked(miner, period_start, deadline)).limit(1)
         with self._write(), self._session() as s, s.begin():
             return s.exec(q).first() is not None
 

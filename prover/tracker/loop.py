@@ -65,6 +65,7 @@ class Tracker:
         proof_types = ProofTypes(client)
         self.planner = Planner(jobs, ledger, client, storages, proof_types, kick)
         self.submitter = Submitter(jobs, ledger, client, config, proof_types)
+        self.submitter.replan = self.planner.replan
         self.recoveries = Recoveries(ledger, client, storages, proof_types, self.submitter.push)
         self.settler = Settler(jobs, ledger, self.submitter.push_errors)
         self._finished = threading.Event()

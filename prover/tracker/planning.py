@@ -170,6 +170,21 @@ class Planner:
             )
             self.kick()
 
+    def replan(self, miner: int, d: DeadlineInfo) -> list[int]:
+        """Plans ``d`` again over the chain's challenge now, as a new
+        generation of its jobs (the newest generation is the one that
+        counts): after a reorg moved the challenge, proofs over the old one
+        would be refused."""
+        plan = self.plan(miner, d)
+        generation = self.jobs.next_generation(miner, d.period_start, d.index)
+        specs = [replace(spec, generation=generation) for spec in plan.specs]
+        ids = [i for i, _ in self.jobs.add_jobs(specs)] if specs else []
+        log.warning(
+            "deadline_replanned", miner=miner, deadline=d.index, generation=generation, jobs=ids
+        )
+        self.kick()
+        return ids
+
     def dry_run(
         self, miner: int, index: int, miners: Sequence[int]
     ) -> tuple[DeadlineInfo, list[int], DeadlinePlan]:

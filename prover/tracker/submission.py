@@ -19,15 +19,22 @@ records each message.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from prover.chain.deadlines import DeadlineInfo, deadline_info
 from prover.chain.encoding import (
     METHOD_DECLARE_FAULTS_RECOVERED,
     METHOD_SUBMIT_WINDOWED_POST,
     encode_submit_windowed_post,
+    id_address_cbor,
 )
-from prover.chain.lotus import TAG_POST_CHAIN_COMMIT, LotusClient, LotusError, ProvingDeadline
+from prover.chain.lotus import (
+    TAG_POST_CHAIN_COMMIT,
+    TAG_WINDOWED_POST_CHALLENGE_SEED,
+    LotusClient,
+    LotusError,
+    ProvingDeadline,
+)
 from prover.config import ChainConfig
 from prover.logs import get_logger
 from prover.proofs import PoStProofType, merge_partition_proofs
@@ -127,6 +134,8 @@ class Submitter:
         self.config = config
         self.proof_types = proof_types
         self.sender = Sender(client, config)
+        # plans a deadline again (``Planner.replan``); set by the tracker
+        self.replan: Callable[[int, DeadlineInfo], object] | None = None
         # (miner, period start, deadline) -> why the last push failed, kept
         # for the miss record should the deadline close on it
         self.push_errors: dict[tuple[int, int, int], str] = {}
@@ -196,6 +205,22 @@ class Submitter:
         done = covered(self.ledger.deadline_messages(miner, d.period_start, d.index))
         proven = ready(d, latest, done, self.config.max_partitions_per_message)
         if not proven:
+            return
+        # The challenge as the chain has it now: a reorg since planning may
+        # have moved it, and proofs over the old one would be refused (Curio
+        # checks this too). Then the deadline is planned again instead.
+        seed = self.client.randomness_from_beacon(
+            TAG_WINDOWED_POST_CHALLENGE_SEED, d.challenge, id_address_cbor(miner)
+        )
+        if stale := [j for j in proven if bytes(j.randomness) != seed]:
+            log.warning(
+                "challenge_changed",
+                miner=miner,
+                deadline=d.index,
+                jobs=[j.id for j in stale],
+            )
+            if self.replan is not None:
+                self.replan(miner, d)
             return
         proof_type = self.proof_types.of(miner, d)
         pt = PoStProofType.from_chain_id(proof_type)

@@ -1,6 +1,7 @@
-"""Who pays for a miner's messages, and a message stuck under a base-fee
-spike: a devnet whose mpool keeps balances, nonces and a base fee, a real
-manager and a real worker proving 2KiB sectors."""
+"""Who pays for a miner's messages, a message stuck under a base-fee spike,
+and a reorg that moves the challenge before submission: a devnet whose
+mpool keeps balances, nonces and a base fee, a real manager and a real
+worker proving 2KiB sectors."""
 
 from __future__ import annotations
 
@@ -108,6 +109,27 @@ def test_a_message_stuck_under_a_base_fee_spike_is_replaced_by_fee_and_lands(tmp
         if row is not None:  # still shown while deadline 2 is current
             (msg,) = row["messages"]
             assert msg["replaced_cids"] == [submitted["cid"]] and msg["state"] == "landed"
+    finally:
+        w.kill()
+        m.kill()
+        chain.server.stop()
+
+
+def test_a_reorg_that_moves_the_challenge_replans_instead_of_sending_refused_proofs(tmp_path):
+    chain = start_devnet(tmp_path, {2: [[1, 2]]})
+    m = chain.manager(tmp_path / "mgr")
+    w = chain.worker(tmp_path / "w1", m)
+    try:
+        wait_for(lambda: m.events("deadline_jobs_created"), 30, "deadline 2 planned")
+        chain.net.reorg()  # every challenge changes; the jobs' proofs will not verify
+        wait_for(lambda: chain.proven(0, 2) == {0}, 60, "deadline 2 proven")
+        (changed,) = {e["deadline"] for e in m.events("challenge_changed")}
+        assert changed == 2
+        (replanned,) = m.events("deadline_replanned")
+        assert replanned["generation"] == 1
+        refused = [x.reason for x in chain.net.messages.values() if x.exit_code != 0]
+        assert refused == []  # no message the actor refused
+        assert not chain.miner.misses
     finally:
         w.kill()
         m.kill()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from chain_fixtures import Seconds
 from prover.chain.deadlines import Policy
 from prover.chain.encoding import (
     encode_declare_faults_recovered,
@@ -24,17 +25,6 @@ from prover.proofs import (
 
 MINER = 1000
 KIB2 = PoStProofType.WINDOW_2KIB
-
-
-class Seconds:
-    def __init__(self) -> None:
-        self.now = 1_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def to_epoch(self, genesis: float, epoch: int) -> None:
-        self.now = genesis + epoch + 0.5
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from chain_fixtures import Seconds
 from prover.chain.deadlines import Policy
 from prover.chain.encoding import METHOD_DECLARE_FAULTS_RECOVERED, encode_declare_faults_recovered
 from prover.chain.lotus import LotusClient, LotusError
@@ -18,17 +19,6 @@ MINER = 1000
 WORKER = "t0100"
 KEY = key_address_for(WORKER)
 POOR = "t0200"
-
-
-class Seconds:
-    def __init__(self) -> None:
-        self.now = 1_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def to_epoch(self, genesis: float, epoch: int) -> None:
-        self.now = genesis + epoch + 0.5
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+from chain_fixtures import Seconds
 from prover.chain.deadlines import Policy
 from prover.chain.encoding import encode_submit_windowed_post
 from prover.chain.lotus import TAG_POST_CHAIN_COMMIT, LotusClient
@@ -23,17 +24,6 @@ from prover.tracker.planning import Planner, ProofTypes
 MINER = 1000
 SECTORS = 2349
 KIB32 = PoStProofType.from_sector_size("32GiB")
-
-
-class Seconds:
-    def __init__(self) -> None:
-        self.now = 1_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def to_epoch(self, genesis: float, epoch: int) -> None:
-        self.now = genesis + epoch + 0.5
 
 
 @pytest.fixture
