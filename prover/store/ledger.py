@@ -113,8 +113,6 @@ class Ledger:
         """A pending message was replaced by fee (same sender and nonce): it
         carries the new CID and gas from here, the old CID in
         ``replaced_cids``. Only a pending message can be replaced."""
-        if sent.nonce is None:
-            raise TransitionRefused("a replacement needs the nonce it replaces")
         with self.db.write(), self.db.session() as s, s.begin():
             row = s.get(MessageRow, message_id, with_for_update=True)
             if row is None:

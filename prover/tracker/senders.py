@@ -14,8 +14,10 @@ allows, so that a base-fee spike cannot strand it.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from fractions import Fraction
 
 from prover.chain.lotus import LotusClient, LotusError, MinerInfo
 from prover.chain.message import ATTO_PER_FIL, Message
@@ -25,7 +27,8 @@ from prover.store import MessageKind, Sent
 
 log = get_logger("prover.tracker.senders")
 
-REPLACE_BY_FEE_RATIO = 1.25
+# Lotus' mpool: a replacement's premium must be at least 1.25x the old one's
+REPLACE_BY_FEE_RATIO = Fraction(5, 4)
 
 
 class NoSender(LotusError):
@@ -68,7 +71,8 @@ def replacement(old: Sent, estimate: Message, max_fee: int) -> Sent:
     allows over the estimated gas limit (never below the old one's).
     ``CannotReplace`` when the raised premium does not fit under it."""
     limit = max(old.gas_limit, estimate.gas_limit)
-    premium = max(-(-old.gas_premium * 5 // 4), estimate.gas_premium, old.gas_premium + 1)
+    raised = math.ceil(old.gas_premium * REPLACE_BY_FEE_RATIO)  # exact: a Fraction
+    premium = max(raised, estimate.gas_premium, old.gas_premium + 1)
     fee_cap = max(max_fee // limit, old.gas_fee_cap)
     if premium > fee_cap:
         raise CannotReplace(

@@ -22,6 +22,20 @@ from prover.chain.lotus import (
 CID = "bagboea4b5abcaaabaibqibiga4eascqlbqgq4dyqcejbgfavcylrqgi2dmob2hq7"  # comm_r 00..1f
 RAND = base64.b64encode(bytes(range(100, 132))).decode()
 
+# a message as GasEstimateMessageGas fills it in (and WalletSignMessage echoes it)
+ESTIMATED = {
+    "Version": 0,
+    "To": "f01000",
+    "From": "f3worker",
+    "Nonce": 7,
+    "Value": "0",
+    "GasLimit": 52000000,
+    "GasFeeCap": "100000",
+    "GasPremium": "99000",
+    "Method": 5,
+    "Params": "AAE=",
+}
+
 RECORDED = {
     "Filecoin.ChainHead": {
         "Cids": [{"/": "bafy2bzaceaxnbp3x3vqbinl6t4gpp5nfqrsl4qokq6ho3ibsfrynxquckzvue"}],
@@ -114,34 +128,12 @@ RECORDED = {
         "Signature": {"Type": 1, "Data": "AAAA"},
         "CID": {"/": "bafy2bzacecmsgcidmsgcidmsgcidmsgcidmsgcidmsgcidmsgcid"},
     },
-    "Filecoin.GasEstimateMessageGas": {
-        "Version": 0,
-        "To": "f01000",
-        "From": "f3worker",
-        "Nonce": 7,
-        "Value": "0",
-        "GasLimit": 52000000,
-        "GasFeeCap": "100000",
-        "GasPremium": "99000",
-        "Method": 5,
-        "Params": "AAE=",
-    },
+    "Filecoin.GasEstimateMessageGas": ESTIMATED,
     "Filecoin.MpoolGetNonce": 7,
     "Filecoin.WalletHas": True,
     "Filecoin.WalletBalance": "5000000000000000000",
     "Filecoin.WalletSignMessage": {
-        "Message": {
-            "Version": 0,
-            "To": "f01000",
-            "From": "f3worker",
-            "Nonce": 7,
-            "Value": "0",
-            "GasLimit": 52000000,
-            "GasFeeCap": "100000",
-            "GasPremium": "99000",
-            "Method": 5,
-            "Params": "AAE=",
-        },
+        "Message": ESTIMATED,
         "Signature": {"Type": 2, "Data": "c2lnbmF0dXJl"},
         "CID": {"/": "bafy2bzacesigned"},
     },
