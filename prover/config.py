@@ -101,6 +101,23 @@ class ChainConfig(_Strict):
     max_window_post_gas_fee: int = 5 * ATTO_PER_FIL
     maximize_window_post_fee_cap: bool = True
     max_recovery_gas_fee: int = 5 * ATTO_PER_FIL
+    # Recoveries that fit in a block, with Lotus' names and defaults. Partitions
+    # per DeclareFaultsRecovered, 0 = no limit (MaxPartitionsPerRecoveryMessage;
+    # the actor takes at most DeclarationsMax, 3000, declarations a message).
+    max_partitions_per_recovery_message: int = Field(default=0, ge=0, le=3000)
+    # Sectors per DeclareFaultsRecovered: the actor refuses more than
+    # AddressedSectorsMax (25,000); a partition that does not fit is split.
+    max_sectors_per_recovery_message: int = Field(default=25_000, ge=1, le=25_000)
+    # Sectors declared per deadline and period, 0 = no limit (Lotus'
+    # LOTUS_RECOVERING_SECTOR_LIMIT): the rest wait for the deadline's next turn.
+    recovering_sector_limit: int = Field(default=0, ge=0)
+    # A partition with recovering sectors alone in its SubmitWindowedPoSt
+    # (SingleRecoveringPartitionPerPostMessage): the chain verifies it at once.
+    single_recovering_partition_per_post_message: bool = False
+    # Sector checks before a declaration run off the tick, this many at once
+    # (ParallelCheckLimit), each failed after this long (SingleCheckTimeout).
+    recovery_check_parallelism: int = Field(default=32, ge=1)
+    recovery_check_timeout_s: float = Field(default=600.0, gt=0)
     notify: bool = True
     poll_interval_s: float = Field(default=1.0, gt=0)
     # a message not on chain this many epochs after its push is replaced by

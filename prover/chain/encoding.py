@@ -257,6 +257,12 @@ def comm_r_from_cid(cid: str | dict) -> bytes:
 METHOD_SUBMIT_WINDOWED_POST = 5
 METHOD_DECLARE_FAULTS_RECOVERED = 11
 
+# The miner actor's limits on one DeclareFaultsRecovered (builtin-actors,
+# policy): at most DeclarationsMax declarations and AddressedSectorsMax
+# sectors in all; beyond either it exits with 16 (illegal argument).
+DECLARATIONS_MAX = 3000
+ADDRESSED_SECTORS_MAX = 25_000
+
 
 @dataclass(frozen=True)
 class SubmitWindowedPoStParams:

@@ -9,7 +9,10 @@ keeps one miner's trouble (a node error, a database hiccup) from holding up
 the others: a failed pass is redone on the next tick. Planning runs off the
 tick, in a few threads, a deadline at a time: a 32GiB deadline of 50
 partitions takes seconds to read and plan (117,450 sectors), and another
-miner's proofs must not wait for it.
+miner's proofs must not wait for it. Recoveries likewise only start and
+collect on the tick: their reads and sector checks run in threads of their
+own (``recoveries``, ``checks``), so a hung storage never holds up a
+submission.
 """
 
 from __future__ import annotations
@@ -66,7 +69,9 @@ class Tracker:
         self.planner = Planner(jobs, ledger, client, storages, proof_types, kick)
         self.submitter = Submitter(jobs, ledger, client, config, proof_types)
         self.submitter.replan = self.planner.replan
-        self.recoveries = Recoveries(ledger, client, storages, proof_types, self.submitter.push)
+        self.recoveries = Recoveries(
+            ledger, client, storages, proof_types, self.submitter.push, config
+        )
         self.settler = Settler(jobs, ledger, self.submitter.push_errors)
         self._finished = threading.Event()
         self._full_pass = True
@@ -97,6 +102,7 @@ class Tracker:
 
     def close(self) -> None:
         self._planning_pool.shutdown(wait=False, cancel_futures=True)
+        self.recoveries.close()
         self.heads_in.close()
 
     def planning(self) -> set[tuple[int, int, int]]:
@@ -119,7 +125,15 @@ class Tracker:
             for change in changes:
                 if change.kind == "revert":
                     log.warning("chain_reorg", reverted=change.tipset.height)
-            self.epoch = self.heads_in.current.height
+            head = self.heads_in.current
+            if head is None:
+                # subscribed, but no head pushed yet (or a revert whose apply
+                # has not arrived): nothing to act on; the push wakes us
+                self._full_pass = True
+                if finished:
+                    self._finished.set()
+                return
+            self.epoch = head.height
             self.clock.observe(self.epoch)
             if changes or self._full_pass:
                 self._full_pass = False

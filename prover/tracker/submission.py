@@ -12,6 +12,12 @@ Two rules decide what goes and how, both pure functions tested on their own:
   sorted sector list re-chunked by the partition size (docs/DOMAIN.md §6).
   So a partition with skipped or faulty sectors goes alone, one that is not
   full ends its message, and the sectors must ascend across partitions.
+  With ``single_recovering_partition_per_post_message`` (Lotus'
+  SingleRecoveringPartitionPerPostMessage), so does a partition with
+  recovering sectors: the actor verifies such a proof at once, which costs
+  far more gas, and several of them have exceeded a block's gas limit.
+  Which partitions those are is read from the chain when submitting, as
+  Lotus does (``StateMinerPartitions``), only when the option is on.
 
 ``Submitter`` reads the jobs and the ledger, applies the rules, pushes and
 records each message.
@@ -19,7 +25,7 @@ records each message.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 
 from prover.chain.deadlines import DeadlineInfo, deadline_info
 from prover.chain.encoding import (
@@ -92,14 +98,17 @@ def ready(
     return out
 
 
-def batches(jobs: Sequence[JobRow], per_message: int) -> list[list[JobRow]]:
+def batches(
+    jobs: Sequence[JobRow], per_message: int, recovering: Collection[int] = ()
+) -> list[list[JobRow]]:
     """Messages for proven partitions, in the chain verifier's terms (see the
-    module docstring): partitions with left-out sectors alone first, then the
-    clean ones in partition order, a message ending after a partition that
-    is not full, before one whose sectors do not follow, or at the cap."""
+    module docstring): partitions with left-out sectors, and the
+    ``recovering`` partitions (to send alone), alone first, then the clean
+    ones in partition order, a message ending after a partition that is not
+    full, before one whose sectors do not follow, or at the cap."""
     clean, alone = [], []
     for j in sorted(jobs, key=lambda j: j.partition):
-        (alone if j.skipped or j.faulty else clean).append(j)
+        (alone if j.skipped or j.faulty or j.partition in recovering else clean).append(j)
     out: list[list[JobRow]] = [[j] for j in alone]
     batch: list[JobRow] = []
     for j in clean:
@@ -226,7 +235,11 @@ class Submitter:
         pt = PoStProofType.from_chain_id(proof_type)
         commit_epoch = d.challenge  # docs/DOMAIN.md §6: Challenge <= commit epoch < now
         commit_rand = self.client.randomness_from_tickets(TAG_POST_CHAIN_COMMIT, commit_epoch)
-        for batch in batches(proven, self.config.max_partitions_per_message):
+        alone: set[int] = set()
+        if self.config.single_recovering_partition_per_post_message:
+            parts = self.client.state_miner_partitions(miner, d.index)
+            alone = {i for i, p in enumerate(parts) if p.recovering}
+        for batch in batches(proven, self.config.max_partitions_per_message, alone):
             params = encode_submit_windowed_post(
                 d.index,
                 [(j.partition, set(j.skipped) | set(j.faulty)) for j in batch],

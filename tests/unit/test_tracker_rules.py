@@ -16,7 +16,7 @@ from prover.store import JobState, MessageKind, MessageState
 from prover.store.models import JobRow, MessageRow
 from prover.tracker.misses import deadline_misses, miss_reason
 from prover.tracker.planning import plan_partitions
-from prover.tracker.recoveries import recoveries
+from prover.tracker.recoveries import limit_recoveries, recoveries, recovery_messages
 from prover.tracker.submission import (
     SUBMIT_MARGIN_EPOCHS,
     batches,
@@ -133,6 +133,14 @@ def test_interleaved_sectors_split_the_message():
 
 def test_batches_order_by_partition_whatever_the_input_order():
     assert parts(batches([job(2), job(0), job(1)], 3)) == [[0, 1, 2]]
+
+
+def test_a_partition_with_recovering_sectors_goes_alone_when_asked():
+    # Lotus' SingleRecoveringPartitionPerPostMessage: the chain verifies it at once
+    jobs = [job(p) for p in range(4)]
+    assert parts(batches(jobs, 3, recovering={1})) == [[1], [0, 2, 3]]
+    assert parts(batches(jobs, 3, recovering={0, 3})) == [[0], [3], [1, 2]]
+    assert parts(batches(jobs, 3)) == [[0, 1, 2], [3]]  # off: shared as any other
 
 
 def test_fullness_is_judged_by_the_proof_types_partition_size():
@@ -323,6 +331,57 @@ def test_a_faulty_sector_the_chain_does_not_list_stays_faulty():
         1, [partition({1, 2}, faulty={2})], sectors_on_chain([1]), lambda s: None
     )
     assert found == [] and still == {2: "not in the miner's sectors"}
+
+
+def test_recovering_sector_limit_keeps_the_first_sectors_in_partition_order():
+    # as Lotus trims to LOTUS_RECOVERING_SECTOR_LIMIT: the partition that
+    # crosses the limit is cut, the ones after it wait for the next period
+    found = [(7, 0, {1, 2, 3}), (7, 2, {9, 8}), (7, 4, {20})]
+    assert limit_recoveries(found, 4) == ([(7, 0, {1, 2, 3}), (7, 2, {8})], {9, 20})
+    assert limit_recoveries(found, 3) == ([(7, 0, {1, 2, 3})], {8, 9, 20})
+    assert limit_recoveries(found, 0) == (found, set())  # 0: no limit
+    assert limit_recoveries(found, 100) == (found, set())
+
+
+def test_recoveries_are_cut_by_partitions_per_message():
+    found = [(7, p, {10 * p + 1, 10 * p + 2}) for p in range(5)]
+    messages = recovery_messages(found, 2, 25_000)
+    assert [[p for _, p, _ in m] for m in messages] == [[0, 1], [2, 3], [4]]
+    assert [d for m in messages for d in m] == found  # nothing lost, nothing repeated
+    assert recovery_messages(found, 0, 25_000) == [found]  # 0: no limit (Lotus' default)
+
+
+def test_recoveries_are_cut_by_sectors_per_message_splitting_a_partition():
+    found = [(7, 0, {1, 2, 3}), (7, 1, {4, 5, 6}), (7, 2, {7})]
+    assert recovery_messages(found, 0, 4) == [
+        [(7, 0, {1, 2, 3}), (7, 1, {4})],
+        [(7, 1, {5, 6}), (7, 2, {7})],
+    ]
+    # a partition larger than the cap spans several messages
+    assert recovery_messages([(7, 0, set(range(1, 8)))], 0, 3) == [
+        [(7, 0, {1, 2, 3})],
+        [(7, 0, {4, 5, 6})],
+        [(7, 0, {7})],
+    ]
+    # both caps at once: whichever is reached first ends the message
+    assert recovery_messages(found, 1, 4) == [
+        [(7, 0, {1, 2, 3})],
+        [(7, 1, {4, 5, 6})],
+        [(7, 2, {7})],
+    ]
+    assert recovery_messages([], 3, 4) == []
+
+
+def test_a_mainnet_deadline_of_full_32gib_partitions_fits_the_actors_sector_limit():
+    # 11 partitions of 2349 sectors: 25,839 sectors, more than the actor's
+    # AddressedSectorsMax (25,000) takes in one message
+    found = [(7, p, set(range(p * 2349, (p + 1) * 2349))) for p in range(11)]
+    messages = recovery_messages(found, 0, 25_000)
+    sizes = [sum(len(s) for _, _, s in m) for m in messages]
+    assert sizes == [25_000, 839]
+    assert [p for _, p, _ in messages[1]] == [10]  # partition 10 split across both
+    declared = [n for m in messages for _, _, s in m for n in s]
+    assert sorted(declared) == list(range(11 * 2349))
 
 
 # ---- misses -------------------------------------------------------------------------
