@@ -52,4 +52,13 @@ def seal_sector(
     cache_dir: str | PathLike[str],
     sealed_path: str | PathLike[str],
     staged_path: str | PathLike[str],
+    committed_capacity: bool = False,
+) -> bytes: ...
+def update_sector(
+    proof_type: str,
+    sector_key_path: str | PathLike[str],
+    sector_key_cache_dir: str | PathLike[str],
+    update_path: str | PathLike[str],
+    update_cache_dir: str | PathLike[str],
+    staged_path: str | PathLike[str],
 ) -> bytes: ...

@@ -11,17 +11,19 @@ import structlog
 
 
 def configure_logging(*, json: bool = False, level: str = "info") -> None:
-    renderer: structlog.typing.Processor
+    renderer: list[structlog.typing.Processor]
     if json:
-        renderer = structlog.processors.JSONRenderer()
+        # the traceback as a string field: without it ``log.exception`` in
+        # JSON mode says only ``exc_info: true`` and the cause is lost
+        renderer = [structlog.processors.format_exc_info, structlog.processors.JSONRenderer()]
     else:
-        renderer = structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+        renderer = [structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())]
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
-            renderer,
+            *renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(
             logging.getLevelNamesMapping()[level.upper()]

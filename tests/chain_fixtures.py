@@ -19,7 +19,13 @@ from prover.devnet import (
     write_placeholder_files,
 )
 from prover.devnet.mpool import Mpool
-from prover.proofs import PoStProofType, SectorReplica, create_test_sectors, ensure_test_params
+from prover.proofs import (
+    PoStProofType,
+    SectorReplica,
+    create_test_sectors,
+    ensure_test_params,
+    sector_keys,
+)
 
 MINER = 1000
 KIB2 = PoStProofType.WINDOW_2KIB
@@ -99,11 +105,17 @@ def start_devnet(
     *,
     mpool: Mpool | None = None,
     control_addresses: tuple[str, ...] = (),
+    upgraded: tuple[int, ...] = (),
 ) -> ChainSetup:
+    """``upgraded`` sectors are snap-upgraded for real (their update files
+    proven, their sector key on chain as SectorKeyCID)."""
     ensure_test_params(KIB2)
     store = tmp_path / "store"
     numbers = sorted({n for parts in deadlines.values() for p in parts for n in p})
-    replicas = create_test_sectors(store, MINER, numbers, KIB2)
+    plain = [n for n in numbers if n not in upgraded]
+    replicas = create_test_sectors(store, MINER, plain, KIB2) if plain else []
+    if upgraded:
+        replicas += create_test_sectors(store, MINER, upgraded, KIB2, upgrade=True)
     miner = DevnetMiner(
         actor_id=MINER,
         proof_type=KIB2.chain_id,
@@ -111,6 +123,7 @@ def start_devnet(
         deadlines=deadlines,
         comm_r={r.sector_id: r.comm_r for r in replicas},
         control_addresses=list(control_addresses),
+        sector_keys=sector_keys(store, MINER),
     )
     net = Devnet([miner], policy, mpool=mpool)
     server = DevnetServer(net, token="devnet-token").start()

@@ -62,10 +62,11 @@ def pid() -> bytes:
 
 @pytest.fixture
 def make_sectors(tmp_path, params_2kib):
-    """make_sectors(ids, seal=False) -> replicas under a fresh storage root."""
+    """make_sectors(ids, seal=False, upgrade=False) -> replicas under a fresh
+    storage root."""
 
-    def make(ids, *, seal: bool = False, root: Path | None = None):
-        return create_test_sectors(root or make.root, MINER, ids, KIB2, seal=seal)
+    def make(ids, *, seal: bool = False, upgrade: bool = False, root: Path | None = None):
+        return create_test_sectors(root or make.root, MINER, ids, KIB2, seal=seal, upgrade=upgrade)
 
     make.root = tmp_path / "store"
     return make

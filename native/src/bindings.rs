@@ -208,8 +208,11 @@ fn fauxrep<'py>(
     Ok(PyBytes::new(py, &comm_r))
 }
 
-/// A really sealed sector of random data (PC1 + PC2); returns comm_r.
+/// A really sealed sector (PC1 + PC2) of random data, or of zeros when
+/// `committed_capacity`; returns comm_r.
 #[pyfunction]
+#[pyo3(signature = (proof_type, sector_id, prover_id, cache_dir, sealed_path, staged_path, committed_capacity=false))]
+#[allow(clippy::too_many_arguments)]
 fn seal_sector<'py>(
     py: Python<'py>,
     proof_type: &str,
@@ -218,16 +221,44 @@ fn seal_sector<'py>(
     cache_dir: PathBuf,
     sealed_path: PathBuf,
     staged_path: PathBuf,
+    committed_capacity: bool,
 ) -> PyResult<Bound<'py, PyBytes>> {
     let seal = seal_proof_for(post_proof(proof_type).py(py)?);
     let prover_id = bytes32("prover_id", prover_id).py(py)?;
     let comm_r = detached(py, move || {
-        sectors::seal_random_sector(
+        sectors::seal_test_sector(
             seal,
             sector_id,
             prover_id,
             &cache_dir,
             &sealed_path,
+            &staged_path,
+            committed_capacity,
+        )
+    })?;
+    Ok(PyBytes::new(py, &comm_r))
+}
+
+/// A snap upgrade (empty-sector update encode) of a sealed sector with
+/// random deal data; returns the new comm_r.
+#[pyfunction]
+fn update_sector<'py>(
+    py: Python<'py>,
+    proof_type: &str,
+    sector_key_path: PathBuf,
+    sector_key_cache_dir: PathBuf,
+    update_path: PathBuf,
+    update_cache_dir: PathBuf,
+    staged_path: PathBuf,
+) -> PyResult<Bound<'py, PyBytes>> {
+    let seal = seal_proof_for(post_proof(proof_type).py(py)?);
+    let comm_r = detached(py, move || {
+        sectors::update_test_sector(
+            seal,
+            &sector_key_path,
+            &sector_key_cache_dir,
+            &update_path,
+            &update_cache_dir,
             &staged_path,
         )
     })?;
@@ -249,5 +280,6 @@ fn native_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(verify_window_post, m)?)?;
     m.add_function(wrap_pyfunction!(fauxrep, m)?)?;
     m.add_function(wrap_pyfunction!(seal_sector, m)?)?;
+    m.add_function(wrap_pyfunction!(update_sector, m)?)?;
     Ok(())
 }

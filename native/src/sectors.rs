@@ -1,6 +1,7 @@
 //! Replica files on disk: the checks that turn a bad sector into a clear
-//! `SectorFault` before the library touches it, and the two ways of making
-//! provable test replicas (fauxrep, or a real PC1 + PC2 seal).
+//! `SectorFault` before the library touches it, and the ways of making
+//! provable test replicas: fauxrep, a real PC1 + PC2 seal, and a real
+//! empty-sector update (SnapDeals) of a sealed committed-capacity sector.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Cursor;
@@ -9,9 +10,10 @@ use std::path::Path;
 use filecoin_proofs_api::seal::{
     add_piece, clear_cache, fauxrep, seal_pre_commit_phase1, seal_pre_commit_phase2,
 };
+use filecoin_proofs_api::update::empty_sector_update_encode_into;
 use filecoin_proofs_api::{
-    Commitment, PaddedBytesAmount, RegisteredPoStProof, RegisteredSealProof, SectorId,
-    UnpaddedBytesAmount,
+    Commitment, PaddedBytesAmount, PieceInfo, RegisteredPoStProof, RegisteredSealProof,
+    RegisteredUpdateProof, SectorId, UnpaddedBytesAmount,
 };
 use rand::RngCore;
 
@@ -104,25 +106,16 @@ pub fn fake_replica(
     Ok(fauxrep(seal, cache, sealed)?)
 }
 
-/// A genuinely sealed sector holding random data: add_piece, PC1, PC2, then
-/// the cache is cleared down to what proving reads, as a finalized sector.
-pub fn seal_random_sector(
-    seal: RegisteredSealProof,
-    sector_id: u64,
-    prover_id: [u8; 32],
-    cache: &Path,
-    sealed: &Path,
-    staged: &Path,
-) -> CoreResult<Commitment> {
-    prepare_paths(cache, sealed)?;
+/// Fills `staged` with one piece spanning the whole sector, in the padded
+/// form sealing reads: random bytes, or zeros for a committed-capacity
+/// sector (what a snap upgrade starts from).
+fn stage_piece(seal: RegisteredSealProof, staged: &Path, zeros: bool) -> CoreResult<PieceInfo> {
     let padded = PaddedBytesAmount(u64::from(seal.sector_size()));
     let unpadded = UnpaddedBytesAmount::from(padded);
-    let mut rng = rand::thread_rng();
     let mut data = vec![0u8; u64::from(unpadded) as usize];
-    rng.fill_bytes(&mut data);
-    let mut ticket = [0u8; 32];
-    rng.fill_bytes(&mut ticket);
-
+    if !zeros {
+        rand::thread_rng().fill_bytes(&mut data);
+    }
     let staged_file = OpenOptions::new()
         .read(true)
         .write(true)
@@ -130,6 +123,25 @@ pub fn seal_random_sector(
         .truncate(true)
         .open(staged)?;
     let (piece, _) = add_piece(seal, Cursor::new(data), staged_file, unpadded, &[])?;
+    Ok(piece)
+}
+
+/// A genuinely sealed sector: add_piece, PC1, PC2, then the cache is cleared
+/// down to what proving (and a later update) reads, as a finalized sector.
+/// `committed_capacity` seals zeros, as a CC sector is.
+pub fn seal_test_sector(
+    seal: RegisteredSealProof,
+    sector_id: u64,
+    prover_id: [u8; 32],
+    cache: &Path,
+    sealed: &Path,
+    staged: &Path,
+    committed_capacity: bool,
+) -> CoreResult<Commitment> {
+    prepare_paths(cache, sealed)?;
+    let mut ticket = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut ticket);
+    let piece = stage_piece(seal, staged, committed_capacity)?;
     File::create(sealed)?;
     let phase1 = seal_pre_commit_phase1(
         seal,
@@ -145,4 +157,51 @@ pub fn seal_random_sector(
     clear_cache(cache)?;
     fs::remove_file(staged)?;
     Ok(phase2.comm_r)
+}
+
+/// The update proof of the seal proof's sector size (all are `V1`, which
+/// the library maps to API version 1.1).
+fn update_proof_for(seal: RegisteredSealProof) -> RegisteredUpdateProof {
+    match u64::from(seal.sector_size()) {
+        s if s == 2 << 10 => RegisteredUpdateProof::StackedDrg2KiBV1,
+        s if s == 8 << 20 => RegisteredUpdateProof::StackedDrg8MiBV1,
+        s if s == 512 << 20 => RegisteredUpdateProof::StackedDrg512MiBV1,
+        s if s == 32 << 30 => RegisteredUpdateProof::StackedDrg32GiBV1,
+        _ => RegisteredUpdateProof::StackedDrg64GiBV1,
+    }
+}
+
+/// A snap upgrade of a sealed sector (its sector key): random deal data is
+/// encoded into a new replica with the library's empty-sector update, the
+/// same encode the sealing pipeline runs, writing `new_replica` and the new
+/// tree-r-last and `p_aux` in `new_cache` (tree-d is cleared, as a
+/// finalized update keeps only what proving reads). Returns the new comm_r;
+/// the sector key's files are left as they are.
+pub fn update_test_sector(
+    seal: RegisteredSealProof,
+    sector_key: &Path,
+    sector_key_cache: &Path,
+    new_replica: &Path,
+    new_cache: &Path,
+    staged: &Path,
+) -> CoreResult<Commitment> {
+    prepare_paths(new_cache, new_replica)?;
+    let key_len = fs::metadata(sector_key)
+        .map_err(|e| CoreError::invalid(format!("sector key {}: {e}", sector_key.display())))?
+        .len();
+    // the encoder maps the new replica for writing: it must exist at full size
+    File::create(new_replica)?.set_len(key_len)?;
+    let piece = stage_piece(seal, staged, false)?;
+    let encoded = empty_sector_update_encode_into(
+        update_proof_for(seal),
+        new_replica,
+        new_cache,
+        sector_key,
+        sector_key_cache,
+        staged,
+        &[piece],
+    )?;
+    clear_cache(new_cache)?;
+    fs::remove_file(staged)?;
+    Ok(encoded.comm_r_new)
 }

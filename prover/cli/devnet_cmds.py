@@ -67,11 +67,18 @@ def devnet_group() -> None:
 @devnet_group.command("init")
 @click.option("--miners", type=click.IntRange(1, 8), default=1, show_default=True)
 @click.option("--sectors", type=click.IntRange(1, 200), default=8, show_default=True)
+@click.option(
+    "--upgraded",
+    type=click.IntRange(0, 200),
+    default=0,
+    show_default=True,
+    help="Of these, how many (the last) are snap-upgraded for real.",
+)
 @size_option()
 @_shape_options
 @click.option("--force", is_flag=True, help="Replace an existing devnet.")
 @_home_option
-def devnet_init(miners, sectors, proof_type, window, deadlines, force, home) -> None:
+def devnet_init(miners, sectors, upgraded, proof_type, window, deadlines, force, home) -> None:
     """Make test sectors, parameters and a chain state in the home."""
     home = resolve_home(home)
     config, store = devnet_paths(home)
@@ -79,10 +86,13 @@ def devnet_init(miners, sectors, proof_type, window, deadlines, force, home) -> 
         raise click.ClickException(f"{config} exists; pass --force to replace it")
     if proof_type.sector_size > 8 << 20:
         raise click.UsageError("the devnet uses 2KiB or 8MiB test sectors")
+    if upgraded > sectors:
+        raise click.UsageError(f"--upgraded {upgraded} is more than --sectors {sectors}")
     net = init_devnet(
         home,
         miners=miners,
         sectors=sectors,
+        upgraded=upgraded,
         size=proof_type.size_name,
         policy=devnet_policy(window, deadlines),
     )
@@ -90,7 +100,8 @@ def devnet_init(miners, sectors, proof_type, window, deadlines, force, home) -> 
         spread = ", ".join(
             f"deadline {d}: {len(p)} partitions" for d, p in sorted(m.deadlines.items())
         )
-        click.echo(f"miner t0{m.actor_id}: {len(m.comm_r)} sectors ({spread})")
+        snap = f", {len(m.sector_keys)} snap-upgraded" if m.sector_keys else ""
+        click.echo(f"miner t0{m.actor_id}: {len(m.comm_r)} sectors{snap} ({spread})")
     click.echo(f"sectors in {store}; chain set-up in {config}")
 
 
@@ -164,8 +175,11 @@ def demo(workers, minutes, window, deadlines, home) -> None:
         new_secret(home / SECRET_FILE)
     devnet_config, store = devnet_paths(home)
     if not devnet_config.exists():
-        click.echo("making the devnet: 8 test sectors and 2KiB test parameters ...")
-        init_devnet(home, policy=devnet_policy(window, deadlines))
+        click.echo(
+            "making the devnet: 8 test sectors (2 of them snap-upgraded) "
+            "and 2KiB test parameters ..."
+        )
+        init_devnet(home, upgraded=2, policy=devnet_policy(window, deadlines))
     (home / DEVNET_DIR / "endpoint").unlink(missing_ok=True)
     logs = home / "logs"
     logs.mkdir(exist_ok=True)

@@ -96,20 +96,32 @@ def sectors_group() -> None:
     "--root",
     type=click.Path(file_okay=False, path_type=Path),
     required=True,
-    help="Storage root: sectors go to ROOT/sealed and ROOT/cache.",
+    help="Storage root: sectors go to ROOT/sealed and ROOT/cache (upgraded: also ROOT/update*).",
 )
 @click.option("--seal", is_flag=True, help="Really seal (PC1+PC2) instead of fauxrep.")
+@click.option(
+    "--upgrade",
+    is_flag=True,
+    help="Snap-upgrade them: seal as committed capacity, then a real empty-sector "
+    "update into ROOT/update and ROOT/update-cache (the new comm_r is printed).",
+)
 def sectors_create_test(
-    miner: int, proof_type: PoStProofType, count: int, first: int, root: Path, seal: bool
+    miner: int,
+    proof_type: PoStProofType,
+    count: int,
+    first: int,
+    root: Path,
+    seal: bool,
+    upgrade: bool,
 ) -> None:
     """Make provable test sectors in the Lotus layout."""
     try:
         replicas = create_test_sectors(
-            root, miner, range(first, first + count), proof_type, seal=seal
+            root, miner, range(first, first + count), proof_type, seal=seal, upgrade=upgrade
         )
     except ProofError as exc:
         raise click.ClickException(str(exc)) from exc
-    click.echo(f"{'Sector':>8}  {'CommR':<64}  Sealed")
+    click.echo(f"{'Sector':>8}  {'CommR':<64}  {'Update' if upgrade else 'Sealed'}")
     for r in replicas:
         click.echo(f"{r.sector_id:>8}  {r.comm_r.hex():<64}  {r.sealed_path}")
 

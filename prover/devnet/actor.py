@@ -5,8 +5,9 @@ from a genesis time at ``policy.epoch_seconds``; randomness is derived
 deterministically from (tag, epoch, entropy); ``SubmitWindowedPoSt`` is
 decoded and refused for a closed deadline, a wrong proof type, bad commit
 randomness, unknown or already proven partitions, or a proof that the chain
-verifier (the proof core) rejects; a partition left unproven at Close has
-its sectors marked faulty; ``DeclareFaultsRecovered`` marks sectors
+verifier (the proof core) rejects (a snap-upgraded sector is verified
+against its new comm_r, so a proof from its old sealed file is refused); a
+partition left unproven at Close has its sectors marked faulty; ``DeclareFaultsRecovered`` marks sectors
 recovering, and they are healed once proven. A proof it has no verifying
 key for (a placeholder miner's, ``placeholders.py``) is refused too.
 """
@@ -59,6 +60,9 @@ class DevnetMiner:
     misses: list[dict] = field(default_factory=list)
     # ID addresses the owner allowed to send its messages (StateMinerInfo)
     control_addresses: list[str] = field(default_factory=list)
+    # snap-upgraded sectors: number -> the sector key's comm_r (SectorKeyCID);
+    # ``comm_r`` holds their new one (SealedCID), as the actor keeps them
+    sector_keys: dict[int, bytes] = field(default_factory=dict)
 
 
 @dataclass
@@ -72,6 +76,7 @@ class DevnetMessage:
     reason: str
     pushed_at: float = 0.0  # the devnet's clock when the message was included
     gas_used: int = 0
+    params: bytes = b""  # as included (ChainGetMessage would show them)
 
 
 class Devnet:
@@ -211,7 +216,16 @@ class Devnet:
             code, reason = self._execute(p.signed.message, now)
             msg = p.signed.message
             self.messages[p.cid] = DevnetMessage(
-                p.cid, msg.sender, msg.to, msg.method, now + 1, code, reason, self.clock(), used
+                p.cid,
+                msg.sender,
+                msg.to,
+                msg.method,
+                now + 1,
+                code,
+                reason,
+                self.clock(),
+                used,
+                msg.params,
             )
 
     def _execute(self, msg: Message, now: int) -> tuple[int, str]:
@@ -321,6 +335,7 @@ class Devnet:
                     "deadlines": {str(d): parts for d, parts in m.deadlines.items()},
                     "comm_r": {str(n): c.hex() for n, c in m.comm_r.items()},
                     "control_addresses": m.control_addresses,
+                    "sector_keys": {str(n): c.hex() for n, c in m.sector_keys.items()},
                 }
                 for m in self.miners.values()
             ],
@@ -340,6 +355,7 @@ class Devnet:
                 deadlines={int(d): parts for d, parts in m["deadlines"].items()},
                 comm_r={int(n): bytes.fromhex(c) for n, c in m["comm_r"].items()},
                 control_addresses=list(m.get("control_addresses", [])),
+                sector_keys={int(n): bytes.fromhex(c) for n, c in m.get("sector_keys", {}).items()},
             )
             for m in data["miners"]
         ]

@@ -28,11 +28,18 @@ def init_devnet(
     size: str = "2KiB",
     policy: Policy | None = None,
     first_deadline: int = 2,
+    upgraded: int = 0,
 ) -> Devnet:
     """Real test sectors and parameters, spread over partitions (full ones)
     and deadlines (two partitions each, from ``first_deadline`` so a fresh
-    chain leaves time to start workers), saved under ``home``."""
-    from prover.proofs import create_test_sectors, ensure_test_params
+    chain leaves time to start workers), saved under ``home``. The last
+    ``upgraded`` sectors of each miner are snap-upgraded for real (sealed as
+    committed capacity, then updated with deal data), as a large share of
+    mainnet sectors are."""
+    from prover.proofs import create_test_sectors, ensure_test_params, sector_keys
+
+    if not 0 <= upgraded <= sectors:
+        raise ValueError(f"cannot upgrade {upgraded} of {sectors} sectors")
 
     pt = PoStProofType.from_sector_size(size)
     ensure_test_params(pt)
@@ -41,7 +48,12 @@ def init_devnet(
     chain_miners = []
     for i in range(miners):
         actor = 1000 + i
-        replicas = create_test_sectors(store, actor, range(1, sectors + 1), pt)
+        plain = sectors - upgraded
+        replicas = create_test_sectors(store, actor, range(1, plain + 1), pt) if plain else []
+        if upgraded:
+            replicas += create_test_sectors(
+                store, actor, range(plain + 1, sectors + 1), pt, upgrade=True
+            )
         numbers = [r.sector_id for r in replicas]
         size_p = pt.partition_sectors
         parts = [numbers[k : k + size_p] for k in range(0, len(numbers), size_p)]
@@ -49,8 +61,11 @@ def init_devnet(
         for k, part in enumerate(parts):
             d = (first_deadline + k // 2) % policy.period_deadlines
             deadlines.setdefault(d, []).append(part)
+        comm_r = {r.sector_id: r.comm_r for r in replicas}
         chain_miners.append(
-            DevnetMiner(actor, pt.chain_id, 0, deadlines, {r.sector_id: r.comm_r for r in replicas})
+            DevnetMiner(
+                actor, pt.chain_id, 0, deadlines, comm_r, sector_keys=sector_keys(store, actor)
+            )
         )
     net = Devnet(chain_miners, policy)
     config.parent.mkdir(parents=True, exist_ok=True)

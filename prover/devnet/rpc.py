@@ -125,7 +125,9 @@ def handle(net: Devnet, method: str, params: list[Any]) -> Any:
                 "SectorNumber": n,
                 "SealProof": m.proof_type - 5,  # StackedDrg*V1_1
                 "SealedCID": {"/": _sealed_cid(c)},
-                "SectorKeyCID": None,
+                "SectorKeyCID": (
+                    {"/": _sealed_cid(m.sector_keys[n])} if n in m.sector_keys else None
+                ),
             }
             for n, c in sorted(m.comm_r.items())
             if wanted is None or n in wanted

@@ -29,7 +29,7 @@ from prover.proofs.steps import (
     vanilla_proof,
     verify_window_post,
 )
-from prover.proofs.testsectors import create_test_sectors, load_test_sectors
+from prover.proofs.testsectors import create_test_sectors, load_test_sectors, sector_keys
 from prover.proofs.types import (
     PartitionProof,
     PoStProofType,
@@ -65,6 +65,7 @@ __all__ = [
     "prove_partition",
     "prover_id",
     "resolve",
+    "sector_keys",
     "sector_paths",
     "vanilla_proof",
     "verify_window_post",

@@ -60,6 +60,21 @@ def test_sectors_create_test_in_lotus_layout(tmp_path):
     assert len(out.strip().splitlines()) == 4
 
 
+def test_sectors_create_test_upgrade_makes_update_files_with_a_new_comm_r(tmp_path):
+    args = ["sectors", "create-test", "--miner", "1000", "--size", "2KiB", "--count", "2"]
+    out = prover(*args, "--upgrade", "--root", str(tmp_path)).stdout
+    rows = [line.split() for line in out.strip().splitlines()[1:]]
+    assert [r[2] for r in rows] == [str(tmp_path / "update" / f"s-t01000-{n}") for n in (0, 1)]
+    assert (tmp_path / "update-cache" / "s-t01000-1" / "p_aux").is_file()
+    assert (tmp_path / "sealed" / "s-t01000-1").is_file()  # the sector key stays
+    manifest = json.loads((tmp_path / "sectors.json").read_text())["sectors"]["s-t01000-1"]
+    assert manifest["upgraded"] and manifest["comm_r"] == rows[1][1] != manifest["sector_key"]
+    refused = prover(*args, "--upgrade", "--size", "32GiB", "--root", str(tmp_path), check=False)
+    assert refused.returncode == 1 and "upgrading test sectors is supported for 2KiB" in (
+        refused.stderr
+    )
+
+
 def test_bench_post_json_proves_and_verifies(tmp_path):
     proc = prover(
         "bench", "post", "--size", "2KiB", "--sectors", "2", "--json", "--root", str(tmp_path)

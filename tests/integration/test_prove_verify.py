@@ -7,12 +7,15 @@ import pytest
 from conftest import KIB2
 from prover.proofs import (
     PARTITION_PROOF_LEN,
+    SectorReplica,
     generate_challenges,
+    load_test_sectors,
     mask_randomness,
     merge_partition_proofs,
     partition_snark,
     prove_partition,
     prover_id,
+    sector_keys,
     vanilla_proof,
     verify_window_post,
 )
@@ -124,3 +127,25 @@ def test_partition_proof_reports_timings(proven):
     assert min(t.challenges, t.vanilla, t.snark) >= 0
     assert t.total >= t.challenges + t.vanilla + t.snark
     assert t.snark > 0
+
+
+def test_snap_upgraded_sectors_prove_beside_plain_ones(make_sectors, tmp_path, randomness, pid):
+    plain = make_sectors([1])
+    upgraded = make_sectors([2], upgrade=True)
+    store = tmp_path / "store"
+    (snap,) = upgraded
+    assert snap.sealed_path == store / "update" / "s-t01000-2"
+    assert snap.cache_dir == store / "update-cache" / "s-t01000-2"
+    assert {"p_aux", "sc-02-data-tree-r-last.dat"} <= {p.name for p in snap.cache_dir.iterdir()}
+    key = sector_keys(store, 1000)
+    assert set(key) == {2} and key[2] != snap.comm_r  # the sector key stays, comm_r is new
+    assert load_test_sectors(store, 1000, KIB2) == plain + upgraded
+    result = prove_partition(KIB2, randomness, pid, plain + upgraded, 0)
+    assert result.skipped == []
+    assert verify_window_post(KIB2, randomness, pid, result.public_sectors, result.proof)
+    # the sector key's files with the new comm_r: not the sector any more
+    old = SectorReplica(
+        2, snap.comm_r, store / "sealed" / "s-t01000-2", store / "cache" / "s-t01000-2"
+    )
+    stale = prove_partition(KIB2, randomness, pid, [*plain, old], 0)
+    assert stale.skipped == [2]

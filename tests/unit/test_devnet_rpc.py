@@ -80,3 +80,16 @@ def test_an_unknown_actor_or_method_is_an_rpc_error(node):
         client.state_miner_info(9999)
     with pytest.raises(LotusError, match="not supported by the devnet"):
         client.call("StateMinerFaults", f"t0{MINER}", [])
+
+
+def test_a_snap_upgraded_sector_has_its_sector_key_and_keeps_it_across_a_restart(node):
+    net, _, client = node
+    net.miners[MINER].sector_keys[2] = bytes([2]) * 32  # sector 2 was upgraded
+    plain, upgraded = client.state_miner_sectors(MINER)
+    assert (plain.number, plain.upgraded) == (1, False)
+    assert (upgraded.number, upgraded.upgraded, upgraded.comm_r) == (2, True, bytes([1]) * 32)
+    raw = client.call("StateMinerSectors", f"t0{MINER}", None, [])
+    assert raw[0]["SectorKeyCID"] is None
+    assert raw[1]["SectorKeyCID"]["/"].startswith("bagboea4b5abc")  # a sealed-sector CID
+    again = Devnet.from_json(net.to_json())
+    assert again.miners[MINER].sector_keys == {2: bytes([2]) * 32}
