@@ -275,13 +275,14 @@ class Recoveries:
             return
         if now.fault_cutoff_passed():
             self.pool.cancel(key)
-            self._done(key, checked=True)
+            self._done(key)
             left = [m for msg in p.messages or [] for m in msg]
             log.warning(
                 "recovery_too_late",
                 miner=miner,
                 deadline=now.index,
-                undeclared=sorted(n for _, _, s in left for n in s) if left else "unchecked",
+                # checked but not pushed, or still being checked
+                undeclared=sum(len(s) for _, _, s in left) if left else "unchecked",
             )
             return
         if p.messages is None:
@@ -310,12 +311,14 @@ class Recoveries:
         while p.messages:
             self._push(miner, p.d, p.messages[0], epoch)
             p.messages.pop(0)
-        self._done(key, checked=True)
+        self._done(key)
 
-    def _done(self, key: Key, *, checked: bool) -> None:
+    def _done(self, key: Key) -> None:
+        """Nothing more for this deadline this period, unless a declaration
+        of it was dropped meanwhile (``forget``)."""
         with self._lock:
             self._pending.pop(key, None)
-            if checked and key not in self._again:
+            if key not in self._again:
                 self._checked.add(key)
             self._again.discard(key)
 

@@ -261,3 +261,37 @@ def test_a_mainnet_deadline_of_recoveries_is_cut_under_the_actors_sector_limit(s
         tracker.close()
         client.close()
         server.stop()
+
+
+def test_a_recovering_partition_goes_alone_in_its_post_when_asked(tmp_path, store, ledger, params):
+    storages = {"store-1": tmp_path / "store"}
+    miner = real_miner(FAST, storages["store-1"], {0: [[1, 2], [3, 4], [5, 6]]})
+    miner.faulty, miner.recovering = {3}, {3}  # declared recovered: proven again now
+    clock = Seconds()
+    net, server, client = chain_of([miner], clock)
+    config = ChainConfig(
+        api="x",
+        network="t",
+        miners=[FAST],
+        confidence=0,
+        notify=False,
+        single_recovering_partition_per_post_message=True,
+    )
+    tracker = Tracker(store, ledger, client, config, storages)
+    heads = Heads(tracker, net, clock, epoch=1, step=10**6)
+    try:
+        heads()
+        wait_until(lambda: len(store.list_jobs()) == 3, 20, "the deadline's jobs")
+        assert prove_ready_jobs(store, storages) == 3
+        tracker.job_finished()
+        heads()
+        posts = ledger.deadline_messages(FAST, 0, 0, MessageKind.POST)
+        assert sorted(m.partitions for m in posts) == [[0, 2], [1]]
+        heads.step = 0.3
+        wait_until(lambda: miner.proven.get((0, 0)) == {0, 1, 2}, 10, "all proven", heads)
+        assert miner.faulty == set() and miner.recovering == set()  # healed
+        assert all(m.exit_code == 0 for m in net.messages.values())
+    finally:
+        tracker.close()
+        client.close()
+        server.stop()
