@@ -447,7 +447,7 @@ class PartitionStatus(_message.Message):
     def __init__(self, partition: _Optional[int] = ..., job_id: _Optional[int] = ..., job_state: _Optional[str] = ..., generation: _Optional[int] = ..., sectors: _Optional[int] = ..., skipped: _Optional[_Iterable[int]] = ..., faulty: _Optional[_Iterable[int]] = ..., worker: _Optional[str] = ..., message_cid: _Optional[str] = ..., message_state: _Optional[str] = ..., error: _Optional[str] = ...) -> None: ...
 
 class ChainMessage(_message.Message):
-    __slots__ = ("cid", "kind", "deadline", "partitions", "state", "pushed_epoch", "landed_epoch", "exit_code", "error", "sender", "nonce", "gas_limit", "gas_fee_cap", "gas_premium", "gas_used", "replaced_cids")
+    __slots__ = ("cid", "kind", "deadline", "partitions", "state", "pushed_epoch", "landed_epoch", "exit_code", "error", "sender", "nonce", "gas_limit", "gas_fee_cap", "gas_premium", "gas_used", "replaced_cids", "base_fee", "fee_paid")
     CID_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
     DEADLINE_FIELD_NUMBER: _ClassVar[int]
@@ -464,6 +464,8 @@ class ChainMessage(_message.Message):
     GAS_PREMIUM_FIELD_NUMBER: _ClassVar[int]
     GAS_USED_FIELD_NUMBER: _ClassVar[int]
     REPLACED_CIDS_FIELD_NUMBER: _ClassVar[int]
+    BASE_FEE_FIELD_NUMBER: _ClassVar[int]
+    FEE_PAID_FIELD_NUMBER: _ClassVar[int]
     cid: str
     kind: str
     deadline: int
@@ -480,7 +482,9 @@ class ChainMessage(_message.Message):
     gas_premium: str
     gas_used: int
     replaced_cids: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, cid: _Optional[str] = ..., kind: _Optional[str] = ..., deadline: _Optional[int] = ..., partitions: _Optional[_Iterable[int]] = ..., state: _Optional[str] = ..., pushed_epoch: _Optional[int] = ..., landed_epoch: _Optional[int] = ..., exit_code: _Optional[int] = ..., error: _Optional[str] = ..., sender: _Optional[str] = ..., nonce: _Optional[int] = ..., gas_limit: _Optional[int] = ..., gas_fee_cap: _Optional[str] = ..., gas_premium: _Optional[str] = ..., gas_used: _Optional[int] = ..., replaced_cids: _Optional[_Iterable[str]] = ...) -> None: ...
+    base_fee: str
+    fee_paid: str
+    def __init__(self, cid: _Optional[str] = ..., kind: _Optional[str] = ..., deadline: _Optional[int] = ..., partitions: _Optional[_Iterable[int]] = ..., state: _Optional[str] = ..., pushed_epoch: _Optional[int] = ..., landed_epoch: _Optional[int] = ..., exit_code: _Optional[int] = ..., error: _Optional[str] = ..., sender: _Optional[str] = ..., nonce: _Optional[int] = ..., gas_limit: _Optional[int] = ..., gas_fee_cap: _Optional[str] = ..., gas_premium: _Optional[str] = ..., gas_used: _Optional[int] = ..., replaced_cids: _Optional[_Iterable[str]] = ..., base_fee: _Optional[str] = ..., fee_paid: _Optional[str] = ...) -> None: ...
 
 class Miss(_message.Message):
     __slots__ = ("miner", "period_start", "deadline", "partition", "close_epoch", "sectors", "reason", "recorded_at")

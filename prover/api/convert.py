@@ -203,6 +203,8 @@ def message_to_pb(m: MessageRow) -> pb.ChainMessage:
         gas_fee_cap=m.gas_fee_cap or "",
         gas_premium=m.gas_premium or "",
         replaced_cids=m.replaced_cids or [],
+        base_fee=m.base_fee or "",
+        fee_paid=m.fee_paid or "",
     )
     for name in ("landed_epoch", "exit_code", "nonce", "gas_limit", "gas_used"):
         value = getattr(m, name)

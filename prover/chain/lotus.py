@@ -15,7 +15,7 @@ import base64
 import itertools
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -80,8 +80,15 @@ def refuse_v0(url: str) -> None:
 
 @dataclass(frozen=True)
 class TipSet:
+    """A tipset by its key and height; ``parents`` and ``parent_base_fee``
+    (from its first block, when the answer carries blocks) are what fees
+    are computed from: messages included in a tipset are charged its
+    ParentBaseFee. A tipset is the same tipset whatever was read of it."""
+
     height: int
     cids: tuple[str, ...]
+    parents: tuple[str, ...] = field(default=(), compare=False)
+    parent_base_fee: int | None = field(default=None, compare=False)
 
     @property
     def key(self) -> list[dict]:
@@ -139,7 +146,15 @@ class MsgLookup:
 
 
 def tipset_from_json(obj: dict) -> TipSet:
-    return TipSet(int(obj["Height"]), tuple(c["/"] for c in obj["Cids"]))
+    blocks = obj.get("Blocks") or [{}]
+    first = blocks[0] or {}
+    fee = first.get("ParentBaseFee")
+    return TipSet(
+        int(obj["Height"]),
+        tuple(c["/"] for c in obj["Cids"]),
+        tuple(c["/"] for c in first.get("Parents") or []),
+        None if fee in (None, "") else int(fee),
+    )
 
 
 def _lookup(obj: dict | None) -> MsgLookup | None:
@@ -222,6 +237,10 @@ class LotusClient:
 
     def chain_head(self) -> TipSet:
         return tipset_from_json(self.call("ChainHead"))
+
+    def chain_get_tipset(self, cids: tuple[str, ...] | list[str]) -> TipSet:
+        """The tipset of this key, with its parents and base fee."""
+        return tipset_from_json(self.call("ChainGetTipSet", [{"/": c} for c in cids]))
 
     def state_network_version(self, tsk: TipSet | None = None) -> int:
         return int(self.call("StateNetworkVersion", tsk.key if tsk else []))

@@ -17,6 +17,12 @@ from typing import Any
 ATTO_PER_FIL = 10**18
 
 
+def fil(atto: int) -> str:
+    """attoFIL as FIL for people ("0.25 FIL")."""
+    whole, frac = divmod(atto, ATTO_PER_FIL)
+    return f"{whole}.{frac:018d}".rstrip("0").rstrip(".") + " FIL"
+
+
 def _amount(value: Any, name: str) -> int:
     """A token amount from Lotus JSON (a decimal string; "0" for none)."""
     try:
@@ -113,3 +119,52 @@ class SignedMessage:
             )
         except KeyError as exc:
             raise ValueError(f"signed message without {exc.args[0]}") from None
+
+
+@dataclass(frozen=True)
+class GasCharges:
+    """What executing a message cost its sender, split as the chain splits it
+    (the FVM's gas outputs): ``base_fee_burn`` is gas used x the base fee
+    (no more than the fee cap), ``over_estimation_burn`` the base fee on part
+    of a gas limit set well above the gas used, ``miner_tip`` the premium
+    (within what the fee cap leaves above the base fee) on the whole gas
+    limit. The rest of gas limit x fee cap is refunded."""
+
+    base_fee_burn: int
+    over_estimation_burn: int
+    miner_tip: int
+
+    @property
+    def total(self) -> int:
+        """The fee paid: what left the sender's balance besides the value."""
+        return self.base_fee_burn + self.over_estimation_burn + self.miner_tip
+
+
+# A gas limit up to 1.1 x the gas used is burnt nothing for over-estimating.
+GAS_OVERUSE_RATIO = (11, 10)
+
+
+def gas_charges(
+    gas_used: int, gas_limit: int, base_fee: int, fee_cap: int, premium: int
+) -> GasCharges:
+    """The charges of a message executed under ``base_fee`` (the tipset's
+    ParentBaseFee), by the rules the chain applies (filecoin-project/lotus
+    chain/vm/burn.go, FIP-0001's gas fee split)."""
+    base = min(base_fee, fee_cap)
+    tip = max(0, min(premium, fee_cap - base))
+    over_burnt = _over_estimation_burnt_gas(gas_used, gas_limit)
+    return GasCharges(base * gas_used, base * over_burnt, tip * gas_limit)
+
+
+def _over_estimation_burnt_gas(gas_used: int, gas_limit: int) -> int:
+    """Gas of the limit burnt for over-estimating: none up to 1.1 x the gas
+    used, then a share growing with the excess, all of the excess from
+    2.1 x on (the whole limit when nothing was used)."""
+    if gas_used == 0:
+        return gas_limit
+    num, denom = GAS_OVERUSE_RATIO
+    over = gas_limit - (num * gas_used) // denom
+    if over < 0:
+        return 0
+    over = min(over, gas_used)
+    return (gas_limit - gas_used) * over // gas_used

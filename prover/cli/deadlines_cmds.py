@@ -13,6 +13,7 @@ from google.protobuf.json_format import MessageToDict
 
 from prover._proto import manager_pb2 as pb
 from prover.api.convert import from_timestamp
+from prover.chain.message import fil
 from prover.cli.jobs_cmds import _elapsed, api_option, call, connect, print_table
 from prover.store.states import FINISHED_STATES
 
@@ -73,6 +74,8 @@ def _print_deadline(d: pb.DeadlineStatus) -> None:
             )
         if m.HasField("gas_used"):
             gas += f", gas used {m.gas_used}"
+        if m.fee_paid:
+            gas += f", fee paid {fil(int(m.fee_paid))} at base fee {m.base_fee}"
         if m.replaced_cids:
             gas += f", replaced {len(m.replaced_cids)}x by fee"
         click.echo(f"  {what} {m.cid[:20]}... (partitions {list(m.partitions)}): {m.state}{gas}")

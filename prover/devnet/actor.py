@@ -7,8 +7,9 @@ decoded and refused for a closed deadline, a wrong proof type, bad commit
 randomness, unknown or already proven partitions, or a proof that the chain
 verifier (the proof core) rejects (a snap-upgraded sector is verified
 against its new comm_r, so a proof from its old sealed file is refused); a
-partition left unproven at Close has its sectors marked faulty; ``DeclareFaultsRecovered`` marks sectors
-recovering, and they are healed once proven. A proof it has no verifying
+partition left unproven at Close has its sectors marked faulty;
+``DeclareFaultsRecovered`` marks sectors recovering, and they are healed
+once proven. A proof it has no verifying
 key for (a placeholder miner's, ``placeholders.py``) is refused too.
 """
 
@@ -40,6 +41,7 @@ from prover.proofs import (
     verify_window_post,
 )
 
+TIPSET_CID_PREFIX = "bafy2devnet"
 EXIT_OK = 0
 EXIT_ILLEGAL_ARGUMENT = 16
 EXIT_NOT_FOUND = 17
@@ -103,6 +105,9 @@ class Devnet:
         self._settled_epoch = -1
         self.mpool = mpool or Mpool.default(worker_address)
         self.fork = b""  # which fork the chain is on (``reorg``)
+        # epoch -> the base fee its messages were charged (its tipset's
+        # ParentBaseFee), fixed when the epoch first includes a message
+        self._base_fees: dict[int, int] = {}
 
     # ---- time and randomness -------------------------------------------------
 
@@ -110,8 +115,35 @@ class Devnet:
         return max(0, int((self.clock() - self.genesis) // self.policy.epoch_seconds))
 
     def tipset(self, epoch: int) -> dict:
+        """The tipset at ``epoch`` in Lotus' JSON, one block: what the
+        tracker reads of it is its key, height, parents and base fee."""
+        return {
+            "Cids": self._tipset_key(epoch),
+            "Blocks": [
+                {
+                    "Miner": self.worker_address,
+                    "Parents": self._tipset_key(epoch - 1) if epoch > 0 else [],
+                    "ParentWeight": str(epoch),
+                    "Height": epoch,
+                    "Timestamp": int(self.genesis + epoch * self.policy.epoch_seconds),
+                    "ParentBaseFee": str(self._base_fees.get(epoch, self.mpool.base_fee)),
+                }
+            ],
+            "Height": epoch,
+        }
+
+    def _tipset_key(self, epoch: int) -> list[dict]:
         fork = self.fork.hex()[:8]  # another fork: other tipsets at the same heights
-        return {"Cids": [{"/": f"bafy2devnet{fork}{epoch:012d}"}], "Blocks": [], "Height": epoch}
+        return [{"/": f"{TIPSET_CID_PREFIX}{fork}{epoch:012d}"}]
+
+    def tipset_by_key(self, key: list[dict]) -> dict:
+        """``ChainGetTipSet``: a tipset of the current fork up to the head
+        (one a reorg left behind is not found)."""
+        (cid,) = [c["/"] for c in key] or [""]
+        epoch = int(cid[-12:]) if cid[-12:].isdigit() else -1
+        if not 0 <= epoch <= self.epoch() or self._tipset_key(epoch)[0]["/"] != cid:
+            raise KeyError(f"tipset {cid or '(empty key)'} not found")
+        return self.tipset(epoch)
 
     def randomness(self, tag: int, epoch: int, entropy: bytes) -> bytes:
         return hashlib.sha256(
@@ -211,8 +243,12 @@ class Devnet:
     def _include(self, now: int) -> None:
         """Executes every message the pool can include at ``now``; they land
         in the next epoch, as a block at ``now`` would carry them."""
-        for p in self.mpool.includable():
-            used = self.mpool.charge(p)
+        base_fee = self._base_fees.get(now, self.mpool.base_fee)
+        included = self.mpool.includable(base_fee)
+        if included:  # this epoch's tipset now has its base fee
+            self._base_fees[now] = base_fee
+        for p in included:
+            used = self.mpool.charge(p, base_fee)
             code, reason = self._execute(p.signed.message, now)
             msg = p.signed.message
             self.messages[p.cid] = DevnetMessage(

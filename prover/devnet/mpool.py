@@ -14,7 +14,9 @@ WindowPoSt and recovery messages depends on it.
 - Gas: a base fee per gas (default 100 attoFIL, mainnet's minimum). A
   message whose fee cap is under the base fee waits in the pool (a base-fee
   spike) until the base fee falls or a replacement pays it. Included
-  messages are charged gas used x (base fee + premium, within the fee cap).
+  messages are charged as the chain charges them (``gas_charges``: base fee
+  burn, over-estimation burn, miner tip), and each epoch's base fee is
+  what its tipset reports as ParentBaseFee.
 - Estimates follow Lotus' shape: gas limit = gas used x 1.25, fee cap = base
   fee x 1.125^20 + premium, capped by ``MaxFee`` (limit x fee cap at most
   MaxFee, the premium within the fee cap).
@@ -30,7 +32,7 @@ import json
 from dataclasses import dataclass, field
 
 from prover.chain.encoding import METHOD_DECLARE_FAULTS_RECOVERED, METHOD_SUBMIT_WINDOWED_POST
-from prover.chain.message import ATTO_PER_FIL, Message, SignedMessage
+from prover.chain.message import ATTO_PER_FIL, Message, SignedMessage, gas_charges
 
 REPLACE_BY_FEE_RATIO = 1.25
 GAS_OVER_ESTIMATION = 1.25
@@ -165,29 +167,30 @@ class Mpool:
             self.replaced[old.cid] = cid
         self.pending[key] = Pending(signed, cid, epoch)
 
-    def includable(self) -> list[Pending]:
-        """Pending messages that go into the next block, in nonce order per
-        sender: fee cap at least the base fee, no earlier nonce waiting."""
+    def includable(self, base_fee: int) -> list[Pending]:
+        """Pending messages that go into a block of ``base_fee``, in nonce
+        order per sender: fee cap at least the base fee, no earlier nonce
+        waiting."""
         out = []
         for a in self.accounts:
             n = a.nonce
             while (p := self.pending.get((a.key_address, n))) is not None:
-                if p.signed.message.gas_fee_cap < self.base_fee:
+                if p.signed.message.gas_fee_cap < base_fee:
                     break
                 out.append(p)
                 n += 1
         return out
 
-    def charge(self, p: Pending) -> int:
+    def charge(self, p: Pending, base_fee: int) -> int:
         """Takes the message out of the pool, advances its sender's nonce
-        and charges its gas; returns the gas used."""
+        and charges its gas at ``base_fee``; returns the gas used."""
         msg = p.signed.message
         a = self.account(msg.sender)
         del self.pending[(a.key_address, msg.nonce)]
         a.nonce = msg.nonce + 1
         used = min(gas_used(msg), msg.gas_limit)
-        price = min(msg.gas_fee_cap, self.base_fee + msg.gas_premium)
-        a.balance -= used * price + msg.value
+        fee = gas_charges(used, msg.gas_limit, base_fee, msg.gas_fee_cap, msg.gas_premium)
+        a.balance -= fee.total + msg.value
         return used
 
     def resolve(self, cid: str) -> str:

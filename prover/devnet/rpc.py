@@ -27,6 +27,8 @@ def handle(net: Devnet, method: str, params: list[Any]) -> Any:
     name = method.removeprefix("Filecoin.")
     if name == "ChainHead":
         return net.tipset(now)
+    if name == "ChainGetTipSet":
+        return net.tipset_by_key(params[0])
     if name == "StateNetworkVersion":
         return 21
     if name == "DevnetStatus":

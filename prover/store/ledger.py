@@ -135,12 +135,28 @@ class Ledger:
 
     @unavailable_on_db_errors
     def executed(
-        self, message_id: int, *, exit_code: int, epoch: int, gas_used: int | None = None
+        self,
+        message_id: int,
+        *,
+        exit_code: int,
+        epoch: int,
+        gas_used: int | None = None,
+        base_fee: int | None = None,
+        fee_paid: int | None = None,
     ) -> MessageState:
         """The message was found on chain at ``epoch``: landed with exit code
-        0, failed with any other. Returns the new state."""
+        0, failed with any other (a failed message pays its gas too).
+        Returns the new state."""
         state = MessageState.LANDED if exit_code == 0 else MessageState.FAILED
-        self._settle(message_id, state, exit_code=exit_code, landed_epoch=epoch, gas_used=gas_used)
+        self._settle(
+            message_id,
+            state,
+            exit_code=exit_code,
+            landed_epoch=epoch,
+            gas_used=gas_used,
+            base_fee=base_fee,
+            fee_paid=fee_paid,
+        )
         return state
 
     @unavailable_on_db_errors
@@ -158,6 +174,8 @@ class Ledger:
         landed_epoch: int | None = None,
         error: str | None = None,
         gas_used: int | None = None,
+        base_fee: int | None = None,
+        fee_paid: int | None = None,
     ) -> None:
         with self.db.write(), self.db.session() as s, s.begin():
             row = s.get(MessageRow, message_id, with_for_update=True)
@@ -170,6 +188,8 @@ class Ledger:
             row.state, row.exit_code, row.landed_epoch = state.value, exit_code, landed_epoch
             row.error = error
             row.gas_used = gas_used
+            row.base_fee = None if base_fee is None else str(base_fee)
+            row.fee_paid = None if fee_paid is None else str(fee_paid)
             row.updated_at = self.clock()
             s.add(row)
 

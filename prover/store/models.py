@@ -201,6 +201,10 @@ class MessageRow(SQLModel, table=True):
     gas_fee_cap: str | None = Field(default=None, sa_column=Column(String(40)))
     gas_premium: str | None = Field(default=None, sa_column=Column(String(40)))
     gas_used: int | None = Field(default=None, sa_column=Column(BigInteger))
+    # once executed: the base fee it was charged at (its tipset's
+    # ParentBaseFee) and what it cost the sender (burns and miner tip)
+    base_fee: str | None = Field(default=None, sa_column=Column(String(40)))
+    fee_paid: str | None = Field(default=None, sa_column=Column(String(40)))
     # CIDs this message had before it was replaced by fee, oldest first
     replaced_cids: list[str] = Field(
         default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]")

@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from fractions import Fraction
 
 from prover.chain.lotus import LotusClient, LotusError, MinerInfo
-from prover.chain.message import ATTO_PER_FIL, Message
+from prover.chain.message import Message, fil
 from prover.config import ChainConfig
 from prover.logs import get_logger
 from prover.store import MessageKind, Sent
@@ -42,12 +42,6 @@ class NoSender(LotusError):
 
 class CannotReplace(Exception):
     """A stuck message cannot be replaced within its maximum fee."""
-
-
-def fil(atto: int) -> str:
-    """attoFIL as FIL for people ("0.25 FIL")."""
-    whole, frac = divmod(atto, ATTO_PER_FIL)
-    return f"{whole}.{frac:018d}".rstrip("0").rstrip(".") + " FIL"
 
 
 def candidates(config: ChainConfig, info: MinerInfo) -> list[str]:

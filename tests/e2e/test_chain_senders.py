@@ -51,6 +51,8 @@ def test_a_control_address_without_funds_is_passed_over_for_the_next(tmp_path):
         assert landed["gas_used"] > 0
         spent = 10 * ATTO_PER_FIL - chain.net.mpool.account(WORKER).balance
         assert 0 < spent <= int(submitted["fee_cap"]) * submitted["gas_limit"]
+        # the fee recorded is what the chain took, from its tipset's base fee
+        assert int(landed["fee_paid"]) == spent and landed["base_fee"] == "100"
         assert chain.net.mpool.account(POOR).balance == 1000  # never charged
     finally:
         w.kill()
@@ -104,11 +106,15 @@ def test_a_message_stuck_under_a_base_fee_spike_is_replaced_by_fee_and_lands(tmp
         assert int(replaced["fee_cap"]) >= 1_000_000
         (landed,) = m.events("post_landed")
         assert landed["cid"] == replaced["cid"] and landed["replaced"] == [submitted["cid"]]
+        assert landed["base_fee"] == "1000000"  # paid at the spike's base fee
+        spent = 10 * ATTO_PER_FIL - chain.net.mpool.account(WORKER).balance
+        assert int(landed["fee_paid"]) == spent
         assert chain.net.epoch() < 18  # before deadline 2's Close
         (row,) = [x for x in deadlines_json(m)["deadlines"] if x["index"] == 2] or [None]
         if row is not None:  # still shown while deadline 2 is current
             (msg,) = row["messages"]
             assert msg["replaced_cids"] == [submitted["cid"]] and msg["state"] == "landed"
+            assert msg["fee_paid"] == landed["fee_paid"]
     finally:
         w.kill()
         m.kill()

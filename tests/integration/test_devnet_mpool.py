@@ -117,6 +117,7 @@ def test_mpool_push_message_needs_a_key_the_wallet_holds(chain):
 def test_a_base_fee_spike_holds_a_message_until_it_is_replaced_by_fee(chain):
     net, client, clock = chain
     send(client, recovery())  # lands at once: nonce 0
+    clock.to_epoch(net.genesis, 6)  # a base fee holds for an epoch's tipset
     est = client.gas_estimate_message_gas(recovery())
     est = Message(**{**est.__dict__, "nonce": 1})
     net.mpool.base_fee = est.gas_fee_cap * 10  # the base fee jumps after pricing

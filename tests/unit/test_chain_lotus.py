@@ -501,3 +501,38 @@ def test_a_silent_subscription_is_backed_by_polling(client, lotus):
     follower.notifier.last_heard = time.monotonic()
     assert follower.pushed and follower.poll() == []
     assert len(lotus.requests) == 1  # pushed heads: no polling
+
+
+# ChainGetTipSet as Lotus' API documentation records it (one block, trimmed
+# of the fields the client does not read)
+RECORDED_TIPSET = {
+    "Cids": [{"/": "bafy2bzacedo7hjsumaajt6sbor42qycvjyk6goqe4oi4o4ddsjxkdeqrqf42c"}],
+    "Blocks": [
+        {
+            "Miner": "f01938223",
+            "Parents": [
+                {"/": "bafy2bzaceba2kdmysmi5ieugzvv5np7f2lobayzpvtk777du74n7jq6xhynda"},
+                {"/": "bafy2bzacecrye24tkqrvvddcf62gfi4z4o33z2tdedbpaalordozaxfrz2jyi"},
+            ],
+            "ParentWeight": "116013147118",
+            "Height": 4863283,
+            "Timestamp": 1744204890,
+            "ForkSignaling": 0,
+            "ParentBaseFee": "20592036",
+        }
+    ],
+    "Height": 4863283,
+}
+
+
+def test_chain_get_tipset_reads_parents_and_base_fee(client, lotus):
+    lotus.responses["Filecoin.ChainGetTipSet"] = RECORDED_TIPSET
+    ts = client.chain_get_tipset(("bafy-executed",))
+    assert ts.height == 4863283 and ts.parent_base_fee == 20592036
+    assert ts.parents == (
+        "bafy2bzaceba2kdmysmi5ieugzvv5np7f2lobayzpvtk777du74n7jq6xhynda",
+        "bafy2bzacecrye24tkqrvvddcf62gfi4z4o33z2tdedbpaalordozaxfrz2jyi",
+    )
+    assert lotus.requests[-1]["params"] == [[{"/": "bafy-executed"}]]
+    head = client.chain_head()  # no blocks: nothing to read of them
+    assert head.parents == () and head.parent_base_fee is None

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from prover.chain.lotus import MsgLookup
+from prover.chain.lotus import LotusError, MsgLookup, TipSet
+from prover.chain.message import gas_charges
 from prover.store import MessageKind, MessageState, TransitionRefused
 from prover.store.models import MessageRow
 from prover.tracker.follow import follow
@@ -31,11 +32,17 @@ def message(id_, cid, *, kind=MessageKind.POST, pushed_epoch=100) -> MessageRow:
 
 
 class Node:
-    def __init__(self, found: dict[str, MsgLookup]) -> None:
+    def __init__(self, found: dict[str, MsgLookup], tipsets: dict | None = None) -> None:
         self.found = found
+        self.tipsets = tipsets or {}
 
     def state_search_msg(self, cid: str) -> MsgLookup | None:
         return self.found.get(cid)
+
+    def chain_get_tipset(self, cids) -> TipSet:
+        if tuple(cids) not in self.tipsets:
+            raise LotusError("ChainGetTipSet", "blockstore: block not found")
+        return self.tipsets[tuple(cids)]
 
 
 class Ledger:
@@ -47,10 +54,11 @@ class Ledger:
     def pending_messages(self):
         return list(self.pending)
 
-    def executed(self, message_id, *, exit_code, epoch, gas_used=None):
+    def executed(self, message_id, *, exit_code, epoch, gas_used=None, **fees):
         if message_id in self.refuse:
             raise TransitionRefused("settled elsewhere")
         self.calls.append(("executed", message_id, exit_code, epoch))
+        self.fees = getattr(self, "fees", {}) | {message_id: fees}
         return MessageState.LANDED if exit_code == 0 else MessageState.FAILED
 
     def dropped(self, message_id, reason):
@@ -122,3 +130,51 @@ def test_a_stuck_message_is_offered_for_replacement_before_it_is_given_up():
     assert offered == [(2, 107), (3, 107)]
     assert ledger.calls == [("dropped", 3, "not on chain 6 epochs after it was pushed")]
     assert dropped == [(MessageKind.POST, 1000, 0, 3)]
+
+
+def sent(m: MessageRow) -> MessageRow:
+    m.sender, m.nonce, m.gas_limit = "t3worker", 4, 40_000_000
+    m.gas_fee_cap, m.gas_premium = "2000", "150"
+    return m
+
+
+def test_a_landed_message_pays_the_base_fee_of_the_tipset_that_included_it():
+    ledger = Ledger([sent(message(1, "landed")), message(2, "node-signed")])
+    found = MsgLookup("landed", 0, 105, ("bafy-105",), gas_used=30_000_000)
+    node = Node(
+        {"landed": found, "node-signed": lookup("node-signed", 0)},
+        {
+            ("bafy-105",): TipSet(105, ("bafy-105",), ("bafy-104",), parent_base_fee=999),
+            ("bafy-104",): TipSet(104, ("bafy-104",), ("bafy-103",), parent_base_fee=1200),
+        },
+    )
+    follow(ledger, node, 107, 6, lambda *a: None)
+    fee = gas_charges(30_000_000, 40_000_000, 1200, 2000, 150)
+    assert ledger.fees[1] == {"base_fee": 1200, "fee_paid": fee.total}
+    assert ledger.fees[2] == {"base_fee": None, "fee_paid": None}  # not ours to price
+
+
+def test_a_node_that_cannot_say_the_tipset_leaves_the_fee_unknown_not_the_message():
+    ledger = Ledger([sent(message(1, "landed"))])
+    follow(ledger, Node({"landed": lookup("landed", 0)}), 107, 6, lambda *a: None)
+    assert ledger.calls == [("executed", 1, 0, 105)]
+    assert ledger.fees[1] == {"base_fee": None, "fee_paid": None}
+
+
+def test_gas_charges_split_as_the_chain_splits_them():
+    # 30M used of a 40M limit (1.33x): 40M - 33M = 7M over, burnt 10M x 7M / 30M
+    fee = gas_charges(30_000_000, 40_000_000, 1200, 2000, 150)
+    assert fee.base_fee_burn == 1200 * 30_000_000
+    assert fee.over_estimation_burn == 1200 * (10_000_000 * 7_000_000 // 30_000_000)
+    assert fee.miner_tip == 150 * 40_000_000
+    assert fee.total == fee.base_fee_burn + fee.over_estimation_burn + fee.miner_tip
+    # within 1.1x nothing is burnt for over-estimating
+    assert gas_charges(100, 110, 10, 20, 1).over_estimation_burn == 0
+    # the fee cap bounds base fee and tip: 1000 + 150 > 1100 leaves a tip of 100
+    capped = gas_charges(100, 100, 1000, 1100, 150)
+    assert (capped.base_fee_burn, capped.miner_tip) == (100_000, 100 * 100)
+    # a base fee over the fee cap: charged at the fee cap, no tip
+    spiked = gas_charges(100, 100, 5000, 1100, 150)
+    assert (spiked.base_fee_burn, spiked.miner_tip) == (110_000, 0)
+    # nothing used: the whole limit is burnt
+    assert gas_charges(0, 500, 10, 20, 0).over_estimation_burn == 5000
