@@ -8,9 +8,10 @@ randomness, unknown or already proven partitions, or a proof that the chain
 verifier (the proof core) rejects (a snap-upgraded sector is verified
 against its new comm_r, so a proof from its old sealed file is refused); a
 partition left unproven at Close has its sectors marked faulty;
-``DeclareFaultsRecovered`` marks sectors recovering, and they are healed
-once proven. A proof it has no verifying
-key for (a placeholder miner's, ``placeholders.py``) is refused too.
+``DeclareFaultsRecovered`` marks sectors recovering (refused beyond the
+actor's 3000 declarations or 25,000 sectors a message), and they are healed
+once proven. A proof it has no verifying key for (a placeholder miner's,
+``placeholders.py``) is refused too.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from dataclasses import dataclass, field, replace
 
 from prover.chain.deadlines import DeadlineInfo, Policy, current_deadline, deadline_info
 from prover.chain.encoding import (
+    ADDRESSED_SECTORS_MAX,
+    DECLARATIONS_MAX,
     METHOD_DECLARE_FAULTS_RECOVERED,
     METHOD_SUBMIT_WINDOWED_POST,
     decode_declare_faults_recovered,
@@ -338,7 +341,16 @@ class Devnet:
         return EXIT_OK, "proven"
 
     def _declare_recovered(self, m: DevnetMiner, raw: bytes, now: int) -> tuple[int, str]:
-        for deadline, partition, sectors in decode_declare_faults_recovered(raw):
+        declared = decode_declare_faults_recovered(raw)
+        # the actor's limits on one message (DeclarationsMax, AddressedSectorsMax)
+        if len(declared) > DECLARATIONS_MAX:
+            return EXIT_ILLEGAL_ARGUMENT, (
+                f"too many recovery declarations for a single message: "
+                f"{len(declared)} > {DECLARATIONS_MAX}"
+            )
+        if sum(len(s) for _, _, s in declared) > ADDRESSED_SECTORS_MAX:
+            return EXIT_ILLEGAL_ARGUMENT, "cannot process requested parameters: too many sectors"
+        for deadline, partition, sectors in declared:
             parts = m.deadlines.get(deadline, [])
             if not 0 <= partition < len(parts) or sectors - set(parts[partition]):
                 return EXIT_ILLEGAL_ARGUMENT, f"no such sectors in {deadline}/{partition}"

@@ -93,3 +93,15 @@ def test_a_snap_upgraded_sector_has_its_sector_key_and_keeps_it_across_a_restart
     assert raw[1]["SectorKeyCID"]["/"].startswith("bagboea4b5abc")  # a sealed-sector CID
     again = Devnet.from_json(net.to_json())
     assert again.miners[MINER].sector_keys == {2: bytes([2]) * 32}
+
+
+def test_a_recovery_over_the_actors_limits_is_refused(node):
+    net, clock, client = node
+    net.miners[MINER].deadlines[3] = [list(range(100, 25_101))]  # 25,001 sectors
+    too_many = encode_declare_faults_recovered([(3, 0, set(range(100, 25_101)))])
+    cid = client.mpool_push_message(
+        f"t0{MINER}", "t0100", METHOD_DECLARE_FAULTS_RECOVERED, too_many
+    )
+    clock.now += 1
+    assert client.state_search_msg(cid).exit_code == 16
+    assert "too many sectors" in net.messages[cid].reason
