@@ -18,7 +18,39 @@ chain's own waits (the confidence epochs before a challenge is used and
 the epoch of inclusion); on a machine where workers share the CPU the
 machine figure stands in for the ideal.
 
-    python bench/chain_latency.py [--partitions 1,4,12] [--workers 1,2,4]
+With ``--spike``, each deadline shape runs a second time right after the
+first, the same in every respect but a base-fee spike: the node still
+prices messages at the base fee it knew (``Mpool.estimate_base_fee``, 100
+attoFIL/gas: a fee cap of about 101,000 with the premium) while blocks
+need ``SPIKE_BASE_FEE`` (1,000,000). Every message the tracker pushes then
+waits in the pool, and must be replaced by fee (same nonce, premium x1.25
+or more, fee cap up to what ``max_window_post_gas_fee`` allows) to land; the
+bench checks that every push was priced under the spike and that every
+message that landed is a replacement, and counts the replacements per
+deadline (the manager's ``message_replaced`` events, checked against the
+devnet's mpool). Both runs price at the estimate
+(``maximize_window_post_fee_cap = false``). As shipped the fee cap is set
+at the first push to the maximum fee over the gas limit (5 FIL / ~40M gas,
+about 1.3e11 attoFIL/gas): no spike under that strands a message, and a
+replacement could not raise the fee cap above it either.
+
+The extra latency is made of the replacement rule: the tracker looks at a
+pending message on each new head and replaces it once it is more than
+``replace_after`` epochs old (3, as shipped), so at the (replace_after +
+1)th head after the one it was pushed at; the replacement pays the spike
+and goes into the next block, one epoch of inclusion, as the first push
+would have without the spike. So the last message lands (replace_after +
+1) epochs later, less how far into its epoch the first push was made
+(pushed late in an epoch, the age counts from that epoch's start), plus
+the tracker's reaction to the head (ChainNotify, a tick of
+``poll_interval_s``). Messages of one deadline share a sender and go in
+nonce order; each is pushed under the spike and replaced on its own clock.
+``stuck`` is that cost alone, in the spiked run: the longest time from a
+message's first push to its inclusion (without the spike the devnet
+includes a message as it is pushed), free of the proofs' run-to-run spread
+that the difference of two runs carries.
+
+    python bench/chain_latency.py [--partitions 1,4,12] [--workers 1,2,4] [--spike]
 """
 
 from __future__ import annotations
@@ -44,6 +76,7 @@ from chain_fixtures import KIB2, MINER, ChainSetup  # noqa: E402
 from prover._proto import manager_pb2 as pb  # noqa: E402
 from prover.chain.deadlines import Policy  # noqa: E402
 from prover.devnet import Devnet, DevnetMiner, DevnetServer  # noqa: E402
+from prover.devnet.mpool import MIN_BASE_FEE, Mpool  # noqa: E402
 from prover.proofs import (  # noqa: E402
     create_test_sectors,
     ensure_test_params,
@@ -56,6 +89,8 @@ EPOCH_S = 1.0
 CONFIDENCE = 1
 DEADLINE = 1
 LEAD_EPOCHS = 15
+REPLACE_AFTER = 3  # ChainConfig.replace_after as shipped
+SPIKE_BASE_FEE = 1_000_000  # attoFIL/gas; the node's estimates price at MIN_BASE_FEE
 
 
 def concurrent_time(replicas, at_once: int, rounds: int = 3) -> float:
@@ -110,7 +145,23 @@ def warm_up(m, replicas, workers: int) -> None:
         time.sleep(0.2)
 
 
-def run(store: Path, replicas, partitions: int, workers: int, window: int) -> dict:
+def record_pushes(net: Devnet) -> dict[str, tuple[int, float]]:
+    """Every message pushed to ``net`` from now on: CID -> (nonce, the
+    devnet's clock at the push)."""
+    pushes: dict[str, tuple[int, float]] = {}
+    push_signed = net.push_signed
+
+    def recorded(signed):
+        at = net.clock()
+        cid = push_signed(signed)
+        pushes[cid] = (signed.message.nonce, at)
+        return cid
+
+    net.push_signed = recorded
+    return pushes
+
+
+def run(store: Path, replicas, partitions: int, workers: int, window: int, spike: bool) -> dict:
     numbers = [r.sector_id for r in replicas][: 2 * partitions]
     parts = [numbers[k : k + 2] for k in range(0, len(numbers), 2)]
     # Challenge at Open (no lookback), so the chain's only waits are the
@@ -126,16 +177,23 @@ def run(store: Path, replicas, partitions: int, workers: int, window: int) -> di
     miner = DevnetMiner(
         MINER, KIB2.chain_id, offset, {DEADLINE: parts}, {r.sector_id: r.comm_r for r in replicas}
     )
-    net = Devnet([miner], policy)
+    pool = Mpool.default("t0100")  # the devnet's worker, 1,000 FIL
+    if spike:
+        pool.estimate_base_fee, pool.base_fee = MIN_BASE_FEE, SPIKE_BASE_FEE
+    net = Devnet([miner], policy, mpool=pool)
+    pushes = record_pushes(net)
     server = DevnetServer(net, token="devnet-token").start()
     chain = ChainSetup(net, server, store, {r.sector_id: r for r in replicas})
     with tempfile.TemporaryDirectory(prefix="chain-bench-") as tmp:
         tmp = Path(tmp)
-        # Heartbeats as shipped (configs/manager.toml hands workers 3 s).
+        # Heartbeats as shipped (configs/manager.toml hands workers 3 s);
+        # fees priced at the estimate in both runs (see the module docstring).
         m = chain.manager(
             tmp / "mgr",
             confidence=CONFIDENCE,
             poll_interval_s=0.25,
+            replace_after=REPLACE_AFTER,
+            maximize_window_post_fee_cap=False,
             jobs={"heartbeat_interval_s": 3.0},
         )
         ws = [chain.worker(tmp / f"w{i}", m, f"w{i}") for i in range(workers)]
@@ -151,9 +209,28 @@ def run(store: Path, replicas, partitions: int, workers: int, window: int) -> di
                 if any(w.proc.poll() is not None for w in ws):
                     raise RuntimeError("a worker exited")
                 time.sleep(0.1)
-            # Pushed by the wall clock; the chain includes it one epoch later.
-            pushed = max(x.pushed_at for x in net.messages.values() if x.exit_code == 0)
-            messages = sum(1 for x in net.messages.values() if x.exit_code == 0)
+            # Executed by the wall clock; the chain includes it one epoch later.
+            landed = [x for x in net.messages.values() if x.exit_code == 0]
+            pushed = max(x.pushed_at for x in landed)
+            # from a nonce's first push to its inclusion: what the spike costs
+            first = {}
+            for nonce, at in pushes.values():
+                first[nonce] = min(at, first.get(nonce, at))
+            stuck = max(x.pushed_at - first[pushes[x.cid][0]] for x in landed)
+            # the manager logs a replacement after the push that landed it
+            until = time.monotonic() + 10
+            while len(m.events("message_replaced")) < len(pool.replaced):
+                if time.monotonic() > until:
+                    raise RuntimeError(f"replacements not logged: {pool.replaced}")
+                time.sleep(0.1)
+            submitted = m.events("post_submitted")
+            replaced = m.events("message_replaced")
+            if spike:  # every push priced under the spike, every landing a replacement
+                assert all(int(e["fee_cap"]) < SPIKE_BASE_FEE for e in submitted), submitted
+                assert all(int(e["fee_cap"]) >= SPIKE_BASE_FEE for e in replaced), replaced
+                assert {x.cid for x in landed} <= set(pool.replaced.values()), pool.replaced
+            else:
+                assert not replaced, replaced
             admin = m.client("admin")
             jobs = admin.call(admin.admin.ListJobs, pb.ListJobsRequest(deadline=DEADLINE, all=True))
             proof_s = [j.timings.total for j in jobs.jobs]
@@ -164,8 +241,11 @@ def run(store: Path, replicas, partitions: int, workers: int, window: int) -> di
             server.stop()
     return {
         "latency": pushed - (net.genesis + challenge * EPOCH_S) + EPOCH_S,
-        "messages": messages,
+        "messages": len(landed),
         "proof": statistics.median(proof_s),
+        "replaced": len(replaced),
+        "stuck": stuck,
+        "first_fee_cap": min(int(e["fee_cap"]) for e in submitted),
     }
 
 
@@ -173,10 +253,14 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--partitions", default="1,4,12")
     ap.add_argument("--workers", default="1,2,4")
+    ap.add_argument(
+        "--spike", action="store_true", help="run each shape again under a base-fee spike"
+    )
     args = ap.parse_args()
     sizes = [int(x) for x in args.partitions.split(",")]
     counts = [int(x) for x in args.workers.split(",")]
     ensure_test_params(KIB2)
+    started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="chain-bench-sectors-") as tmp:
         store = Path(tmp)
         replicas = create_test_sectors(store, MINER, range(1, 2 * max(sizes) + 1), KIB2)
@@ -190,26 +274,54 @@ def main() -> int:
         print(f"one partition proven in this process: {t1:.3f} s (median of 3)")
         for w, t in sorted(side_by_side.items()):
             print(f"{w} partitions proven side by side in this process: {t:.3f} s")
+        if args.spike:
+            print(
+                f"spike: blocks need a base fee of {SPIKE_BASE_FEE} attoFIL/gas, estimates "
+                f"price at {MIN_BASE_FEE}; replace_after {REPLACE_AFTER} epochs"
+            )
         chain_wait = (CONFIDENCE + 1) * EPOCH_S
-        print(
+        header = (
             f"{'parts':>5} {'workers':>7} {'msgs':>4} {'measured':>8} {'ideal':>6} "
             f"{'machine':>7} {'target':>6} {'ratio':>5}  verdict  {'proof median':>12}"
         )
+        if args.spike:
+            header += (
+                f" {'spiked':>6} {'extra':>6} {'x meas':>6} {'ratio':>5} {'stuck':>5} {'repl':>4}"
+            )
+        print(header)
+        fee_caps = []
         for p in sizes:
             for w in counts:
-                window = max(30, int((p * t1 * 2 + 10) / EPOCH_S))
-                r = run(store, replicas, p, w, window)
+                # room for the replacements before Close, the same in both runs
+                window = max(30, int((p * t1 * 2 + 10) / EPOCH_S)) + REPLACE_AFTER + 2
+                r = run(store, replicas, p, w, window, spike=False)
                 # A partition is the unit of work: rounds of w side by side.
                 ideal = -(-p // w) * t1
                 machine = p // w * side_by_side[w] + (side_by_side[p % w] if p % w else 0)
                 target = 1.1 * machine + chain_wait
-                print(
+                row = (
                     f"{p:>5} {w:>7} {r['messages']:>4} {r['latency']:>8.2f} {ideal:>6.2f} "
                     f"{machine:>7.2f} {target:>6.2f} {r['latency'] / (machine + chain_wait):>5.2f}"
                     f"  {'met   ' if r['latency'] <= target else 'MISSED'}  "
-                    f"{r['proof']:>12.2f}",
-                    flush=True,
+                    f"{r['proof']:>12.2f}"
                 )
+                if args.spike:
+                    s = run(store, replicas, p, w, window, spike=True)
+                    fee_caps.append(s["first_fee_cap"])
+                    row += (
+                        f" {s['latency']:>6.2f} {s['latency'] - r['latency']:>+6.2f}"
+                        f" {s['latency'] / r['latency']:>6.2f}"
+                        f" {s['latency'] / (machine + chain_wait):>5.2f}"
+                        f" {s['stuck']:>5.2f} {s['replaced']:>2}/{s['messages']}"
+                    )
+                print(row, flush=True)
+        if fee_caps:
+            print(
+                f"spiked runs: every first push priced under the spike (fee caps "
+                f"{min(fee_caps)}-{max(fee_caps)} < {SPIKE_BASE_FEE}), every landed message "
+                "a replacement by fee"
+            )
+    print(f"benchmark wall time: {time.monotonic() - started:.0f} s")
     return 0
 
 
