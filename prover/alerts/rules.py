@@ -1,0 +1,240 @@
+"""The conditions an operator is paged for, as pure functions from what the
+manager knows to the alerts that hold now (``AlertBook`` makes them fire
+once and resolve; nothing here keeps state).
+
+Each alert is labelled so that one occurrence is told from another: a miss
+by (miner, period, deadline, partition), a low balance by sender. An alert
+about a deadline holds until that deadline comes round again (a proving
+period after its Close), when it is either proven, and quiet, or missed
+again, which is a new occurrence of the next period.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from prover.alerts.book import Alert
+from prover.chain.message import fil
+
+# the kinds (Alertmanager's alertname)
+PARTITION_MISSED = "ProverPartitionMissed"
+SECTORS_LEFT_OUT = "ProverSectorsLeftOut"
+MESSAGE_FAILED = "ProverMessageFailed"
+MESSAGE_NOT_LANDED = "ProverMessageNotLanded"
+PROOF_REFUSED = "ProverProofRefused"
+NO_WORKER = "ProverNoWorker"
+LOW_BALANCE = "ProverLowBalance"
+HEAD_STALLED = "ProverChainHeadStalled"
+
+
+def _deadline_labels(miner: int, period_start: int, deadline: int, **more: object) -> dict:
+    return {
+        "miner": str(miner),
+        "period_start": str(period_start),
+        "deadline": str(deadline),
+        **{k: str(v) for k, v in more.items()},
+    }
+
+
+def _recent(close_epoch: int, epoch: int, proving_period: int) -> bool:
+    """Still about the deadline's last turn: it has not come round again."""
+    return epoch < close_epoch + proving_period
+
+
+@dataclass(frozen=True)
+class MissFact:
+    miner: int
+    period_start: int
+    deadline: int
+    partition: int
+    close_epoch: int
+    sectors: Sequence[int]
+    reason: str
+
+
+def missed_partitions(misses: Iterable[MissFact], epoch: int, proving_period: int) -> list[Alert]:
+    return [
+        Alert(
+            PARTITION_MISSED,
+            _deadline_labels(m.miner, m.period_start, m.deadline, partition=m.partition),
+            summary=f"partition {m.partition} of deadline {m.deadline} closed without a proof: "
+            f"{len(m.sectors)} sectors faulty",
+            details={"reason": m.reason, "close_epoch": str(m.close_epoch)},
+        )
+        for m in misses
+        if _recent(m.close_epoch, epoch, proving_period)
+    ]
+
+
+@dataclass(frozen=True)
+class ProofFact:
+    """An accepted partition proof, with the sectors it left out."""
+
+    miner: int
+    period_start: int
+    deadline: int
+    partition: int
+    close_epoch: int
+    skipped: Sequence[int]
+    faulty: Sequence[int]
+
+
+def left_out_sectors(proofs: Iterable[ProofFact], epoch: int, proving_period: int) -> list[Alert]:
+    out = []
+    for p in proofs:
+        left = sorted({*p.skipped, *p.faulty})
+        if not left or not _recent(p.close_epoch, epoch, proving_period):
+            continue
+        out.append(
+            Alert(
+                SECTORS_LEFT_OUT,
+                _deadline_labels(p.miner, p.period_start, p.deadline, partition=p.partition),
+                summary=f"{len(left)} sectors left out of partition {p.partition}'s proof "
+                "(they become faulty on chain)",
+                details={"sectors": ",".join(map(str, left[:100])) + ("..." * (len(left) > 100))},
+                severity="warning",
+            )
+        )
+    return out
+
+
+@dataclass(frozen=True)
+class MessageFact:
+    miner: int
+    period_start: int
+    deadline: int
+    kind: str  # post or recovery
+    cid: str
+    state: str  # pending, landed, failed, dropped
+    close_epoch: int  # of the deadline it is for
+    exit_code: int | None = None
+    error: str = ""
+
+
+def message_problems(
+    messages: Iterable[MessageFact], epoch: int, proving_period: int, before_close: int
+) -> list[Alert]:
+    """A message that failed on chain; a PoSt still not on chain
+    ``before_close`` epochs before its deadline's Close."""
+    out = []
+    for m in messages:
+        labels = _deadline_labels(m.miner, m.period_start, m.deadline, kind=m.kind, cid=m.cid)
+        if m.state == "failed" and _recent(m.close_epoch, epoch, proving_period):
+            out.append(
+                Alert(
+                    MESSAGE_FAILED,
+                    labels,
+                    summary=f"{m.kind} message for deadline {m.deadline} failed on chain "
+                    f"(exit code {m.exit_code})",
+                    details={"error": m.error},
+                )
+            )
+        elif (
+            m.kind == "post"
+            and m.state == "pending"
+            and m.close_epoch - before_close <= epoch < m.close_epoch
+        ):
+            out.append(
+                Alert(
+                    MESSAGE_NOT_LANDED,
+                    labels,
+                    summary=f"PoSt for deadline {m.deadline} not on chain "
+                    f"{m.close_epoch - epoch} epochs before Close",
+                )
+            )
+    return out
+
+
+@dataclass(frozen=True)
+class RefusalFact:
+    """A job attempt whose proof the manager's verifier refused."""
+
+    miner: int
+    period_start: int
+    deadline: int
+    partition: int
+    close_epoch: int
+    worker: str
+    error: str
+
+
+def refused_proofs(refusals: Iterable[RefusalFact], epoch: int, proving_period: int) -> list[Alert]:
+    return [
+        Alert(
+            PROOF_REFUSED,
+            _deadline_labels(r.miner, r.period_start, r.deadline, partition=r.partition),
+            summary=f"a proof of partition {r.partition} from worker {r.worker} did not verify",
+            details={"worker": r.worker, "error": r.error},
+        )
+        for r in refusals
+        if _recent(r.close_epoch, epoch, proving_period)
+    ]
+
+
+@dataclass(frozen=True)
+class WorkerFact:
+    name: str
+    last_seen: datetime
+    draining: bool
+    allowed_miners: Sequence[int]  # empty: every miner
+    allowed_proof_types: Sequence[int]  # empty: every proof type
+
+
+def no_capable_worker(
+    miners: Mapping[int, int], workers: Iterable[WorkerFact], now: datetime, live_s: float
+) -> list[Alert]:
+    """Miners (actor id -> WindowPoSt proof type) that no live, undrained
+    worker may prove."""
+    live = [w for w in workers if not w.draining and (now - w.last_seen).total_seconds() <= live_s]
+    out = []
+    for miner, proof_type in sorted(miners.items()):
+        able = [
+            w.name
+            for w in live
+            if (not w.allowed_miners or miner in w.allowed_miners)
+            and (not w.allowed_proof_types or proof_type in w.allowed_proof_types)
+        ]
+        if not able:
+            out.append(
+                Alert(
+                    NO_WORKER,
+                    {"miner": str(miner), "proof_type": str(proof_type)},
+                    summary=f"no live worker can prove miner f0{miner}'s sectors "
+                    f"(proof type {proof_type}); {len(live)} workers live",
+                )
+            )
+    return out
+
+
+def low_balances(balances: Mapping[str, int], threshold: int) -> list[Alert]:
+    """Senders whose balance is under ``threshold`` attoFIL."""
+    return [
+        Alert(
+            LOW_BALANCE,
+            {"sender": sender},
+            summary=f"sender {sender} holds {fil(balance)}, under {fil(threshold)}",
+            details={"balance": str(balance), "threshold": str(threshold)},
+            severity="warning",
+        )
+        for sender, balance in sorted(balances.items())
+        if balance < threshold
+    ]
+
+
+def head_stalled(
+    head_epoch: int | None, seconds_since_change: float, epoch_seconds: float, epochs: int
+) -> list[Alert]:
+    """The chain head has not moved for ``epochs`` epochs (a node stuck or
+    out of sync: no deadline is seen to open)."""
+    if seconds_since_change < epochs * epoch_seconds:
+        return []
+    return [
+        Alert(
+            HEAD_STALLED,
+            {},
+            summary=f"the chain head has not moved for {seconds_since_change:.0f} s "
+            f"(at epoch {head_epoch})",
+        )
+    ]
