@@ -12,16 +12,26 @@ partition left unproven at Close has its sectors marked faulty;
 actor's 3000 declarations or 25,000 sectors a message), and they are healed
 once proven. A proof it has no verifying key for (a placeholder miner's,
 ``placeholders.py``) is refused too.
+
+Its running state (proven partitions, faults, misses, messages, the pool's
+accounts, nonces and pending messages, the genesis) persists in
+``state_path`` when set, as a node keeps its chain across a restart: saved
+atomically after each included message and settled deadline and at
+``save()``, loaded by ``load_state``; the clock goes on from the recorded
+genesis, so deadlines that closed while it was down are processed (their
+partitions marked faulty) at the first ``settle``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
 
 from prover.chain.deadlines import DeadlineInfo, Policy, current_deadline, deadline_info
 from prover.chain.encoding import (
@@ -82,6 +92,7 @@ class DevnetMessage:
     pushed_at: float = 0.0  # the devnet's clock when the message was included
     gas_used: int = 0
     params: bytes = b""  # as included (ChainGetMessage would show them)
+    fee: int = 0  # attoFIL its sender paid (burnt and tipped)
 
 
 class Devnet:
@@ -111,6 +122,10 @@ class Devnet:
         # epoch -> the base fee its messages were charged (its tipset's
         # ParentBaseFee), fixed when the epoch first includes a message
         self._base_fees: dict[int, int] = {}
+        # where the running state is saved (``save``); None: kept in memory
+        self.state_path: Path | None = None
+        # the epoch the saved chain had reached when it stopped (None: new)
+        self.stopped_epoch: int | None = None
 
     # ---- time and randomness -------------------------------------------------
 
@@ -182,10 +197,12 @@ class Devnet:
         of unproven partitions become faulty."""
         with self._lock:
             now = self.epoch()
+            closed = False
             for m in self.miners.values():
                 dl = self.deadline_of(m, max(0, self._settled_epoch))
                 while dl.close <= now:
                     if dl.close > self._settled_epoch and dl.index in m.deadlines:
+                        closed = True
                         proven = m.proven.get((dl.period_start, dl.index), set())
                         for p, sectors in enumerate(m.deadlines[dl.index]):
                             live = set(sectors) - (m.faulty - m.recovering)
@@ -198,11 +215,14 @@ class Devnet:
                                         "deadline": dl.index,
                                         "partition": p,
                                         "sectors": sorted(live),
+                                        "close": dl.close,
                                     }
                                 )
                     dl = dl.next()
             self._settled_epoch = now
-            self._include(now)  # what waited for the base fee, if it fell
+            # what waited for the base fee, if it fell
+            if self._include(now) or closed:
+                self.save()
 
     # ---- messages ------------------------------------------------------------------
 
@@ -241,17 +261,19 @@ class Devnet:
                 return cid  # never lands: StateSearchMsg will not find it
             self.mpool.add(signed, cid, now)
             self._include(now)
+            self.save()  # included, or pending with its nonce taken
             return cid
 
-    def _include(self, now: int) -> None:
+    def _include(self, now: int) -> bool:
         """Executes every message the pool can include at ``now``; they land
-        in the next epoch, as a block at ``now`` would carry them."""
+        in the next epoch, as a block at ``now`` would carry them. True when
+        some were."""
         base_fee = self._base_fees.get(now, self.mpool.base_fee)
         included = self.mpool.includable(base_fee)
         if included:  # this epoch's tipset now has its base fee
             self._base_fees[now] = base_fee
         for p in included:
-            used = self.mpool.charge(p, base_fee)
+            used, fee = self.mpool.charge(p, base_fee)
             code, reason = self._execute(p.signed.message, now)
             msg = p.signed.message
             self.messages[p.cid] = DevnetMessage(
@@ -265,7 +287,9 @@ class Devnet:
                 self.clock(),
                 used,
                 msg.params,
+                fee,
             )
+        return bool(included)
 
     def _execute(self, msg: Message, now: int) -> tuple[int, str]:
         try:
@@ -416,12 +440,80 @@ class Devnet:
             mpool=Mpool.from_json(data["accounts"]) if data.get("accounts") else None,
         )
 
+    def state_json(self) -> dict:
+        """The running state (what ``to_json`` leaves out): the genesis the
+        clock counts from, the settled epoch, per miner its proven
+        partitions, faults, recoveries and misses, every message included
+        and the pool."""
+        with self._lock:
+            return {
+                "genesis": self.genesis,
+                "epoch": self.epoch(),
+                "settled_epoch": self._settled_epoch,
+                "fork": self.fork.hex(),
+                "base_fees": {str(e): str(f) for e, f in self._base_fees.items()},
+                "miners": [
+                    {
+                        "actor_id": m.actor_id,
+                        "faulty": sorted(m.faulty),
+                        "recovering": sorted(m.recovering),
+                        "proven": [[ps, d, sorted(p)] for (ps, d), p in m.proven.items()],
+                        "misses": m.misses,
+                    }
+                    for m in self.miners.values()
+                ],
+                "messages": [
+                    {**asdict(msg), "params": msg.params.hex(), "fee": str(msg.fee)}
+                    for msg in self.messages.values()
+                ],
+                "mpool": self.mpool.state_json(),
+            }
+
+    def load_state(self, data: dict) -> None:
+        """Goes on from a saved running state (``state_json``)."""
+        with self._lock:
+            self.genesis = float(data["genesis"])
+            self.stopped_epoch = int(data["epoch"])
+            self._settled_epoch = int(data["settled_epoch"])
+            self.fork = bytes.fromhex(data["fork"])
+            self._base_fees = {int(e): int(f) for e, f in data["base_fees"].items()}
+            for row in data["miners"]:
+                m = self.miners[int(row["actor_id"])]
+                m.faulty, m.recovering = set(row["faulty"]), set(row["recovering"])
+                m.proven = {(ps, d): set(p) for ps, d, p in row["proven"]}
+                m.misses = list(row["misses"])
+            self.messages = {
+                row["cid"]: DevnetMessage(
+                    **{**row, "params": bytes.fromhex(row["params"]), "fee": int(row["fee"])}
+                )
+                for row in data["messages"]
+            }
+            self.mpool = Mpool.from_state(data["mpool"])
+
+    def save(self) -> None:
+        """Writes the running state to ``state_path`` (if set) atomically:
+        a temporary file, then a rename over the old one."""
+        if self.state_path is None:
+            return
+        with self._lock:
+            tmp = self.state_path.with_name(self.state_path.name + ".tmp")
+            tmp.write_text(json.dumps(self.state_json()))
+            os.replace(tmp, self.state_path)
+
     def status(self) -> dict:
         """Per miner and deadline: partitions proven, missed, faulty sectors;
         and every message with its outcome."""
         self.settle()
         now = self.epoch()
-        out = {"epoch": now, "miners": [], "messages": []}
+        out = {
+            "epoch": now,
+            "genesis": self.genesis,
+            "stopped_epoch": self.stopped_epoch,
+            "challenge_window": self.policy.challenge_window,
+            "period_deadlines": self.policy.period_deadlines,
+            "miners": [],
+            "messages": [],
+        }
         for m in self.miners.values():
             dl = self.deadline_of(m, now)
             deadlines = []
@@ -456,7 +548,9 @@ class Devnet:
                 "epoch": msg.height,
                 "exit_code": msg.exit_code,
                 "reason": msg.reason,
+                "fee": str(msg.fee),
             }
             for msg in self.messages.values()
         ]
+        out["pending"] = len(self.mpool.pending)
         return out

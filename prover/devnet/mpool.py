@@ -181,9 +181,10 @@ class Mpool:
                 n += 1
         return out
 
-    def charge(self, p: Pending, base_fee: int) -> int:
+    def charge(self, p: Pending, base_fee: int) -> tuple[int, int]:
         """Takes the message out of the pool, advances its sender's nonce
-        and charges its gas at ``base_fee``; returns the gas used."""
+        and charges its gas at ``base_fee``; returns the gas used and the
+        fee paid (attoFIL)."""
         msg = p.signed.message
         a = self.account(msg.sender)
         del self.pending[(a.key_address, msg.nonce)]
@@ -191,7 +192,7 @@ class Mpool:
         used = min(gas_used(msg), msg.gas_limit)
         fee = gas_charges(used, msg.gas_limit, base_fee, msg.gas_fee_cap, msg.gas_premium)
         a.balance -= fee.total + msg.value
-        return used
+        return used, fee.total
 
     def resolve(self, cid: str) -> str:
         """The CID that finally replaced ``cid`` (itself if none did)."""
@@ -212,6 +213,34 @@ class Mpool:
         return cls(
             [Account(r["id"], r["key"], int(r["balance"]), bool(r.get("held", True))) for r in rows]
         )
+
+    def state_json(self) -> dict:
+        """The running state: balances, nonces, pending and replaced messages."""
+        return {
+            "base_fee": str(self.base_fee),
+            "accounts": [
+                {**row, "nonce": a.nonce}
+                for row, a in zip(self.to_json(), self.accounts, strict=True)
+            ],
+            "pending": [
+                {"signed": p.signed.to_json(), "cid": p.cid, "epoch": p.pushed_epoch}
+                for p in self.pending.values()
+            ],
+            "replaced": self.replaced,
+        }
+
+    @classmethod
+    def from_state(cls, data: dict) -> Mpool:
+        pool = cls.from_json(data["accounts"])
+        for a, row in zip(pool.accounts, data["accounts"], strict=True):
+            a.nonce = int(row["nonce"])
+        pool.base_fee = int(data["base_fee"])
+        for row in data["pending"]:
+            signed = SignedMessage.from_json(row["signed"])
+            key = (pool.account(signed.message.sender).key_address, signed.message.nonce)
+            pool.pending[key] = Pending(signed, row["cid"], int(row["epoch"]))
+        pool.replaced = dict(data["replaced"])
+        return pool
 
 
 def key_address_for(id_address: str) -> str:

@@ -153,3 +153,4 @@ class DevnetServer:
         self._stopping.set()
         self.httpd.shutdown()
         self.httpd.server_close()
+        self.devnet.save()  # the chain state as it stopped (if it persists)

@@ -4,12 +4,14 @@ the miner's state, and refusals in the node's error shape."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from prover.chain.deadlines import Policy
 from prover.chain.encoding import METHOD_DECLARE_FAULTS_RECOVERED, encode_declare_faults_recovered
 from prover.chain.lotus import LotusClient, LotusError
-from prover.devnet import Devnet, DevnetMiner, DevnetServer
+from prover.devnet import Devnet, DevnetMiner, DevnetServer, devnet_paths
 
 MINER = 1000
 
@@ -105,3 +107,61 @@ def test_a_recovery_over_the_actors_limits_is_refused(node):
     clock.now += 1
     assert client.state_search_msg(cid).exit_code == 16
     assert "too many sectors" in net.messages[cid].reason
+
+
+def test_a_saved_devnet_goes_on_from_its_genesis_with_its_nonces_balances_and_faults(
+    node, tmp_path
+):
+    net, clock, client = node
+    net.state_path = tmp_path / "chain.json"
+    clock.now += 5.5
+    declare = encode_declare_faults_recovered([(2, 0, {1})])
+    first = client.mpool_push_message(
+        f"t0{MINER}", "t0100", METHOD_DECLARE_FAULTS_RECOVERED, declare
+    )
+    clock.now += 1
+    net.miners[MINER].proven[(0, 3)] = {0}  # as a landed proof leaves it
+    clock.now += 30  # deadline 2 (epochs 20-29) closes unproven: a miss, sectors faulty
+    net.settle()
+    balance, nonce = net.mpool.account("t0100").balance, net.mpool.account("t0100").nonce
+    assert (nonce, net.miners[MINER].faulty) == (1, {1, 2})
+    epoch = net.epoch()
+
+    clock.now += 600  # the node is down for 600 epochs: deadline 2 closes again unproven
+    again = Devnet.from_json(net.to_json(), clock=clock)  # a new chain from now ...
+    assert again.epoch() == 0
+    again.load_state(json.loads(net.state_path.read_text()))  # ... or the saved one
+    assert again.genesis == net.genesis and again.epoch() == epoch + 600
+    assert again.mpool.account("t0100").balance == balance < 1000 * 10**18
+    assert again.mpool.next_nonce("t0100") == 1
+    m = again.miners[MINER]
+    assert (m.proven, m.faulty) == ({(0, 3): {0}}, {1, 2})
+    assert [(x["deadline"], x["close"]) for x in m.misses] == [(2, 30)]
+    assert again.lookup(first, False).exit_code == 0  # its messages are still on chain
+    server = DevnetServer(again).start()
+    other = LotusClient(server.url, network="t", epoch_seconds=1.0)
+    try:
+        second = other.mpool_push_message(
+            f"t0{MINER}", "t0100", METHOD_DECLARE_FAULTS_RECOVERED, declare
+        )
+        # included with the next nonce, never a reused one
+        assert second != first and again.mpool.account("t0100").nonce == 2
+    finally:
+        other.close()
+        server.stop()
+
+
+def test_load_devnet_records_the_genesis_once_and_init_starts_a_new_chain(node, tmp_path):
+    from prover.devnet.home import STATE_FILE, load_devnet
+
+    net, _, _ = node
+    config, _ = devnet_paths(tmp_path)
+    config.parent.mkdir(parents=True)
+    config.write_text(json.dumps(net.to_json()))
+    first = load_devnet(tmp_path)
+    assert (config.parent / STATE_FILE).is_file()
+    first.mpool.account("t0100").nonce = 7
+    first.save()
+    second = load_devnet(tmp_path)
+    assert second.genesis == first.genesis != net.genesis
+    assert second.mpool.next_nonce("t0100") == 7
