@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -15,9 +16,14 @@ import click
 
 from prover.chain.deadlines import Policy
 from prover.chain.lotus import LotusClient, LotusError
+from prover.chain.message import fil
 from prover.cli.options import size_option
 from prover.config import CONFIG_FILE, SECRET_FILE, resolve_home
 from prover.devnet import DEVNET_DIR, STORAGE_NAME, devnet_paths, init_devnet
+
+# The demo's period: 24 deadlines of 10 s, its 4 partitions one each in
+# deadlines 2, 8, 14 and 20, so a proof lands about every minute.
+DEMO_DEADLINES = 24
 
 
 def devnet_policy(window: int, deadlines: int = 48) -> Policy:
@@ -32,22 +38,26 @@ def devnet_policy(window: int, deadlines: int = 48) -> Policy:
     )
 
 
-def _shape_options(f):
+def _shape_options(deadlines: int):
     """--window and --deadlines: the shape of a new devnet's proving period."""
-    f = click.option(
-        "--deadlines",
-        type=click.IntRange(4, 48),
-        default=48,
-        show_default=True,
-        help="Deadlines per proving period (48 on mainnet).",
-    )(f)
-    return click.option(
-        "--window",
-        type=click.IntRange(4, 120),
-        default=10,
-        show_default=True,
-        help="Epochs per deadline (1 s epochs).",
-    )(f)
+
+    def options(f):
+        f = click.option(
+            "--deadlines",
+            type=click.IntRange(4, 48),
+            default=deadlines,
+            show_default=True,
+            help="Deadlines per proving period (48 on mainnet) of a new devnet.",
+        )(f)
+        return click.option(
+            "--window",
+            type=click.IntRange(4, 120),
+            default=10,
+            show_default=True,
+            help="Epochs per deadline (1 s epochs) of a new devnet.",
+        )(f)
+
+    return options
 
 
 def _home_option(f):
@@ -75,7 +85,7 @@ def devnet_group() -> None:
     help="Of these, how many (the last) are snap-upgraded for real.",
 )
 @size_option()
-@_shape_options
+@_shape_options(48)
 @click.option("--force", is_flag=True, help="Replace an existing devnet.")
 @_home_option
 def devnet_init(miners, sectors, upgraded, proof_type, window, deadlines, force, home) -> None:
@@ -160,7 +170,7 @@ def devnet_status(as_json, home) -> None:
 @click.option(
     "--minutes", type=float, default=0, help="Stop after this long [default: run until Ctrl-C]."
 )
-@_shape_options
+@_shape_options(DEMO_DEADLINES)
 @_home_option
 def demo(workers, minutes, window, deadlines, home) -> None:
     """Devnet + manager + local workers on this machine, deadlines proven live."""
@@ -179,7 +189,7 @@ def demo(workers, minutes, window, deadlines, home) -> None:
             "making the devnet: 8 test sectors (2 of them snap-upgraded) "
             "and 2KiB test parameters ..."
         )
-        init_devnet(home, upgraded=2, policy=devnet_policy(window, deadlines))
+        init_devnet(home, upgraded=2, policy=devnet_policy(window, deadlines), spread=True)
     (home / DEVNET_DIR / "endpoint").unlink(missing_ok=True)
     logs = home / "logs"
     logs.mkdir(exist_ok=True)
@@ -198,6 +208,7 @@ def demo(workers, minutes, window, deadlines, home) -> None:
         env=env,
         stdout=(logs / "manager.log").open("w"),
         stderr=subprocess.STDOUT,
+        process_group=0,  # Ctrl-C reaches the demo, which stops them in order
     )
     procs.append(manager)
     try:
@@ -224,10 +235,12 @@ def demo(workers, minutes, window, deadlines, home) -> None:
                     env=env,
                     stdout=(logs / f"worker-{i}.log").open("w"),
                     stderr=subprocess.STDOUT,
+                    process_group=0,
                 )
             )
         click.echo(f"manager on 127.0.0.1:{port}, {workers} local workers; logs in {logs}")
-        _watch(home, minutes, procs)
+        admin = make_token(read_secret(home / SECRET_FILE), "admin")
+        _watch(home, minutes, procs, f"{admin}:127.0.0.1:{port}")
     finally:
         for p in reversed(procs):
             if p.poll() is None:
@@ -250,10 +263,182 @@ def _wait_for_port(log: Path, proc: subprocess.Popen) -> int:
     raise click.ClickException(f"the manager did not start; see {log}")
 
 
-def _watch(home: Path, minutes: float, procs) -> None:
-    """Prints what changes on the devnet until the time is up (or Ctrl-C)."""
+class _Run:
+    """What one demo run saw on the devnet: its events and its tallies
+    (what a resumed chain had before the run is history, not counted)."""
+
+    def __init__(self) -> None:
+        self.seen: set = set()
+        self.first = True
+        self.proven: set = set()  # (miner, deadline open epoch, deadline)
+        self.partitions = 0
+        self.missed: set = set()
+        self.missed_partitions = 0
+        self.missed_stopped = 0
+        self.accepted = self.refused = 0
+        self.fees = 0
+        self.epochs = (0, 0)
+
+    def update(self, status: dict) -> list[str]:
+        """The lines to print for what changed since the last status."""
+        now, lines = status["epoch"], []
+        stopped = status.get("stopped_epoch")
+        if self.first:
+            self.epochs = (now, now)
+            if stopped is not None:
+                lines.append(f"the chain goes on from epoch {now} (it stopped at epoch {stopped})")
+        self.epochs = (self.epochs[0], now)
+        for m in status["miners"]:
+            miner = f"miner t0{m['actor_id']}"
+            for d in m["deadlines"]:
+                for p in d["proven"]:
+                    key = ("proven", m["actor_id"], d["open"], d["deadline"], p)
+                    if key in self.seen:
+                        continue
+                    self.seen.add(key)
+                    if not self.first:
+                        self.proven.add(key[1:4])
+                        self.partitions += 1
+                        lines.append(
+                            f"epoch {now:>5}: {miner} deadline {d['deadline']} partition {p} proven"
+                        )
+            for miss in m["misses"]:
+                key = ("miss", json.dumps(miss, sort_keys=True))
+                if key in self.seen:
+                    continue
+                self.seen.add(key)
+                close = miss.get("close", now)
+                where = f"deadline {miss['deadline']} partition {miss['partition']}"
+                if self.first and stopped is not None and close <= self.epochs[0]:
+                    if close > stopped:
+                        self.missed_stopped += 1
+                        lines.append(
+                            f"missed while the chain was stopped: {miner} {where} "
+                            f"(closed at epoch {close}; its sectors are faulty until recovered)"
+                        )
+                    continue
+                if self.first and stopped is None and close <= self.epochs[0]:
+                    continue
+                self.missed.add((m["actor_id"], miss["period_start"], miss["deadline"]))
+                self.missed_partitions += 1
+                lines.append(f"epoch {now:>5}: {miner} MISSED {where} (closed at epoch {close})")
+        for msg in status["messages"]:
+            if msg["cid"] in self.seen:
+                continue
+            self.seen.add(msg["cid"])
+            if self.first:
+                continue
+            if msg["exit_code"] == 0:
+                self.accepted += 1
+                verdict = "accepted"
+            else:
+                self.refused += 1
+                verdict = f"refused: {msg['reason']}"
+            self.fees += int(msg.get("fee", 0))
+            lines.append(f"epoch {msg['epoch']:>5}: message {msg['cid'][:20]}... {verdict}")
+        self.first = False
+        return lines
+
+    def summary(self) -> str:
+        first, last = self.epochs
+        stopped = (
+            f"; {self.missed_stopped} partitions missed while the chain was stopped"
+            if self.missed_stopped
+            else ""
+        )
+        return (
+            f"summary (epochs {first}-{last}): {len(self.proven)} deadlines proven "
+            f"({self.partitions} partitions), {len(self.missed)} missed "
+            f"({self.missed_partitions} partitions); {self.accepted + self.refused} messages "
+            f"({self.accepted} accepted, {self.refused} refused), fees {fil(self.fees)}{stopped}"
+        )
+
+
+def _proving(client) -> str:
+    """What the manager is proving now (partitions with unfinished jobs or
+    messages in flight), from its admin API; '' when it cannot say."""
+    import grpc
+
+    from prover._proto import manager_pb2 as pb
+    from prover.store.states import FINISHED_STATES
+
+    try:
+        resp = client.call(client.admin.Deadlines, pb.DeadlinesRequest(), timeout=2)
+    except grpc.RpcError:
+        return ""
+    busy = []
+    for d in resp.deadlines:
+        for p in d.partitions:
+            if p.job_id and p.job_state not in FINISHED_STATES:
+                on = f" on {p.worker}" if p.worker else ""
+                busy.append(f"deadline {d.index} partition {p.partition} {p.job_state}{on}")
+            elif p.message_state == "pending":
+                busy.append(f"deadline {d.index} partition {p.partition} message pending")
+    return ", ".join(busy) or "nothing"
+
+
+def _status_line(status: dict, proving: str) -> tuple[str, str]:
+    """Epoch, the open deadline, what is proven and the next Close of a
+    deadline with partitions; and what of it is news (not the clock)."""
+    now = status["epoch"]
+    period = status["challenge_window"] * status["period_deadlines"]
+    m = status["miners"][0]
+    current = next((d for d in m["deadlines"] if d["open"] <= now < d["close"]), None)
+    ahead = [
+        (d["close"] + (0 if d["close"] > now else period), d["deadline"]) for d in m["deadlines"]
+    ]
+    line = f"epoch {now}: deadline {m['current_deadline']} open"
+    if current is not None:
+        line += f" ({current['partitions']} partitions, {len(current['proven'])} proven)"
+    news = f"proving: {proving}" if proving else ""
+    if ahead:
+        close, index = min(ahead)
+        news += f"; next Close: deadline {index} at epoch {close}"
+        line += f"; {news} (in {close - now} s)"
+    return line, news
+
+
+class _Screen:
+    """Event lines, and the status line: rewritten in place on a terminal,
+    otherwise printed when its news (what is proven, the next Close)
+    changes."""
+
+    def __init__(self) -> None:
+        self.tty = sys.stdout.isatty()
+        self.shown = ""
+        self.last_news = ""
+
+    def event(self, line: str) -> None:
+        if self.tty and self.shown:
+            sys.stdout.write("\r\033[K")
+            self.shown = ""
+        click.echo(line)
+
+    def status(self, line: str, news: str) -> None:
+        if self.tty:
+            width = shutil.get_terminal_size().columns - 1
+            sys.stdout.write("\r\033[K" + line[:width])
+            sys.stdout.flush()
+            self.shown = line
+            return
+        if news != self.last_news:
+            self.last_news = news
+            click.echo(line)
+
+    def done(self) -> None:
+        if self.tty and self.shown:
+            sys.stdout.write("\n")
+            self.shown = ""
+
+
+def _watch(home: Path, minutes: float, procs, api: str) -> None:
+    """Prints what happens on the devnet, with a live status line, until
+    the time is up or Ctrl-C; then a summary of the run."""
+    from prover.api.client import ManagerClient, parse_api_info
+
     until = time.monotonic() + minutes * 60 if minutes else float("inf")
-    seen: set[str] = set()
+    run, screen = _Run(), _Screen()
+    client = ManagerClient(parse_api_info(api))
     try:
         while time.monotonic() < until:
             if any(p.poll() is not None for p in procs):
@@ -263,30 +448,13 @@ def _watch(home: Path, minutes: float, procs) -> None:
             except click.ClickException:
                 time.sleep(0.5)
                 continue
-            for m in status["miners"]:
-                for d in m["deadlines"]:
-                    for p in d["proven"]:
-                        key = f"proven {m['actor_id']} {d['deadline']} {p} {d['open']}"
-                        if key not in seen:
-                            seen.add(key)
-                            click.echo(
-                                f"epoch {status['epoch']:>5}: miner t0{m['actor_id']} "
-                                f"deadline {d['deadline']} partition {p} proven"
-                            )
-                for miss in m["misses"]:
-                    key = f"miss {json.dumps(miss, sort_keys=True)}"
-                    if key not in seen:
-                        seen.add(key)
-                        click.echo(
-                            f"epoch {status['epoch']:>5}: miner t0{m['actor_id']} "
-                            f"MISSED deadline {miss['deadline']} partition "
-                            f"{miss['partition']}"
-                        )
-            for msg in status["messages"]:
-                if msg["cid"] not in seen:
-                    seen.add(msg["cid"])
-                    verdict = "accepted" if msg["exit_code"] == 0 else f"refused: {msg['reason']}"
-                    click.echo(f"epoch {msg['epoch']:>5}: message {msg['cid'][:20]}... {verdict}")
+            for line in run.update(status):
+                screen.event(line)
+            screen.status(*_status_line(status, _proving(client)))
             time.sleep(1.0)
     except KeyboardInterrupt:
-        click.echo("stopping")
+        screen.event("stopping")
+    finally:
+        client.close()
+        screen.done()
+        click.echo(run.summary())

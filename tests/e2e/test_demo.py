@@ -1,25 +1,56 @@
-"""The README's first command: devnet + manager + local workers, live."""
+"""The README's first command: devnet + manager + local workers, live; and
+run again in the same home, the chain goes on and its deadlines are proven."""
 
 from __future__ import annotations
 
 import os
+import re
+import signal
 import subprocess
 import sys
+import time
+
+# 12 deadlines of 6 s, the 4 partitions in deadlines 2, 5, 8 and 11: a proof
+# every 18 s
+SHAPE = ["--window", "6", "--deadlines", "12"]
 
 
-def test_demo_proves_deadlines_live(tmp_path):
+def test_demo_proves_deadlines_live_and_again_after_a_restart(tmp_path):
     env = {**os.environ, "PROVER_HOME": str(tmp_path / "home")}
+    demo = [sys.executable, "-m", "prover.cli", "demo", *SHAPE]
     proc = subprocess.run(
-        [sys.executable, "-m", "prover.cli", "demo", "--minutes", "0.5", "--window", "6"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
+        [*demo, "--minutes", "0.5"], env=env, capture_output=True, text=True, timeout=180
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     out = proc.stdout
     assert "deadline 2 partition 0 proven" in out and "accepted" in out
-    assert "MISSED" not in out and "refused" not in out
+    assert "MISSED" not in out and "refused:" not in out
+    assert re.search(r"summary \(epochs 0-\d+\): [12] deadlines proven .* 0 missed", out), out
+
+    # again in the same home, stopped by Ctrl-C once it has proven a deadline
+    second = subprocess.Popen(
+        demo, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    lines, deadline = [], time.monotonic() + 120
+    try:
+        for line in second.stdout:
+            lines.append(line)
+            if " proven" in line or time.monotonic() > deadline:
+                break
+        second.send_signal(signal.SIGINT)
+        rest, _ = second.communicate(timeout=60)
+    finally:
+        second.kill()
+    out = "".join(lines) + rest
+    assert second.returncode == 0, out
+    resumed = int(re.search(r"the chain goes on from epoch (\d+)", out).group(1))
+    assert resumed > 30, out  # not from genesis again
+    assert re.search(r"miner t01000 deadline \d+ partition 0 proven", out), out
+    # only a deadline closing as the manager started may be missed
+    missed = [int(c) for c in re.findall(r"MISSED .* \(closed at epoch (\d+)\)", out)]
+    assert all(close < resumed + 12 for close in missed), out
+    assert "refused:" not in out
+    assert re.search(r"summary \(epochs \d+-\d+\): [1-9] deadlines proven", out), out
     status = subprocess.run(  # the devnet stopped with the manager
         [sys.executable, "-m", "prover.cli", "devnet", "status"],
         env=env,
