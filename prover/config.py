@@ -58,10 +58,27 @@ class ApiConfig(_Strict):
     @field_validator("listen")
     @classmethod
     def _has_port(cls, v: str) -> str:
-        host, sep, port = v.rpartition(":")
-        if not sep or not host or not port.isdigit():
-            raise ValueError(f"expected HOST:PORT, got {v!r}")
+        return check_listen(v)
+
+
+def check_listen(v: str, *, empty_ok: bool = False) -> str:
+    """HOST:PORT, or with ``empty_ok`` the empty string (turned off)."""
+    if empty_ok and not v:
         return v
+    host, sep, port = v.rpartition(":")
+    if not sep or not host or not port.isdigit():
+        raise ValueError(f"expected HOST:PORT, got {v!r}")
+    return v
+
+
+class HttpConfig(_Strict):
+    # /metrics (Prometheus) on HOST:PORT; empty: no HTTP listener.
+    listen: str = "127.0.0.1:9701"
+
+    @field_validator("listen")
+    @classmethod
+    def _listen(cls, v: str) -> str:
+        return check_listen(v, empty_ok=True)
 
 
 class DatabaseConfig(_Strict):
@@ -178,6 +195,7 @@ class LogConfig(_Strict):
 
 class ManagerConfig(_Strict):
     api: ApiConfig = ApiConfig()
+    http: HttpConfig = HttpConfig()
     database: DatabaseConfig = DatabaseConfig()
     jobs: JobsConfig = JobsConfig()
     chain: ChainConfig = ChainConfig()

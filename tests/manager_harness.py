@@ -34,6 +34,7 @@ class ManagerProcess:
         self.replace = replace or {}
         self.proc: subprocess.Popen | None = None
         self.port: int | None = None
+        self.http_port: int | None = None
         self.lines: list[dict] = []
         self._init()
 
@@ -48,6 +49,8 @@ class ManagerProcess:
         config = self.home / "config.toml"
         text = config.read_text()
         text = text.replace('listen = "127.0.0.1:9700"', f'listen = "127.0.0.1:{self.fixed_port}"')
+        # /metrics on a free port of its own (read back from manager_started)
+        text = text.replace('listen = "127.0.0.1:9701"', 'listen = "127.0.0.1:0"')
         text = text.replace("json = false", "json = true")
         text = text.replace('url = ""', f'url = "{self.database_url}"')
         text = text.replace("sweep_interval_s = 1.0", f"sweep_interval_s = {self.sweep_interval_s}")
@@ -83,6 +86,8 @@ class ManagerProcess:
                 self.lines.append(event)
                 if event.get("event") == "manager_started":
                     self.port = int(event["listen"].rpartition(":")[2])
+                    if event.get("http"):
+                        self.http_port = int(event["http"].rpartition(":")[2])
                     started.set()
 
         threading.Thread(target=read, daemon=True).start()

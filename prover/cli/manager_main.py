@@ -8,7 +8,14 @@ from pathlib import Path
 import click
 
 from prover.api.tokens import PERMS, make_token, new_secret, read_secret
-from prover.config import CONFIG_FILE, SECRET_FILE, ConfigError, load_manager_config, resolve_home
+from prover.config import (
+    CONFIG_FILE,
+    SECRET_FILE,
+    ConfigError,
+    HttpConfig,
+    load_manager_config,
+    resolve_home,
+)
 from prover.logs import configure_logging, get_logger
 
 
@@ -66,14 +73,25 @@ def _load(home: Path):
 
 @daemon.command("run")
 @click.option("--listen", default=None, help="HOST:PORT, overriding api.listen.")
+@click.option(
+    "--http-listen",
+    default=None,
+    help='HOST:PORT of /metrics, overriding http.listen ("" turns it off).',
+)
 @click.pass_obj
-def daemon_run(home: Path, listen: str | None) -> None:
+def daemon_run(home: Path, listen: str | None, http_listen: str | None) -> None:
     """Serve until SIGTERM or SIGINT."""
     from prover.manager.server import Manager, run_until_signalled
 
     config, secret = _load(home)
     if listen:
         config = config.model_copy(update={"api": config.api.model_copy(update={"listen": listen})})
+    if http_listen is not None:
+        try:
+            http = HttpConfig.model_validate({"listen": http_listen})
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--http-listen") from exc
+        config = config.model_copy(update={"http": http})
     configure_logging(json=config.log.json_lines, level=config.log.level)
     try:
         run_until_signalled(Manager(config, home, secret))

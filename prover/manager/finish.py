@@ -11,9 +11,11 @@ refuses or recognises it.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from prover import metrics
 from prover.manager.requests import BadRequest
 from prover.manager.verify import proof_problem
 from prover.proofs import PARTITION_PROOF_LEN, ParametersMissing
@@ -64,12 +66,15 @@ def accept(store: JobStore, report: Report) -> Accepted:
     success, error = report.success, report.error
     holder = job.attempt == report.attempt and job.worker == report.worker
     if success and holder and job.state == JobState.RUNNING:
+        began = time.perf_counter()
         try:
             problem = proof_problem(job, report.proof, set(report.faulty))
         except ParametersMissing as exc:
             raise CannotVerify(f"manager cannot verify proofs: {exc}") from exc
+        metrics.proof_verified(job.miner, time.perf_counter() - began)
         if problem is not None:
             success, error = False, problem
+            metrics.proof_refused(job.miner, report.worker)
     outcome = store.finish(
         report.worker,
         report.job_id,
@@ -80,4 +85,17 @@ def accept(store: JobStore, report: Report) -> Accepted:
         error=error,
         timings=report.timings,
     )
+    if not outcome.duplicate:
+        held = None
+        if job.started_at is not None:
+            held = (store.clock() - job.started_at).total_seconds()
+        metrics.job_finished(
+            job.miner,
+            report.worker,
+            "succeeded" if success else "failed",
+            claimed_for_s=held,
+            timings=report.timings,
+        )
+        if success:
+            metrics.sectors_skipped(job.miner, "faulty", len(report.faulty))
     return Accepted(outcome, success, error, sorted(report.faulty))

@@ -22,7 +22,10 @@ from prover.devnet import DEVNET_DIR, STORAGE_NAME, DevnetServer, devnet_paths, 
 from prover.logs import get_logger
 from prover.manager.auth import TokenInterceptor
 from prover.manager.dispatch import Dispatcher
+from prover.manager.metrics import manager_registry
 from prover.manager.servicers import AdminServicer, WorkerServicer
+from prover.manager.web import start_http
+from prover.metrics.http import HttpServer
 from prover.store import Database, JobStore, Ledger, StoreUnavailable
 from prover.store.database import utcnow
 from prover.tracker import Tracker
@@ -58,6 +61,7 @@ class Manager:
         self.server: grpc.Server | None = None
         self.scheduler: BackgroundScheduler | None = None
         self.port: int | None = None
+        self.http: HttpServer | None = None
 
     def start(self) -> None:
         cfg = self.config
@@ -141,6 +145,12 @@ class Manager:
             raise OSError(f"cannot listen on {cfg.api.listen}")
         server.start()
         self.server = server
+        # /metrics (and later the dashboard) on [http] listen; port 0 binds
+        # any free port, logged in manager_started like the API's.
+        self.metrics = manager_registry(
+            self.store, self.epochs, cfg.chain.genesis_unix, cfg.chain.epoch_seconds
+        )
+        self.http = start_http(cfg.http.listen, self.metrics)
 
         self.scheduler = BackgroundScheduler(timezone="UTC")
         every = cfg.jobs.sweep_interval_s
@@ -172,6 +182,7 @@ class Manager:
         log.info(
             "manager_started",
             listen=f"{host}:{self.port}",
+            http=self.http.address if self.http else "",
             database=self.store.backend,
             tls=creds is not None,
             home=str(self.home),
@@ -238,6 +249,8 @@ class Manager:
             self.tracker.close()
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=False)
+        if self.http is not None:
+            self.http.stop()
         if self.server is not None:
             self.server.stop(grace).wait()
         if self.store is not None:

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 
 import grpc
 
-from prover import __version__
+from prover import __version__, metrics
 from prover._proto import manager_pb2 as pb
 from prover._proto import manager_pb2_grpc as pb_grpc
 from prover.api.convert import (
@@ -163,6 +163,7 @@ class WorkerServicer(pb_grpc.WorkerServiceServicer):
             pairs = [(_job_id(j.job_id, "jobs.job_id"), j.attempt) for j in request.jobs]
             gpus = [gpu_to_dict(g) for g in request.gpus] if request.gpus else None
             stops = self.store.heartbeat(name, pairs, gpus)
+            metrics.heartbeat(name)
             for s in stops:
                 log.info("job_stop_ordered", job_id=s.job_id, worker=name, reason=s.reason)
             worker = self.store.get_worker(name)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from prover import metrics
 from prover.chain.lotus import LotusClient, LotusError, MsgLookup
 from prover.chain.message import GasCharges, gas_charges
 from prover.logs import get_logger
@@ -56,6 +57,15 @@ def follow(
                 )
             except TransitionRefused:
                 continue  # another manager on the same database settled it first
+            metrics.message_executed(
+                m.kind,
+                m.miner,
+                m.deadline,
+                landed=state == MessageState.LANDED,
+                partitions=len(m.partitions),
+                gas_used=found.gas_used,
+                fee_paid=fee_paid,
+            )
             event = log.info if state == MessageState.LANDED else log.error
             event(
                 prefix + state,
@@ -81,6 +91,7 @@ def follow(
                 ledger.dropped(m.id, f"not on chain {resubmit_after} epochs after it was pushed")
             except TransitionRefused:
                 continue
+            metrics.message("dropped", m.kind, m.miner, m.deadline)
             log.warning(prefix + "dropped", miner=m.miner, deadline=m.deadline, cid=m.cid)
             on_dropped(MessageKind(m.kind), m.miner, m.period_start, m.deadline)
 

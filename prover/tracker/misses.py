@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
 
+from prover import metrics
 from prover.logs import get_logger
 from prover.store import (
     UNFINISHED_STATES,
@@ -100,6 +101,7 @@ class Settler:
         misses = deadline_misses(close, latest, posts, self.push_errors.get(key))
         for miss in misses:
             if self.ledger.record_miss(miss):
+                metrics.partition_missed(miss.miner, miss.deadline)
                 log.error("deadline_missed", **asdict(miss))
         if not misses and latest:
             log.info(

@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
+from prover import metrics
 from prover.chain.deadlines import DeadlineInfo, deadline_info
 from prover.chain.encoding import id_address_cbor
 from prover.chain.lotus import (
@@ -75,6 +76,7 @@ def plan_partitions(
                 continue
             refs.append(SectorRef(n, sector.comm_r, found[0], found[1], sector.upgraded))
         if missing:
+            metrics.sectors_skipped(miner, "not_found", len(missing))
             log.warning(
                 "sectors_not_found", miner=miner, deadline=d.index, partition=index, sectors=missing
             )

@@ -32,6 +32,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from prover import metrics
 from prover.chain.deadlines import DeadlineInfo, deadline_info
 from prover.chain.encoding import (
     DECLARATIONS_MAX,
@@ -343,6 +344,7 @@ class Recoveries:
             pushed_epoch=epoch,
             sent=pushed.sent,
         )
+        metrics.message("pushed", MessageKind.RECOVERY, miner, d.index)
         log.info(
             "recovery_declared",
             miner=miner,

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 
+from prover import metrics
 from prover.chain.deadlines import DeadlineInfo, deadline_info
 from prover.chain.encoding import (
     METHOD_DECLARE_FAULTS_RECOVERED,
@@ -195,6 +196,7 @@ class Submitter:
             )
         except TransitionRefused:
             return True  # settled meanwhile by another manager on the database
+        metrics.message("replaced", kind, m.miner, m.deadline)
         log.warning(
             "message_replaced",
             kind=kind,
@@ -266,6 +268,7 @@ class Submitter:
                 pushed_epoch=epoch,
                 sent=pushed.sent,
             )
+            metrics.message("pushed", MessageKind.POST, miner, d.index)
             log.info(
                 "post_submitted",
                 miner=miner,

@@ -1,0 +1,197 @@
+"""Prometheus metrics: the names every process exposes, and the events that
+move them.
+
+Built on ``prometheus_client``, the ecosystem's library, so that the
+exposition format, label escaping and histogram buckets are its and not
+ours. Counters and histograms here are created outside any registry
+(``registry=None``): each process (or each Manager a test starts in one
+process) gathers them into a ``CollectorRegistry`` of its own with
+``event_registry``, beside collectors that read state at scrape time. Being
+module-level, they count the whole process; tests compare a scrape before
+and after, never absolute values.
+
+Every name starts with ``prover_``. Labels are strings: miner actor ids,
+deadline indexes, worker names and message kinds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics
+from prometheus_client.registry import Collector
+
+# No ``*_created`` series beside every counter: Prometheus does not use them
+# and they double what each scrape carries.
+disable_created_metrics()
+
+ATTO_PER_FIL = 10**18
+
+# Proof steps take from milliseconds (2KiB test sectors) to minutes (a
+# 32GiB partition's SNARK on a CPU).
+STEP_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300, 600, 1200)
+
+
+def _counter(name: str, documentation: str, labels: list[str]) -> Counter:
+    """A counter in no registry yet (see the module docstring)."""
+    return Counter(name, documentation, labels, registry=None)
+
+
+# ---- the manager's events ---------------------------------------------------
+
+# prover_messages_<event>_total{miner, deadline, kind}, kind post
+# (SubmitWindowedPoSt) or recovery (DeclareFaultsRecovered)
+MESSAGE_EVENTS = {
+    "pushed": "Messages pushed to the mpool.",
+    "landed": "Messages the chain executed with exit code 0.",
+    "failed": "Messages the chain executed with a non-zero exit code.",
+    "replaced": "Pending messages replaced by fee (same nonce, higher premium).",
+    "dropped": "Messages given up on: not on chain resubmit_after epochs after their last push.",
+}
+MESSAGES = {
+    event: _counter(f"prover_messages_{event}", doc, ["miner", "deadline", "kind"])
+    for event, doc in MESSAGE_EVENTS.items()
+}
+GAS_USED = _counter(
+    "prover_gas_used",
+    "Gas units used by executed messages.",
+    ["miner", "kind"],
+)
+FEES_PAID = _counter(
+    "prover_fees_paid_fil",
+    "Fees paid by executed messages, in FIL (base-fee burn + over-estimation burn + miner tip).",
+    ["miner", "kind"],
+)
+PARTITIONS_PROVEN = _counter(
+    "prover_partitions_proven",
+    "Partitions whose SubmitWindowedPoSt landed on chain.",
+    ["miner", "deadline"],
+)
+PARTITIONS_MISSED = _counter(
+    "prover_partitions_missed",
+    "Partitions of closed deadlines recorded without a landed proof.",
+    ["miner", "deadline"],
+)
+SECTORS_SKIPPED = _counter(
+    "prover_sectors_skipped",
+    "Sectors left out of proofs: not found on any storage when planned (not_found), "
+    "or found faulty by the worker while proving (faulty).",
+    ["miner", "reason"],
+)
+PROOFS_REFUSED = _counter(
+    "prover_proofs_refused",
+    "Proofs a worker returned that the manager's verifier refused (recorded as failed attempts).",
+    ["miner", "worker"],
+)
+JOBS_FINISHED = _counter(
+    "prover_jobs_finished",
+    "Attempts finished by workers, by the outcome the manager recorded.",
+    ["miner", "worker", "result"],
+)
+WORKER_HEARTBEATS = _counter(
+    "prover_worker_heartbeats",
+    "Heartbeats received from each worker.",
+    ["worker"],
+)
+JOB_DURATION = Histogram(
+    "prover_job_duration_seconds",
+    "From a job's claim to its accepted finish (the whole attempt as the manager saw it).",
+    ["miner"],
+    buckets=STEP_BUCKETS,
+    registry=None,
+)
+PROOF_STEP = Histogram(
+    "prover_proof_step_seconds",
+    "Seconds per step of a partition proof: challenges, vanilla, snark and total as the "
+    "worker timed them, verify as the manager's verifier took.",
+    ["miner", "step"],
+    buckets=STEP_BUCKETS,
+    registry=None,
+)
+
+MANAGER_EVENTS: tuple[Collector, ...] = (
+    *MESSAGES.values(),
+    GAS_USED,
+    FEES_PAID,
+    PARTITIONS_PROVEN,
+    PARTITIONS_MISSED,
+    SECTORS_SKIPPED,
+    PROOFS_REFUSED,
+    JOBS_FINISHED,
+    WORKER_HEARTBEATS,
+    JOB_DURATION,
+    PROOF_STEP,
+)
+
+
+def registry_of(collectors: Iterable[Collector]) -> CollectorRegistry:
+    """A registry of its own holding ``collectors`` (a collector may sit in
+    several registries: each scrape asks it afresh)."""
+    registry = CollectorRegistry(auto_describe=True)
+    for c in collectors:
+        registry.register(c)
+    return registry
+
+
+def message(event: str, kind: str, miner: int, deadline: int) -> None:
+    """A message ``event`` (a key of ``MESSAGE_EVENTS``) of one deadline."""
+    MESSAGES[event].labels(str(miner), str(deadline), str(kind)).inc()
+
+
+def message_executed(
+    kind: str,
+    miner: int,
+    deadline: int,
+    *,
+    landed: bool,
+    partitions: int,
+    gas_used: int | None,
+    fee_paid: int | None,
+) -> None:
+    """An executed message: landed or failed, the gas and fee it paid, and
+    for a landed PoSt the partitions it proved."""
+    message("landed" if landed else "failed", kind, miner, deadline)
+    if gas_used:
+        GAS_USED.labels(str(miner), str(kind)).inc(gas_used)
+    if fee_paid:
+        FEES_PAID.labels(str(miner), str(kind)).inc(fee_paid / ATTO_PER_FIL)
+    if landed and kind == "post" and partitions:
+        PARTITIONS_PROVEN.labels(str(miner), str(deadline)).inc(partitions)
+
+
+def partition_missed(miner: int, deadline: int) -> None:
+    PARTITIONS_MISSED.labels(str(miner), str(deadline)).inc()
+
+
+def sectors_skipped(miner: int, reason: str, count: int) -> None:
+    if count:
+        SECTORS_SKIPPED.labels(str(miner), reason).inc(count)
+
+
+def proof_refused(miner: int, worker: str) -> None:
+    PROOFS_REFUSED.labels(str(miner), worker).inc()
+
+
+def job_finished(
+    miner: int,
+    worker: str,
+    result: str,
+    *,
+    claimed_for_s: float | None,
+    timings: dict[str, float] | None,
+) -> None:
+    """An attempt's accepted finish (``result``: succeeded, failed, ...)
+    with how long it was held and the worker's step timings."""
+    JOBS_FINISHED.labels(str(miner), worker, result).inc()
+    if claimed_for_s is not None and claimed_for_s >= 0:
+        JOB_DURATION.labels(str(miner)).observe(claimed_for_s)
+    for step, seconds in (timings or {}).items():
+        PROOF_STEP.labels(str(miner), step).observe(seconds)
+
+
+def proof_verified(miner: int, seconds: float) -> None:
+    PROOF_STEP.labels(str(miner), "verify").observe(seconds)
+
+
+def heartbeat(worker: str) -> None:
+    WORKER_HEARTBEATS.labels(worker).inc()
