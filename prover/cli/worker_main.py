@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from prover.config import ConfigError
+from prover.config import ConfigError, check_listen
 
 
 @click.command()
@@ -34,11 +34,18 @@ from prover.config import ConfigError
     default=None,
     help="Jobs at once; 2 overlaps one job's vanilla proofs with another's SNARK.",
 )
+@click.option(
+    "--metrics-listen",
+    default=None,
+    help="HOST:PORT of this worker's Prometheus /metrics [default: config, off].",
+)
 @click.option("--log-json", is_flag=True)
 @click.option(
     "--log-level", default="info", type=click.Choice(["debug", "info", "warning", "error"])
 )
-def cli(config_path, api, gpu, cpuset, name, concurrency, log_json, log_level) -> None:
+def cli(
+    config_path, api, gpu, cpuset, name, concurrency, metrics_listen, log_json, log_level
+) -> None:
     """Filecoin WindowPoSt prover: a worker."""
     from prover.logs import configure_logging, get_logger
     from prover.worker.config import load_worker_config
@@ -58,9 +65,15 @@ def cli(config_path, api, gpu, cpuset, name, concurrency, log_json, log_level) -
             "cpuset": cpuset,
             "name": name,
             "concurrency": concurrency,
+            "metrics_listen": metrics_listen,
         }.items()
         if v is not None
     }
+    if metrics_listen:
+        try:
+            check_listen(metrics_listen)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--metrics-listen") from exc
     config = config.model_copy(update=updates)
     try:
         pinning = apply_pinning(config.gpu, config.cpuset, config.tmpdir)

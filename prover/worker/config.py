@@ -8,7 +8,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from prover.config import StorageConfig, load_toml_model
+from prover.config import StorageConfig, check_listen, load_toml_model
 from prover.proofs import InvalidInput, PoStProofType
 
 
@@ -31,6 +31,13 @@ class WorkerConfig(BaseModel):
     sector_timeout_s: float = Field(default=300.0, gt=0)
     shutdown_grace_s: float = Field(default=60.0, ge=0)
     finish_retry_s: float = Field(default=1800.0, gt=0)
+    # HOST:PORT of this worker's /metrics; empty: none.
+    metrics_listen: str = ""
+
+    @field_validator("metrics_listen")
+    @classmethod
+    def _listen(cls, v: str) -> str:
+        return check_listen(v, empty_ok=True)
 
     @field_validator("allowed_sizes")
     @classmethod

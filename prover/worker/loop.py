@@ -16,10 +16,12 @@ from prover._proto import manager_pb2 as pb
 from prover.api.client import ManagerClient
 from prover.api.convert import sector_from_pb, timings_to_pb
 from prover.logs import get_logger
+from prover.metrics.http import HttpServer, metrics_route
 from prover.proofs import MissingStorage, SectorReplica, resolve
 from prover.worker.compute import ComputeSettings, ComputeSlot, Outcome, Task
 from prover.worker.config import WorkerConfig
 from prover.worker.gpu import gpu_facts
+from prover.worker.metrics import WorkerMetrics
 from prover.worker.pinning import Pinning
 
 log = get_logger("prover.worker")
@@ -65,6 +67,8 @@ class Worker:
         # Register (one number, one owner); these hold until it answers.
         self.heartbeat_interval = 3.0
         self.heartbeat_timeout = 15.0
+        self.metrics = WorkerMetrics(config.name, lambda: gpu_facts(pinning.gpu))
+        self.http: HttpServer | None = None
 
     # ---- manager calls ----------------------------------------------------
 
@@ -223,6 +227,7 @@ class Worker:
                 self._finish(job, Outcome("failed", reason="every sector of the job is skipped"))
                 return
             outcome = slot.prove(task, lambda: rec.stop_reason)
+            self.metrics.proved(outcome.kind, outcome.timings, len(outcome.faulty))
             if outcome.kind == "stopped":
                 if outcome.reason == "shutdown":
                     self._release(job, "worker shutting down")
@@ -278,8 +283,23 @@ class Worker:
                 )
             self._done.wait(self.heartbeat_interval)
 
+    def start_metrics(self) -> None:
+        """/metrics on ``metrics_listen`` (port 0: any free port), when set."""
+        if self.config.metrics_listen:
+            routes = {"/metrics": metrics_route(self.metrics.registry)}
+            self.http = HttpServer(self.config.metrics_listen, routes).start()
+            log.info("metrics_listening", listen=self.http.address)
+
     def run(self) -> None:
         self._done = threading.Event()
+        self.start_metrics()
+        try:
+            self._run()
+        finally:
+            if self.http is not None:
+                self.http.stop()
+
+    def _run(self) -> None:
         self.register()
         hb = threading.Thread(target=self._heartbeat_loop, name="heartbeat", daemon=True)
         hb.start()
