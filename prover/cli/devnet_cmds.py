@@ -204,6 +204,9 @@ def demo(workers, minutes, window, deadlines, home) -> None:
             "run",
             "--listen",
             "127.0.0.1:0",
+            # any free port: a manager already on 9701 must not stop the demo
+            "--http-listen",
+            "127.0.0.1:0",
         ],
         env=env,
         stdout=(logs / "manager.log").open("w"),
@@ -212,7 +215,7 @@ def demo(workers, minutes, window, deadlines, home) -> None:
     )
     procs.append(manager)
     try:
-        port = _wait_for_port(logs / "manager.log", manager)
+        port, http = _wait_for_port(logs / "manager.log", manager)
         token = make_token(read_secret(home / SECRET_FILE), "worker")
         worker_toml = home / "worker-local.toml"
         worker_toml.write_text(
@@ -239,6 +242,8 @@ def demo(workers, minutes, window, deadlines, home) -> None:
                 )
             )
         click.echo(f"manager on 127.0.0.1:{port}, {workers} local workers; logs in {logs}")
+        if http:
+            click.echo(f"metrics: http://{http}/metrics")
         admin = make_token(read_secret(home / SECRET_FILE), "admin")
         _watch(home, minutes, procs, f"{admin}:127.0.0.1:{port}")
     finally:
@@ -252,13 +257,17 @@ def demo(workers, minutes, window, deadlines, home) -> None:
                 p.kill()
 
 
-def _wait_for_port(log: Path, proc: subprocess.Popen) -> int:
+def _wait_for_port(log: Path, proc: subprocess.Popen) -> tuple[int, str]:
+    """The manager's gRPC port and its HTTP address ("" when off), from its
+    ``manager_started`` line."""
     for _ in range(600):
         if proc.poll() is not None:
             raise click.ClickException(f"the manager exited; see {log}")
         for line in log.read_text().splitlines():
             if "manager_started" in line and "listen=" in line:
-                return int(line.split("listen=")[1].split()[0].rpartition(":")[2])
+                port = int(line.split("listen=")[1].split()[0].rpartition(":")[2])
+                http = line.split(" http=")[1].split()[0] if " http=" in line else ""
+                return port, http.strip("'\"")
         time.sleep(0.1)
     raise click.ClickException(f"the manager did not start; see {log}")
 
