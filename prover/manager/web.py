@@ -16,4 +16,13 @@ def start_http(listen: str, registry: CollectorRegistry) -> HttpServer | None:
     (turned off). Raises OSError when the address cannot be bound."""
     if not listen:
         return None
-    return HttpServer(listen, {"/metrics": metrics_route(registry)}).start()
+    try:
+        return HttpServer(listen, {"/metrics": metrics_route(registry)}).start()
+    except OSError as exc:
+        # the bare "[Errno 98] Address already in use" does not say which
+        # listener: name it, and what to do about it
+        raise OSError(
+            exc.errno,
+            f"[http] listen {listen}: {exc.strerror or exc}; another process has it "
+            "(a second manager?): set another address, or an empty one to turn it off",
+        ) from exc

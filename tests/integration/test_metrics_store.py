@@ -63,3 +63,19 @@ def test_metrics_over_http_and_unknown_paths_404(store):
         assert httpx.get(f"{base}/ok?x=1", timeout=10).status_code == 200  # still serving
     finally:
         server.stop()
+
+
+def test_a_busy_http_address_is_refused_naming_the_listener():
+    import socket
+
+    import pytest
+    from prometheus_client import CollectorRegistry
+
+    from prover.manager.web import start_http
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        address = f"127.0.0.1:{busy.getsockname()[1]}"
+        with pytest.raises(OSError, match=rf"\[http\] listen {address}: .*in use.*empty one"):
+            start_http(address, CollectorRegistry())
