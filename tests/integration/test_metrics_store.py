@@ -3,12 +3,16 @@ and /metrics served over HTTP from the route server."""
 
 from __future__ import annotations
 
+import socket
+
 import httpx
 import pytest
+from prometheus_client import CollectorRegistry
 
 from conftest import job_spec
 from prover.chain.clock import EpochClock
 from prover.manager.metrics import StoreCollector, job_counts, manager_registry
+from prover.manager.web import start_http
 from prover.metrics import registry_of
 from prover.metrics.http import HttpServer, Response, metrics_route
 
@@ -66,13 +70,6 @@ def test_metrics_over_http_and_unknown_paths_404(store):
 
 
 def test_a_busy_http_address_is_refused_naming_the_listener():
-    import socket
-
-    import pytest
-    from prometheus_client import CollectorRegistry
-
-    from prover.manager.web import start_http
-
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
