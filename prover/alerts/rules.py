@@ -17,6 +17,7 @@ from datetime import datetime
 
 from prover.alerts.book import Alert
 from prover.chain.message import fil
+from prover.store.ledger import Miss
 
 # the kinds (Alertmanager's alertname)
 PARTITION_MISSED = "ProverPartitionMissed"
@@ -43,18 +44,7 @@ def _recent(close_epoch: int, epoch: int, proving_period: int) -> bool:
     return epoch < close_epoch + proving_period
 
 
-@dataclass(frozen=True)
-class MissFact:
-    miner: int
-    period_start: int
-    deadline: int
-    partition: int
-    close_epoch: int
-    sectors: Sequence[int]
-    reason: str
-
-
-def missed_partitions(misses: Iterable[MissFact], epoch: int, proving_period: int) -> list[Alert]:
+def missed_partitions(misses: Iterable[Miss], epoch: int, proving_period: int) -> list[Alert]:
     return [
         Alert(
             PARTITION_MISSED,

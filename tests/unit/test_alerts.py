@@ -57,9 +57,10 @@ PERIOD = 2880
 
 
 def test_a_miss_holds_until_its_deadline_comes_round_again():
-    from prover.alerts.rules import PARTITION_MISSED, MissFact, missed_partitions
+    from prover.alerts.rules import PARTITION_MISSED, missed_partitions
+    from prover.store.ledger import Miss
 
-    miss = MissFact(1000, 0, 3, 1, 240, [5, 6], "deadline closed while worker w1 was proving")
+    miss = Miss(1000, 0, 3, 1, 240, [5, 6], "deadline closed while worker w1 was proving")
     (a,) = missed_partitions([miss], 300, PERIOD)
     assert a.name == PARTITION_MISSED and a.labels["partition"] == "1"
     assert a.details["reason"].startswith("deadline closed")
