@@ -15,6 +15,7 @@ import grpc
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from prover._proto import manager_pb2_grpc as pb_grpc
+from prover.alerts import AlertBook
 from prover.chain.clock import EpochClock
 from prover.chain.lotus import LotusClient
 from prover.config import ManagerConfig, StorageConfig, database_url
@@ -62,6 +63,9 @@ class Manager:
         self.scheduler: BackgroundScheduler | None = None
         self.port: int | None = None
         self.http: HttpServer | None = None
+        # the alerts active now: the alert watch keeps it, the dashboard and
+        # `prover alerts` read it
+        self.alert_book = AlertBook()
 
     def start(self) -> None:
         cfg = self.config
