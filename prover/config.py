@@ -186,6 +186,37 @@ def parse_fil(value: Any) -> int:
 _FIL_UNITS = {"fil": ATTO_PER_FIL, "millifil": 10**15, "nanofil": 10**9, "attofil": 1}
 
 
+class AlertsConfig(_Strict):
+    # Generic JSON webhooks (Slack's incoming webhooks among them): one POST
+    # per fired or resolved alert.
+    webhooks: list[str] = []
+    # Alertmanager base URLs (POST <url>/api/v2/alerts).
+    alertmanagers: list[str] = []
+    interval_s: float = Field(default=10.0, gt=0)
+    # A PoSt message not on chain this many epochs before its deadline's Close.
+    not_landed_epochs: int = Field(default=10, ge=1)
+    # A sender's balance under this (attoFIL or "10 FIL"); 0 turns it off.
+    low_balance: int = 10 * ATTO_PER_FIL
+    head_stall_epochs: int = Field(default=5, ge=1)
+    resend_s: float = Field(default=60.0, gt=0)
+    timeout_s: float = Field(default=5.0, gt=0)
+    # Added to every alert's labels (one manager's alerts told from another's).
+    labels: dict[str, str] = {}
+
+    @field_validator("webhooks", "alertmanagers")
+    @classmethod
+    def _urls(cls, v: list[str]) -> list[str]:
+        for url in v:
+            if not url.startswith(("http://", "https://")):
+                raise ValueError(f"{url!r} is not an http:// or https:// URL")
+        return v
+
+    @field_validator("low_balance", mode="before")
+    @classmethod
+    def _fil(cls, v: Any) -> int:
+        return parse_fil(v)
+
+
 class LogConfig(_Strict):
     json_lines: bool = Field(default=False, alias="json")
     level: str = "info"
@@ -200,6 +231,7 @@ class ManagerConfig(_Strict):
     jobs: JobsConfig = JobsConfig()
     chain: ChainConfig = ChainConfig()
     storage: list[StorageConfig] = []
+    alerts: AlertsConfig = AlertsConfig()
     log: LogConfig = LogConfig()
 
 

@@ -59,9 +59,11 @@ class ChainSetup:
     def miner(self) -> DevnetMiner:
         return self.net.miners[MINER]
 
-    def manager(self, home: Path, jobs: dict | None = None, **chain) -> ManagerProcess:
+    def manager(
+        self, home: Path, jobs: dict | None = None, alerts: dict | None = None, **chain
+    ) -> ManagerProcess:
         """A manager following this devnet, storage ``store-1`` = the sectors;
-        ``jobs`` overrides keys of its [jobs] section."""
+        ``jobs`` and ``alerts`` override keys of those sections."""
         settings = {
             "api": f"devnet-token:{self.server.url}",
             "network": "t",
@@ -78,9 +80,9 @@ class ChainSetup:
             replace[line] = ""
         lines = "".join(f"{k} = {json.dumps(v)}\n" for k, v in settings.items())
         replace["[chain]\n"] = f"[chain]\n{lines}"
-        for key, value in (jobs or {}).items():
+        for key, value in {**(jobs or {}), **(alerts or {})}.items():
             (line,) = re.findall(rf"^{key} = .*\n", template, flags=re.M)
-            replace[line] = f"{key} = {json.dumps(value)}\n"
+            replace[line] = f"{key} = {_toml(value)}\n"
         return ManagerProcess(home, replace=replace).start()
 
     def worker(
@@ -96,6 +98,13 @@ class ChainSetup:
 
     def proven(self, period_start: int, deadline: int) -> set[int]:
         return self.miner.proven.get((period_start, deadline), set())
+
+
+def _toml(value) -> str:
+    """A TOML value: JSON's literals, but inline tables as { key = value }."""
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{k} = {_toml(v)}" for k, v in value.items()) + " }"
+    return json.dumps(value)
 
 
 def start_devnet(

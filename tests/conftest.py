@@ -183,3 +183,20 @@ def pg_manager(tmp_path):
     yield m
     m.kill()
     drop()
+
+
+# ---- Alertmanager ----------------------------------------------------------
+
+AM_URL_ENV = "PROVER_TEST_ALERTMANAGER_URL"
+
+
+@pytest.fixture
+def alertmanager_url() -> str:
+    """A real Prometheus Alertmanager (Debian's prometheus-alertmanager),
+    started by .ci/run; locally, start one and set PROVER_TEST_ALERTMANAGER_URL."""
+    url = os.environ.get(AM_URL_ENV)
+    if not url and os.environ.get("CI") == "true":
+        pytest.fail(f"{AM_URL_ENV} must be set in CI: alerts are tested against Alertmanager")
+    if not url:
+        pytest.skip(f"{AM_URL_ENV} not set")
+    return url.rstrip("/")

@@ -323,6 +323,11 @@ class AdminServiceStub:
                 request_serializer=prover_dot___proto_dot_manager__pb2.ProveDeadlineRequest.SerializeToString,
                 response_deserializer=prover_dot___proto_dot_manager__pb2.ProveDeadlineResponse.FromString,
                 _registered_method=True)
+        self.ListAlerts = channel.unary_unary(
+                '/prover.v1.AdminService/ListAlerts',
+                request_serializer=prover_dot___proto_dot_manager__pb2.ListAlertsRequest.SerializeToString,
+                response_deserializer=prover_dot___proto_dot_manager__pb2.ListAlertsResponse.FromString,
+                _registered_method=True)
 
 
 class AdminServiceServicer:
@@ -382,6 +387,12 @@ class AdminServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListAlerts(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -429,6 +440,11 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     servicer.ProveDeadline,
                     request_deserializer=prover_dot___proto_dot_manager__pb2.ProveDeadlineRequest.FromString,
                     response_serializer=prover_dot___proto_dot_manager__pb2.ProveDeadlineResponse.SerializeToString,
+            ),
+            'ListAlerts': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAlerts,
+                    request_deserializer=prover_dot___proto_dot_manager__pb2.ListAlertsRequest.FromString,
+                    response_serializer=prover_dot___proto_dot_manager__pb2.ListAlertsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -674,6 +690,33 @@ class AdminService:
             '/prover.v1.AdminService/ProveDeadline',
             prover_dot___proto_dot_manager__pb2.ProveDeadlineRequest.SerializeToString,
             prover_dot___proto_dot_manager__pb2.ProveDeadlineResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAlerts(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/prover.v1.AdminService/ListAlerts',
+            prover_dot___proto_dot_manager__pb2.ListAlertsRequest.SerializeToString,
+            prover_dot___proto_dot_manager__pb2.ListAlertsResponse.FromString,
             options,
             channel_credentials,
             insecure,

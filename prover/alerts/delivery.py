@@ -122,13 +122,18 @@ class Deliverer:
         self._backoff = [RETRY_FIRST_S for _ in self.receivers]
         self._resent_at = [clock() for _ in self.receivers]
         self._stopped = False
-        self._thread = threading.Thread(target=self._run, name="alert-delivery", daemon=True)
+        # a thread per receiver: one that hangs (a webhook whose server
+        # never answers) delays no other
+        self._threads = [
+            threading.Thread(target=self._run, args=(i,), name=f"alert-delivery-{i}", daemon=True)
+            for i in range(len(self.receivers))
+        ]
         self.delivered = 0  # posts taken, for tests and metrics
         self.failures = 0
 
     def start(self) -> Deliverer:
-        if self.receivers:
-            self._thread.start()
+        for t in self._threads:
+            t.start()
         return self
 
     def submit(self, changes: Iterable[Alert]) -> None:
@@ -152,36 +157,32 @@ class Deliverer:
         with self._cond:
             self._stopped = True
             self._cond.notify_all()
-        if self._thread.is_alive():
-            self._thread.join(grace_s)
+        until = self.clock() + grace_s
+        for t in self._threads:
+            if t.is_alive():
+                t.join(max(0.0, until - self.clock()))
         self._client.close()
 
-    def _run(self) -> None:
+    def _run(self, i: int) -> None:
+        am = self.receivers[i].kind == "alertmanager"
         while True:
             with self._cond:
                 if self._stopped:
                     return
                 now = self.clock()
-                due = [
-                    i
-                    for i, r in enumerate(self.receivers)
-                    if (self._waiting[i] and now >= self._retry_at[i])
-                    or (r.kind == "alertmanager" and now - self._resent_at[i] >= self.resend_s)
-                ]
+                due = (self._waiting[i] and now >= self._retry_at[i]) or (
+                    am and now - self._resent_at[i] >= self.resend_s
+                )
                 if not due:
-                    self._cond.wait(self._next_wake(now))
+                    self._cond.wait(self._next_wake(i, now))
                     continue
-                batches = {i: list(self._waiting[i].values()) for i in due}
-            for i, alerts in batches.items():
-                self._deliver(i, alerts)
+                batch = list(self._waiting[i].values())
+            self._deliver(i, batch)
 
-    def _next_wake(self, now: float) -> float:
-        times = [self._retry_at[i] for i, w in enumerate(self._waiting) if w]
-        times += [
-            self._resent_at[i] + self.resend_s
-            for i, r in enumerate(self.receivers)
-            if r.kind == "alertmanager"
-        ]
+    def _next_wake(self, i: int, now: float) -> float:
+        times = [self._retry_at[i]] if self._waiting[i] else []
+        if self.receivers[i].kind == "alertmanager":
+            times.append(self._resent_at[i] + self.resend_s)
         return max(0.05, min(times, default=now + 3600) - now)
 
     def _deliver(self, i: int, alerts: list[Alert]) -> None:
@@ -195,8 +196,8 @@ class Deliverer:
             if alerts:
                 receiver.post(self._client, alerts)
         except httpx.HTTPError as exc:
-            self.failures += 1
             with self._cond:
+                self.failures += 1
                 self._retry_at[i] = self.clock() + self._backoff[i]
                 self._backoff[i] = min(self._backoff[i] * 2, RETRY_MAX_S)
             log.warning(
@@ -207,8 +208,8 @@ class Deliverer:
                 error=str(exc) or type(exc).__name__,
             )
             return
-        self.delivered += 1
         with self._cond:
+            self.delivered += 1
             for a in alerts:
                 if self._waiting[i].get(a.key) == a:  # not replaced meanwhile
                     del self._waiting[i][a.key]

@@ -173,13 +173,13 @@ class WorkerFact:
 
 
 def no_capable_worker(
-    miners: Mapping[int, int], workers: Iterable[WorkerFact], now: datetime, live_s: float
+    miners: Iterable[tuple[int, int]], workers: Iterable[WorkerFact], now: datetime, live_s: float
 ) -> list[Alert]:
-    """Miners (actor id -> WindowPoSt proof type) that no live, undrained
-    worker may prove."""
+    """The (miner actor id, WindowPoSt proof type) pairs that no live,
+    undrained worker may prove."""
     live = [w for w in workers if not w.draining and (now - w.last_seen).total_seconds() <= live_s]
     out = []
-    for miner, proof_type in sorted(miners.items()):
+    for miner, proof_type in sorted(set(miners)):
         able = [
             w.name
             for w in live

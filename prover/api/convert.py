@@ -14,6 +14,7 @@ from prover.proofs.layout import SectorRef
 from prover.store.specs import NewJobSpec
 
 if TYPE_CHECKING:
+    from prover.alerts.book import Alert
     from prover.store.ledger import Miss
     from prover.store.models import JobRow, MessageRow, MissRow, WorkerRow
 
@@ -210,4 +211,21 @@ def message_to_pb(m: MessageRow) -> pb.ChainMessage:
         value = getattr(m, name)
         if value is not None:
             setattr(msg, name, value)
+    return msg
+
+
+# ---- alerts ------------------------------------------------------------------------
+
+
+def alert_to_pb(a: Alert) -> pb.AlertInfo:
+    msg = pb.AlertInfo(
+        name=a.name,
+        labels=dict(a.labels),
+        summary=a.summary,
+        details=dict(a.details),
+        severity=a.severity,
+    )
+    ts = timestamp(a.starts_at)
+    if ts is not None:
+        msg.starts_at.CopyFrom(ts)
     return msg

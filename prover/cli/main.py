@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from prover import __version__
+from prover.cli.alerts_cmds import alerts
 from prover.cli.deadlines_cmds import deadlines_group
 from prover.cli.devnet_cmds import demo, devnet_group
 from prover.cli.jobs_cmds import jobs_group, workers_group
@@ -34,3 +35,4 @@ cli.add_command(workers_group)
 cli.add_command(devnet_group)
 cli.add_command(deadlines_group)
 cli.add_command(demo)
+cli.add_command(alerts)

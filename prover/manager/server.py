@@ -15,12 +15,13 @@ import grpc
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from prover._proto import manager_pb2_grpc as pb_grpc
-from prover.alerts import AlertBook
+from prover.alerts import AlertBook, Deliverer
 from prover.chain.clock import EpochClock
 from prover.chain.lotus import LotusClient
 from prover.config import ManagerConfig, StorageConfig, database_url
 from prover.devnet import DEVNET_DIR, STORAGE_NAME, DevnetServer, devnet_paths, load_devnet
 from prover.logs import get_logger
+from prover.manager.alert_watch import AlertWatch, receivers_of
 from prover.manager.auth import TokenInterceptor
 from prover.manager.dispatch import Dispatcher
 from prover.manager.metrics import manager_registry
@@ -66,6 +67,8 @@ class Manager:
         # the alerts active now: the alert watch keeps it, the dashboard and
         # `prover alerts` read it
         self.alert_book = AlertBook()
+        self.alert_deliverer: Deliverer | None = None
+        self.alert_client: LotusClient | None = None
 
     def start(self) -> None:
         cfg = self.config
@@ -104,6 +107,7 @@ class Manager:
                 clock=self.epochs,
                 kick=self.dispatcher.kick,
             )
+        self.alert_watch = self._alert_watch(cfg)
         started = time.monotonic()
         self.dispatcher.start(self.store)
         # Running jobs get one full heartbeat timeout of grace after a start.
@@ -126,6 +130,7 @@ class Manager:
                 max_claim_wait_s=cfg.api.max_claim_wait_s,
                 heartbeat_interval_s=cfg.jobs.heartbeat_interval_s,
                 on_proof=self.tracker.job_finished if self.tracker else lambda: None,
+                on_refused=self.alert_watch.refused,
             ),
             server,
         )
@@ -137,6 +142,7 @@ class Manager:
                 clock=self.epochs,
                 tracker=self.tracker,
                 max_message_bytes=cfg.api.max_message_bytes,
+                alerts=self.alert_book.active,
             ),
             server,
         )
@@ -167,6 +173,13 @@ class Manager:
         self.scheduler.add_job(
             self.sweep_lifetime, "interval", minutes=10, max_instances=1, coalesce=True
         )
+        self.scheduler.add_job(
+            self.alert_watch.check,
+            "interval",
+            seconds=cfg.alerts.interval_s,
+            max_instances=1,
+            coalesce=True,
+        )
         self.scheduler.start()
         # The tracker has its own thread rather than a scheduler job: a
         # finished proof wakes it at once to submit (see Tracker.run).
@@ -190,6 +203,34 @@ class Manager:
             database=self.store.backend,
             tls=creds is not None,
             home=str(self.home),
+        )
+
+    def _alert_watch(self, cfg: ManagerConfig) -> AlertWatch:
+        """The alert watch, its deliverer started, and a chain client of its
+        own for balances (the tracker's is the tracker thread's)."""
+        self.alert_deliverer = Deliverer(
+            receivers_of(cfg.alerts),
+            timeout_s=cfg.alerts.timeout_s,
+            resend_s=cfg.alerts.resend_s,
+            active=self.alert_book.active,
+        ).start()
+        self.alert_client = None
+        if cfg.chain.api:
+            self.alert_client = LotusClient.from_env(
+                cfg.chain.api, network=cfg.chain.network, epoch_seconds=cfg.chain.epoch_seconds
+            )
+        return AlertWatch(
+            cfg.alerts,
+            self.alert_book,
+            self.store,
+            self.ledger,
+            self.tracker,
+            epoch=self.epochs.epoch,
+            epoch_seconds=cfg.chain.epoch_seconds,
+            worker_live_s=cfg.jobs.heartbeat_timeout_s,
+            senders=cfg.chain.senders,
+            balance=self.alert_client.wallet_balance if self.alert_client else None,
+            deliverer=self.alert_deliverer,
         )
 
     def _embedded_devnet(self, cfg: ManagerConfig) -> ManagerConfig:
@@ -255,6 +296,10 @@ class Manager:
             self.scheduler.shutdown(wait=False)
         if self.http is not None:
             self.http.stop()
+        if self.alert_deliverer is not None:
+            self.alert_deliverer.stop()
+        if self.alert_client is not None:
+            self.alert_client.close()
         if self.server is not None:
             self.server.stop(grace).wait()
         if self.store is not None:

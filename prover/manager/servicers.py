@@ -14,7 +14,9 @@ import grpc
 from prover import __version__, metrics
 from prover._proto import manager_pb2 as pb
 from prover._proto import manager_pb2_grpc as pb_grpc
+from prover.alerts import Alert
 from prover.api.convert import (
+    alert_to_pb,
     gpu_to_dict,
     job_to_pb,
     miss_to_pb,
@@ -103,12 +105,14 @@ class WorkerServicer(pb_grpc.WorkerServiceServicer):
         max_claim_wait_s: float,
         heartbeat_interval_s: float,
         on_proof: Callable[[], None] = lambda: None,
+        on_refused: Callable[[int, str, str], None] = lambda job_id, worker, error: None,
     ) -> None:
         self.store = store
         self.dispatcher = dispatcher
         self.max_claim_wait_s = max_claim_wait_s
         self.heartbeat_interval_s = heartbeat_interval_s
         self.on_proof = on_proof  # the tracker submits without waiting for its next tick
+        self.on_refused = on_refused  # (job id, worker, error): the alert on refused proofs
 
     def Register(self, request, context):
         with status_mapping(context):
@@ -191,6 +195,7 @@ class WorkerServicer(pb_grpc.WorkerServiceServicer):
                 log.warning(
                     "invalid_proof", job_id=report.job_id, worker=report.worker, reason=done.error
                 )
+                self.on_refused(report.job_id, report.worker, done.error or "")
             log.info(
                 "job_finished",
                 job_id=report.job_id,
@@ -231,8 +236,10 @@ class AdminServicer(pb_grpc.AdminServiceServicer):
         clock: EpochClock,
         tracker: Tracker | None = None,
         max_message_bytes: int = 4 << 20,
+        alerts: Callable[[], list[Alert]] = list,
     ) -> None:
         self.store = store
+        self.alerts = alerts  # the active ones, from the manager's AlertBook
         # What a page of jobs may carry, leaving room for the envelope: under
         # this server's limit and under gRPC's default 4 MiB that clients
         # (ours included) receive, whichever is smaller.
@@ -256,6 +263,10 @@ class AdminServicer(pb_grpc.AdminServiceServicer):
                     "miner", f"{miner} is not one of the configured miners {tracker.config.miners}"
                 )
             return deadlines_view(tracker, miner)
+
+    def ListAlerts(self, request, context):
+        with status_mapping(context):
+            return pb.ListAlertsResponse(alerts=[alert_to_pb(a) for a in self.alerts()])
 
     def ProveDeadline(self, request, context):
         with status_mapping(context):

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, case, delete, func, update
+from sqlalchemy import String, bindparam, case, cast, delete, func, update
 from sqlalchemy.orm import defer
 from sqlmodel import col, select
 
@@ -729,6 +729,42 @@ class JobStore:
         )
         with self._write(), self._session() as s, s.begin():
             return [tuple(r) for r in s.exec(q).all()]
+
+    # ---- the alert watch's queries ------------------------------------------------
+
+    @unavailable_on_db_errors
+    def left_out(self, closed_from: int) -> list[tuple[int, int, int, int, int, list, list]]:
+        """(miner, period start, deadline, partition, close, skipped, faulty)
+        of accepted tracker proofs that left sectors out, for deadlines that
+        close at or after ``closed_from``. Asked every few seconds: the empty
+        lists are filtered in SQL (as their JSON text) and no sectors read."""
+        q = select(
+            JobRow.miner,
+            JobRow.period_start,
+            JobRow.deadline,
+            JobRow.partition,
+            JobRow.close_epoch,
+            JobRow.skipped,
+            JobRow.faulty,
+        ).where(
+            JobRow.state == JobState.SUCCEEDED.value,
+            JobRow.dry_run == False,  # noqa: E712 (SQL, not Python)
+            col(JobRow.close_epoch) >= closed_from,
+            (cast(JOBS.c.skipped, String) != "[]") | (cast(JOBS.c.faulty, String) != "[]"),
+        )
+        with self._write(), self._session() as s, s.begin():
+            return [tuple(r) for r in s.exec(q).all()]
+
+    @unavailable_on_db_errors
+    def waiting_proof_types(self) -> set[tuple[int, int]]:
+        """(miner, proof type) of the jobs waiting for a worker."""
+        q = (
+            select(JobRow.miner, JobRow.proof_type)
+            .where(JobRow.state == JobState.READY.value)
+            .distinct()
+        )
+        with self._write(), self._session() as s, s.begin():
+            return {(m, t) for m, t in s.exec(q).all()}
 
     @staticmethod
     def claim_filter(worker) -> ClaimFilter:

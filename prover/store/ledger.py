@@ -263,6 +263,44 @@ class Ledger:
         with self.db.write(), self.db.session() as s, s.begin():
             return list(s.exec(q).all())
 
+    # ---- the alert watch's queries ------------------------------------------------
+
+    @unavailable_on_db_errors
+    def misses_after(self, last_id: int, closed_from: int) -> list[MissRow]:
+        """Misses recorded after the one with id ``last_id`` (ids only grow)
+        for deadlines closed at or after ``closed_from``: a miss never
+        changes, so a watcher reads each once."""
+        q = (
+            select(MissRow)
+            .where(col(MissRow.id) > last_id, col(MissRow.close_epoch) >= closed_from)
+            .order_by(col(MissRow.id))
+        )
+        with self.db.write(), self.db.session() as s, s.begin():
+            return list(s.exec(q).all())
+
+    @unavailable_on_db_errors
+    def troubled_messages(self, period_from: int) -> list[MessageRow]:
+        """Messages pending or failed on chain, of proving periods starting
+        at or after ``period_from``."""
+        q = select(MessageRow).where(
+            col(MessageRow.state).in_([MessageState.PENDING.value, MessageState.FAILED.value]),
+            col(MessageRow.period_start) >= period_from,
+        )
+        with self.db.write(), self.db.session() as s, s.begin():
+            return list(s.exec(q.order_by(col(MessageRow.id))).all())
+
+    @unavailable_on_db_errors
+    def senders(self, period_from: int) -> set[str]:
+        """Addresses that sent messages for periods starting at or after
+        ``period_from``."""
+        q = (
+            select(MessageRow.sender)
+            .where(col(MessageRow.period_start) >= period_from, MessageRow.sender != "")
+            .distinct()
+        )
+        with self.db.write(), self.db.session() as s, s.begin():
+            return set(s.exec(q).all())
+
 
 def _sent_columns(sent: Sent | None) -> dict:
     if sent is None:

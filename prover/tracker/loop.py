@@ -18,6 +18,7 @@ submission.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -63,9 +64,11 @@ class Tracker:
         self._wake = threading.Event()
         self.heads_in = HeadFollower(client, notify=config.notify, on_change=self._wake.set)
         self.epoch: int | None = None
+        # when the head last moved (monotonic): the alert on a stalled chain
+        self.head_moved_at = time.monotonic()
         # the last StateMinerProvingDeadline per miner (for `prover deadlines`)
         self.heads: dict[int, ProvingDeadline] = {}
-        proof_types = ProofTypes(client)
+        self.proof_types = proof_types = ProofTypes(client)
         self.planner = Planner(jobs, ledger, client, storages, proof_types, kick)
         self.submitter = Submitter(jobs, ledger, client, config, proof_types)
         self.submitter.replan = self.planner.replan
@@ -133,6 +136,8 @@ class Tracker:
                 if finished:
                     self._finished.set()
                 return
+            if head.height != self.epoch:
+                self.head_moved_at = time.monotonic()
             self.epoch = head.height
             self.clock.observe(self.epoch)
             if changes or self._full_pass:
@@ -154,7 +159,7 @@ class Tracker:
                         m, epoch, self.heads.get(m.miner)
                     ),
                 )
-                self.settler.settle(self.epoch, self.config.confidence, self._longest_period)
+                self.settler.settle(self.epoch, self.config.confidence, self.longest_period)
             elif finished:
                 for miner, head in self.heads.items():
                     if may_submit(head.info, self.config.confidence):
@@ -209,5 +214,5 @@ class Tracker:
         if kind == MessageKind.RECOVERY:  # check (and declare) again
             self.recoveries.forget(miner, period_start, deadline)
 
-    def _longest_period(self) -> int:
+    def longest_period(self) -> int:
         return max((h.policy.proving_period for h in self.heads.values()), default=0)

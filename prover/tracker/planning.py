@@ -120,6 +120,14 @@ class ProofTypes:
             self._cache[key] = self.client.state_miner_info(miner).window_post_proof_type
         return self._cache[key]
 
+    def latest(self) -> dict[int, int]:
+        """Each miner's proof type as last read (for the alerts on workers)."""
+        out: dict[int, tuple[tuple[int, int], int]] = {}
+        for (miner, start, index), proof_type in list(self._cache.items()):
+            if miner not in out or (start, index) > out[miner][0]:
+                out[miner] = ((start, index), proof_type)
+        return {m: t for m, (_, t) in out.items()}
+
 
 class Planner:
     def __init__(

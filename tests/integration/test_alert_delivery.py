@@ -127,6 +127,30 @@ def test_a_receiver_that_hangs_is_timed_out_and_an_error_status_is_retried():
         refuses.close()
 
 
+def test_a_receiver_that_hangs_delays_no_other():
+    hang = socket.socket()
+    hang.bind(("127.0.0.1", 0))
+    hang.listen(8)
+    good = Receiving()
+    d = Deliverer(
+        [
+            Receiver("webhook", f"http://127.0.0.1:{hang.getsockname()[1]}/"),
+            Receiver("alertmanager", good.url),
+        ],
+        timeout_s=30,
+    ).start()
+    try:
+        started = time.monotonic()
+        d.submit(AlertBook().observe([missed(1)], T0))
+        wait_for(lambda: good.got, 5)
+        assert time.monotonic() - started < 5  # not after the hanging one's 30 s
+        assert good.got[0][0] == "/api/v2/alerts"
+    finally:
+        d.stop(grace_s=0.1)
+        hang.close()
+        good.close()
+
+
 def test_nothing_to_deliver_without_receivers():
     d = Deliverer([]).start()
     d.submit([missed(1)])

@@ -103,7 +103,7 @@ def test_no_live_worker_for_a_miners_proof_type():
     fresh = WorkerFact("w1", now, False, [], [13])  # 32GiB only
     stale = WorkerFact("w2", now - timedelta(minutes=5), False, [], [])
     draining = WorkerFact("w3", now, True, [], [])
-    alerts = no_capable_worker({1000: 13, 2000: 14}, [fresh, stale, draining], now, 15)
+    alerts = no_capable_worker([(1000, 13), (2000, 14)], [fresh, stale, draining], now, 15)
     assert [a.labels["miner"] for a in alerts] == ["2000"]  # 64GiB: nobody live can
 
 

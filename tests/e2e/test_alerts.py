@@ -1,0 +1,162 @@
+"""Alerts end to end: a real manager following the devnet, a real
+Alertmanager (Debian's prometheus-alertmanager, started by .ci/run), a local
+webhook receiver, and a webhook that never answers beside them."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import threading
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import httpx
+
+from chain_fixtures import MINER, start_devnet, wait_for
+from prover.chain.deadlines import Policy
+
+# 1 s epochs, 6-epoch deadlines, 4 deadlines: a deadline comes round every 24 s
+POLICY = Policy.devnet(
+    challenge_window=6, challenge_lookback=2, fault_declaration_cutoff=3, period_deadlines=4
+)
+
+
+class WebhookReceiver:
+    """Records every JSON body POSTed to it."""
+
+    def __init__(self) -> None:
+        self.posts: list[dict] = []
+        posts = self.posts
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                posts.append(json.loads(body))
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+
+    def of(self, name: str) -> list[dict]:
+        return [p["alert"] for p in list(self.posts) if p["alert"]["name"] == name]
+
+    def close(self) -> None:
+        self.server.shutdown()
+
+
+class BlackHole:
+    """Accepts connections and never answers: a webhook whose server hangs."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.held: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}/hook"
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.held.append(conn)
+
+    def close(self) -> None:
+        self.sock.close()
+        for c in self.held:
+            c.close()
+
+
+def active(am: str, test: str, name: str) -> list[dict]:
+    """The alerts Alertmanager holds active with our test's label."""
+    got = httpx.get(
+        f"{am}/api/v2/alerts",
+        params=[("filter", f'test="{test}"'), ("filter", f'alertname="{name}"')],
+        timeout=10,
+    )
+    got.raise_for_status()
+    return [a for a in got.json() if a["status"]["state"] == "active"]
+
+
+def test_a_missed_deadline_is_alerted_once_then_resolved(tmp_path, alertmanager_url):
+    chain = start_devnet(tmp_path, {1: [[1, 2]]}, POLICY)
+    hook, hole = WebhookReceiver(), BlackHole()
+    test = uuid.uuid4().hex[:12]
+    m = chain.manager(
+        tmp_path / "mgr",
+        alerts={
+            "webhooks": [hole.url, hook.url],
+            "alertmanagers": [alertmanager_url],
+            "interval_s": 0.5,
+            "resend_s": 2.0,
+            "timeout_s": 3.0,
+            "labels": {"test": test},
+        },
+    )
+    w = None
+    try:
+        # no worker: deadline 1 (epochs 6-12) closes without a proof
+        wait_for(lambda: active(alertmanager_url, test, "ProverPartitionMissed"), 60, "the miss")
+        (missed,) = active(alertmanager_url, test, "ProverPartitionMissed")
+        labels = missed["labels"]
+        assert (labels["miner"], labels["period_start"], labels["deadline"]) == (
+            str(MINER),
+            "0",
+            "1",
+        )
+        assert labels["partition"] == "0" and labels["severity"] == "critical"
+        assert "closed without a proof" in missed["annotations"]["summary"]
+        assert missed["annotations"]["reason"]
+        (nobody,) = active(alertmanager_url, test, "ProverNoWorker")
+        assert nobody["labels"]["miner"] == str(MINER)
+
+        # the operator's view: `prover alerts` lists both, exit status 1
+        cli = subprocess.run(
+            [sys.executable, "-m", "prover.cli", "alerts", "--json"],
+            env={**m.env(), "PROVER_API_INFO": m.api_info()},
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert cli.returncode == 1, cli.stderr
+        names = {a["name"] for a in json.loads(cli.stdout)}
+        assert {"ProverPartitionMissed", "ProverNoWorker"} <= names
+
+        # a worker comes: "no worker" resolves; the deadline comes round a
+        # period later (epoch 36) and is proven, and the miss resolves
+        w = chain.worker(tmp_path / "w1", m)
+        wait_for(lambda: not active(alertmanager_url, test, "ProverNoWorker"), 60, "a worker")
+        wait_for(lambda: chain.proven(24, 1) == {0}, 90, "deadline 1 proven a period later")
+        wait_for(
+            lambda: not active(alertmanager_url, test, "ProverPartitionMissed"), 60, "resolved"
+        )
+
+        # the webhook saw each once: fired, then resolved; Slack's text line
+        wait_for(lambda: len(hook.of("ProverPartitionMissed")) >= 2, 30, "the webhook")
+        posts = hook.of("ProverPartitionMissed")
+        assert [p["status"] for p in posts] == ["firing", "resolved"], posts
+        assert [p["status"] for p in hook.of("ProverNoWorker")] == ["firing", "resolved"]
+        first = next(p for p in hook.posts if p["alert"]["name"] == "ProverPartitionMissed")
+        assert first["text"].startswith("[CRITICAL] ProverPartitionMissed ")
+        # the hanging webhook held none of this up, and was tried
+        assert hole.held
+        assert m.events("alert_delivery_failed") == [] or all(
+            e["url"] == hole.url for e in m.events("alert_delivery_failed")
+        )
+    finally:
+        if w is not None:
+            w.kill()
+        m.kill()
+        chain.server.stop()
+        hook.close()
+        hole.close()
