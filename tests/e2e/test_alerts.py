@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -160,3 +161,41 @@ def test_a_missed_deadline_is_alerted_once_then_resolved(tmp_path, alertmanager_
         chain.server.stop()
         hook.close()
         hole.close()
+
+
+def test_sectors_left_out_a_low_balance_and_a_stalled_head_on_the_devnet(tmp_path):
+    chain = start_devnet(tmp_path, {1: [[1, 2]]}, POLICY)
+    chain.replicas[2].sealed_path.unlink()  # partition 0 proven without it
+    hook = WebhookReceiver()
+    m = chain.manager(
+        tmp_path / "mgr",
+        alerts={
+            "webhooks": [hook.url],
+            "interval_s": 0.5,
+            "low_balance": "1000000000 FIL",  # more than any devnet sender holds
+            "head_stall_epochs": 3,
+        },
+    )
+    w = chain.worker(tmp_path / "w1", m)
+    try:
+        wait_for(lambda: chain.proven(0, 1) == {0}, 90, "deadline 1 proven")
+        wait_for(lambda: hook.of("ProverSectorsLeftOut"), 30, "sectors left out")
+        (left,) = hook.of("ProverSectorsLeftOut")
+        assert left["labels"]["deadline"] == "1" and left["details"]["sectors"] == "2"
+        wait_for(lambda: hook.of("ProverLowBalance"), 30, "a low balance")
+        (low,) = hook.of("ProverLowBalance")
+        assert low["status"] == "firing" and low["severity"] == "warning"
+
+        # the chain stops: no new head for 3 epochs; then it goes on
+        frozen = chain.net.clock()
+        chain.net.clock = lambda: frozen
+        wait_for(lambda: hook.of("ProverChainHeadStalled"), 30, "the head stalled")
+        chain.net.clock = time.time
+        wait_for(lambda: len(hook.of("ProverChainHeadStalled")) == 2, 30, "the head moves")
+        assert [a["status"] for a in hook.of("ProverChainHeadStalled")] == ["firing", "resolved"]
+        assert len(hook.of("ProverSectorsLeftOut")) == 1  # once, however many passes
+    finally:
+        w.kill()
+        m.kill()
+        chain.server.stop()
+        hook.close()
