@@ -28,6 +28,18 @@ PROOF_REFUSED = "ProverProofRefused"
 NO_WORKER = "ProverNoWorker"
 LOW_BALANCE = "ProverLowBalance"
 HEAD_STALLED = "ProverChainHeadStalled"
+ALERT_NAMES = (
+    PARTITION_MISSED,
+    SECTORS_LEFT_OUT,
+    MESSAGE_FAILED,
+    MESSAGE_NOT_LANDED,
+    PROOF_REFUSED,
+    NO_WORKER,
+    LOW_BALANCE,
+    HEAD_STALLED,
+)
+# raised as warnings; the others are critical
+WARNINGS = frozenset({SECTORS_LEFT_OUT, LOW_BALANCE})
 
 
 def _deadline_labels(miner: int, period_start: int, deadline: int, **more: object) -> dict:

@@ -8,12 +8,15 @@ or the clock is read when Prometheus asks, not kept in step by hand.
   ``prover_worker_draining{worker}``, from the workers table;
 - ``prover_chain_head_height`` (the epoch the manager works at) and, where
   the chain's genesis is configured, ``prover_chain_head_lag_seconds``: how
-  far the head trails wall time (genesis + height x epoch length).
+  far the head trails wall time (genesis + height x epoch length);
+- ``prover_alerts_active{alertname,severity}``: the alert watch's active
+  alerts, counted from its book (every known kind shown, 0 when quiet).
 """
 
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 
 from prometheus_client import CollectorRegistry
@@ -21,6 +24,8 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
+from prover.alerts import Alert
+from prover.alerts.rules import ALERT_NAMES, WARNINGS
 from prover.chain.clock import EpochClock
 from prover.logs import get_logger
 from prover.metrics import MANAGER_EVENTS, registry_of
@@ -114,10 +119,37 @@ class ChainCollector(Collector):
             )
 
 
+class AlertCollector(Collector):
+    """Active alerts by kind and severity, from the manager's AlertBook."""
+
+    def __init__(self, active: Callable[[], list[Alert]]) -> None:
+        self.active = active
+
+    def describe(self) -> list[Metric]:
+        return []
+
+    def collect(self) -> Iterator[Metric]:
+        family = GaugeMetricFamily(
+            "prover_alerts_active",
+            "Alerts active now, by kind (alertname) and severity.",
+            labels=["alertname", "severity"],
+        )
+        counts = Counter((a.name, a.severity) for a in self.active())
+        for name in ALERT_NAMES:
+            usual = "warning" if name in WARNINGS else "critical"
+            for severity in sorted({s for n, s in counts if n == name} or {usual}):
+                family.add_metric([name, severity], counts.get((name, severity), 0))
+        yield family
+
+
 def manager_registry(
-    store: JobStore, epochs: EpochClock, genesis_unix: float, epoch_seconds: float
+    store: JobStore,
+    epochs: EpochClock,
+    genesis_unix: float,
+    epoch_seconds: float,
+    alerts: Callable[[], list[Alert]] = list,
 ) -> CollectorRegistry:
     """One Manager's registry: the process's event counters and histograms,
     and this manager's scrape-time collectors."""
     chain = ChainCollector(epochs, genesis_unix, epoch_seconds)
-    return registry_of([*MANAGER_EVENTS, StoreCollector(store), chain])
+    return registry_of([*MANAGER_EVENTS, StoreCollector(store), chain, AlertCollector(alerts)])

@@ -158,7 +158,11 @@ class Manager:
         # /metrics (and later the dashboard) on [http] listen; port 0 binds
         # any free port, logged in manager_started like the API's.
         self.metrics = manager_registry(
-            self.store, self.epochs, cfg.chain.genesis_unix, cfg.chain.epoch_seconds
+            self.store,
+            self.epochs,
+            cfg.chain.genesis_unix,
+            cfg.chain.epoch_seconds,
+            self.alert_book.active,
         )
         self.http = start_http(cfg.http.listen, self.metrics)
 

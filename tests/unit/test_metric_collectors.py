@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from prover.chain.clock import EpochClock
 from prover.manager import metrics as manager_metrics
 from prover.worker.metrics import GpuCollector, WorkerMetrics
 
+T0 = datetime(2026, 12, 1, tzinfo=UTC)
 DASHBOARD = Path(__file__).resolve().parents[2] / "contrib" / "grafana" / "prover.json"
 
 
@@ -97,6 +99,30 @@ def test_head_height_and_lag_behind_wall_time():
     assert unknown.get_sample_value("prover_chain_head_lag_seconds") is None
 
 
+def test_active_alerts_by_kind_and_severity():
+    from prover.alerts import Alert, AlertBook, rules
+
+    book = AlertBook()
+    reg = metrics.registry_of([manager_metrics.AlertCollector(book.active)])
+    name = "prover_alerts_active"
+    assert value(reg, name, alertname=rules.PARTITION_MISSED, severity="critical") == 0
+    assert (
+        reg.get_sample_value(name, {"alertname": rules.HEAD_STALLED, "severity": "critical"}) == 0
+    )
+    book.observe(
+        [
+            Alert(rules.PARTITION_MISSED, {"deadline": "1"}),
+            Alert(rules.PARTITION_MISSED, {"deadline": "2"}),
+            Alert(rules.LOW_BALANCE, {"sender": "f1x"}, severity="warning"),
+        ],
+        T0,
+    )
+    assert value(reg, name, alertname=rules.PARTITION_MISSED, severity="critical") == 2
+    assert value(reg, name, alertname=rules.LOW_BALANCE, severity="warning") == 1
+    book.observe([], T0)
+    assert value(reg, name, alertname=rules.PARTITION_MISSED, severity="critical") == 0
+
+
 def test_no_gpu_means_no_gpu_series():
     reg = metrics.registry_of([GpuCollector("w1", list)])
     assert b"prover_gpu" not in generate_latest(reg)
@@ -144,6 +170,7 @@ def known_names(monkeypatch) -> set[str]:
         *metrics.MANAGER_EVENTS,
         manager_metrics.StoreCollector(_NoStore()),
         manager_metrics.ChainCollector(clock, 1, 30.0),
+        manager_metrics.AlertCollector(list),
     ]
     fact = {"index": 0, "name": "g", "memory_total": 1, "memory_used": 1}
     fact |= {"utilization": 1, "temperature": 1}
@@ -180,5 +207,6 @@ def test_the_dashboard_names_only_metrics_that_exist(monkeypatch):
         "prover_sectors_skipped_total",
         "prover_chain_head_lag_seconds",
         "prover_gpu_utilization_percent",
+        "prover_alerts_active",
     ):
         assert name in used, name
