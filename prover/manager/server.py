@@ -164,7 +164,14 @@ class Manager:
             cfg.chain.epoch_seconds,
             self.alert_book.active,
         )
-        self.http = start_http(cfg.http.listen, self.metrics)
+        self.http = start_http(
+            cfg.http.listen,
+            self.metrics,
+            store=self.store,
+            tracker=self.tracker,
+            secret=self.secret,
+            alerts=self.alert_book.active,
+        )
 
         self.scheduler = BackgroundScheduler(timezone="UTC")
         every = cfg.jobs.sweep_interval_s

@@ -1,23 +1,68 @@
 """The manager's HTTP listener (``[http] listen``): its routes.
 
-Today ``/metrics``; the server-rendered dashboard and its login will be
-routes beside it, on the same listener (see ``prover.metrics.http``).
+``/metrics`` for Prometheus, open as it always was; the read-only
+dashboard (``prover.dashboard``: ``/``, ``/deadline``, ``/login``,
+``/logout``) beside it on the same listener, behind the admin token unless
+the listener is on loopback.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from prometheus_client import CollectorRegistry
 
-from prover.metrics.http import HttpServer, metrics_route
+from prover.alerts import Alert
+from prover.dashboard.pages import Dashboard
+from prover.dashboard.views import ChainFacts
+from prover.metrics.http import HttpServer, Route, metrics_route, parse_listen
+from prover.store import JobStore
+from prover.tracker import Tracker
 
 
-def start_http(listen: str, registry: CollectorRegistry) -> HttpServer | None:
+def chain_facts(tracker: Tracker) -> Callable[[], ChainFacts]:
+    """The tracker's head and miners' deadlines as the dashboard reads them
+    (from the HTTP threads: a copy of what the tracker's thread last set)."""
+
+    def facts() -> ChainFacts:
+        heads = dict(tracker.heads)
+        return ChainFacts(
+            epoch=tracker.epoch,
+            miners=list(tracker.config.miners),
+            heads={m: h.info for m, h in heads.items()},
+            confidence=tracker.config.confidence,
+        )
+
+    return facts
+
+
+def start_http(
+    listen: str,
+    registry: CollectorRegistry,
+    *,
+    store: JobStore | None = None,
+    tracker: Tracker | None = None,
+    secret: bytes | None = None,
+    alerts: Callable[[], list[Alert]] = list,
+) -> HttpServer | None:
     """Serves the manager's routes on ``listen``; None when it is empty
-    (turned off). Raises OSError when the address cannot be bound."""
+    (turned off). The dashboard comes with a store and the token secret;
+    ``tracker`` None means no chain is followed. Raises OSError when the
+    address cannot be bound."""
     if not listen:
         return None
+    routes: dict[str, Route] = {"/metrics": metrics_route(registry)}
+    if store is not None and secret is not None:
+        dashboard = Dashboard(
+            store.db,
+            secret=secret,
+            listen_host=parse_listen(listen)[0],
+            chain=chain_facts(tracker) if tracker is not None else lambda: None,
+            alerts=alerts,
+        )
+        routes |= dashboard.routes()
     try:
-        return HttpServer(listen, {"/metrics": metrics_route(registry)}).start()
+        return HttpServer(listen, routes).start()
     except OSError as exc:
         # the bare "[Errno 98] Address already in use" does not say which
         # listener: name it, and what to do about it
