@@ -100,6 +100,13 @@ class Access:
     login: bool = False
 
 
+def pasted_token(text: str) -> str:
+    """The token in what an operator pastes into the login form: the token
+    itself, or the whole line ``prover-manager auth api-info --perm admin``
+    prints (``PROVER_API_INFO=<token>:<host:port>``; a token has no colon)."""
+    return text.strip().removeprefix("PROVER_API_INFO=").partition(":")[0]
+
+
 def token_refusal(secret: bytes, token: str) -> str | None:
     """Why ``token`` does not open the dashboard, or None if it does."""
     perm = token_perm(secret, token.strip())

@@ -27,6 +27,7 @@ from prover.dashboard.auth import (
     decide,
     host_name,
     is_loopback,
+    pasted_token,
     session_cookie,
     token_refusal,
 )
@@ -52,6 +53,15 @@ log = get_logger("prover.dashboard")
 REFRESH_S = 5
 RECENT_MISSES = 20
 HTML = "text/html; charset=utf-8"
+# a mark beside the colour of each state, for who cannot tell the colours apart
+MARKS = {
+    DeadlineState.CURRENT: "\u25b8",  # a small triangle: under way
+    DeadlineState.PROVEN: "\u2713",  # a check mark
+    DeadlineState.PARTLY_FAULTY: "!",
+    DeadlineState.FAULTY: "\u26a0",  # a warning sign
+    DeadlineState.MISSED: "\u2717",  # a cross
+    DeadlineState.EMPTY: "",
+}
 
 
 def _sectors(numbers) -> str:
@@ -186,6 +196,7 @@ class Dashboard:
             chain_line=self._chain_line(chain),
             strips=strips,
             states=list(DeadlineState),
+            marks={s.value: m for s, m in MARKS.items()},
             alerts=alerts,
             alerts_error=alerts_error,
             misses=self.overview.recent_misses(RECENT_MISSES),
@@ -240,7 +251,7 @@ class Dashboard:
         if request.method != "POST":
             return method_not_allowed("GET, POST")
         form = parse_qs(request.body.decode("utf-8", "replace"))
-        token = (form.get("token") or [""])[-1]
+        token = pasted_token((form.get("token") or [""])[-1])
         refusal = token_refusal(self.secret, token) if token else "no token given"
         if refusal is not None:
             log.warning("dashboard_login_refused", reason=refusal)

@@ -357,7 +357,8 @@ def test_off_loopback_only_the_admin_token_gets_in(served):
     assert "worker token" in httpx.post(f"{base}/login", data={"token": worker}, timeout=30).text
 
     # the admin token: a session cookie, and in with it
-    good = httpx.post(f"{base}/login", data={"token": admin}, timeout=30)
+    line = f"PROVER_API_INFO={admin}:127.0.0.1:9700"  # as `auth api-info` prints it
+    good = httpx.post(f"{base}/login", data={"token": line}, timeout=30)
     assert good.status_code == 303 and good.headers["location"] == "/"
     cookie = good.headers["set-cookie"]
     assert "HttpOnly" in cookie and "SameSite=Strict" in cookie

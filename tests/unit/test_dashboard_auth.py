@@ -13,6 +13,7 @@ from prover.dashboard.auth import (
     decide,
     host_name,
     is_loopback,
+    pasted_token,
     session_cookie,
     session_valid,
     session_value,
@@ -107,6 +108,14 @@ def test_the_login_takes_only_this_managers_admin_token():
     assert token_refusal(SECRET, f" {ADMIN}\n") is None  # pasted with a newline
     assert "worker" in token_refusal(SECRET, WORKER)
     assert token_refusal(SECRET, make_token(OTHER, "admin")) == "not a token of this manager"
+
+
+def test_the_login_takes_the_token_or_the_api_info_line_it_is_in():
+    line = f"PROVER_API_INFO={ADMIN}:10.0.0.5:9700"
+    assert pasted_token(line) == ADMIN
+    assert pasted_token(f"{ADMIN}:10.0.0.5:9700\n") == ADMIN
+    assert pasted_token(f"  {ADMIN} ") == ADMIN
+    assert token_refusal(SECRET, pasted_token(f"PROVER_API_INFO={WORKER}:h:1")) is not None
 
 
 def test_the_session_cookie_is_found_among_others():
