@@ -19,6 +19,7 @@ from urllib.parse import parse_qs
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from prover.alerts import Alert
+from prover.chain.deadlines import MAINNET
 from prover.dashboard.auth import (
     SESSION_SECONDS,
     Access,
@@ -213,6 +214,10 @@ class Dashboard:
         except (KeyError, ValueError):
             return self._text(400, "expected /deadline?miner=M&index=D[&period=P] (integers)")
         chain = self.chain()
+        head = chain.heads.get(miner) if chain is not None else None
+        deadlines = head.policy.period_deadlines if head is not None else MAINNET.period_deadlines
+        if not 0 <= index < deadlines:
+            return self._text(400, f"deadline index {index} out of range 0..{deadlines - 1}")
         if period is None:
             period = self._period_of(chain, miner, index)
         if period is None:

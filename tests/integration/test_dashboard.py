@@ -298,6 +298,8 @@ def test_a_deadlines_page_shows_its_partitions_jobs_messages_and_fees(served):
     assert "Proving period 0" in old.all_text
 
     assert get(f"{base}/deadline?miner=x&index=1").status_code == 400
+    out_of_range = get(f"{base}/deadline?miner={MINER}&index=8")  # the policy has 8
+    assert out_of_range.status_code == 400 and "0..7" in out_of_range.text
     assert get(f"{base}/deadline?miner={MINER}&index=0").status_code == 200  # empty, said so
 
 
@@ -307,6 +309,9 @@ def test_metrics_stay_as_they_were_beside_the_dashboard(served):
     assert httpx.post(f"{base}/metrics", timeout=30).status_code == 405
     assert httpx.post(f"{base}/", timeout=30).status_code == 405
     assert get(f"{base}/nope").status_code == 404
+    huge = httpx.post(f"{base}/login", content=b"token=" + b"a" * 70_000, timeout=30)
+    assert huge.status_code == 413  # a login is a token, not an upload
+    assert get(f"{base}/metrics").status_code == 200  # and the server goes on
 
 
 def test_without_a_chain_the_store_is_shown_and_says_so(served, store):
