@@ -271,6 +271,64 @@ class ReleaseResponse(_message.Message):
     state: str
     def __init__(self, state: _Optional[str] = ...) -> None: ...
 
+class StorageHost(_message.Message):
+    __slots__ = ("name", "address", "storages", "host", "version", "tls", "registered_at", "last_seen_at", "live")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    STORAGES_FIELD_NUMBER: _ClassVar[int]
+    HOST_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    TLS_FIELD_NUMBER: _ClassVar[int]
+    REGISTERED_AT_FIELD_NUMBER: _ClassVar[int]
+    LAST_SEEN_AT_FIELD_NUMBER: _ClassVar[int]
+    LIVE_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    address: str
+    storages: _containers.RepeatedScalarFieldContainer[str]
+    host: str
+    version: str
+    tls: bool
+    registered_at: _timestamp_pb2.Timestamp
+    last_seen_at: _timestamp_pb2.Timestamp
+    live: bool
+    def __init__(self, name: _Optional[str] = ..., address: _Optional[str] = ..., storages: _Optional[_Iterable[str]] = ..., host: _Optional[str] = ..., version: _Optional[str] = ..., tls: _Optional[bool] = ..., registered_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_seen_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., live: _Optional[bool] = ...) -> None: ...
+
+class AnnounceStorageRequest(_message.Message):
+    __slots__ = ("name", "address", "storages", "host", "version", "tls")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    STORAGES_FIELD_NUMBER: _ClassVar[int]
+    HOST_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    TLS_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    address: str
+    storages: _containers.RepeatedScalarFieldContainer[str]
+    host: str
+    version: str
+    tls: bool
+    def __init__(self, name: _Optional[str] = ..., address: _Optional[str] = ..., storages: _Optional[_Iterable[str]] = ..., host: _Optional[str] = ..., version: _Optional[str] = ..., tls: _Optional[bool] = ...) -> None: ...
+
+class AnnounceStorageResponse(_message.Message):
+    __slots__ = ("interval_ms", "timeout_ms")
+    INTERVAL_MS_FIELD_NUMBER: _ClassVar[int]
+    TIMEOUT_MS_FIELD_NUMBER: _ClassVar[int]
+    interval_ms: int
+    timeout_ms: int
+    def __init__(self, interval_ms: _Optional[int] = ..., timeout_ms: _Optional[int] = ...) -> None: ...
+
+class LocateStorageRequest(_message.Message):
+    __slots__ = ("storages",)
+    STORAGES_FIELD_NUMBER: _ClassVar[int]
+    storages: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, storages: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class LocateStorageResponse(_message.Message):
+    __slots__ = ("hosts",)
+    HOSTS_FIELD_NUMBER: _ClassVar[int]
+    hosts: _containers.RepeatedCompositeFieldContainer[StorageHost]
+    def __init__(self, hosts: _Optional[_Iterable[_Union[StorageHost, _Mapping]]] = ...) -> None: ...
+
 class ListJobsRequest(_message.Message):
     __slots__ = ("states", "miner", "deadline", "all", "include_proof", "include_sectors", "page_size", "page_token", "ids")
     STATES_FIELD_NUMBER: _ClassVar[int]
@@ -563,6 +621,44 @@ class ProveDeadlineResponse(_message.Message):
     challenge_epoch: int
     unprovable: _containers.RepeatedCompositeFieldContainer[Miss]
     def __init__(self, job_ids: _Optional[_Iterable[int]] = ..., period_start: _Optional[int] = ..., challenge_epoch: _Optional[int] = ..., unprovable: _Optional[_Iterable[_Union[Miss, _Mapping]]] = ...) -> None: ...
+
+class ListStorageHostsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListStorageHostsResponse(_message.Message):
+    __slots__ = ("hosts",)
+    HOSTS_FIELD_NUMBER: _ClassVar[int]
+    hosts: _containers.RepeatedCompositeFieldContainer[StorageHost]
+    def __init__(self, hosts: _Optional[_Iterable[_Union[StorageHost, _Mapping]]] = ...) -> None: ...
+
+class CheckSectorsRequest(_message.Message):
+    __slots__ = ("miner", "deadline", "slow_s")
+    MINER_FIELD_NUMBER: _ClassVar[int]
+    DEADLINE_FIELD_NUMBER: _ClassVar[int]
+    SLOW_S_FIELD_NUMBER: _ClassVar[int]
+    miner: int
+    deadline: int
+    slow_s: float
+    def __init__(self, miner: _Optional[int] = ..., deadline: _Optional[int] = ..., slow_s: _Optional[float] = ...) -> None: ...
+
+class SectorCheck(_message.Message):
+    __slots__ = ("deadline", "partition", "sector", "status", "reason", "seconds", "served_by")
+    DEADLINE_FIELD_NUMBER: _ClassVar[int]
+    PARTITION_FIELD_NUMBER: _ClassVar[int]
+    SECTOR_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    SECONDS_FIELD_NUMBER: _ClassVar[int]
+    SERVED_BY_FIELD_NUMBER: _ClassVar[int]
+    deadline: int
+    partition: int
+    sector: int
+    status: str
+    reason: str
+    seconds: float
+    served_by: str
+    def __init__(self, deadline: _Optional[int] = ..., partition: _Optional[int] = ..., sector: _Optional[int] = ..., status: _Optional[str] = ..., reason: _Optional[str] = ..., seconds: _Optional[float] = ..., served_by: _Optional[str] = ...) -> None: ...
 
 class ListAlertsRequest(_message.Message):
     __slots__ = ()

@@ -59,6 +59,16 @@ class WorkerServiceStub:
                 request_serializer=prover_dot___proto_dot_manager__pb2.ReleaseRequest.SerializeToString,
                 response_deserializer=prover_dot___proto_dot_manager__pb2.ReleaseResponse.FromString,
                 _registered_method=True)
+        self.AnnounceStorage = channel.unary_unary(
+                '/prover.v1.WorkerService/AnnounceStorage',
+                request_serializer=prover_dot___proto_dot_manager__pb2.AnnounceStorageRequest.SerializeToString,
+                response_deserializer=prover_dot___proto_dot_manager__pb2.AnnounceStorageResponse.FromString,
+                _registered_method=True)
+        self.LocateStorage = channel.unary_unary(
+                '/prover.v1.WorkerService/LocateStorage',
+                request_serializer=prover_dot___proto_dot_manager__pb2.LocateStorageRequest.SerializeToString,
+                response_deserializer=prover_dot___proto_dot_manager__pb2.LocateStorageResponse.FromString,
+                _registered_method=True)
 
 
 class WorkerServiceServicer:
@@ -94,6 +104,18 @@ class WorkerServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def AnnounceStorage(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def LocateStorage(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_WorkerServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -121,6 +143,16 @@ def add_WorkerServiceServicer_to_server(servicer, server):
                     servicer.Release,
                     request_deserializer=prover_dot___proto_dot_manager__pb2.ReleaseRequest.FromString,
                     response_serializer=prover_dot___proto_dot_manager__pb2.ReleaseResponse.SerializeToString,
+            ),
+            'AnnounceStorage': grpc.unary_unary_rpc_method_handler(
+                    servicer.AnnounceStorage,
+                    request_deserializer=prover_dot___proto_dot_manager__pb2.AnnounceStorageRequest.FromString,
+                    response_serializer=prover_dot___proto_dot_manager__pb2.AnnounceStorageResponse.SerializeToString,
+            ),
+            'LocateStorage': grpc.unary_unary_rpc_method_handler(
+                    servicer.LocateStorage,
+                    request_deserializer=prover_dot___proto_dot_manager__pb2.LocateStorageRequest.FromString,
+                    response_serializer=prover_dot___proto_dot_manager__pb2.LocateStorageResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -268,6 +300,60 @@ class WorkerService:
             metadata,
             _registered_method=True)
 
+    @staticmethod
+    def AnnounceStorage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/prover.v1.WorkerService/AnnounceStorage',
+            prover_dot___proto_dot_manager__pb2.AnnounceStorageRequest.SerializeToString,
+            prover_dot___proto_dot_manager__pb2.AnnounceStorageResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def LocateStorage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/prover.v1.WorkerService/LocateStorage',
+            prover_dot___proto_dot_manager__pb2.LocateStorageRequest.SerializeToString,
+            prover_dot___proto_dot_manager__pb2.LocateStorageResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
 
 class AdminServiceStub:
     """Missing associated documentation comment in .proto file."""
@@ -327,6 +413,16 @@ class AdminServiceStub:
                 '/prover.v1.AdminService/ListAlerts',
                 request_serializer=prover_dot___proto_dot_manager__pb2.ListAlertsRequest.SerializeToString,
                 response_deserializer=prover_dot___proto_dot_manager__pb2.ListAlertsResponse.FromString,
+                _registered_method=True)
+        self.ListStorageHosts = channel.unary_unary(
+                '/prover.v1.AdminService/ListStorageHosts',
+                request_serializer=prover_dot___proto_dot_manager__pb2.ListStorageHostsRequest.SerializeToString,
+                response_deserializer=prover_dot___proto_dot_manager__pb2.ListStorageHostsResponse.FromString,
+                _registered_method=True)
+        self.CheckSectors = channel.unary_stream(
+                '/prover.v1.AdminService/CheckSectors',
+                request_serializer=prover_dot___proto_dot_manager__pb2.CheckSectorsRequest.SerializeToString,
+                response_deserializer=prover_dot___proto_dot_manager__pb2.SectorCheck.FromString,
                 _registered_method=True)
 
 
@@ -393,6 +489,18 @@ class AdminServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListStorageHosts(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CheckSectors(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -445,6 +553,16 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     servicer.ListAlerts,
                     request_deserializer=prover_dot___proto_dot_manager__pb2.ListAlertsRequest.FromString,
                     response_serializer=prover_dot___proto_dot_manager__pb2.ListAlertsResponse.SerializeToString,
+            ),
+            'ListStorageHosts': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListStorageHosts,
+                    request_deserializer=prover_dot___proto_dot_manager__pb2.ListStorageHostsRequest.FromString,
+                    response_serializer=prover_dot___proto_dot_manager__pb2.ListStorageHostsResponse.SerializeToString,
+            ),
+            'CheckSectors': grpc.unary_stream_rpc_method_handler(
+                    servicer.CheckSectors,
+                    request_deserializer=prover_dot___proto_dot_manager__pb2.CheckSectorsRequest.FromString,
+                    response_serializer=prover_dot___proto_dot_manager__pb2.SectorCheck.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -717,6 +835,60 @@ class AdminService:
             '/prover.v1.AdminService/ListAlerts',
             prover_dot___proto_dot_manager__pb2.ListAlertsRequest.SerializeToString,
             prover_dot___proto_dot_manager__pb2.ListAlertsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListStorageHosts(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/prover.v1.AdminService/ListStorageHosts',
+            prover_dot___proto_dot_manager__pb2.ListStorageHostsRequest.SerializeToString,
+            prover_dot___proto_dot_manager__pb2.ListStorageHostsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CheckSectors(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/prover.v1.AdminService/CheckSectors',
+            prover_dot___proto_dot_manager__pb2.CheckSectorsRequest.SerializeToString,
+            prover_dot___proto_dot_manager__pb2.SectorCheck.FromString,
             options,
             channel_credentials,
             insecure,

@@ -80,6 +80,7 @@ class ManagerClient:
             self.channel = grpc.secure_channel(info.address, creds, options=options)
         else:
             self.channel = grpc.insecure_channel(info.address, options=options)
+        self.token = info.token
         self.metadata = (("authorization", f"Bearer {info.token}"),)
         self.worker = pb_grpc.WorkerServiceStub(self.channel)
         self.admin = pb_grpc.AdminServiceStub(self.channel)

@@ -16,7 +16,7 @@ from prover.store.specs import NewJobSpec
 if TYPE_CHECKING:
     from prover.alerts.book import Alert
     from prover.store.ledger import Miss
-    from prover.store.models import JobRow, MessageRow, MissRow, WorkerRow
+    from prover.store.models import JobRow, MessageRow, MissRow, StorageHostRow, WorkerRow
 
 
 def timestamp(value: datetime | None) -> Timestamp | None:
@@ -228,4 +228,22 @@ def alert_to_pb(a: Alert) -> pb.AlertInfo:
     ts = timestamp(a.starts_at)
     if ts is not None:
         msg.starts_at.CopyFrom(ts)
+    return msg
+
+
+# ---- storage hosts -----------------------------------------------------------------
+
+
+def storage_host_to_pb(h: StorageHostRow, live: bool) -> pb.StorageHost:
+    msg = pb.StorageHost(
+        name=h.name,
+        address=h.address,
+        storages=list(h.storages),
+        host=h.host,
+        version=h.version,
+        tls=h.tls,
+        live=live,
+    )
+    msg.registered_at.CopyFrom(timestamp(h.registered_at))
+    msg.last_seen_at.CopyFrom(timestamp(h.last_seen_at))
     return msg

@@ -28,7 +28,7 @@ from prover.manager.metrics import manager_registry
 from prover.manager.servicers import AdminServicer, WorkerServicer
 from prover.manager.web import start_http
 from prover.metrics.http import HttpServer
-from prover.store import Database, JobStore, Ledger, StoreUnavailable
+from prover.store import Database, JobStore, Ledger, StorageHosts, StoreUnavailable
 from prover.store.database import utcnow
 from prover.tracker import Tracker
 
@@ -84,6 +84,7 @@ class Manager:
             lifetime=timedelta(hours=cfg.jobs.lifetime_h),
         )
         self.ledger = Ledger(db, clock=self.clock)
+        self.hosts = StorageHosts(db, clock=self.clock, timeout_s=cfg.jobs.heartbeat_timeout_s)
         self.tracker = None
         self.devnet_server = None
         if not cfg.chain.api:
@@ -131,6 +132,7 @@ class Manager:
                 heartbeat_interval_s=cfg.jobs.heartbeat_interval_s,
                 on_proof=self.tracker.job_finished if self.tracker else lambda: None,
                 on_refused=self.alert_watch.refused,
+                hosts=self.hosts,
             ),
             server,
         )
@@ -143,6 +145,7 @@ class Manager:
                 tracker=self.tracker,
                 max_message_bytes=cfg.api.max_message_bytes,
                 alerts=self.alert_book.active,
+                hosts=self.hosts,
             ),
             server,
         )

@@ -21,11 +21,13 @@ from prover.api.convert import (
     job_to_pb,
     miss_to_pb,
     new_job_from_pb,
+    storage_host_to_pb,
     timings_from_pb,
     worker_to_pb,
 )
 from prover.chain.clock import EpochClock
 from prover.chain.lotus import LotusError
+from prover.config import check_listen
 from prover.logs import get_logger
 from prover.manager.deadline_view import deadlines_view
 from prover.manager.dispatch import Dispatcher
@@ -37,6 +39,7 @@ from prover.store import (
     InvalidJob,
     JobState,
     JobStore,
+    StorageHosts,
     StoreUnavailable,
     TransitionRefused,
     UnknownJob,
@@ -106,8 +109,10 @@ class WorkerServicer(pb_grpc.WorkerServiceServicer):
         heartbeat_interval_s: float,
         on_proof: Callable[[], None] = lambda: None,
         on_refused: Callable[[int, str, str], None] = lambda job_id, worker, error: None,
+        hosts: StorageHosts | None = None,
     ) -> None:
         self.store = store
+        self.hosts = hosts  # the storage hosts' index (AnnounceStorage, LocateStorage)
         self.dispatcher = dispatcher
         self.max_claim_wait_s = max_claim_wait_s
         self.heartbeat_interval_s = heartbeat_interval_s
@@ -225,6 +230,57 @@ class WorkerServicer(pb_grpc.WorkerServiceServicer):
             self.dispatcher.kick()
             return pb.ReleaseResponse(state=state.value)
 
+    def _hosts(self) -> StorageHosts:
+        if self.hosts is None:
+            raise BadRequest("storage", "this manager keeps no storage host index")
+        return self.hosts
+
+    def AnnounceStorage(self, request, context):
+        with status_mapping(context):
+            hosts = self._hosts()
+            name = _worker_name(request.name)
+            try:
+                check_listen(request.address)
+            except ValueError as exc:
+                raise BadRequest("address", str(exc)) from None
+            if not request.storages:
+                raise BadRequest("storages", "a storage host serves at least one storage")
+            for storage in request.storages:
+                if not NAME_RE.match(storage):
+                    raise BadRequest("storages", f"not a storage name: {storage!r}")
+            before = next((h for h in hosts.list() if h.name == name), None)
+            row = hosts.announce(
+                name,
+                address=request.address,
+                storages=request.storages,
+                host=request.host,
+                version=request.version,
+                tls=request.tls,
+            )
+            if (
+                before is None
+                or before.registered_at != row.registered_at
+                or not hosts.live(before)
+            ):
+                log.info(
+                    "storage_host_announced",
+                    name=name,
+                    address=row.address,
+                    storages=row.storages,
+                )
+            return pb.AnnounceStorageResponse(
+                interval_ms=int(self.heartbeat_interval_s * 1000),
+                timeout_ms=int(hosts.timeout.total_seconds() * 1000),
+            )
+
+    def LocateStorage(self, request, context):
+        with status_mapping(context):
+            index = self._hosts()
+            hosts = index.serving(request.storages)
+            return pb.LocateStorageResponse(
+                hosts=[storage_host_to_pb(h, index.live(h)) for h in hosts]
+            )
+
 
 class AdminServicer(pb_grpc.AdminServiceServicer):
     def __init__(
@@ -237,8 +293,10 @@ class AdminServicer(pb_grpc.AdminServiceServicer):
         tracker: Tracker | None = None,
         max_message_bytes: int = 4 << 20,
         alerts: Callable[[], list[Alert]] = list,
+        hosts: StorageHosts | None = None,
     ) -> None:
         self.store = store
+        self.hosts = hosts
         self.alerts = alerts  # the active ones, from the manager's AlertBook
         # What a page of jobs may carry, leaving room for the envelope: under
         # this server's limit and under gRPC's default 4 MiB that clients
@@ -263,6 +321,14 @@ class AdminServicer(pb_grpc.AdminServiceServicer):
                     "miner", f"{miner} is not one of the configured miners {tracker.config.miners}"
                 )
             return deadlines_view(tracker, miner)
+
+    def ListStorageHosts(self, request, context):
+        with status_mapping(context):
+            if self.hosts is None:
+                return pb.ListStorageHostsResponse()
+            return pb.ListStorageHostsResponse(
+                hosts=[storage_host_to_pb(h, self.hosts.live(h)) for h in self.hosts.list()]
+            )
 
     def ListAlerts(self, request, context):
         with status_mapping(context):

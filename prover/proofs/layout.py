@@ -133,16 +133,28 @@ class StorageIndex:
     failed ``stat`` did."""
 
     def __init__(self, storages: Mapping[str, Path], miner: int) -> None:
-        prefix = sector_name(miner, 0)[:-1]  # "s-t0<miner>-"
-        # (upgraded) -> [(storage, replica names, cache names)] in storage order
-        self._held: dict[bool, list[tuple[str, set[str], set[str]]]] = {False: [], True: []}
+        self.__init_from(
+            {name: list_sectors(root, miner) for name, root in storages.items()}, miner
+        )
+
+    @classmethod
+    def of_listings(cls, listings: Mapping[str, Mapping[str, Iterable[int]]], miner: int):
+        """The index of listings made elsewhere (storage -> layout directory
+        -> sector numbers, as ``list_sectors`` or a storage host returns)."""
+        index = cls.__new__(cls)
+        index.__init_from(listings, miner)
+        return index
+
+    def __init_from(self, listings: Mapping[str, Mapping[str, Iterable[int]]], miner: int) -> None:
+        # (upgraded) -> [(storage, replica numbers, cache numbers)] in storage order
+        self._held: dict[bool, list[tuple[str, set[int], set[int]]]] = {False: [], True: []}
         for upgraded, sealed_dir, cache_dir in (
             (False, "sealed", "cache"),
             (True, "update", "update-cache"),
         ):
-            for name, root in storages.items():
-                files = _names(root / sealed_dir, prefix, want_dir=False)
-                dirs = _names(root / cache_dir, prefix, want_dir=True)
+            for name, listing in listings.items():
+                files = set(listing.get(sealed_dir, ()))
+                dirs = set(listing.get(cache_dir, ()))
                 self._held[upgraded].append((name, files, dirs))
         self.miner = miner
 
@@ -150,20 +162,32 @@ class StorageIndex:
         """As ``locate``, from the listing (``miner`` must be the index's)."""
         if miner != self.miner:
             raise ValueError(f"this index lists miner {self.miner}'s sectors, not {miner}'s")
-        name = sector_name(miner, sector)
         held = self._held[upgraded]
-        sealed_on = next((s for s, files, _ in held if name in files), None)
-        cache_on = next((s for s, _, dirs in held if name in dirs), None)
+        sealed_on = next((s for s, files, _ in held if sector in files), None)
+        cache_on = next((s for s, _, dirs in held if sector in dirs), None)
         return (sealed_on, cache_on) if sealed_on and cache_on else None
 
 
-def _names(directory: Path, prefix: str, *, want_dir: bool) -> set[str]:
+# the layout's directories, and whether each holds a directory per sector
+LAYOUT_DIRS = (("sealed", False), ("cache", True), ("update", False), ("update-cache", True))
+
+
+def list_sectors(root: Path, miner: int) -> dict[str, set[int]]:
+    """The numbers of ``miner``'s sectors whose files a storage root holds,
+    per layout directory, from one listing of each."""
+    return {d: _numbers(root / d, miner, want_dir=is_dir) for d, is_dir in LAYOUT_DIRS}
+
+
+def _numbers(directory: Path, miner: int, *, want_dir: bool) -> set[int]:
+    prefix = sector_name(miner, 0)[:-1]  # "s-t0<miner>-"
+    out = set()
     try:
         with os.scandir(directory) as entries:
-            return {
-                e.name
-                for e in entries
-                if e.name.startswith(prefix) and (e.is_dir() if want_dir else e.is_file())
-            }
+            for e in entries:
+                tail = e.name[len(prefix) :]
+                kind_ok = e.is_dir() if want_dir else e.is_file()
+                if e.name.startswith(prefix) and tail.isdigit() and kind_ok:
+                    out.add(int(tail))
     except OSError:
-        return set()
+        pass
+    return out

@@ -8,14 +8,19 @@ substitute collapses into the good sector it repeats: what is proven, and
 what the chain checks, is the partition's good sectors in sector order,
 padded inside the circuit by repeating the last one. This module builds
 exactly that list, so the proof verifies over ``PartitionProof.public_sectors``.
+
+Sectors need not be on this machine: ``remote`` sectors' vanilla proofs are
+fetched (by ``fetch_remote``, from the storage hosts that hold them) while
+the local ones are read, and the SNARK starts once both are in.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 
 from prover.logs import get_logger
@@ -24,6 +29,10 @@ from prover.proofs.steps import generate_challenges, partition_snark, vanilla_pr
 from prover.proofs.types import PartitionProof, PoStProofType, SectorReplica, StepTimings
 
 log = get_logger(__name__)
+
+# Vanilla proofs of sectors read elsewhere: given each sector's challenges,
+# its proof or its fault (it must answer every sector, within its own timeouts).
+RemoteFetch = Callable[[Mapping[int, Sequence[int]]], Mapping[int, "bytes | SectorFault"]]
 
 
 def default_parallelism(sector_count: int) -> int:
@@ -42,6 +51,8 @@ def prove_partition(
     parallelism: int | None = None,
     sector_timeout: float | None = None,
     snark_guard: contextlib.AbstractContextManager | None = None,
+    remote: Sequence[tuple[int, bytes]] = (),
+    fetch_remote: RemoteFetch | None = None,
 ) -> PartitionProof:
     """Challenges, vanilla proofs on a bounded thread pool, then the SNARK.
 
@@ -50,23 +61,29 @@ def prove_partition(
     ``sector_timeout`` seconds (slow storage must not eat the deadline; its
     thread is abandoned). If every sector fails, ``PartitionUnprovable`` is
     raised. ``snark_guard`` is held around the SNARK only: a worker's GPU
-    lock, so another job's vanilla proofs can run meanwhile.
+    lock, so another job's vanilla proofs can run meanwhile. ``remote``
+    sectors, (number, comm_r), are proven by ``fetch_remote`` (see
+    ``RemoteFetch``) at the same time as the local ones.
     """
     pt = PoStProofType.parse(proof_type)
-    if not replicas:
+    remote = sorted((int(n), bytes(c)) for n, c in remote)
+    if remote and fetch_remote is None:
+        raise InvalidInput("remote sectors need fetch_remote")
+    count = len(replicas) + len(remote)
+    if not count:
         raise InvalidInput("a partition needs at least one sector")
-    if len(replicas) > pt.partition_sectors:
+    if count > pt.partition_sectors:
         raise InvalidInput(
-            f"{len(replicas)} sectors do not fit one {pt.size_name} partition "
+            f"{count} sectors do not fit one {pt.size_name} partition "
             f"(at most {pt.partition_sectors})"
         )
     ordered = sorted(replicas, key=lambda r: r.sector_id)
-    ids = [r.sector_id for r in ordered]
+    ids = sorted([r.sector_id for r in ordered] + [n for n, _ in remote])
     if len(set(ids)) != len(ids):
         raise InvalidInput(f"duplicate sector ids in partition {partition_index}: {ids}")
     if parallelism is not None and parallelism < 1:
         raise InvalidInput(f"parallelism must be at least 1, got {parallelism}")
-    workers = parallelism or default_parallelism(len(ordered))
+    workers = parallelism or default_parallelism(max(1, len(ordered)))
 
     start = time.perf_counter()
     challenges = generate_challenges(pt, randomness, prover_id, ids)
@@ -78,23 +95,43 @@ def prove_partition(
         except SectorFault as fault:
             return fault
 
+    fetched: dict[int, bytes | SectorFault] = {}
+    fetcher = None
+    if remote:
+        wanted = {n: challenges[n] for n, _ in remote}
+
+        def fetch() -> None:
+            try:
+                fetched.update(fetch_remote(wanted))
+            except Exception as exc:  # every remote sector is then skipped, never lost
+                log.exception("remote_vanilla_failed", partition=partition_index)
+                fetched.update({n: SectorFault(n, f"remote vanilla failed: {exc}") for n in wanted})
+
+        fetcher = threading.Thread(target=fetch, name="vanilla-remote", daemon=True)
+        fetcher.start()
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="vanilla")
     try:
         futures = [pool.submit(one, r) for r in ordered]
         done, _ = wait(futures, timeout=sector_timeout)
-        results: list[bytes | SectorFault] = [
-            f.result()
+        results: dict[int, bytes | SectorFault] = {
+            r.sector_id: f.result()
             if f in done
             else SectorFault(r.sector_id, f"vanilla proof took longer than {sector_timeout:g} s")
             for r, f in zip(ordered, futures, strict=True)
-        ]
+        }
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
+    if fetcher is not None:
+        fetcher.join()
+        for n, _ in remote:
+            got = fetched.get(n)
+            results[n] = got if got is not None else SectorFault(n, "no vanilla proof came back")
     t_vanilla = time.perf_counter()
 
-    faults = {f.sector_id: f.reason for f in results if isinstance(f, SectorFault)}
-    good = [(r, v) for r, v in zip(ordered, results, strict=True) if isinstance(v, bytes)]
-    for sector_id, reason in faults.items():
+    comm_r = {r.sector_id: r.comm_r for r in ordered} | dict(remote)
+    faults = {n: v.reason for n, v in results.items() if isinstance(v, SectorFault)}
+    good = [(n, v) for n, v in sorted(results.items()) if isinstance(v, bytes)]
+    for sector_id, reason in sorted(faults.items()):
         log.warning("sector_skipped", sector=sector_id, partition=partition_index, reason=reason)
     if not good:
         raise PartitionUnprovable(partition_index, faults)
@@ -110,7 +147,7 @@ def prove_partition(
         proof=proof,
         skipped=sorted(faults),
         faults=faults,
-        public_sectors=[r.public for r, _ in good],
+        public_sectors=[(n, comm_r[n]) for n, _ in good],
         timings=StepTimings(
             challenges=t_challenges - start,
             vanilla=t_vanilla - t_challenges,

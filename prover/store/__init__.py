@@ -28,6 +28,7 @@ _WHERE = {
     "expiry_reason": "jobs",
     "NewJobSpec": "specs",
     "Ledger": "ledger",
+    "StorageHosts": "hosts",
     "Miss": "ledger",
     "Sent": "ledger",
     "COVERING_STATES": "states",
@@ -55,6 +56,7 @@ __all__ = [
     "NewJobSpec",
     "Sent",
     "StopOrder",
+    "StorageHosts",
     "StoreError",
     "StoreUnavailable",
     "TransitionRefused",
@@ -73,6 +75,7 @@ if TYPE_CHECKING:
         UnknownJob,
         UnknownWorker,
     )
+    from prover.store.hosts import StorageHosts
     from prover.store.jobs import ClaimFilter, FinishOutcome, JobStore, StopOrder, expiry_reason
     from prover.store.ledger import Ledger, Miss, Sent
     from prover.store.specs import NewJobSpec

@@ -230,3 +230,20 @@ class MissRow(SQLModel, table=True):
     sectors: list[int] = Field(sa_column=Column(JSON, nullable=False))
     reason: str
     recorded_at: datetime = _ts(nullable=False)
+
+
+class StorageHostRow(SQLModel, table=True):
+    """A storage host (``prover-storage``) as it last announced itself: where
+    its StorageService answers and which storages it attaches. Its
+    announcements are its heartbeat: ``last_seen_at`` says whether it is live."""
+
+    __tablename__ = "storage_hosts"
+
+    name: str = Field(primary_key=True, max_length=255)
+    address: str = Field(max_length=255)
+    storages: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    host: str = ""
+    version: str = ""
+    tls: bool = False
+    registered_at: datetime = _ts(nullable=False)
+    last_seen_at: datetime = _ts(nullable=False)

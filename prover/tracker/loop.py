@@ -11,7 +11,7 @@ tick, in a few threads, a deadline at a time: a 32GiB deadline of 50
 partitions takes seconds to read and plan (117,450 sectors), and another
 miner's proofs must not wait for it. Recoveries likewise only start and
 collect on the tick: their reads and sector checks run in threads of their
-own (``recoveries``, ``checks``), so a hung storage never holds up a
+own (``recoveries``, ``prover.storage.pool``), so a hung storage never holds up a
 submission.
 """
 

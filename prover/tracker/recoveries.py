@@ -10,7 +10,7 @@ the reason and left faulty.
 
 Reading the chain and checking sectors never happen in the tracker's tick:
 the tick starts them for a deadline (reads in a thread, checks in the
-``CheckPool``, checks.py) and, on a later tick, pushes the declarations of
+``CheckPool``, prover/storage/pool.py) and, on a later tick, pushes the declarations of
 what was found. A slow or hung storage therefore costs its own deadline's
 recovery at most, never another miner's submissions.
 
@@ -52,8 +52,8 @@ from prover.proofs import (
     vanilla_proof,
 )
 from prover.proofs.layout import locate
+from prover.storage.pool import CheckPool
 from prover.store import Ledger, MessageKind
-from prover.tracker.checks import CheckPool
 from prover.tracker.planning import ProofTypes
 from prover.tracker.senders import Pushed
 

@@ -26,7 +26,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from prover.logs import get_logger
+from prover.proofs.layout import SectorRef
 from prover.proofs.types import SectorReplica
+from prover.storage.remote import HostAddress
 
 log = get_logger("prover.worker.compute")
 
@@ -48,6 +50,11 @@ class Task:
     miner: int
     partition: int
     replicas: list[SectorReplica]
+    # sectors whose vanilla proofs come from storage hosts, and those hosts
+    remote: list[SectorRef] = field(default_factory=list)
+    hosts: list[HostAddress] = field(default_factory=list)
+    token: str = ""  # the worker token, which storage hosts take too
+    ca_file: str | None = None
 
 
 @dataclass
@@ -107,6 +114,7 @@ def _child_main(conn, settings: ComputeSettings) -> None:
         prove_partition,
         prover_id,
     )
+    from prover.storage.remote import RemoteVanilla, fetch_for
 
     lock = GpuLock(settings.lock_path)
     conn.send(("ready", os.getpid()))
@@ -115,7 +123,17 @@ def _child_main(conn, settings: ComputeSettings) -> None:
             task: Task = conn.recv()
         except EOFError:
             return
+        remote = None
         try:
+            fetch = None
+            if task.remote:
+                remote = RemoteVanilla(
+                    task.hosts,
+                    task.token,
+                    sector_timeout_s=settings.sector_timeout or 300.0,
+                    ca_file=task.ca_file,
+                )
+                fetch = fetch_for(remote, task.miner, task.proof_type, task.remote)
             result = prove_partition(
                 PoStProofType.from_chain_id(task.proof_type),
                 mask_randomness(task.randomness),
@@ -125,6 +143,8 @@ def _child_main(conn, settings: ComputeSettings) -> None:
                 parallelism=settings.parallelism,
                 sector_timeout=settings.sector_timeout,
                 snark_guard=lock,
+                remote=[(s.id, s.comm_r) for s in task.remote],
+                fetch_remote=fetch,
             )
             conn.send(("ok", result.proof, result.faults, result.timings.as_dict()))
         except PartitionUnprovable as exc:
@@ -133,6 +153,9 @@ def _child_main(conn, settings: ComputeSettings) -> None:
             conn.send(("failed", f"{type(exc).__name__}: {exc}", {}))
         except Exception as exc:
             conn.send(("failed", f"unexpected {type(exc).__name__}: {exc}", {}))
+        finally:
+            if remote is not None:
+                remote.close()
 
 
 class ComputeSlot:

@@ -17,12 +17,13 @@ from prover.api.client import ManagerClient
 from prover.api.convert import sector_from_pb, timings_to_pb
 from prover.logs import get_logger
 from prover.metrics.http import HttpServer, metrics_route
-from prover.proofs import MissingStorage, SectorReplica, resolve
+from prover.proofs import MissingStorage
 from prover.worker.compute import ComputeSettings, ComputeSlot, Outcome, Task
 from prover.worker.config import WorkerConfig
 from prover.worker.gpu import gpu_facts
 from prover.worker.metrics import WorkerMetrics
 from prover.worker.pinning import Pinning
+from prover.worker.placement import Placement, place
 
 log = get_logger("prover.worker")
 
@@ -209,24 +210,50 @@ class Worker:
 
     # ---- jobs ----------------------------------------------------------------
 
-    def _run_job(self, slot: ComputeSlot, job: pb.Job, replicas: list[SectorReplica]) -> None:
+    def _locate(self, storages: set[str]) -> list[pb.StorageHost]:
+        resp = self._call(
+            self.client.worker.LocateStorage, pb.LocateStorageRequest(storages=sorted(storages))
+        )
+        return list(resp.hosts)
+
+    def _run_job(self, slot: ComputeSlot, job: pb.Job, placement: Placement) -> None:
         rec = Running(job, slot)
         with self._lock:
             self.running[job.id] = rec
         try:
-            task = Task(job.proof_type, job.randomness, job.miner, job.partition, replicas)
+            task = Task(
+                job.proof_type,
+                job.randomness,
+                job.miner,
+                job.partition,
+                placement.local,
+                remote=placement.remote,
+                hosts=placement.hosts,
+                token=self.client.token,
+                ca_file=str(self.config.api_ca) if self.config.api_ca else None,
+            )
             log.info(
                 "proving_started",
                 job_id=job.id,
                 attempt=job.attempt,
                 slot=slot.index,
                 pid=slot.pid,
-                sectors=len(task.replicas),
+                sectors=len(task.replicas) + len(task.remote),
+                remote=len(task.remote),
+                hosts=sorted({h.name for h in task.hosts}) if task.remote else [],
+                unreachable=len(placement.unreachable),
             )
-            if not task.replicas:
-                self._finish(job, Outcome("failed", reason="every sector of the job is skipped"))
+            if not task.replicas and not task.remote:
+                reason = "every sector of the job is skipped"
+                if placement.unreachable:
+                    reason = "no sector of the job is reachable: " + next(
+                        iter(placement.unreachable.values())
+                    )
+                self._finish(job, Outcome("failed", faulty=placement.unreachable, reason=reason))
                 return
             outcome = slot.prove(task, lambda: rec.stop_reason)
+            if outcome.kind in ("ok", "failed"):
+                outcome.faulty = {**placement.unreachable, **outcome.faulty}
             self.metrics.proved(outcome.kind, outcome.timings, len(outcome.faulty))
             if outcome.kind == "stopped":
                 if outcome.reason == "shutdown":
@@ -334,19 +361,25 @@ class Worker:
                 )
                 try:
                     skipped = set(job.skipped)
-                    replicas = resolve(
+                    placement = place(
                         (sector_from_pb(s) for s in job.sectors if s.id not in skipped),
                         job.miner,
                         self.config.storages,
+                        self._locate,
                     )
                 except MissingStorage as exc:
                     self.excluded.add(job.id)
                     self._release(job, str(exc))
                     self.free.put(slot)
                     continue
+                except grpc.RpcError as exc:  # the index could not be read: try later
+                    log.warning("locate_storage_failed", job_id=job.id, error=exc.details())
+                    self._release(job, f"storage hosts could not be looked up: {exc.details()}")
+                    self.free.put(slot)
+                    continue
                 t = threading.Thread(
                     target=self._run_job,
-                    args=(slot, job, replicas),
+                    args=(slot, job, placement),
                     name=f"job-{job.id}",
                     daemon=True,
                 )

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from prover.tracker.checks import CheckPool
+from prover.storage.pool import CheckPool
 
 
 def wait_result(pool: CheckPool, key, timeout: float = 10.0) -> dict[int, str | None]:

@@ -24,8 +24,16 @@ again. So this pool has its own threads:
 - Batches (one miner's deadline each) take turns: a deadline of 20,000
   faulty sectors does not make another miner's few wait behind it.
 
-Results are read by polling (``result``), from the tracker's tick; nothing
-here calls back into the tracker.
+Results are read by polling (``result``), from the tracker's tick, or
+handed as they come to a batch's ``on_result`` (a storage host streams each
+sector's vanilla proof as it is read). A check's result is whatever it
+returns; a string always means "why not" (the timeout and not-run answers
+are strings), so recovery checks return None or a reason, and vanilla
+proofs bytes or a reason.
+
+The pool lives with the storage code because both sides that read sector
+files use it: the storage host for its vanilla proofs, and the manager for
+the recovery checks of storages it mounts itself.
 """
 
 from __future__ import annotations
@@ -39,18 +47,31 @@ from dataclasses import dataclass, field
 
 from prover.logs import get_logger
 
-log = get_logger("prover.tracker.checks")
+log = get_logger("prover.storage.pool")
 
-# why a sector would not prove now, or None when it would
-Check = Callable[[int], str | None]
+# a sector's result: a string says why it would not prove (None, or the
+# vanilla proof's bytes, that it would)
+Check = Callable[[int], object]
+OnResult = Callable[[int, object], None]
 
 
 @dataclass
 class _Batch:
     check: Check
     todo: deque[int]
-    results: dict[int, str | None] = field(default_factory=dict)
+    results: dict[int, object] = field(default_factory=dict)
     running: int = 0
+    on_result: OnResult | None = None
+
+    def answer(self, sector: int, result: object) -> None:
+        """Records a result (lock held) and hands it on. ``on_result`` must
+        be quick and must not call back into the pool (a queue put)."""
+        self.results[sector] = result
+        if self.on_result is not None:
+            try:
+                self.on_result(sector, result)
+            except Exception:  # the pool must go on whatever the listener does
+                log.exception("check_result_listener_failed", sector=sector)
 
 
 @dataclass
@@ -85,13 +106,20 @@ class CheckPool:
 
     # ---- the tracker's side ------------------------------------------------------------
 
-    def start(self, key: Hashable, sectors: Iterable[int], check: Check) -> None:
+    def start(
+        self,
+        key: Hashable,
+        sectors: Iterable[int],
+        check: Check,
+        on_result: OnResult | None = None,
+    ) -> None:
         """Checks ``sectors`` with ``check`` as batch ``key`` (a batch already
-        under way is replaced)."""
+        under way is replaced); ``on_result(sector, result)`` as each is
+        answered, if given."""
         with self._cond:
             if self._closed:
                 raise RuntimeError("the check pool is closed")
-            self._batches[key] = _Batch(check, deque(sectors))
+            self._batches[key] = _Batch(check, deque(sectors), on_result=on_result)
             if key not in self._turns:
                 self._turns.append(key)
             self._start_threads()
@@ -99,7 +127,7 @@ class CheckPool:
                 self._answer_waiting()
             self._cond.notify_all()
 
-    def result(self, key: Hashable) -> dict[int, str | None] | None:
+    def result(self, key: Hashable) -> dict[int, object] | None:
         """Every sector of batch ``key`` with why it would not prove (None:
         it would), once all are answered, and the batch is forgotten; None
         while checks run or are waiting (or for an unknown batch)."""
@@ -193,7 +221,7 @@ class CheckPool:
                     continue
                 del self._running[run_id]
                 run.batch.running -= 1
-                run.batch.results[run.sector] = why  # of a cancelled batch: nobody reads it
+                run.batch.answer(run.sector, why)  # of a cancelled batch: nobody reads it
 
     def _watch(self) -> None:
         """Answers and writes off checks past their timeout."""
@@ -218,7 +246,7 @@ class CheckPool:
         self._live -= 1
         self._hung += 1
         run.batch.running -= 1
-        run.batch.results[run.sector] = f"check timed out after {self.timeout_s:g} s"
+        run.batch.answer(run.sector, f"check timed out after {self.timeout_s:g} s")
         log.warning(
             "sector_check_timed_out",
             sector=run.sector,
@@ -235,5 +263,5 @@ class CheckPool:
         )
         for batch in self._batches.values():
             while batch.todo:
-                batch.results[batch.todo.popleft()] = why
+                batch.answer(batch.todo.popleft(), why)
         self._turns.clear()

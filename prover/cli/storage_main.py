@@ -1,0 +1,102 @@
+"""``prover-storage``: one per storage host; computes vanilla proofs of the
+sectors on its own disks for GPU workers and the manager."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+from pathlib import Path
+
+import click
+
+from prover.config import ConfigError, check_listen
+
+
+@click.command()
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Storage host TOML (see configs/storage.toml).",
+)
+@click.option("--api", default=None, help="TOKEN:HOST:PORT [default: config, PROVER_API_INFO].")
+@click.option("--name", default=None, help="Host name the manager knows [default: config].")
+@click.option("--listen", default=None, help="HOST:PORT of its StorageService [default: config].")
+@click.option("--advertise", default=None, help="HOST:PORT callers dial [default: config].")
+@click.option(
+    "--storage",
+    "storages",
+    multiple=True,
+    metavar="NAME=PATH",
+    help="A storage to serve (repeat); adds to the config's [[storage]].",
+)
+@click.option("--log-json", is_flag=True)
+@click.option(
+    "--log-level", default="info", type=click.Choice(["debug", "info", "warning", "error"])
+)
+def cli(config_path, api, name, listen, advertise, storages, log_json, log_level) -> None:
+    """Filecoin WindowPoSt prover: a storage host."""
+    from prover.config import StorageConfig
+    from prover.logs import configure_logging, get_logger
+    from prover.storage.config import load_storage_config
+
+    configure_logging(json=log_json, level=log_level)
+    log = get_logger("prover.storage")
+    try:
+        config = load_storage_config(config_path)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+    extra = []
+    for item in storages:
+        label, sep, path = item.partition("=")
+        if not sep or not label or not path:
+            raise click.BadParameter(f"expected NAME=PATH, got {item!r}", param_hint="--storage")
+        extra.append(StorageConfig(name=label, path=Path(path)))
+    for flag, value in (("--listen", listen), ("--advertise", advertise)):
+        if value:
+            try:
+                check_listen(value)
+            except ValueError as exc:
+                raise click.BadParameter(str(exc), param_hint=flag) from exc
+    updates = {
+        k: v
+        for k, v in {"api": api, "name": name, "listen": listen, "advertise": advertise}.items()
+        if v is not None
+    }
+    if extra:
+        updates["storage"] = [*config.storage, *extra]
+    try:
+        config = type(config).model_validate({**config.model_dump(), **updates})
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+    from prover.api.client import ApiInfoError, resolve_api_info
+    from prover.storage.daemon import StorageHost
+
+    try:
+        info = resolve_api_info(config.api or None)
+    except ApiInfoError as exc:
+        raise click.UsageError(str(exc)) from exc
+    try:
+        host = StorageHost(config, info).start()
+    except (ValueError, OSError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    stop = threading.Event()
+
+    def on_signal(signum, _frame) -> None:
+        log.info("signal_received", signal=signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    try:
+        stop.wait()
+    finally:
+        host.stop()
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    cli()

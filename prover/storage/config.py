@@ -1,0 +1,69 @@
+"""Storage host configuration (TOML; every key documented in
+configs/storage.toml). Command-line flags override the file."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from prover.config import StorageConfig, check_listen, load_toml_model
+
+
+class StorageHostConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    # TOKEN:HOST:PORT of the manager, with a worker token; PROVER_API_INFO
+    # or --api otherwise. The same token is what callers must present here.
+    api: str = ""
+    api_ca: Path | None = None
+    name: str = Field(default_factory=socket.gethostname)
+    listen: str = "0.0.0.0:9702"
+    # HOST:PORT workers and the manager dial; empty: this host's name and
+    # the listen port.
+    advertise: str = ""
+    storage: list[StorageConfig] = []
+    parallelism: int = Field(default=32, ge=1, le=1024)
+    sector_timeout_s: float = Field(default=120.0, gt=0)
+    # TLS for this host's own StorageService (PEM); unset: plain TCP.
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    metrics_listen: str = ""
+    max_message_bytes: int = Field(default=64 << 20, ge=1 << 20)
+
+    @field_validator("listen")
+    @classmethod
+    def _listen(cls, v: str) -> str:
+        return check_listen(v)
+
+    @field_validator("advertise", "metrics_listen")
+    @classmethod
+    def _optional_listen(cls, v: str) -> str:
+        return check_listen(v, empty_ok=True)
+
+    @field_validator("storage")
+    @classmethod
+    def _unique(cls, v: list[StorageConfig]) -> list[StorageConfig]:
+        names = [s.name for s in v]
+        if len(names) != len(set(names)):
+            raise ValueError(f"storage names repeat: {names}")
+        return v
+
+    @property
+    def storages(self) -> dict[str, Path]:
+        return {s.name: s.path for s in self.storage}
+
+    @property
+    def address(self) -> str:
+        """What this host announces: ``advertise``, else its name and port."""
+        if self.advertise:
+            return self.advertise
+        host, _, port = self.listen.rpartition(":")
+        if host in ("0.0.0.0", "[::]", "::", ""):
+            host = socket.getfqdn()
+        return f"{host}:{port}"
+
+
+def load_storage_config(path: Path | None) -> StorageHostConfig:
+    return StorageHostConfig() if path is None else load_toml_model(path, StorageHostConfig)

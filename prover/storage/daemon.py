@@ -1,0 +1,135 @@
+"""The ``prover-storage`` daemon: serves StorageService for this host's
+storages and announces itself to the manager, at start and then every
+interval the manager asks for (the announcement is its heartbeat; the
+manager's index then tells workers and the tracker where each storage is
+served). A manager that is away is retried; the host goes on serving the
+workers that already know it meanwhile."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import grpc
+
+from prover import __version__
+from prover._proto import manager_pb2 as pb
+from prover._proto import storage_pb2_grpc as spb_grpc
+from prover.api.client import ApiInfo, ManagerClient
+from prover.logs import get_logger
+from prover.storage.config import StorageHostConfig
+from prover.storage.service import StorageServicer, TokenCheck
+
+log = get_logger("prover.storage")
+
+ANNOUNCE_RETRY_MAX_S = 10.0
+# the manager said no (a wrong token, a bad address): said loudly, tried again
+REFUSED = (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.INVALID_ARGUMENT)
+
+
+class StorageHost:
+    def __init__(self, config: StorageHostConfig, info: ApiInfo) -> None:
+        if not config.storage:
+            raise ValueError("no [[storage]] configured: a storage host serves at least one")
+        missing = [f"{s.name} ({s.path})" for s in config.storage if not s.path.is_dir()]
+        if missing:
+            raise ValueError(f"storage path is not a directory: {', '.join(missing)}")
+        self.config = config
+        self.info = info
+        self.servicer = StorageServicer(
+            config.name, config.storages, config.parallelism, config.sector_timeout_s
+        )
+        self.server: grpc.Server | None = None
+        self.port: int | None = None
+        self.stopping = threading.Event()
+        self.announced = threading.Event()
+        self._announcer: threading.Thread | None = None
+        self.manager = ManagerClient(info, ca_file=config.api_ca)
+
+    @property
+    def address(self) -> str:
+        """The address announced: the configured one, with the bound port
+        when the listen port was 0."""
+        host, _, port = self.config.address.rpartition(":")
+        return f"{host}:{self.port if port == '0' else port}"
+
+    def start(self) -> StorageHost:
+        cfg = self.config
+        options = [
+            ("grpc.max_receive_message_length", 4 << 20),
+            ("grpc.max_send_message_length", cfg.max_message_bytes),
+            ("grpc.so_reuseport", 0),
+        ]
+        server = grpc.server(
+            ThreadPoolExecutor(max_workers=64, thread_name_prefix="storage-grpc"),
+            interceptors=[TokenCheck(self.info.token)],
+            options=options,
+        )
+        spb_grpc.add_StorageServiceServicer_to_server(self.servicer, server)
+        if cfg.tls_cert is not None:
+            if cfg.tls_key is None:
+                raise ValueError("tls_cert is set but tls_key is not")
+            creds = grpc.ssl_server_credentials(
+                [(cfg.tls_key.read_bytes(), cfg.tls_cert.read_bytes())]
+            )
+            self.port = server.add_secure_port(cfg.listen, creds)
+        else:
+            self.port = server.add_insecure_port(cfg.listen)
+        if not self.port:
+            raise OSError(f"cannot listen on {cfg.listen}")
+        server.start()
+        self.server = server
+        self._announcer = threading.Thread(target=self._announce_loop, name="announce", daemon=True)
+        self._announcer.start()
+        log.info(
+            "storage_host_started",
+            name=cfg.name,
+            listen=f"{cfg.listen.rpartition(':')[0]}:{self.port}",
+            address=self.address,
+            storages=sorted(cfg.storages),
+            parallelism=cfg.parallelism,
+            sector_timeout_s=cfg.sector_timeout_s,
+            tls=cfg.tls_cert is not None,
+        )
+        return self
+
+    def announce(self) -> pb.AnnounceStorageResponse:
+        req = pb.AnnounceStorageRequest(
+            name=self.config.name,
+            address=self.address,
+            storages=sorted(self.config.storages),
+            host=socket.gethostname(),
+            version=__version__,
+            tls=self.config.tls_cert is not None,
+        )
+        return self.manager.call(self.manager.worker.AnnounceStorage, req, timeout=10)
+
+    def _announce_loop(self) -> None:
+        interval, delay = 5.0, 0.5
+        while not self.stopping.is_set():
+            try:
+                resp = self.announce()
+            except grpc.RpcError as exc:
+                if exc.code() in REFUSED:
+                    log.error("announce_refused", code=exc.code().name, error=exc.details())
+                else:
+                    log.warning("manager_unreachable", call="AnnounceStorage", error=exc.details())
+                self.stopping.wait(delay)
+                delay = min(delay * 2, ANNOUNCE_RETRY_MAX_S)
+                continue
+            if not self.announced.is_set():
+                log.info("storage_host_announced", manager=self.info.address)
+                self.announced.set()
+            delay = 0.5
+            if resp.interval_ms:
+                interval = resp.interval_ms / 1000
+            self.stopping.wait(interval)
+
+    def stop(self, grace: float = 2.0) -> None:
+        self.stopping.set()
+        if self.server is not None:
+            self.server.stop(grace).wait()
+        self.servicer.close()
+        self.manager.close()
+        log.info("storage_host_stopped")
