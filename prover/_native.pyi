@@ -27,6 +27,14 @@ def vanilla_proof(
     cache_dir: str | PathLike[str],
     challenges: list[int],
 ) -> bytes: ...
+def verify_vanilla(
+    proof_type: str,
+    randomness: bytes,
+    prover_id: bytes,
+    sector_id: int,
+    comm_r_bytes: bytes,
+    proof_bytes: bytes,
+) -> bool: ...
 def partition_snark(
     proof_type: str,
     randomness: bytes,

@@ -140,6 +140,32 @@ fn vanilla_proof<'py>(
 }
 
 #[pyfunction]
+fn verify_vanilla(
+    py: Python<'_>,
+    proof_type: &str,
+    randomness: &[u8],
+    prover_id: &[u8],
+    sector_id: u64,
+    comm_r_bytes: &[u8],
+    proof_bytes: Vec<u8>,
+) -> PyResult<bool> {
+    let proof = post_proof(proof_type).py(py)?;
+    let randomness = scalar32("randomness", randomness).py(py)?;
+    let prover_id = scalar32("prover_id", prover_id).py(py)?;
+    let comm_r = comm_r(sector_id, comm_r_bytes).py(py)?;
+    detached(py, move || {
+        post::verify_vanilla(
+            proof,
+            randomness,
+            prover_id,
+            sector_id,
+            comm_r,
+            &proof_bytes,
+        )
+    })
+}
+
+#[pyfunction]
 fn partition_snark<'py>(
     py: Python<'py>,
     proof_type: &str,
@@ -275,6 +301,7 @@ fn native_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(generate_test_params, m)?)?;
     m.add_function(wrap_pyfunction!(generate_challenges, m)?)?;
     m.add_function(wrap_pyfunction!(vanilla_proof, m)?)?;
+    m.add_function(wrap_pyfunction!(verify_vanilla, m)?)?;
     m.add_function(wrap_pyfunction!(partition_snark, m)?)?;
     m.add_function(wrap_pyfunction!(merge_partition_proofs, m)?)?;
     m.add_function(wrap_pyfunction!(verify_window_post, m)?)?;

@@ -9,7 +9,10 @@ use std::path::PathBuf;
 use bellperson::groth16;
 use blstrs::Bls12;
 use filecoin_hashers::{HashFunction, Hasher};
-use filecoin_proofs::{with_shape, FallbackPoStSectorProof, MerkleTreeTrait};
+use filecoin_proofs::parameters::window_post_setup_params;
+use filecoin_proofs::{
+    as_safe_commitment, with_shape, FallbackPoStSectorProof, MerkleTreeTrait, PoStConfig,
+};
 use filecoin_proofs_api::post::{
     generate_fallback_sector_challenges, generate_single_vanilla_proof,
     generate_single_window_post_with_vanilla, merge_window_post_partition_proofs,
@@ -19,6 +22,8 @@ use filecoin_proofs_api::{
     ChallengeSeed, Commitment, PartitionSnarkProof, PrivateReplicaInfo, ProverId,
     PublicReplicaInfo, RegisteredPoStProof, SectorId,
 };
+use storage_proofs_core::proof::ProofScheme;
+use storage_proofs_post::fallback::{self, FallbackPoSt};
 
 use crate::error::{guard, CoreError, CoreResult};
 use crate::params;
@@ -109,6 +114,71 @@ fn comm_r_matches<Tree: 'static + MerkleTreeTrait>(bytes: &[u8]) -> anyhow::Resu
         <<Tree::Hasher as Hasher>::Function as HashFunction<_>>::hash2(&s.comm_c, &s.comm_r_last)
             == proof.comm_r
     }))
+}
+
+/// Checks one sector's vanilla proof the way the chain's verifier checks
+/// each sector inside the SNARK: for `sector_id` and `comm_r`,
+/// H(comm_c, comm_r_last) is comm_r, and each Merkle path proves the leaf
+/// that `randomness` challenges, with the path length of the sector size.
+/// For `prover sectors check`, where building a SNARK per sector would cost
+/// a GPU: bytes that do not decode are a `false`, not an error.
+pub fn verify_vanilla(
+    proof: RegisteredPoStProof,
+    randomness: ChallengeSeed,
+    prover_id: ProverId,
+    sector_id: u64,
+    comm_r: Commitment,
+    bytes: &[u8],
+) -> CoreResult<bool> {
+    let size = u64::from(proof.sector_size());
+    let config = proof.as_v1_config();
+    guard(AssertUnwindSafe(|| {
+        Ok(with_shape!(
+            size,
+            verify_vanilla_inner,
+            &config,
+            &randomness,
+            &prover_id,
+            sector_id,
+            &comm_r,
+            bytes
+        )?)
+    }))
+}
+
+fn verify_vanilla_inner<Tree: 'static + MerkleTreeTrait>(
+    config: &PoStConfig,
+    randomness: &ChallengeSeed,
+    prover_id: &ProverId,
+    sector_id: u64,
+    comm_r: &Commitment,
+    bytes: &[u8],
+) -> anyhow::Result<bool> {
+    let Ok(sector) = bincode::deserialize::<FallbackPoStSectorProof<Tree>>(bytes) else {
+        return Ok(false);
+    };
+    let comm_r: <Tree::Hasher as Hasher>::Domain = as_safe_commitment(comm_r, "comm_r")?;
+    if u64::from(sector.sector_id) != sector_id || sector.comm_r != comm_r {
+        return Ok(false);
+    }
+    if sector.vanilla_proof.sectors.len() != 1 {
+        return Ok(false);
+    }
+    // one sector alone: with the V1_2 PoSt API the challenges of a sector do
+    // not depend on its place in the partition, so a partition of one holds
+    let mut params = window_post_setup_params(config);
+    params.sector_count = 1;
+    let public_params = FallbackPoSt::<Tree>::setup(&params)?;
+    let inputs = fallback::PublicInputs {
+        randomness: as_safe_commitment(randomness, "randomness")?,
+        prover_id: as_safe_commitment(prover_id, "prover_id")?,
+        sectors: vec![fallback::PublicSector {
+            id: SectorId::from(sector_id),
+            comm_r,
+        }],
+        k: Some(0),
+    };
+    FallbackPoSt::<Tree>::verify(&public_params, &inputs, &sector.vanilla_proof)
 }
 
 pub fn snark(

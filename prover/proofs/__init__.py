@@ -27,6 +27,7 @@ from prover.proofs.steps import (
     merge_partition_proofs,
     partition_snark,
     vanilla_proof,
+    verify_vanilla_proof,
     verify_window_post,
 )
 from prover.proofs.testsectors import create_test_sectors, load_test_sectors, sector_keys
@@ -68,5 +69,6 @@ __all__ = [
     "sector_keys",
     "sector_paths",
     "vanilla_proof",
+    "verify_vanilla_proof",
     "verify_window_post",
 ]

@@ -64,6 +64,29 @@ def vanilla_proof(
     )
 
 
+def verify_vanilla_proof(
+    proof_type: PoStProofType | str | int,
+    randomness: bytes,
+    prover_id: bytes,
+    sector: tuple[int, bytes],
+    proof: bytes,
+) -> bool:
+    """Whether ``proof`` is a vanilla proof of ``sector`` (number, comm_r)
+    over the challenges ``randomness`` draws: what the SNARK would check of
+    this sector, without building one (``prover sectors check`` checks what
+    a storage host sends back). False for bytes that are no such proof."""
+    pt = PoStProofType.parse(proof_type)
+    sector_id, comm_r = sector
+    return _native.verify_vanilla(
+        pt.api_name,
+        _bytes("randomness", randomness),
+        _bytes("prover_id", prover_id),
+        int(sector_id),
+        _bytes("comm_r", comm_r),
+        _bytes("proof", proof),
+    )
+
+
 def partition_snark(
     proof_type: PoStProofType | str | int,
     randomness: bytes,

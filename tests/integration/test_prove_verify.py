@@ -149,3 +149,25 @@ def test_snap_upgraded_sectors_prove_beside_plain_ones(make_sectors, tmp_path, r
     )
     stale = prove_partition(KIB2, randomness, pid, [*plain, old], 0)
     assert stale.skipped == [2]
+
+
+def test_a_vanilla_proof_checks_alone_against_its_sector_and_challenge(
+    make_sectors, randomness, pid
+):
+    """What `prover sectors check` relies on: a sector's vanilla proof is
+    checked without a SNARK, and anything else is refused."""
+    from prover.proofs import verify_vanilla_proof
+
+    one, two = make_sectors([1, 2])
+    challenges = generate_challenges(KIB2, randomness, pid, [1, 2])
+    proof = vanilla_proof(KIB2, one, challenges[1])
+    assert verify_vanilla_proof(KIB2, randomness, pid, one.public, proof)
+    # another sector's proof, another comm_r, other randomness, flipped bits, junk
+    assert not verify_vanilla_proof(KIB2, randomness, pid, two.public, proof)
+    assert not verify_vanilla_proof(KIB2, randomness, pid, (1, two.comm_r), proof)
+    other = mask_randomness(bytes(reversed(randomness)))
+    assert not verify_vanilla_proof(KIB2, other, pid, one.public, proof)
+    flipped = bytearray(proof)
+    flipped[len(flipped) // 2] ^= 1
+    assert not verify_vanilla_proof(KIB2, randomness, pid, one.public, bytes(flipped))
+    assert not verify_vanilla_proof(KIB2, randomness, pid, one.public, b"not a proof")
