@@ -5,12 +5,18 @@ JSON lines when asked (production), always on stderr so that command output
 from __future__ import annotations
 
 import logging
+import os
 import sys
 
 import structlog
 
+# how the process logs, for the children it spawns (compute children): they
+# log like their parent, JSON lines included
+LOG_ENV = "PROVER_LOG_FORMAT"
+
 
 def configure_logging(*, json: bool = False, level: str = "info") -> None:
+    os.environ[LOG_ENV] = f"{'json' if json else 'text'}:{level}"
     renderer: list[structlog.typing.Processor]
     if json:
         # the traceback as a string field: without it ``log.exception`` in
@@ -31,6 +37,12 @@ def configure_logging(*, json: bool = False, level: str = "info") -> None:
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=False,
     )
+
+
+def inherit_logging() -> None:
+    """Logs as the parent process was configured to (see ``LOG_ENV``)."""
+    form, _, level = os.environ.get(LOG_ENV, "text:info").partition(":")
+    configure_logging(json=form == "json", level=level or "info")
 
 
 def get_logger(name: str) -> structlog.typing.FilteringBoundLogger:

@@ -60,9 +60,16 @@ class ChainSetup:
         return self.net.miners[MINER]
 
     def manager(
-        self, home: Path, jobs: dict | None = None, alerts: dict | None = None, **chain
+        self,
+        home: Path,
+        jobs: dict | None = None,
+        alerts: dict | None = None,
+        *,
+        mounts: bool = True,
+        **chain,
     ) -> ManagerProcess:
-        """A manager following this devnet, storage ``store-1`` = the sectors;
+        """A manager following this devnet, storage ``store-1`` = the sectors
+        (without ``mounts``, none: it reads them through storage hosts);
         ``jobs`` and ``alerts`` override keys of those sections."""
         settings = {
             "api": f"devnet-token:{self.server.url}",
@@ -74,7 +81,9 @@ class ChainSetup:
             **chain,
         }
         template = (ROOT / "configs" / "manager.toml").read_text()
-        replace = {"# [[storage]]\n": f'[[storage]]\nname = "store-1"\npath = "{self.store}"\n'}
+        replace = {}
+        if mounts:
+            replace["# [[storage]]\n"] = f'[[storage]]\nname = "store-1"\npath = "{self.store}"\n'
         for key in settings:  # drop the template's line for every key set here
             (line,) = re.findall(rf"^{key} = .*\n", template, flags=re.M)
             replace[line] = ""
@@ -86,13 +95,14 @@ class ChainSetup:
         return ManagerProcess(home, replace=replace).start()
 
     def worker(
-        self, home: Path, manager: ManagerProcess, name: str = "w1", **settings
+        self, home: Path, manager: ManagerProcess, name: str = "w1", storages=None, **settings
     ) -> WorkerProcess:
+        """A worker mounting ``store-1`` (or ``storages``; {} for none)."""
         return WorkerProcess(
             home,
             manager.api_info("worker"),
             name=name,
-            storages={"store-1": self.store},
+            storages={"store-1": self.store} if storages is None else storages,
             **settings,
         ).start()
 

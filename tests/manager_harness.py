@@ -133,49 +133,20 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-class WorkerProcess:
-    """A real prover-worker in a subprocess, its JSON log events collected."""
+class LoggedProcess:
+    """A real daemon in a subprocess, its JSON log events collected."""
 
-    def __init__(
-        self,
-        home: Path,
-        api_info: str,
-        *,
-        name: str = "w1",
-        storages=None,
-        concurrency: int = 1,
-        args: tuple[str, ...] = (),
-        **settings,
-    ) -> None:
-        home.mkdir(parents=True, exist_ok=True)
-        self.config = home / "worker.toml"
-        values = {
-            "name": name,
-            "concurrency": concurrency,
-            "tmpdir": str(home / "tmp"),
-            "claim_wait_s": 5.0,
-            **settings,
-        }
-        lines = [f"{k} = {json.dumps(v)}" for k, v in values.items()]
-        for sname, path in (storages or {}).items():
-            lines += ["[[storage]]", f'name = "{sname}"', f'path = "{path}"']
-        self.config.write_text("\n".join(lines) + "\n")
-        self.env = {**os.environ, "PROVER_API_INFO": api_info, "PYTHONUNBUFFERED": "1"}
-        self.args = args
+    name = "process"
+
+    def __init__(self, command: list[str], env: dict[str, str]) -> None:
+        self.command = command
+        self.env = env
         self.lines: list[dict] = []
         self.proc: subprocess.Popen | None = None
 
-    def start(self) -> WorkerProcess:
+    def start(self):
         self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "prover.cli.worker_main",
-                "--config",
-                str(self.config),
-                "--log-json",
-                *self.args,
-            ],
+            self.command,
             env=self.env,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -211,7 +182,7 @@ class WorkerProcess:
                 if found:
                     return found[0]
                 raise AssertionError(
-                    f"worker exited ({self.proc.returncode}) before {name}: {self.lines[-20:]}"
+                    f"{self.name} exited ({self.proc.returncode}) before {name}: {self.lines[-20:]}"
                 )
             time.sleep(0.05)
         raise AssertionError(f"no {name} {match} within {timeout}s: {self.lines[-20:]}")
@@ -223,3 +194,75 @@ class WorkerProcess:
         if self.proc and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(10)
+
+
+class WorkerProcess(LoggedProcess):
+    """A real prover-worker."""
+
+    name = "worker"
+
+    def __init__(
+        self,
+        home: Path,
+        api_info: str,
+        *,
+        name: str = "w1",
+        storages=None,
+        concurrency: int = 1,
+        args: tuple[str, ...] = (),
+        **settings,
+    ) -> None:
+        home.mkdir(parents=True, exist_ok=True)
+        self.config = home / "worker.toml"
+        values = {
+            "name": name,
+            "concurrency": concurrency,
+            "tmpdir": str(home / "tmp"),
+            "claim_wait_s": 5.0,
+            **settings,
+        }
+        lines = [f"{k} = {json.dumps(v)}" for k, v in values.items()]
+        for sname, path in (storages or {}).items():
+            lines += ["[[storage]]", f'name = "{sname}"', f'path = "{path}"']
+        self.config.write_text("\n".join(lines) + "\n")
+        self.args = args
+        command = [
+            sys.executable,
+            "-m",
+            "prover.cli.worker_main",
+            "--config",
+            str(self.config),
+            "--log-json",
+            *args,
+        ]
+        env = {**os.environ, "PROVER_API_INFO": api_info, "PYTHONUNBUFFERED": "1"}
+        super().__init__(command, env)
+
+
+class StorageHostProcess(LoggedProcess):
+    """A real prover-storage serving ``storages`` (name -> path)."""
+
+    name = "storage host"
+
+    def __init__(
+        self, api_info: str, name: str, storages: dict, *, args: tuple[str, ...] = ()
+    ) -> None:
+        command = [
+            sys.executable,
+            "-m",
+            "prover.cli.storage_main",
+            "--name",
+            name,
+            "--listen",
+            "127.0.0.1:0",
+            "--log-json",
+            *[f"--storage={n}={p}" for n, p in storages.items()],
+            *args,
+        ]
+        env = {**os.environ, "PROVER_API_INFO": api_info, "PYTHONUNBUFFERED": "1"}
+        super().__init__(command, env)
+        self.host_name = name
+
+    @property
+    def port(self) -> int:
+        return int(self.wait_for("storage_host_started", 30)["listen"].rpartition(":")[2])

@@ -76,10 +76,18 @@ def _load(home: Path):
 @click.option(
     "--http-listen",
     default=None,
-    help='HOST:PORT of /metrics, overriding http.listen ("" turns it off).',
+    help='HOST:PORT of /metrics and the dashboard, overriding http.listen ("" turns it off).',
+)
+@click.option(
+    "--no-storage-mounts",
+    is_flag=True,
+    help="Read sector files only through storage hosts (prover-storage): ignore "
+    "[[storage]] and the embedded devnet's store.",
 )
 @click.pass_obj
-def daemon_run(home: Path, listen: str | None, http_listen: str | None) -> None:
+def daemon_run(
+    home: Path, listen: str | None, http_listen: str | None, no_storage_mounts: bool
+) -> None:
     """Serve until SIGTERM or SIGINT."""
     from prover.manager.server import Manager, run_until_signalled
 
@@ -94,7 +102,9 @@ def daemon_run(home: Path, listen: str | None, http_listen: str | None) -> None:
         config = config.model_copy(update={"http": http})
     configure_logging(json=config.log.json_lines, level=config.log.level)
     try:
-        run_until_signalled(Manager(config, home, secret))
+        if no_storage_mounts:
+            config = config.model_copy(update={"storage": []})
+        run_until_signalled(Manager(config, home, secret, mounts=not no_storage_mounts))
     except Exception as exc:
         get_logger("prover.manager").error("manager_failed", error=str(exc))
         sys.exit(1)

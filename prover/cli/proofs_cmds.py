@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from prover.cli.jobs_cmds import api_option, connect
 from prover.cli.options import size_option
 from prover.proofs import (
     PoStProofType,
@@ -124,6 +125,77 @@ def sectors_create_test(
     click.echo(f"{'Sector':>8}  {'CommR':<64}  {'Update' if upgrade else 'Sealed'}")
     for r in replicas:
         click.echo(f"{r.sector_id:>8}  {r.comm_r.hex():<64}  {r.sealed_path}")
+
+
+@sectors_group.command("check")
+@click.option("--miner", type=click.IntRange(min=0), required=True, help="Miner actor id.")
+@click.option(
+    "--deadline", type=click.IntRange(min=0), default=None, help="Only this deadline [all]."
+)
+@click.option(
+    "--slow",
+    "slow_s",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    help="A good sector slower than this many seconds is reported slow [never].",
+)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object: sectors and totals.")
+@api_option
+def sectors_check(miner, deadline, slow_s, as_json, api, api_ca):
+    """A vanilla proof of every sector, verified, read as proving reads it
+    (the manager's mounts or the storage hosts); exit status 1 if any is bad."""
+    import grpc
+
+    from prover._proto import manager_pb2 as pb
+
+    req = pb.CheckSectorsRequest(miner=miner, slow_s=slow_s)
+    if deadline is not None:
+        req.deadline = deadline
+    rows = []
+    began = time.monotonic()
+    with connect(api, api_ca) as client:
+        try:
+            for c in client.admin.CheckSectors(req, metadata=client.metadata, timeout=24 * 3600):
+                rows.append(c)
+                if not as_json:
+                    why = f" ({c.reason})" if c.reason else ""
+                    click.echo(
+                        f"{c.deadline:>3} {c.partition:>4} {c.sector:>10}  "
+                        f"{c.status + why:<40} {c.seconds:8.3f}s  {c.served_by}"
+                    )
+        except grpc.RpcError as exc:
+            raise click.ClickException(f"{exc.code().name}: {exc.details()}") from None
+    counts = {s: sum(1 for c in rows if c.status == s) for s in ("good", "slow", "bad")}
+    wall = time.monotonic() - began
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "miner": miner,
+                    "sectors": [
+                        {
+                            "deadline": c.deadline,
+                            "partition": c.partition,
+                            "sector": c.sector,
+                            "status": c.status,
+                            "reason": c.reason,
+                            "seconds": c.seconds,
+                            "served_by": c.served_by,
+                        }
+                        for c in rows
+                    ],
+                    "totals": {**counts, "sectors": len(rows), "seconds": round(wall, 3)},
+                },
+                indent=1,
+            )
+        )
+    else:
+        click.echo(
+            f"{len(rows)} sectors: {counts['good']} good, {counts['slow']} slow, "
+            f"{counts['bad']} bad in {wall:.1f} s"
+        )
+    if counts["bad"]:
+        raise SystemExit(1)
 
 
 @click.group("bench")

@@ -16,6 +16,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from prover._proto import manager_pb2_grpc as pb_grpc
 from prover.alerts import AlertBook, Deliverer
+from prover.api.tokens import make_token
 from prover.chain.clock import EpochClock
 from prover.chain.lotus import LotusClient
 from prover.config import ManagerConfig, StorageConfig, database_url
@@ -28,6 +29,8 @@ from prover.manager.metrics import manager_registry
 from prover.manager.servicers import AdminServicer, WorkerServicer
 from prover.manager.web import start_http
 from prover.metrics.http import HttpServer
+from prover.storage.access import SectorAccess
+from prover.storage.remote import HostAddress
 from prover.store import Database, JobStore, Ledger, StorageHosts, StoreUnavailable
 from prover.store.database import utcnow
 from prover.tracker import Tracker
@@ -52,8 +55,12 @@ def server_credentials(config: ManagerConfig) -> grpc.ServerCredentials | None:
 class Manager:
     """Owns the store, the sweeps and the server; start() then stop()."""
 
-    def __init__(self, config: ManagerConfig, home: Path, secret: bytes, *, clock=utcnow) -> None:
+    def __init__(
+        self, config: ManagerConfig, home: Path, secret: bytes, *, clock=utcnow, mounts: bool = True
+    ) -> None:
         self.config = config
+        # False: sector files only through storage hosts (no devnet store mount)
+        self.mounts = mounts
         self.home = home
         self.secret = secret
         self.clock = clock
@@ -104,7 +111,7 @@ class Manager:
                 self.ledger,
                 client,
                 cfg.chain,
-                {s.name: s.path for s in cfg.storage},
+                self.sector_access(cfg),
                 clock=self.epochs,
                 kick=self.dispatcher.kick,
             )
@@ -219,6 +226,26 @@ class Manager:
             home=str(self.home),
         )
 
+    def sector_access(self, cfg: ManagerConfig) -> SectorAccess:
+        """The manager's way to sector files: its [[storage]] mounts, else
+        the live storage hosts of the index, asked with the worker token
+        (which storage hosts take)."""
+
+        def live() -> list[HostAddress]:
+            return [
+                HostAddress(h.name, h.address, frozenset(h.storages), h.tls)
+                for h in self.hosts.list()
+                if self.hosts.live(h)
+            ]
+
+        return SectorAccess(
+            {s.name: s.path for s in cfg.storage},
+            live,
+            make_token(self.secret, "worker"),
+            sector_timeout_s=cfg.chain.recovery_check_timeout_s,
+            parallelism=cfg.chain.recovery_check_parallelism,
+        )
+
     def _alert_watch(self, cfg: ManagerConfig) -> AlertWatch:
         """The alert watch, its deliverer started, and a chain client of its
         own for balances (the tracker's is the tracker thread's)."""
@@ -267,7 +294,9 @@ class Manager:
                 "epoch_seconds": devnet.policy.epoch_seconds,
             }
         )
-        storage = cfg.storage or [StorageConfig(name=STORAGE_NAME, path=store)]
+        storage = cfg.storage
+        if not storage and self.mounts:
+            storage = [StorageConfig(name=STORAGE_NAME, path=store)]
         log.info(
             "devnet_started",
             url=self.devnet_server.url,

@@ -34,6 +34,7 @@ from prover.manager.dispatch import Dispatcher
 from prover.manager.finish import CannotVerify, Report, accept
 from prover.manager.listing import list_page
 from prover.manager.requests import BadRequest
+from prover.manager.sector_check import check_sectors
 from prover.proofs import InvalidInput, PoStProofType
 from prover.store import (
     InvalidJob,
@@ -321,6 +322,27 @@ class AdminServicer(pb_grpc.AdminServiceServicer):
                     "miner", f"{miner} is not one of the configured miners {tracker.config.miners}"
                 )
             return deadlines_view(tracker, miner)
+
+    def CheckSectors(self, request, context):
+        with status_mapping(context):
+            tracker = self._tracker()
+            if request.miner not in tracker.config.miners:
+                raise BadRequest(
+                    "miner",
+                    f"{request.miner} is not one of the configured miners {tracker.config.miners}",
+                )
+            if request.slow_s < 0:
+                raise BadRequest("slow_s", "must not be negative")
+            deadline = request.deadline if request.HasField("deadline") else None
+            policy = tracker.client.state_miner_proving_deadline(request.miner).info.policy
+            if deadline is not None and deadline >= policy.period_deadlines:
+                raise BadRequest(
+                    "deadline", f"{deadline} is out of range 0..{policy.period_deadlines - 1}"
+                )
+            log.info("sectors_check_started", miner=request.miner, deadline=deadline)
+            yield from check_sectors(
+                tracker, tracker.planner.access, request.miner, deadline, request.slow_s
+            )
 
     def ListStorageHosts(self, request, context):
         with status_mapping(context):

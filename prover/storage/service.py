@@ -142,14 +142,16 @@ class StorageServicer(spb_grpc.StorageServiceServicer):
                 else:
                     yield spb.VanillaResult(sector=sector, fault=str(result), seconds=seconds)
         finally:
+            # also when the caller cancels once it has every answer
             self.pool.cancel(key)
-        log.info(
-            "vanilla_served",
-            miner=request.miner,
-            sectors=len(replicas),
-            good=good,
-            seconds=round(time.monotonic() - t0, 3),
-        )
+            log.info(
+                "vanilla_served",
+                miner=request.miner,
+                sectors=len(replicas),
+                answered=len(replicas) - left,
+                good=good,
+                seconds=round(time.monotonic() - t0, 3),
+            )
 
     def ListSectors(self, request, context) -> spb.ListSectorsResponse:
         out = spb.ListSectorsResponse()

@@ -29,10 +29,11 @@ from prover.chain.lotus import LotusClient, LotusError, ProvingDeadline
 from prover.chain.notify import HeadFollower
 from prover.config import ChainConfig
 from prover.logs import get_logger
+from prover.storage.access import SectorAccess
 from prover.store import JobStore, Ledger, MessageKind, StoreUnavailable
 from prover.tracker.follow import follow
 from prover.tracker.misses import Settler
-from prover.tracker.planning import DeadlinePlan, Planner, ProofTypes
+from prover.tracker.planning import DeadlinePlan, Planner, ProofTypes, access_of
 from prover.tracker.recoveries import Recoveries
 from prover.tracker.submission import Submitter, may_submit
 
@@ -51,7 +52,7 @@ class Tracker:
         ledger: Ledger,
         client: LotusClient,
         config: ChainConfig,
-        storages: Mapping[str, Path],
+        storages: Mapping[str, Path] | SectorAccess,
         *,
         clock: EpochClock | None = None,
         kick: Callable[[], None] = lambda: None,
@@ -69,11 +70,12 @@ class Tracker:
         # the last StateMinerProvingDeadline per miner (for `prover deadlines`)
         self.heads: dict[int, ProvingDeadline] = {}
         self.proof_types = proof_types = ProofTypes(client)
-        self.planner = Planner(jobs, ledger, client, storages, proof_types, kick)
+        access = access_of(storages)
+        self.planner = Planner(jobs, ledger, client, access, proof_types, kick)
         self.submitter = Submitter(jobs, ledger, client, config, proof_types)
         self.submitter.replan = self.planner.replan
         self.recoveries = Recoveries(
-            ledger, client, storages, proof_types, self.submitter.push, config
+            ledger, client, access, proof_types, self.submitter.push, config
         )
         self.settler = Settler(jobs, ledger, self.submitter.push_errors)
         self._finished = threading.Event()

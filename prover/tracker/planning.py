@@ -27,7 +27,8 @@ from prover.chain.lotus import (
     SectorOnChain,
 )
 from prover.logs import get_logger
-from prover.proofs.layout import SectorRef, StorageIndex
+from prover.proofs.layout import SectorRef
+from prover.storage.access import SectorAccess
 from prover.store import JobStore, Ledger, Miss, NewJobSpec
 
 log = get_logger("prover.tracker.planning")
@@ -129,20 +130,25 @@ class ProofTypes:
         return {m: t for m, (_, t) in out.items()}
 
 
+def access_of(storages: Mapping[str, Path] | SectorAccess) -> SectorAccess:
+    """The tracker's way to the sector files: as given, or over plain mounts."""
+    return storages if isinstance(storages, SectorAccess) else SectorAccess(storages)
+
+
 class Planner:
     def __init__(
         self,
         jobs: JobStore,
         ledger: Ledger,
         client: LotusClient,
-        storages: Mapping[str, Path],
+        storages: Mapping[str, Path] | SectorAccess,
         proof_types: ProofTypes,
         kick: Callable[[], None],
     ) -> None:
         self.jobs = jobs
         self.ledger = ledger
         self.client = client
-        self.storages = storages
+        self.access = access_of(storages)
         self.proof_types = proof_types
         self.kick = kick
 
@@ -158,7 +164,7 @@ class Planner:
             TAG_WINDOWED_POST_CHALLENGE_SEED, d.challenge, id_address_cbor(miner)
         )
         proof_type = self.proof_types.of(miner, d)
-        where = StorageIndex(self.storages, miner)  # one listing per storage, not a stat per sector
+        where = self.access.index(miner)  # one listing per storage, not a stat per sector
         return plan_partitions(miner, d, partitions, on_chain, seed, proof_type, where.locate)
 
     def create_jobs(self, miner: int, d: DeadlineInfo) -> None:

@@ -49,12 +49,12 @@ from prover.proofs import (
     generate_challenges,
     mask_randomness,
     prover_id,
-    vanilla_proof,
 )
-from prover.proofs.layout import locate
+from prover.proofs.layout import StorageIndex
+from prover.storage.access import SectorAccess
 from prover.storage.pool import CheckPool
 from prover.store import Ledger, MessageKind
-from prover.tracker.planning import ProofTypes
+from prover.tracker.planning import ProofTypes, access_of
 from prover.tracker.senders import Pushed
 
 log = get_logger("prover.tracker.recoveries")
@@ -67,11 +67,16 @@ Recovery = tuple[int, int, set[int]]
 
 
 def sector_problem(
-    storages: Mapping[str, Path], miner: int, sector: SectorOnChain, proof_type: int
+    access: SectorAccess,
+    index: StorageIndex,
+    miner: int,
+    sector: SectorOnChain,
+    proof_type: int,
 ) -> str | None:
     """Why a sector would not prove now, or None (what Lotus checks before
-    declaring a recovery)."""
-    where = locate(storages, miner, sector.number, sector.upgraded)
+    declaring a recovery): its files found (``index``) and a vanilla proof
+    over fresh challenges read, on the manager's mount or a storage host."""
+    where = index.locate(miner, sector.number, sector.upgraded)
     if where is None:
         return "files not found on any storage"
     ref = SectorRef(sector.number, sector.comm_r, where[0], where[1], sector.upgraded)
@@ -79,9 +84,13 @@ def sector_problem(
     randomness = mask_randomness(os.urandom(32))
     try:
         challenges = generate_challenges(pt, randomness, prover_id(miner), [sector.number])
-        vanilla_proof(pt, ref.replica(miner, storages), challenges[sector.number])
     except ProofError as exc:
         return str(exc)
+    served = access.prove(miner, proof_type, [ref], challenges)[sector.number]
+    if served.proof is None:
+        return (
+            f"{served.host}: {served.fault}" if served.host not in ("", "local") else served.fault
+        )
     return None
 
 
@@ -174,19 +183,23 @@ class Recoveries:
         self,
         ledger: Ledger,
         client: LotusClient,
-        storages: Mapping[str, Path],
+        storages: Mapping[str, Path] | SectorAccess,
         proof_types: ProofTypes,
         push: Callable[[int, MessageKind, int, bytes], Pushed],
         config: ChainConfig,
     ) -> None:
         self.ledger = ledger
         self.client = client
-        self.storages = storages
+        self.access = access_of(storages)
         self.proof_types = proof_types
         self.push = push
         self.config = config
+        # where each miner's sectors are, listed once per deadline's checks
+        self._indexes: dict[int, StorageIndex] = {}
         # how a sector is checked; tests put a double here
-        self.check: SectorCheck = lambda miner, s, pt: sector_problem(storages, miner, s, pt)
+        self.check: SectorCheck = lambda miner, s, pt: sector_problem(
+            self.access, self._index(miner), miner, s, pt
+        )
         self.pool = CheckPool(config.recovery_check_parallelism, config.recovery_check_timeout_s)
         # Reading a deadline's faulty sectors (tens of thousands at 32GiB)
         # takes seconds at worst: like planning, never in the tick.
@@ -200,6 +213,12 @@ class Recoveries:
     def close(self) -> None:
         self._reads.shutdown(wait=False, cancel_futures=True)
         self.pool.close()
+
+    def _index(self, miner: int) -> StorageIndex:
+        index = self._indexes.get(miner)
+        if index is None:
+            index = self._indexes[miner] = self.access.index(miner)
+        return index
 
     def forget(self, miner: int, period_start: int, deadline: int) -> None:
         """Check (and declare) this deadline again: its declaration was dropped."""
@@ -246,6 +265,7 @@ class Recoveries:
             if faulty:
                 on_chain = {s.number: s for s in self.client.state_miner_sectors(miner, faulty)}
                 proof_type = self.proof_types.of(miner, d)
+                self._indexes[miner] = self.access.index(miner)  # files come and go
         except LotusError as exc:  # not checked: the next pass tries again
             log.warning("recovery_read_failed", miner=miner, deadline=d.index, error=str(exc))
             with self._lock:

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from prover.logs import get_logger
+from prover.logs import get_logger, inherit_logging
 from prover.proofs.layout import SectorRef
 from prover.proofs.types import SectorReplica
 from prover.storage.remote import HostAddress
@@ -104,6 +104,7 @@ def _die_with_parent() -> None:
 def _child_main(conn, settings: ComputeSettings) -> None:
     """Runs in the child: prove each task sent, answer with the outcome."""
     _die_with_parent()
+    inherit_logging()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     from prover.proofs import (
