@@ -32,11 +32,16 @@ from prover.config import ConfigError, check_listen
     metavar="NAME=PATH",
     help="A storage to serve (repeat); adds to the config's [[storage]].",
 )
+@click.option(
+    "--metrics-listen", default=None, help="HOST:PORT of its Prometheus /metrics [config]."
+)
 @click.option("--log-json", is_flag=True)
 @click.option(
     "--log-level", default="info", type=click.Choice(["debug", "info", "warning", "error"])
 )
-def cli(config_path, api, name, listen, advertise, storages, log_json, log_level) -> None:
+def cli(
+    config_path, api, name, listen, advertise, storages, metrics_listen, log_json, log_level
+) -> None:
     """Filecoin WindowPoSt prover: a storage host."""
     from prover.config import StorageConfig
     from prover.logs import configure_logging, get_logger
@@ -54,7 +59,11 @@ def cli(config_path, api, name, listen, advertise, storages, log_json, log_level
         if not sep or not label or not path:
             raise click.BadParameter(f"expected NAME=PATH, got {item!r}", param_hint="--storage")
         extra.append(StorageConfig(name=label, path=Path(path)))
-    for flag, value in (("--listen", listen), ("--advertise", advertise)):
+    for flag, value in (
+        ("--listen", listen),
+        ("--advertise", advertise),
+        ("--metrics-listen", metrics_listen),
+    ):
         if value:
             try:
                 check_listen(value)
@@ -62,7 +71,13 @@ def cli(config_path, api, name, listen, advertise, storages, log_json, log_level
                 raise click.BadParameter(str(exc), param_hint=flag) from exc
     updates = {
         k: v
-        for k, v in {"api": api, "name": name, "listen": listen, "advertise": advertise}.items()
+        for k, v in {
+            "api": api,
+            "name": name,
+            "listen": listen,
+            "advertise": advertise,
+            "metrics_listen": metrics_listen,
+        }.items()
         if v is not None
     }
     if extra:

@@ -18,6 +18,7 @@ from prover._proto import manager_pb2 as pb
 from prover._proto import storage_pb2_grpc as spb_grpc
 from prover.api.client import ApiInfo, ManagerClient
 from prover.logs import get_logger
+from prover.metrics.http import HttpServer, metrics_route
 from prover.storage.config import StorageHostConfig
 from prover.storage.service import StorageServicer, TokenCheck
 
@@ -41,6 +42,7 @@ class StorageHost:
             config.name, config.storages, config.parallelism, config.sector_timeout_s
         )
         self.server: grpc.Server | None = None
+        self.http: HttpServer | None = None
         self.port: int | None = None
         self.stopping = threading.Event()
         self.announced = threading.Event()
@@ -80,6 +82,10 @@ class StorageHost:
             raise OSError(f"cannot listen on {cfg.listen}")
         server.start()
         self.server = server
+        if cfg.metrics_listen:
+            routes = {"/metrics": metrics_route(self.servicer.metrics.registry)}
+            self.http = HttpServer(cfg.metrics_listen, routes).start()
+            log.info("metrics_listening", listen=self.http.address)
         self._announcer = threading.Thread(target=self._announce_loop, name="announce", daemon=True)
         self._announcer.start()
         log.info(
@@ -128,6 +134,8 @@ class StorageHost:
 
     def stop(self, grace: float = 2.0) -> None:
         self.stopping.set()
+        if self.http is not None:
+            self.http.stop()
         if self.server is not None:
             self.server.stop(grace).wait()
         self.servicer.close()

@@ -33,6 +33,7 @@ from prover.api.convert import sector_from_pb
 from prover.logs import get_logger
 from prover.proofs import InvalidInput, PoStProofType, SectorFault, vanilla_proof
 from prover.proofs.layout import list_sectors
+from prover.storage.metrics import StorageMetrics
 from prover.storage.pool import CheckPool
 
 log = get_logger("prover.storage")
@@ -73,6 +74,7 @@ class StorageServicer(spb_grpc.StorageServiceServicer):
         self.name = name
         self.storages = dict(storages)
         self.pool = CheckPool(parallelism, sector_timeout_s, name="vanilla")
+        self.metrics = StorageMetrics(name, self.pool.hung)
         self._requests = itertools.count()
 
     def close(self) -> None:
@@ -80,6 +82,7 @@ class StorageServicer(spb_grpc.StorageServiceServicer):
 
     def _refuse(self, context, message: str) -> None:
         log.warning("vanilla_request_refused", reason=message)
+        self.metrics.request("refused")
         context.abort(grpc.StatusCode.INVALID_ARGUMENT, message)
 
     def VanillaProofs(self, request, context) -> Iterator[spb.VanillaResult]:
@@ -89,7 +92,7 @@ class StorageServicer(spb_grpc.StorageServiceServicer):
             self._refuse(context, f"proof_type: {exc}")
         if not request.sectors:
             self._refuse(context, "sectors: none asked for")
-        replicas, challenges = {}, {}
+        replicas, challenges, storage_of = {}, {}, {}
         for c in request.sectors:
             ref = sector_from_pb(c.sector)
             if ref.id in replicas:
@@ -104,6 +107,7 @@ class StorageServicer(spb_grpc.StorageServiceServicer):
             if not c.challenges:
                 self._refuse(context, f"sector {ref.id}: no challenges")
             replicas[ref.id] = ref.replica(request.miner, self.storages)
+            storage_of[ref.id] = ref.sealed_storage
             challenges[ref.id] = list(c.challenges)
 
         results: queue.Queue = queue.Queue()
@@ -120,7 +124,9 @@ class StorageServicer(spb_grpc.StorageServiceServicer):
                 return f"{type(exc).__name__}: {exc}"
 
         def answered(sector: int, result: object) -> None:
-            results.put((sector, result, time.monotonic() - began.get(sector, t0)))
+            seconds = time.monotonic() - began.get(sector, t0)
+            self.metrics.read(storage_of[sector], isinstance(result, bytes), seconds)
+            results.put((sector, result, seconds))
 
         key = (self.name, next(self._requests))
         self.pool.start(key, sorted(replicas), prove, answered)
@@ -133,9 +139,12 @@ class StorageServicer(spb_grpc.StorageServiceServicer):
                 except queue.Empty:
                     if not context.is_active():  # the caller gave up or failed over
                         log.info("vanilla_request_cancelled", miner=request.miner, left=left)
+                        self.metrics.request("cancelled")
                         return
                     continue
                 left -= 1
+                if not left:  # counted before the last answer: the caller may cancel on it
+                    self.metrics.request("done")
                 if isinstance(result, bytes):
                     good += 1
                     yield spb.VanillaResult(sector=sector, proof=result, seconds=seconds)

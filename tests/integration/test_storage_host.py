@@ -271,3 +271,33 @@ def test_sectors_nobody_answers_are_faults_naming_every_host(two_stores, randomn
             assert "host-gone: UNAVAILABLE" in served[n].fault
     finally:
         server.stop(0)
+
+
+def test_a_storage_host_counts_its_reads_on_its_metrics_listener(two_stores, randomness, pid):
+    import httpx
+    from prometheus_client.parser import text_string_to_metric_families
+
+    roots, a, _ = two_stores
+    a[1].sealed_path.unlink()
+    ha = start_host("host-a", {"store-a": roots["store-a"]}, metrics_listen="127.0.0.1:0")
+    try:
+        challenges = generate_challenges(KIB2, randomness, pid, [1, 2])
+        with RemoteVanilla([address(ha)], TOKEN, sector_timeout_s=30) as remote:
+            remote.prove(MINER, KIB2.chain_id, refs(a, "store-a"), challenges)
+        text = httpx.get(f"http://{ha.http.address}/metrics", timeout=10).text
+        samples = {
+            (s.name, tuple(sorted(s.labels.items()))): s.value
+            for f in text_string_to_metric_families(text)
+            for s in f.samples
+        }
+
+        def value(name, **labels):
+            return samples.get((name, tuple(sorted({"host": "host-a", **labels}.items()))), 0)
+
+        count = "prover_storage_read_seconds_count"
+        assert value(count, storage="store-a", result="good") == 1
+        assert value(count, storage="store-a", result="fault") == 1
+        assert value("prover_storage_requests_total", result="done") == 1
+        assert value("prover_storage_reads_hung") == 0
+    finally:
+        ha.stop()
