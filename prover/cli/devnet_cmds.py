@@ -207,6 +207,8 @@ def demo(workers, minutes, window, deadlines, home) -> None:
             # any free port: a manager already on 9701 must not stop the demo
             "--http-listen",
             "127.0.0.1:0",
+            # as in production: sector files only through the storage host
+            "--no-storage-mounts",
         ],
         env=env,
         stdout=(logs / "manager.log").open("w"),
@@ -217,10 +219,31 @@ def demo(workers, minutes, window, deadlines, home) -> None:
     try:
         port, http = _wait_for_port(logs / "manager.log", manager)
         token = make_token(read_secret(home / SECRET_FILE), "worker")
-        worker_toml = home / "worker-local.toml"
-        worker_toml.write_text(
-            f'claim_wait_s = 5.0\n[[storage]]\nname = "{STORAGE_NAME}"\npath = "{store}"\n'
+        # the devnet's store is served by a storage host; the workers mount
+        # nothing and get their vanilla proofs from it
+        procs.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "prover.cli.storage_main",
+                    "--name",
+                    "storage-local",
+                    "--listen",
+                    "127.0.0.1:0",
+                    "--storage",
+                    f"{STORAGE_NAME}={store}",
+                    "--api",
+                    f"{token}:127.0.0.1:{port}",
+                ],
+                env=env,
+                stdout=(logs / "storage.log").open("w"),
+                stderr=subprocess.STDOUT,
+                process_group=0,
+            )
         )
+        worker_toml = home / "worker-local.toml"
+        worker_toml.write_text("claim_wait_s = 5.0\n")
         for i in range(workers):
             procs.append(
                 subprocess.Popen(
@@ -241,8 +264,12 @@ def demo(workers, minutes, window, deadlines, home) -> None:
                     process_group=0,
                 )
             )
-        click.echo(f"manager on 127.0.0.1:{port}, {workers} local workers; logs in {logs}")
+        click.echo(
+            f"manager on 127.0.0.1:{port}, a storage host and {workers} local workers "
+            f"without mounts; logs in {logs}"
+        )
         if http:
+            click.echo(f"dashboard: http://{http}/")
             click.echo(f"metrics: http://{http}/metrics")
         admin = make_token(read_secret(home / SECRET_FILE), "admin")
         _watch(home, minutes, procs, f"{admin}:127.0.0.1:{port}")

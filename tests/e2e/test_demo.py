@@ -29,6 +29,11 @@ def test_demo_proves_deadlines_live_and_again_after_a_restart(tmp_path):
     assert "deadline 2 partition 0 proven" in out and "accepted" in out
     assert "MISSED" not in out and "refused:" not in out
     assert re.search(r"summary \(epochs 0-\d+\): [12] deadlines proven .* 0 missed", out), out
+    # proven through the storage host: the manager and the workers mount nothing
+    assert "a storage host and 2 local workers without mounts" in out, out
+    assert re.search(r"dashboard: http://127\.0\.0\.1:\d+/", out), out
+    served = (tmp_path / "home" / "logs" / "storage.log").read_text()
+    assert "vanilla_served" in served and "storage_host_announced" in served
 
     # again in the same home, stopped by Ctrl-C once it has proven a deadline
     second = subprocess.Popen(
