@@ -10,6 +10,7 @@ from prover.cli.deadlines_cmds import deadlines_group
 from prover.cli.devnet_cmds import demo, devnet_group
 from prover.cli.jobs_cmds import jobs_group, workers_group
 from prover.cli.proofs_cmds import bench_group, params_group, sectors_group
+from prover.cli.storage_cmds import storage_group
 from prover.logs import configure_logging
 
 
@@ -36,3 +37,4 @@ cli.add_command(devnet_group)
 cli.add_command(deadlines_group)
 cli.add_command(demo)
 cli.add_command(alerts)
+cli.add_command(storage_group)

@@ -64,6 +64,19 @@ def test_a_worker_without_mounts_proves_sectors_on_two_storage_hosts(tmp_path):
         # the manager planned without mounts: from the hosts' listings
         assert not m.events("partition_unprovable")
 
+        listed = subprocess.run(
+            [sys.executable, "-m", "prover.cli", "storage", "list", "--json"],
+            env={**m.env(), "PROVER_API_INFO": m.api_info()},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert listed.returncode == 0, listed.stderr
+        assert [(h["name"], h["storages"], h["live"]) for h in json.loads(listed.stdout)] == [
+            ("host-1", ["store-1"], True),
+            ("host-2", ["store-2"], True),
+        ]
+
         # every sector read through the hosts and verified
         checked = sectors_check(m, "--json")
         assert checked.returncode == 0, checked.stderr
