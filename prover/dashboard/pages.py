@@ -14,6 +14,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import parse_qs
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
@@ -107,10 +108,12 @@ class Dashboard:
         listen_host: str,
         chain: Callable[[], ChainFacts | None] = lambda: None,
         alerts: Callable[[], list[Alert]] = list,
+        storage_hosts: Callable[[], list[tuple[Any, bool]]] = list,
         wall: Callable[[], float] = time.time,
         refresh_s: int = REFRESH_S,
     ) -> None:
         self.overview = Overview(db)
+        self.storage_hosts = storage_hosts  # (StorageHostRow, live) of the index
         self.secret = secret
         self.loopback = is_loopback(listen_host)
         self.chain = chain
@@ -203,6 +206,7 @@ class Dashboard:
             misses=self.overview.recent_misses(RECENT_MISSES),
             workers=self.overview.workers(),
             running=running,
+            storage_hosts=self.storage_hosts(),
             refresh_s=self.refresh_s,
         )
 

@@ -181,6 +181,7 @@ class Manager:
             tracker=self.tracker,
             secret=self.secret,
             alerts=self.alert_book.active,
+            storage_hosts=lambda: [(h, self.hosts.live(h)) for h in self.hosts.list()],
         )
 
         self.scheduler = BackgroundScheduler(timezone="UTC")

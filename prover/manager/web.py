@@ -44,6 +44,7 @@ def start_http(
     tracker: Tracker | None = None,
     secret: bytes | None = None,
     alerts: Callable[[], list[Alert]] = list,
+    storage_hosts: Callable[[], list] = list,
 ) -> HttpServer | None:
     """Serves the manager's routes on ``listen``; None when it is empty
     (turned off). The dashboard comes with a store and the token secret;
@@ -59,6 +60,7 @@ def start_http(
             listen_host=parse_listen(listen)[0],
             chain=chain_facts(tracker) if tracker is not None else lambda: None,
             alerts=alerts,
+            storage_hosts=storage_hosts,
         )
         routes |= dashboard.routes()
     try:

@@ -24,7 +24,7 @@ from prover.chain.lotus import ProvingDeadline
 from prover.dashboard.auth import COOKIE, SESSION_SECONDS, session_value
 from prover.manager.web import start_http
 from prover.proofs import SectorRef
-from prover.store import MessageKind, Miss
+from prover.store import MessageKind, Miss, StorageHosts
 from prover.store.models import JobRow, MessageRow
 
 # 8 deadlines of 10 epochs (a period of 80); at epoch 133 deadline 5 of the
@@ -220,10 +220,19 @@ def served(store, ledger):
     lay_out(store, ledger)
     servers = []
 
+    hosts = StorageHosts(store.db, timeout_s=15)
+    hosts.announce("store-a", address="10.0.0.7:9702", storages=["store-1", "store-2"])
+
     def serve(listen="127.0.0.1:0", *, tracker=None, alerts=lambda: ALERTS, chain=True):
         tracker = tracker or (tracker_at() if chain else None)
         http = start_http(
-            listen, CollectorRegistry(), store=store, tracker=tracker, secret=SECRET, alerts=alerts
+            listen,
+            CollectorRegistry(),
+            store=store,
+            tracker=tracker,
+            secret=SECRET,
+            alerts=alerts,
+            storage_hosts=lambda: [(h, hosts.live(h)) for h in hosts.list()],
         )
         servers.append(http)
         return f"http://127.0.0.1:{http.port}"
@@ -259,7 +268,9 @@ def test_the_strip_shows_each_deadlines_state_and_the_page_the_rest(served):
     assert "PartitionMissed" in text and "deadline=3" in text
     assert "<script>alert(1)</script>" not in got.text
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in got.text
+    # storage hosts: the storages each serves, live or silent
     assert "Storage hosts" in text
+    assert "10.0.0.7:9702" in text and "store-1, store-2" in text and "live" in text
     # the page refreshes itself
     assert "setInterval" in got.text and 'id="live"' in got.text
 
