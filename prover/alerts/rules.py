@@ -28,6 +28,7 @@ PROOF_REFUSED = "ProverProofRefused"
 NO_WORKER = "ProverNoWorker"
 LOW_BALANCE = "ProverLowBalance"
 HEAD_STALLED = "ProverChainHeadStalled"
+STORAGE_HOST_SILENT = "ProverStorageHostSilent"
 ALERT_NAMES = (
     PARTITION_MISSED,
     SECTORS_LEFT_OUT,
@@ -37,6 +38,7 @@ ALERT_NAMES = (
     NO_WORKER,
     LOW_BALANCE,
     HEAD_STALLED,
+    STORAGE_HOST_SILENT,
 )
 # raised as warnings; the others are critical
 WARNINGS = frozenset({SECTORS_LEFT_OUT, LOW_BALANCE})
@@ -240,3 +242,40 @@ def head_stalled(
             f"(at epoch {head_epoch})",
         )
     ]
+
+
+@dataclass(frozen=True)
+class StorageHostFact:
+    name: str
+    address: str
+    storages: Sequence[str]
+    last_seen: datetime
+
+
+def silent_storage_hosts(
+    hosts: Iterable[StorageHostFact], now: datetime, live_s: float
+) -> list[Alert]:
+    """Storage hosts that stopped announcing themselves: the sectors of
+    their storages are read by no one else (unless another host serves them,
+    said in the alert), so they will be skipped from proofs."""
+    hosts = list(hosts)
+    live = [h for h in hosts if (now - h.last_seen).total_seconds() <= live_s]
+    out = []
+    for h in hosts:
+        silent_for = (now - h.last_seen).total_seconds()
+        if silent_for <= live_s:
+            continue
+        orphaned = sorted(s for s in h.storages if not any(s in o.storages for o in live))
+        summary = f"storage host {h.name} ({h.address}) silent for {silent_for:.0f} s"
+        if orphaned:
+            summary += f"; no other host serves {', '.join(orphaned)}"
+        out.append(
+            Alert(
+                STORAGE_HOST_SILENT,
+                {"host": h.name},
+                summary=summary,
+                details={"storages": ",".join(h.storages), "unserved": ",".join(orphaned)},
+                severity="critical" if orphaned else "warning",
+            )
+        )
+    return out

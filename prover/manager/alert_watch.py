@@ -28,7 +28,7 @@ from prover.alerts import Alert, AlertBook, Deliverer, Receiver, rules
 from prover.chain.deadlines import MAINNET
 from prover.config import AlertsConfig
 from prover.logs import get_logger
-from prover.store import JobStore, Ledger
+from prover.store import JobStore, Ledger, StorageHosts
 from prover.store.database import utcnow
 from prover.store.ledger import Miss
 from prover.tracker import Tracker
@@ -67,6 +67,7 @@ class AlertWatch:
         senders: Iterable[str] = (),
         balance: Callable[[str], int] | None = None,
         deliverer: Deliverer | None = None,
+        hosts: StorageHosts | None = None,
         now: Callable[[], datetime] = utcnow,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -81,6 +82,7 @@ class AlertWatch:
         self.configured_senders = list(senders)
         self.balance = balance
         self.deliverer = deliverer
+        self.hosts = hosts
         self.now = now
         self.monotonic = monotonic
         self._misses: dict[int, Miss] = {}  # by row id
@@ -111,6 +113,7 @@ class AlertWatch:
             ((rules.HEAD_STALLED,), self._head),
             ((rules.NO_WORKER,), lambda: self._workers(now)),
             ((rules.LOW_BALANCE,), lambda: self._balances(epoch, period)),
+            ((rules.STORAGE_HOST_SILENT,), lambda: self._storage_hosts(now)),
         ]
         if epoch is not None:
             sources += [
@@ -192,6 +195,15 @@ class AlertWatch:
             for w in self.jobs.list_workers()
         ]
         return rules.no_capable_worker(miners, workers, now, self.worker_live_s)
+
+    def _storage_hosts(self, now: datetime) -> list[Alert]:
+        if self.hosts is None:
+            return []
+        facts = [
+            rules.StorageHostFact(h.name, h.address, h.storages, h.last_seen_at)
+            for h in self.hosts.list()
+        ]
+        return rules.silent_storage_hosts(facts, now, self.hosts.timeout.total_seconds())
 
     def _balances(self, epoch: int | None, period: int) -> list[Alert]:
         if self.balance is None or self.config.low_balance <= 0:

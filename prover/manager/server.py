@@ -273,6 +273,7 @@ class Manager:
             senders=cfg.chain.senders,
             balance=self.alert_client.wallet_balance if self.alert_client else None,
             deliverer=self.alert_deliverer,
+            hosts=self.hosts,
         )
 
     def _embedded_devnet(self, cfg: ManagerConfig) -> ManagerConfig:

@@ -17,7 +17,7 @@ from prover.alerts import rules as r
 from prover.chain.deadlines import Policy, deadline_info
 from prover.config import AlertsConfig
 from prover.manager.alert_watch import AlertWatch
-from prover.store import MessageKind, Miss
+from prover.store import MessageKind, Miss, StorageHosts
 
 MINER = 1000
 POLICY = Policy.devnet(challenge_window=10, challenge_lookback=2, fault_declaration_cutoff=3)
@@ -56,6 +56,7 @@ def watch(store, ledger, clock):
         worker_live_s=15.0,
         senders=["t0100"],
         balance=lambda a: balances[a],
+        hosts=StorageHosts(store.db, clock=clock, timeout_s=15),
         now=clock,
         monotonic=lambda: chain.head_moved_at + seconds[0],
     )
@@ -218,3 +219,20 @@ def test_a_failing_source_holds_its_alerts_rather_than_resolving_them(watch, led
     assert {a.name for a in watch.book.active()} == {r.LOW_BALANCE, r.PARTITION_MISSED}
     watch.balance = lambda a: 10**20
     assert names(watch.check()) == [(r.LOW_BALANCE, True)]
+
+
+def test_a_silent_storage_host_and_whether_another_serves_its_storages(watch, clock):
+    watch.hosts.announce("host-1", address="10.0.0.1:9702", storages=["store-1"])
+    watch.hosts.announce("host-2", address="10.0.0.2:9702", storages=["store-1", "store-2"])
+    assert watch.check() == []
+    clock.advance(10)
+    watch.hosts.announce("host-1", address="10.0.0.1:9702", storages=["store-1"])
+    clock.advance(10)  # host-2 silent for 20 s, past the 15 s timeout
+    # (w1 went silent too: "no worker" fires beside it)
+    (silent,) = [a for a in watch.check() if a.name == r.STORAGE_HOST_SILENT]
+    assert silent.name == r.STORAGE_HOST_SILENT and silent.labels["host"] == "host-2"
+    assert "no other host serves store-2" in silent.summary  # store-1 still has host-1
+    assert silent.severity == "critical" and silent.details["unserved"] == "store-2"
+    assert watch.check() == []  # once
+    watch.hosts.announce("host-2", address="10.0.0.2:9702", storages=["store-1", "store-2"])
+    assert names(watch.check()) == [(r.STORAGE_HOST_SILENT, True)]
