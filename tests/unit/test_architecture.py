@@ -162,3 +162,12 @@ def test_no_import_cycle_between_modules_at_import_time():
 
 def test_a_cycle_would_be_found():
     assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+def test_a_storage_host_knows_only_its_disks():
+    wrong = [
+        (mod, target)
+        for mod, target in imports_of("prover.storage")
+        if under(target, "prover.store", "prover.manager", "prover.tracker", "prover.chain")
+    ]
+    assert wrong == []
