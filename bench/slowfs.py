@@ -66,7 +66,7 @@ from typing import Any
 
 STATS_NAME = ".slowfs-stats"
 _STATS_PATH = "/" + STATS_NAME
-_STATS_FH = (1 << 63) - 1  # a handle no os.open returns
+_STATS_FH = 1 << 62  # handles from here up are snapshots of the counters, not files
 _WRITE_FLAGS = os.O_CREAT | os.O_TRUNC | os.O_APPEND
 
 
@@ -132,6 +132,8 @@ def _serve(source: Path, mountpoint: Path, latency_s: float, direct_io: bool) ->
             self.opens = 0
             self.inflight = 0
             self.max_inflight = 0
+            self.snapshots: dict[int, bytes] = {}
+            self.next_snapshot = _STATS_FH
 
         def _real(self, path: str) -> str:
             return self.root + path
@@ -177,8 +179,14 @@ def _serve(source: Path, mountpoint: Path, latency_s: float, direct_io: bool) ->
 
         def open(self, path: str, fi: Any) -> int:
             if path == _STATS_PATH:
-                fi.fh = _STATS_FH
-                fi.direct_io = 1  # its size is unknown until it is read
+                # The counters as of this open, so that reading them in
+                # several calls cannot tear; direct_io as the size is only
+                # known now.
+                with self.lock:
+                    fi.fh = self.next_snapshot
+                    self.next_snapshot += 1
+                    self.snapshots[fi.fh] = self._snapshot()
+                fi.direct_io = 1
                 return 0
             if fi.flags & _WRITE_FLAGS:
                 raise mfusepy.FuseOSError(errno.EROFS)
@@ -193,8 +201,8 @@ def _serve(source: Path, mountpoint: Path, latency_s: float, direct_io: bool) ->
             return 0
 
         def read(self, path: str, size: int, offset: int, fi: Any) -> bytes:
-            if fi.fh == _STATS_FH:
-                return self._stats_bytes()[offset : offset + size]
+            if fi.fh >= _STATS_FH:
+                return self.snapshots[fi.fh][offset : offset + size]
             with self.lock:
                 self.inflight += 1
                 self.max_inflight = max(self.max_inflight, self.inflight)
@@ -212,16 +220,19 @@ def _serve(source: Path, mountpoint: Path, latency_s: float, direct_io: bool) ->
                     self.bytes += len(data)
             return data
 
-        def _stats_bytes(self) -> bytes:
-            with self.lock:
-                stats = {
-                    "latency_s": latency_s,
-                    "direct_io": direct_io,
-                    "reads": self.reads,
-                    "bytes": self.bytes,
-                    "opens": self.opens,
-                    "max_inflight": self.max_inflight,
-                }
+        def _snapshot(self) -> bytes:
+            """The counters, with the peak of READs in flight since the
+            previous snapshot (then reset to those in flight now), so that
+            two reads of the stats bracket one measurement. Lock held."""
+            stats = {
+                "latency_s": latency_s,
+                "direct_io": direct_io,
+                "reads": self.reads,
+                "bytes": self.bytes,
+                "opens": self.opens,
+                "max_inflight": self.max_inflight,
+            }
+            self.max_inflight = self.inflight
             return json.dumps(stats).encode()
 
         def write(self, path: str, data: bytes, offset: int, fi: Any) -> int:
@@ -231,7 +242,10 @@ def _serve(source: Path, mountpoint: Path, latency_s: float, direct_io: bool) ->
             raise mfusepy.FuseOSError(errno.EROFS)
 
         def release(self, path: str, fi: Any) -> int:
-            if fi.fh != _STATS_FH:
+            if fi.fh >= _STATS_FH:
+                with self.lock:
+                    self.snapshots.pop(fi.fh, None)
+            else:
                 os.close(fi.fh)
             return 0
 
@@ -249,8 +263,10 @@ def _serve(source: Path, mountpoint: Path, latency_s: float, direct_io: bool) ->
 
 @dataclass(frozen=True)
 class SlowStats:
-    """Counters since the mount: READ requests served, bytes returned,
-    files opened, and the most READs that were waiting at once."""
+    """Counters since the mount: READ requests served, bytes returned and
+    files opened; and the most READs that were waiting at once since the
+    previous ``stats()``. ``after - before`` is one measurement's share,
+    its peak the one seen since ``before`` was read."""
 
     reads: int
     bytes: int
