@@ -80,6 +80,7 @@ class RemoteVanilla:
         sector_timeout_s: float,
         ca_file: str | Path | None = None,
         max_message_bytes: int = 64 << 20,
+        channels: dict[str, grpc.Channel] | None = None,
     ) -> None:
         self.hosts = list(hosts)
         self.metadata = (("authorization", f"Bearer {token}"),)
@@ -90,10 +91,15 @@ class RemoteVanilla:
             ("grpc.initial_reconnect_backoff_ms", 200),
             ("grpc.max_reconnect_backoff_ms", 1000),
         ]
-        self._channels: dict[str, grpc.Channel] = {}
+        # channels by address; given ones are shared (a compute child keeps
+        # its connections from one partition to the next) and left open
+        self._owned = channels is None
+        self._channels: dict[str, grpc.Channel] = {} if channels is None else channels
         self._lock = threading.Lock()
 
     def close(self) -> None:
+        if not self._owned:
+            return
         with self._lock:
             for ch in self._channels.values():
                 ch.close()

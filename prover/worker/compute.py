@@ -118,6 +118,9 @@ def _child_main(conn, settings: ComputeSettings) -> None:
     from prover.storage.remote import RemoteVanilla, fetch_for
 
     lock = GpuLock(settings.lock_path)
+    # connections to storage hosts, kept from one task to the next: a new
+    # one costs round trips that every partition would otherwise pay
+    channels: dict = {}
     conn.send(("ready", os.getpid()))
     while True:
         try:
@@ -133,6 +136,7 @@ def _child_main(conn, settings: ComputeSettings) -> None:
                     task.token,
                     sector_timeout_s=settings.sector_timeout or 300.0,
                     ca_file=task.ca_file,
+                    channels=channels,
                 )
                 fetch = fetch_for(remote, task.miner, task.proof_type, task.remote)
             result = prove_partition(
