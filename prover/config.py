@@ -99,6 +99,15 @@ class StorageConfig(_Strict):
     path: Path
 
 
+def unique_storages(v: list[StorageConfig]) -> list[StorageConfig]:
+    """A ``[[storage]]`` list whose names do not repeat (a worker's or a
+    storage host's: a name is what jobs and the index go by)."""
+    names = [s.name for s in v]
+    if len(names) != len(set(names)):
+        raise ValueError(f"storage names repeat: {names}")
+    return v
+
+
 class ChainConfig(_Strict):
     # Lotus full node "<token>:<multiaddr or URL>". Empty: no tracker.
     api: str = ""

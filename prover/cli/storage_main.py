@@ -3,6 +3,7 @@ sectors on its own disks for GPU workers and the manager."""
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import threading
@@ -86,6 +87,14 @@ def cli(
         config = type(config).model_validate({**config.model_dump(), **updates})
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
+
+    # The proofs library reads a sector's challenges on rayon's global pool,
+    # one thread per core by default: that pool, not our threads, bounds the
+    # reads in flight, so it is sized to the read limit before its first use
+    # (bench/storage_paths.py: 32 reads at once over a 50 ms mount took 72 s
+    # for 200 sectors with the default pool of 2, 10 s with 32).
+    if "RAYON_NUM_THREADS" not in os.environ:
+        os.environ["RAYON_NUM_THREADS"] = str(max(config.parallelism, os.cpu_count() or 1))
 
     from prover.api.client import ApiInfoError, resolve_api_info
     from prover.storage.daemon import StorageHost

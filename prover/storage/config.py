@@ -8,7 +8,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from prover.config import StorageConfig, check_listen, load_toml_model
+from prover.config import StorageConfig, check_listen, load_toml_model, unique_storages
 
 
 class StorageHostConfig(BaseModel):
@@ -42,13 +42,7 @@ class StorageHostConfig(BaseModel):
     def _optional_listen(cls, v: str) -> str:
         return check_listen(v, empty_ok=True)
 
-    @field_validator("storage")
-    @classmethod
-    def _unique(cls, v: list[StorageConfig]) -> list[StorageConfig]:
-        names = [s.name for s in v]
-        if len(names) != len(set(names)):
-            raise ValueError(f"storage names repeat: {names}")
-        return v
+    _unique = field_validator("storage")(classmethod(lambda cls, v: unique_storages(v)))
 
     @property
     def storages(self) -> dict[str, Path]:

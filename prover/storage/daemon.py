@@ -7,6 +7,7 @@ workers that already know it meanwhile."""
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -95,6 +96,7 @@ class StorageHost:
             address=self.address,
             storages=sorted(cfg.storages),
             parallelism=cfg.parallelism,
+            rayon_threads=os.environ.get("RAYON_NUM_THREADS", "cores"),
             sector_timeout_s=cfg.sector_timeout_s,
             tls=cfg.tls_cert is not None,
         )
