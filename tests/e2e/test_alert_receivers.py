@@ -199,3 +199,80 @@ def test_sectors_left_out_a_low_balance_and_a_stalled_head_on_the_devnet(tmp_pat
         m.kill()
         chain.server.stop()
         hook.close()
+
+
+def test_a_post_stuck_in_the_mpool_is_alerted_before_close_then_the_miss(tmp_path):
+    from prover.chain.deadlines import Policy as P
+    from prover.chain.message import ATTO_PER_FIL
+    from prover.devnet.mpool import Account, Mpool, key_address_for
+
+    # the node prices at 100 attoFIL/gas, blocks need far more than the
+    # maximum fee allows: the PoSt can never land
+    pool = Mpool([Account("t0100", key_address_for("t0100"), 10 * ATTO_PER_FIL)])
+    pool.estimate_base_fee, pool.base_fee = 100, 10**15
+    policy = P.devnet(challenge_window=8, challenge_lookback=2, fault_declaration_cutoff=3)
+    chain = start_devnet(tmp_path, {2: [[1, 2]]}, policy, mpool=pool)
+    hook = WebhookReceiver()
+    m = chain.manager(
+        tmp_path / "mgr",
+        alerts={"webhooks": [hook.url], "interval_s": 0.5, "not_landed_epochs": 3},
+        maximize_window_post_fee_cap=False,
+        max_window_post_gas_fee="1 FIL",
+    )
+    w = chain.worker(tmp_path / "w1", m)
+    try:
+        wait_for(lambda: hook.of("ProverMessageNotLanded"), 60, "the PoSt not landed")
+        (late,) = hook.of("ProverMessageNotLanded")
+        assert late["labels"]["deadline"] == "2" and late["labels"]["kind"] == "post"
+        assert "epochs before Close" in late["summary"]
+        # at Close it resolves, and the miss says the rest
+        wait_for(lambda: len(hook.of("ProverMessageNotLanded")) == 2, 60, "resolved at Close")
+        assert hook.of("ProverMessageNotLanded")[1]["status"] == "resolved"
+        wait_for(lambda: hook.of("ProverPartitionMissed"), 60, "the miss")
+    finally:
+        w.kill()
+        m.kill()
+        chain.server.stop()
+        hook.close()
+
+
+def test_a_proof_the_verifier_refuses_is_alerted_with_the_worker(tmp_path):
+    """A rogue (or broken) worker's proof: refused, alerted once, and the job
+    goes to a worker whose proof verifies."""
+    from prover._proto import manager_pb2 as pb
+
+    chain = start_devnet(tmp_path, {2: [[1, 2]]}, POLICY)
+    hook = WebhookReceiver()
+    m = chain.manager(tmp_path / "mgr", alerts={"webhooks": [hook.url], "interval_s": 0.5})
+    w = None
+    try:
+        with m.client("worker") as rogue:
+            rogue.call(rogue.worker.Register, pb.RegisterRequest(name="rogue-gpu"))
+            wait_for(lambda: m.events("deadline_jobs_created"), 60, "deadline 2 planned")
+            job = rogue.call(
+                rogue.worker.Claim, pb.ClaimRequest(worker="rogue-gpu", wait_ms=20_000), timeout=40
+            ).job
+            done = rogue.call(
+                rogue.worker.Finish,
+                pb.FinishRequest(
+                    worker="rogue-gpu",
+                    job_id=job.id,
+                    attempt=job.attempt,
+                    success=True,
+                    proof=bytes(range(192)),
+                ),
+            )
+        assert done.state == "ready"  # refused: back for another worker
+        wait_for(lambda: hook.of("ProverProofRefused"), 30, "the refused proof")
+        (refused,) = hook.of("ProverProofRefused")
+        assert refused["details"]["worker"] == "rogue-gpu"
+        assert refused["labels"]["deadline"] == "2" and refused["labels"]["partition"] == "0"
+        w = chain.worker(tmp_path / "w1", m)
+        wait_for(lambda: chain.proven(0, 2) == {0}, 90, "proven by an honest worker")
+        assert len(hook.of("ProverProofRefused")) == 1  # once
+    finally:
+        if w is not None:
+            w.kill()
+        m.kill()
+        chain.server.stop()
+        hook.close()
