@@ -22,9 +22,12 @@ baseline of the same run:
    limit (the library reads one sector's challenges on rayon's global pool,
    so that pool, not the caller's threads, bounds the reads in flight).
 
-The rows "through a storage host" (issue 11's ``prover-storage``) plug in at
-``storage_host_partition`` and ``run_sectors_check``; until it exists they
-are reported as not measured.
+The rows "through a storage host" (``prover-storage``, ``bench/hosted.py``)
+prove the same partitions with the worker mounting nothing: the host reads
+its local disk and a delaying proxy (``bench/netdelay.py``) gives the link
+the slow mount's latency as its round trip; and the sectors check is run
+again through a real ``prover-storage`` whose own disk is the slow mount,
+at its read limit against one at a time.
 
     python bench/storage_paths.py [--latencies 0,2,10,50] [--rounds 3]
         [--slow-latency auto|MS] [--jobs 8] [--sectors 200] [--parallel 32]
@@ -182,13 +185,29 @@ def prove_rounds(
     )
 
 
-def storage_host_partition(latency_ms: float, sectors: Sequence[Sector]) -> PartitionRow | None:
-    """The same partition proven by a worker that asks a storage host
-    (``prover-storage``, issue 11) serving these sectors from its local disk
-    while the worker has no mount, for the target "within 10 % of the
-    fast-disk time at every latency". Not measured yet: returns None until
-    the storage host exists, and the report says so."""
-    return None
+def storage_host_partition(
+    latency_ms: float, sectors: Sequence[Sector], root: Path, randomness: Sequence[bytes]
+) -> PartitionRow:
+    """The same partitions proven by a worker with no mount, every vanilla
+    proof from a storage host (``prover-storage``'s StorageService, real
+    gRPC) reading ``root`` on its local disk, behind a link whose round trip
+    is the slow mount's latency (``bench/hosted.py``): for the target
+    "within 10 % of the fast-disk time at every latency"."""
+    from hosted import prove_through_host
+
+    got = prove_through_host(MINER, SIZE, sectors, root, randomness, latency_ms)
+    return PartitionRow(
+        where=f"storage host, {latency_ms:g} ms RTT",
+        latency_ms=latency_ms,
+        rounds=len(randomness),
+        total_s=got["total_s"],
+        vanilla_s=got["vanilla_s"],
+        snark_s=got["snark_s"],
+        vanilla_share=got["vanilla_share"],
+        fuse_reads=None,
+        verified=got["verified"],
+        totals_s=got["totals_s"],
+    )
 
 
 def next_latency(local: PartitionRow, mounted: Sequence[PartitionRow]) -> float:
@@ -606,11 +625,22 @@ def run(args: argparse.Namespace, tmp: Path) -> int:
             f"{r.vanilla_s:9.3f}{ratio(r.vanilla_s, local.vanilla_s):>10}"
             f"{r.vanilla_share * 100:6.1f}%{r.snark_s:8.3f}{reads}  {r.verified}"
         )
-    hosted = [storage_host_partition(ms, base) for ms in args.latency_list]
-    if not any(hosted):
-        print("through a storage host: not measured yet (prover-storage; storage_host_partition)")
+    # every latency the mount was measured at, the searched one included
+    hosted = [
+        storage_host_partition(ms, base, store, randomness)
+        for ms in sorted({r.latency_ms for r in rows if r.latency_ms})
+    ]
+    print("through a storage host on its local disk (no mount on the worker):")
+    for r in hosted:
+        within = r.total_s <= 1.10 * local.total_s
+        print(
+            f"{r.where:<22}{r.total_s:8.3f}{ratio(r.total_s, local.total_s):>10}"
+            f"{r.vanilla_s:9.3f}{ratio(r.vanilla_s, local.vanilla_s):>10}"
+            f"{r.vanilla_share * 100:6.1f}%{r.snark_s:8.3f}{'-':>7}  {r.verified}"
+            f"  {'within' if within else 'NOT within'} 10 % of the local disk"
+        )
     report["partitions"] = [asdict(r) for r in rows]
-    report["storage_host_partitions"] = [asdict(h) for h in hosted if h]
+    report["storage_host_partitions"] = [asdict(h) for h in hosted]
 
     # 2. worker concurrency on the slow mount
     print(
@@ -668,14 +698,39 @@ def run(args: argparse.Namespace, tmp: Path) -> int:
                 f"  {c.parallel} at once ({pool}) vs one at a time as shipped: "
                 f"{shipped / c.wall_s:.2f}x faster"
             )
+    # the same check through a storage host whose own disk is the slow one:
+    # its read limit (and the rayon pool it sizes to it) against one at a time
+    from hosted import check_through_host
+
+    with mounted(args.check_latency):
+        via = [
+            check_through_host(MINER, SIZE, clones[: args.sectors], mnt, p)
+            for p in (1, args.parallel)
+        ]
+    print("  through a prover-storage reading the slow mount (its parallelism):")
+    for h in via:
+        print(
+            f"  {h['parallelism']:>7} {'= limit':>12} {h['wall_s']:8.2f} "
+            f"{ratio(via[0]['wall_s'], h['wall_s']):>7} {h['sector_median_s']:11.3f}"
+            f" {h['sector_p95_s']:6.3f} {'-':>6} {'-':>9}  {h['good']}/{h['sectors']}"
+        )
+    print(
+        f"  storage host, {args.parallel} at once vs 1: "
+        f"{via[0]['wall_s'] / via[1]['wall_s']:.2f}x faster"
+    )
     report["check_latency_ms"] = args.check_latency
     report["checks"] = [asdict(c) for c in checks]
+    report["storage_host_checks"] = via
 
     report["load_after"] = load()
     print(f"\nload average after: {report['load_after']}")
     if args.json:
         print(json.dumps(report))
-    ok = all(r.verified for r in rows) and all(c.good == c.sectors for c in checks)
+    ok = (
+        all(r.verified for r in rows + hosted)
+        and all(c.good == c.sectors for c in checks)
+        and all(h["good"] == h["sectors"] for h in via)
+    )
     return 0 if ok else 1
 
 
