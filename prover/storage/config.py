@@ -6,7 +6,7 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from prover.config import StorageConfig, check_listen, load_toml_model, unique_storages
 
@@ -31,18 +31,29 @@ class StorageHostConfig(BaseModel):
     tls_key: Path | None = None
     metrics_listen: str = ""
     max_message_bytes: int = Field(default=64 << 20, ge=1 << 20)
+    # Lotus' POST /remote/vanilla/single on this HTTP HOST:PORT (may be the
+    # metrics listener's), for a Lotus or Curio reading through this host;
+    # it takes lotus_token. Empty: off.
+    lotus_listen: str = ""
+    lotus_token: str = ""
 
     @field_validator("listen")
     @classmethod
     def _listen(cls, v: str) -> str:
         return check_listen(v)
 
-    @field_validator("advertise", "metrics_listen")
+    @field_validator("advertise", "metrics_listen", "lotus_listen")
     @classmethod
     def _optional_listen(cls, v: str) -> str:
         return check_listen(v, empty_ok=True)
 
     _unique = field_validator("storage")(classmethod(lambda cls, v: unique_storages(v)))
+
+    @model_validator(mode="after")
+    def _lotus_needs_a_token(self) -> StorageHostConfig:
+        if self.lotus_listen and not self.lotus_token:
+            raise ValueError("lotus_listen is set but lotus_token is not")
+        return self
 
     @property
     def storages(self) -> dict[str, Path]:

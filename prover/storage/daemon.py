@@ -21,6 +21,8 @@ from prover.api.client import ApiInfo, ManagerClient
 from prover.logs import get_logger
 from prover.metrics.http import HttpServer, metrics_route
 from prover.storage.config import StorageHostConfig
+from prover.storage.lotus_compat import PATH as LOTUS_PATH
+from prover.storage.lotus_compat import vanilla_single_route
 from prover.storage.service import StorageServicer, TokenCheck
 
 log = get_logger("prover.storage")
@@ -43,12 +45,17 @@ class StorageHost:
             config.name, config.storages, config.parallelism, config.sector_timeout_s
         )
         self.server: grpc.Server | None = None
-        self.http: HttpServer | None = None
+        self.http_servers: list[HttpServer] = []
         self.port: int | None = None
         self.stopping = threading.Event()
         self.announced = threading.Event()
         self._announcer: threading.Thread | None = None
         self.manager = ManagerClient(info, ca_file=config.api_ca)
+
+    @property
+    def http(self) -> HttpServer | None:
+        """The first HTTP listener (metrics, or Lotus' route), if any."""
+        return self.http_servers[0] if self.http_servers else None
 
     @property
     def address(self) -> str:
@@ -83,10 +90,19 @@ class StorageHost:
             raise OSError(f"cannot listen on {cfg.listen}")
         server.start()
         self.server = server
+        listeners: dict[str, dict] = {}
         if cfg.metrics_listen:
-            routes = {"/metrics": metrics_route(self.servicer.metrics.registry)}
-            self.http = HttpServer(cfg.metrics_listen, routes).start()
-            log.info("metrics_listening", listen=self.http.address)
+            listeners.setdefault(cfg.metrics_listen, {})["/metrics"] = metrics_route(
+                self.servicer.metrics.registry
+            )
+        if cfg.lotus_listen:
+            listeners.setdefault(cfg.lotus_listen, {})[LOTUS_PATH] = vanilla_single_route(
+                cfg.storages, self.servicer.pool, cfg.lotus_token
+            )
+        for listen, routes in listeners.items():
+            server = HttpServer(listen, routes).start()
+            self.http_servers.append(server)
+            log.info("http_listening", listen=server.address, routes=sorted(routes))
         self._announcer = threading.Thread(target=self._announce_loop, name="announce", daemon=True)
         self._announcer.start()
         log.info(
@@ -136,8 +152,8 @@ class StorageHost:
 
     def stop(self, grace: float = 2.0) -> None:
         self.stopping.set()
-        if self.http is not None:
-            self.http.stop()
+        for server in self.http_servers:
+            server.stop()
         if self.server is not None:
             self.server.stop(grace).wait()
         self.servicer.close()

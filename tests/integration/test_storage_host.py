@@ -7,6 +7,7 @@ partition."""
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -299,5 +300,56 @@ def test_a_storage_host_counts_its_reads_on_its_metrics_listener(two_stores, ran
         assert value(count, storage="store-a", result="fault") == 1
         assert value("prover_storage_requests_total", result="done") == 1
         assert value("prover_storage_reads_hung") == 0
+    finally:
+        ha.stop()
+
+
+def test_lotus_reads_a_vanilla_proof_through_its_remote_vanilla_single(two_stores, randomness, pid):
+    """POST /remote/vanilla/single in Lotus' SingleVanillaParams shape."""
+    import httpx
+
+    from prover.chain.encoding import sealed_cid
+    from prover.proofs import verify_vanilla_proof
+
+    roots, a, _ = two_stores
+    a[1].sealed_path.write_bytes(a[1].sealed_path.read_bytes()[:100])  # sector 2 corrupt
+    ha = start_host(
+        "host-a", {"store-a": roots["store-a"]}, lotus_listen="127.0.0.1:0", lotus_token="jwt-1"
+    )
+    url = f"http://{ha.http.address}/remote/vanilla/single"
+    challenges = generate_challenges(KIB2, randomness, pid, [1, 2, 7])
+
+    def ask(n: int, comm_r: bytes, token: str = "jwt-1", body: object = None):
+        params = {
+            "Miner": MINER,
+            "Sector": {
+                "SealProof": 5,
+                "SectorNumber": n,
+                "SealedCID": {"/": sealed_cid(comm_r)},
+                "Challenge": challenges[n],
+                "Update": False,
+            },
+            "ProofType": KIB2.chain_id,
+        }
+        return httpx.post(
+            url,
+            content=json.dumps(params if body is None else body),
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=30,
+        )
+
+    try:
+        got = ask(1, a[0].comm_r)
+        assert got.status_code == 200, got.text
+        assert got.headers["content-type"] == "application/octet-stream"
+        assert verify_vanilla_proof(KIB2, randomness, pid, a[0].public, got.content)
+        corrupt = ask(2, a[1].comm_r)
+        assert corrupt.status_code == 500 and "is 100 bytes, expected 2048" in corrupt.text
+        assert ask(7, a[0].comm_r).status_code == 404  # Lotus asks the next URL then
+        wrong = ask(1, a[0].comm_r, token="jwt-2")
+        assert wrong.status_code == 401 and "lotus_token" in wrong.text
+        bad = ask(1, a[0].comm_r, body={"Miner": MINER})
+        assert bad.status_code == 400 and "SingleVanillaParams" in bad.text
+        assert httpx.get(url, timeout=10).status_code == 405
     finally:
         ha.stop()
