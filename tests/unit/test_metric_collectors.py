@@ -175,8 +175,11 @@ def known_names(monkeypatch) -> set[str]:
     fact = {"index": 0, "name": "g", "memory_total": 1, "memory_used": 1}
     fact |= {"utilization": 1, "temperature": 1}
     worker = WorkerMetrics("w", lambda: [fact])
+    from prover.storage.metrics import StorageMetrics
+
+    host = StorageMetrics("h", lambda: 0)
     names = {"prover_worker_last_seen_timestamp_seconds"}  # no worker registered here
-    for registry in (metrics.registry_of(collectors), worker.registry):
+    for registry in (metrics.registry_of(collectors), worker.registry, host.registry):
         for family in registry.collect():
             names.add(family.name)
             suffixes = {
@@ -208,5 +211,6 @@ def test_the_dashboard_names_only_metrics_that_exist(monkeypatch):
         "prover_chain_head_lag_seconds",
         "prover_gpu_utilization_percent",
         "prover_alerts_active",
+        "prover_storage_read_seconds_bucket",
     ):
         assert name in used, name
