@@ -42,6 +42,8 @@ class TlsConfig(_Strict):
     cert: Path | None = None
     key: Path | None = None
     client_ca: Path | None = None
+    # the CA of storage hosts that serve TLS; unset: the system's roots
+    storage_ca: Path | None = None
 
     @property
     def enabled(self) -> bool:

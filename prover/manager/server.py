@@ -243,6 +243,7 @@ class Manager:
             {s.name: s.path for s in cfg.storage},
             live,
             make_token(self.secret, "worker"),
+            ca_file=cfg.api.tls.storage_ca,
             sector_timeout_s=cfg.chain.recovery_check_timeout_s,
             parallelism=cfg.chain.recovery_check_parallelism,
         )

@@ -64,7 +64,9 @@ class SectorAccess:
             name: list_sectors(root, miner) for name, root in self.mounts.items()
         }
         hosts = self.hosts() if self.token else []
-        with RemoteVanilla(hosts, self.token, sector_timeout_s=self.sector_timeout_s) as remote:
+        with RemoteVanilla(
+            hosts, self.token, sector_timeout_s=self.sector_timeout_s, ca_file=self.ca_file
+        ) as remote:
             for host in hosts:
                 todo = host.storages - set(listings)
                 if not todo:

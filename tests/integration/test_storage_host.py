@@ -353,3 +353,32 @@ def test_lotus_reads_a_vanilla_proof_through_its_remote_vanilla_single(two_store
         assert httpx.get(url, timeout=10).status_code == 405
     finally:
         ha.stop()
+
+
+def test_a_storage_host_serving_tls_is_read_with_its_ca_and_refused_without(
+    two_stores, randomness, pid, tmp_path
+):
+    from pki import make_pki
+
+    (tmp_path / "pki").mkdir()
+    pki = make_pki(tmp_path / "pki")
+    roots, a, _ = two_stores
+    ha = start_host(
+        "host-a",
+        {"store-a": roots["store-a"]},
+        tls_cert=pki["server.crt"],
+        tls_key=pki["server.key"],
+    )
+    try:
+        host = HostAddress("host-a", f"localhost:{ha.port}", frozenset({"store-a"}), tls=True)
+        challenges = generate_challenges(KIB2, randomness, pid, [1, 2])
+        sectors = refs(a, "store-a")
+        with RemoteVanilla([host], TOKEN, sector_timeout_s=10, ca_file=pki["ca.crt"]) as remote:
+            served = remote.prove(MINER, KIB2.chain_id, sectors, challenges)
+        assert all(s.proof for s in served.values())
+        # not signed by a CA the caller trusts: nothing is read, and it says why
+        with RemoteVanilla([host], TOKEN, sector_timeout_s=5) as remote:
+            refused = remote.prove(MINER, KIB2.chain_id, sectors, challenges)
+        assert all(s.proof is None and "host-a: UNAVAILABLE" in s.fault for s in refused.values())
+    finally:
+        ha.stop()
