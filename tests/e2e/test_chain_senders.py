@@ -43,6 +43,9 @@ def test_a_control_address_without_funds_is_passed_over_for_the_next(tmp_path):
     w = chain.worker(tmp_path / "w1", m)
     try:
         wait_for(lambda: chain.proven(0, 2) == {0}, 60, "deadline 2 proven")
+        # the devnet may include the message before the manager's log line
+        # about it has been read from its pipe
+        wait_for(lambda: m.events("post_submitted"), 10, "the push logged")
         (submitted,) = m.events("post_submitted")
         assert submitted["sender"] == key_address_for(WORKER) and submitted["nonce"] == 0
         assert int(submitted["fee_cap"]) * submitted["gas_limit"] <= 5 * ATTO_PER_FIL
@@ -97,6 +100,9 @@ def test_a_message_stuck_under_a_base_fee_spike_is_replaced_by_fee_and_lands(tmp
     w = chain.worker(tmp_path / "w1", m)
     try:
         wait_for(lambda: chain.proven(0, 2) == {0}, 60, "deadline 2 proven")
+        # the devnet may include the message before the manager's log line
+        # about it has been read from its pipe
+        wait_for(lambda: m.events("post_submitted"), 10, "the push logged")
         (submitted,) = m.events("post_submitted")
         assert int(submitted["fee_cap"]) < 1_000_000  # priced under the spike: it waited
         wait_for(lambda: m.events("post_landed"), 10, "the message followed")
