@@ -72,7 +72,7 @@ class SectorAccess:
                 if not todo:
                     continue
                 try:
-                    resp = remote._stub(host).ListSectors(
+                    resp = remote.stub(host).ListSectors(
                         spb.ListSectorsRequest(miner=miner),
                         metadata=remote.metadata,
                         timeout=self.sector_timeout_s,

@@ -111,7 +111,7 @@ class RemoteVanilla:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def _stub(self, host: HostAddress) -> spb_grpc.StorageServiceStub:
+    def stub(self, host: HostAddress) -> spb_grpc.StorageServiceStub:
         with self._lock:
             ch = self._channels.get(host.address)
             if ch is None:
@@ -211,7 +211,7 @@ class RemoteVanilla:
                 for s in sectors
             ],
         )
-        call = self._stub(host).VanillaProofs(req, metadata=self.metadata)
+        call = self.stub(host).VanillaProofs(req, metadata=self.metadata)
         answers: queue.Queue = queue.Queue()
 
         def pump() -> None:  # the stream, read in a thread so silence can be timed
