@@ -228,6 +228,34 @@ class AlertsConfig(_Strict):
         return parse_fil(v)
 
 
+class LeaseConfig(_Strict):
+    """Several managers on one PostgreSQL database: one leads (does the
+    chain work) under a lease in the database; see configs/manager.toml."""
+
+    # This manager's name among those on the database; empty: HOST:PORT of
+    # this host's name and the API port.
+    name: str = Field(default="", max_length=255)
+    # The address workers and operators reach this manager at, shown to
+    # them as the leader's; empty: this host's name and the API port.
+    advertise: str = ""
+    ttl_s: float = Field(default=10.0, gt=0)
+    renew_s: float = Field(default=2.0, gt=0)
+
+    @field_validator("advertise")
+    @classmethod
+    def _advertise(cls, v: str) -> str:
+        return check_listen(v, empty_ok=True)
+
+    @model_validator(mode="after")
+    def _renewed_in_time(self) -> LeaseConfig:
+        if self.renew_s * 3 > self.ttl_s:
+            raise ValueError(
+                f"renew_s ({self.renew_s}) must be at most a third of ttl_s ({self.ttl_s}): "
+                "a leader renews several times before its lease could run out"
+            )
+        return self
+
+
 class LogConfig(_Strict):
     json_lines: bool = Field(default=False, alias="json")
     level: str = "info"
@@ -243,6 +271,7 @@ class ManagerConfig(_Strict):
     chain: ChainConfig = ChainConfig()
     storage: list[StorageConfig] = []
     alerts: AlertsConfig = AlertsConfig()
+    lease: LeaseConfig = LeaseConfig()
     log: LogConfig = LogConfig()
 
 

@@ -428,10 +428,42 @@ class ListWorkersRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class ListWorkersResponse(_message.Message):
-    __slots__ = ("workers",)
+    __slots__ = ("workers", "leader")
     WORKERS_FIELD_NUMBER: _ClassVar[int]
+    LEADER_FIELD_NUMBER: _ClassVar[int]
     workers: _containers.RepeatedCompositeFieldContainer[Worker]
-    def __init__(self, workers: _Optional[_Iterable[_Union[Worker, _Mapping]]] = ...) -> None: ...
+    leader: Leader
+    def __init__(self, workers: _Optional[_Iterable[_Union[Worker, _Mapping]]] = ..., leader: _Optional[_Union[Leader, _Mapping]] = ...) -> None: ...
+
+class ManagerInfo(_message.Message):
+    __slots__ = ("name", "address", "http", "live", "last_seen_age_s")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    HTTP_FIELD_NUMBER: _ClassVar[int]
+    LIVE_FIELD_NUMBER: _ClassVar[int]
+    LAST_SEEN_AGE_S_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    address: str
+    http: str
+    live: bool
+    last_seen_age_s: float
+    def __init__(self, name: _Optional[str] = ..., address: _Optional[str] = ..., http: _Optional[str] = ..., live: _Optional[bool] = ..., last_seen_age_s: _Optional[float] = ...) -> None: ...
+
+class Leader(_message.Message):
+    __slots__ = ("name", "address", "term", "expires_in_s", "answered_by", "managers")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    TERM_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_IN_S_FIELD_NUMBER: _ClassVar[int]
+    ANSWERED_BY_FIELD_NUMBER: _ClassVar[int]
+    MANAGERS_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    address: str
+    term: int
+    expires_in_s: float
+    answered_by: str
+    managers: _containers.RepeatedCompositeFieldContainer[ManagerInfo]
+    def __init__(self, name: _Optional[str] = ..., address: _Optional[str] = ..., term: _Optional[int] = ..., expires_in_s: _Optional[float] = ..., answered_by: _Optional[str] = ..., managers: _Optional[_Iterable[_Union[ManagerInfo, _Mapping]]] = ...) -> None: ...
 
 class DrainWorkerRequest(_message.Message):
     __slots__ = ("name",)
@@ -450,7 +482,7 @@ class StatusRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class StatusResponse(_message.Message):
-    __slots__ = ("version", "database", "jobs_by_state", "workers", "uptime_s", "current_epoch")
+    __slots__ = ("version", "database", "jobs_by_state", "workers", "uptime_s", "current_epoch", "leader")
     class JobsByStateEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -464,13 +496,15 @@ class StatusResponse(_message.Message):
     WORKERS_FIELD_NUMBER: _ClassVar[int]
     UPTIME_S_FIELD_NUMBER: _ClassVar[int]
     CURRENT_EPOCH_FIELD_NUMBER: _ClassVar[int]
+    LEADER_FIELD_NUMBER: _ClassVar[int]
     version: str
     database: str
     jobs_by_state: _containers.ScalarMap[str, int]
     workers: int
     uptime_s: float
     current_epoch: int
-    def __init__(self, version: _Optional[str] = ..., database: _Optional[str] = ..., jobs_by_state: _Optional[_Mapping[str, int]] = ..., workers: _Optional[int] = ..., uptime_s: _Optional[float] = ..., current_epoch: _Optional[int] = ...) -> None: ...
+    leader: Leader
+    def __init__(self, version: _Optional[str] = ..., database: _Optional[str] = ..., jobs_by_state: _Optional[_Mapping[str, int]] = ..., workers: _Optional[int] = ..., uptime_s: _Optional[float] = ..., current_epoch: _Optional[int] = ..., leader: _Optional[_Union[Leader, _Mapping]] = ...) -> None: ...
 
 class DeadlinesRequest(_message.Message):
     __slots__ = ("miner",)
@@ -593,14 +627,16 @@ class DeadlineStatus(_message.Message):
     def __init__(self, miner: _Optional[int] = ..., index: _Optional[int] = ..., period_start: _Optional[int] = ..., challenge: _Optional[int] = ..., open: _Optional[int] = ..., close: _Optional[int] = ..., fault_cutoff: _Optional[int] = ..., is_open: _Optional[bool] = ..., seconds_to_close: _Optional[float] = ..., partitions: _Optional[_Iterable[_Union[PartitionStatus, _Mapping]]] = ..., messages: _Optional[_Iterable[_Union[ChainMessage, _Mapping]]] = ..., submit_error: _Optional[str] = ...) -> None: ...
 
 class DeadlinesResponse(_message.Message):
-    __slots__ = ("current_epoch", "deadlines", "misses")
+    __slots__ = ("current_epoch", "deadlines", "misses", "leader")
     CURRENT_EPOCH_FIELD_NUMBER: _ClassVar[int]
     DEADLINES_FIELD_NUMBER: _ClassVar[int]
     MISSES_FIELD_NUMBER: _ClassVar[int]
+    LEADER_FIELD_NUMBER: _ClassVar[int]
     current_epoch: int
     deadlines: _containers.RepeatedCompositeFieldContainer[DeadlineStatus]
     misses: _containers.RepeatedCompositeFieldContainer[Miss]
-    def __init__(self, current_epoch: _Optional[int] = ..., deadlines: _Optional[_Iterable[_Union[DeadlineStatus, _Mapping]]] = ..., misses: _Optional[_Iterable[_Union[Miss, _Mapping]]] = ...) -> None: ...
+    leader: Leader
+    def __init__(self, current_epoch: _Optional[int] = ..., deadlines: _Optional[_Iterable[_Union[DeadlineStatus, _Mapping]]] = ..., misses: _Optional[_Iterable[_Union[Miss, _Mapping]]] = ..., leader: _Optional[_Union[Leader, _Mapping]] = ...) -> None: ...
 
 class ProveDeadlineRequest(_message.Message):
     __slots__ = ("miner", "deadline")

@@ -66,6 +66,16 @@ class AlertBook:
                 changes.append(replace(self._active.pop(key), ends_at=now))
         return changes
 
+    def forget(self, keep: Iterable[str]) -> None:
+        """Drops every active alert but those named in ``keep``, without
+        resolving them: a manager that stops leading hands its alerts to the
+        new leader, which raises them again under the same labels (a resolve
+        sent here would make them flap)."""
+        names = set(keep)
+        with self._lock:
+            for key in [k for k, a in self._active.items() if a.name not in names]:
+                del self._active[key]
+
     def active(self) -> list[Alert]:
         """Active alerts, oldest first."""
         with self._lock:

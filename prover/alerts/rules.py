@@ -29,6 +29,7 @@ NO_WORKER = "ProverNoWorker"
 LOW_BALANCE = "ProverLowBalance"
 HEAD_STALLED = "ProverChainHeadStalled"
 STORAGE_HOST_SILENT = "ProverStorageHostSilent"
+NO_LEADER = "ProverNoLeader"
 ALERT_NAMES = (
     PARTITION_MISSED,
     SECTORS_LEFT_OUT,
@@ -39,6 +40,7 @@ ALERT_NAMES = (
     LOW_BALANCE,
     HEAD_STALLED,
     STORAGE_HOST_SILENT,
+    NO_LEADER,
 )
 # raised as warnings; the others are critical
 WARNINGS = frozenset({SECTORS_LEFT_OUT, LOW_BALANCE})
@@ -279,3 +281,23 @@ def silent_storage_hosts(
             )
         )
     return out
+
+
+def no_leader(holder: str, expires_at: datetime, now: datetime, ttl_s: float) -> list[Alert]:
+    """Nobody has done the chain work for longer than a lease period: the
+    lease ran out more than ``ttl_s`` ago and no manager took it (all
+    stopped, or none reaches the database). Every manager checks this, so
+    that it is raised even when the leader is the one that is gone."""
+    lapsed = (now - expires_at).total_seconds()
+    if lapsed <= ttl_s:
+        return []
+    last = f"manager {holder}" if holder else "never held"
+    return [
+        Alert(
+            NO_LEADER,
+            {},
+            summary=f"no manager has led for {lapsed:.0f}s (the last lease: {last}): nothing "
+            "follows the chain, plans, submits or declares recoveries",
+            details={"last_leader": holder or "", "lease_expired_at": expires_at.isoformat()},
+        )
+    ]

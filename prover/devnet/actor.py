@@ -45,7 +45,7 @@ from prover.chain.encoding import (
 )
 from prover.chain.lotus import TAG_POST_CHAIN_COMMIT, TAG_WINDOWED_POST_CHALLENGE_SEED
 from prover.chain.message import Message, SignedMessage
-from prover.devnet.mpool import Mpool
+from prover.devnet.mpool import Mpool, message_cid
 from prover.proofs import (
     ParametersMissing,
     PoStProofType,
@@ -249,12 +249,7 @@ class Devnet:
         with self._lock:
             self.settle()
             now = self.epoch()
-            digest = hashlib.sha256(
-                json.dumps(signed.message.to_json(), sort_keys=True).encode()
-                + now.to_bytes(8, "big")
-                + len(self.messages).to_bytes(8, "big")
-            )
-            cid = "bafy2devnetmsg" + digest.hexdigest()[:40]
+            cid = message_cid(signed.message)
             self.mpool.check(signed, cid)
             if self.drop_next > 0:
                 self.drop_next -= 1

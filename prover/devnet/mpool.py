@@ -120,7 +120,7 @@ class Mpool:
         a = self.account(address)
         if self.account(msg.sender) is not a:
             raise ValueError(f"{address} cannot sign a message from {msg.sender}")
-        return SignedMessage(msg, SIG_BLS, _signature(a.key_address, msg))
+        return SignedMessage(msg, SIG_BLS, _signature(a.key_address, msg), message_cid(msg))
 
     # ---- the pool ---------------------------------------------------------------------
 
@@ -247,6 +247,14 @@ def key_address_for(id_address: str) -> str:
     """A stable stand-in BLS key address for an account of the devnet."""
     digest = hashlib.sha256(b"devnet key " + id_address.encode()).hexdigest()
     return id_address[0] + "3" + digest[:39]
+
+
+def message_cid(msg: Message) -> str:
+    """A message's CID, known once it is signed, as Lotus' is: a BLS-signed
+    message is named by its unsigned message, so WalletSignMessage returns
+    the CID that MpoolPush will (a tracker records it before pushing)."""
+    digest = hashlib.sha256(json.dumps(msg.to_json(), sort_keys=True).encode())
+    return "bafy2devnetmsg" + digest.hexdigest()[:40]
 
 
 def _signature(key_address: str, msg: Message) -> bytes:

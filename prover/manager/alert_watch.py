@@ -30,6 +30,7 @@ from prover.config import AlertsConfig
 from prover.logs import get_logger
 from prover.store import JobStore, Ledger, StorageHosts
 from prover.store.database import utcnow
+from prover.store.lease import Leadership
 from prover.store.ledger import Miss
 from prover.tracker import Tracker
 
@@ -68,6 +69,8 @@ class AlertWatch:
         balance: Callable[[str], int] | None = None,
         deliverer: Deliverer | None = None,
         hosts: StorageHosts | None = None,
+        leadership: Callable[[], Leadership | None] | None = None,
+        lease_ttl_s: float = 10.0,
         now: Callable[[], datetime] = utcnow,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -83,6 +86,8 @@ class AlertWatch:
         self.balance = balance
         self.deliverer = deliverer
         self.hosts = hosts
+        self.leadership = leadership
+        self.lease_ttl_s = lease_ttl_s
         self.now = now
         self.monotonic = monotonic
         self._misses: dict[int, Miss] = {}  # by row id
@@ -103,13 +108,19 @@ class AlertWatch:
 
     # ---- one pass -------------------------------------------------------------------
 
-    def check(self) -> list[Alert]:
+    def check(self, *, leading: bool = True) -> list[Alert]:
         """Evaluates every condition once; returns what fired or resolved
-        (already logged and queued for delivery)."""
+        (already logged and queued for delivery). A standby (``leading``
+        false) checks only that some manager leads: the rest is the
+        leader's, and what it raised while it led is handed over."""
         now = self.now()
+        if not leading:
+            self.book.forget({rules.NO_LEADER})
+            return self._observe(now, self._guard((rules.NO_LEADER,), self._leader))
         epoch = self.epoch()
         period = self._proving_period()
         sources: list[tuple[tuple[str, ...], Callable[[], list[Alert]]]] = [
+            ((rules.NO_LEADER,), self._leader),
             ((rules.HEAD_STALLED,), self._head),
             ((rules.NO_WORKER,), lambda: self._workers(now)),
             ((rules.LOW_BALANCE,), lambda: self._balances(epoch, period)),
@@ -136,11 +147,17 @@ class AlertWatch:
             sources.append((tuple(held), lambda: self._held(held)))
         holding: list[Alert] = []
         for names, gather in sources:
-            try:
-                holding += gather()
-            except Exception as exc:  # keep what it raised; the other sources go on
-                log.warning("alert_source_failed", alerts=",".join(names), error=str(exc))
-                holding += self._held(set(names))
+            holding += self._guard(names, gather)
+        return self._observe(now, holding)
+
+    def _guard(self, names: tuple[str, ...], gather: Callable[[], list[Alert]]) -> list[Alert]:
+        try:
+            return gather()
+        except Exception as exc:  # keep what it raised; the other sources go on
+            log.warning("alert_source_failed", alerts=",".join(names), error=str(exc))
+            return self._held(set(names))
+
+    def _observe(self, now: datetime, holding: list[Alert]) -> list[Alert]:
         if self.config.labels:
             extra = self.config.labels
             holding = [replace(a, labels={**extra, **a.labels}) for a in holding]
@@ -170,6 +187,14 @@ class AlertWatch:
         return head.info.policy.challenge_window if head else MAINNET.challenge_window
 
     # ---- the sources ----------------------------------------------------------------
+
+    def _leader(self) -> list[Alert]:
+        if self.leadership is None:
+            return []
+        who = self.leadership()
+        if who is None:  # the database is away: keep what holds
+            return self._held({rules.NO_LEADER})
+        return rules.no_leader(who.holder, who.expires_at, self.now(), self.lease_ttl_s)
 
     def _head(self) -> list[Alert]:
         if self.tracker is None:

@@ -8,7 +8,8 @@ has nothing more for them. So a new job reaches a waiting worker with one
 claim, instead of every waiting worker racing to the database for it (with
 64 workers that herd cost more than the dispatch itself). The dispatcher
 also runs a pass every second while anyone waits, for jobs that another
-manager process made ready (PostgreSQL scale-out).
+manager process made ready, should a notification be lost (the managers
+notify each other over PostgreSQL's LISTEN/NOTIFY: ``kick`` and ``wake``).
 """
 
 from __future__ import annotations
@@ -33,6 +34,9 @@ WAITING, CLAIMING, DONE, CANCELLED = "waiting", "claiming", "done", "cancelled"
 class _Waiter:
     worker: str
     exclude: tuple[int, ...] = ()
+    # whether the Claim call is still there to take a job: the dispatcher
+    # never claims for a call that has gone (its answer would be lost)
+    is_active: Callable[[], bool] = lambda: True
     state: str = WAITING
     job: JobRow | None = None
     error: Exception | None = None
@@ -51,6 +55,8 @@ class Dispatcher:
         # jobs whose deadline closed by the clock's epoch are not handed out
         self.clock = clock or EpochClock()
         self.poll_interval = poll_interval
+        # tells the other managers (set by the manager when it has a notifier)
+        self.on_kick: Callable[[], None] = lambda: None
         self._lock = threading.Lock()
         self._waiters: deque[_Waiter] = deque()
         self._kicked = threading.Event()
@@ -75,7 +81,14 @@ class Dispatcher:
             self._waiters.clear()
 
     def kick(self) -> None:
-        """Jobs may have become ready: run a dispatch pass soon."""
+        """Jobs may have become ready: run a dispatch pass soon, here and
+        (through ``on_kick``, LISTEN/NOTIFY on PostgreSQL) at every other
+        manager on the database, whose waiting workers may take them."""
+        self._kicked.set()
+        self.on_kick()
+
+    def wake(self) -> None:
+        """Another manager said jobs may have become ready: a pass here only."""
         self._kicked.set()
 
     def claim(
@@ -89,7 +102,7 @@ class Dispatcher:
         job = self._claim(worker, exclude)
         if job is not None or wait <= 0:
             return job
-        waiter = _Waiter(worker, exclude)
+        waiter = _Waiter(worker, exclude, is_active)
         with self._lock:
             self._waiters.append(waiter)
         until = time.monotonic() + wait
@@ -133,6 +146,11 @@ class Dispatcher:
         for waiter in queue:
             with self._lock:
                 if waiter.state != WAITING:
+                    continue
+                if not waiter.is_active():
+                    waiter.state = CANCELLED
+                    self._waiters.remove(waiter)
+                    waiter.event.set()
                     continue
                 waiter.state = CLAIMING
             try:

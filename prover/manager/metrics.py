@@ -142,14 +142,39 @@ class AlertCollector(Collector):
         yield family
 
 
+class LeaderCollector(Collector):
+    """Whether this manager holds the chain lease (1) or stands by (0):
+    summed over the managers it is 1, and 0 while nobody leads."""
+
+    def __init__(self, leading: Callable[[], tuple[str, bool]]) -> None:
+        self.leading = leading
+
+    def describe(self) -> list[Metric]:
+        return []
+
+    def collect(self) -> Iterator[Metric]:
+        name, leads = self.leading()
+        family = GaugeMetricFamily(
+            "prover_manager_leader",
+            "1 while this manager holds the chain lease (does the chain work), else 0.",
+            labels=["manager"],
+        )
+        family.add_metric([name], 1 if leads else 0)
+        yield family
+
+
 def manager_registry(
     store: JobStore,
     epochs: EpochClock,
     genesis_unix: float,
     epoch_seconds: float,
     alerts: Callable[[], list[Alert]] = list,
+    leading: Callable[[], tuple[str, bool]] | None = None,
 ) -> CollectorRegistry:
     """One Manager's registry: the process's event counters and histograms,
     and this manager's scrape-time collectors."""
     chain = ChainCollector(epochs, genesis_unix, epoch_seconds)
-    return registry_of([*MANAGER_EVENTS, StoreCollector(store), chain, AlertCollector(alerts)])
+    collectors = [*MANAGER_EVENTS, StoreCollector(store), chain, AlertCollector(alerts)]
+    if leading is not None:
+        collectors.append(LeaderCollector(leading))
+    return registry_of(collectors)

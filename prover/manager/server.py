@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import signal
+import socket
 import sys
 import threading
 import time
@@ -16,6 +17,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from prover._proto import manager_pb2_grpc as pb_grpc
 from prover.alerts import AlertBook, Deliverer
+from prover.api.keepalive import SERVER_KEEPALIVE_OPTIONS
 from prover.api.tokens import make_token
 from prover.chain.clock import EpochClock
 from prover.chain.lotus import LotusClient
@@ -31,8 +33,10 @@ from prover.manager.web import start_http
 from prover.metrics.http import HttpServer
 from prover.storage.access import SectorAccess
 from prover.storage.remote import HostAddress
-from prover.store import Database, JobStore, Ledger, StorageHosts, StoreUnavailable
+from prover.store import Database, JobStore, Ledger, StorageHosts, StoreUnavailable, notify
 from prover.store.database import utcnow
+from prover.store.lease import ChainLease, Leadership
+from prover.store.notify import Notifier
 from prover.tracker import Tracker
 
 log = get_logger("prover.manager")
@@ -52,8 +56,20 @@ def server_credentials(config: ManagerConfig) -> grpc.ServerCredentials | None:
     return grpc.ssl_server_credentials(pair)
 
 
+def _public_host(host: str) -> str:
+    """The host part of a listen address as others reach it: the machine's
+    name for a wildcard."""
+    return socket.gethostname() if host in ("", "0.0.0.0", "[::]", "::") else host
+
+
 class Manager:
-    """Owns the store, the sweeps and the server; start() then stop()."""
+    """Owns the store, the sweeps and the server; start() then stop().
+
+    Every manager serves the APIs. The chain work (the tracker, the sweeps,
+    the alert watch) runs only while this manager holds the chain lease
+    (``prover.store.lease``): a thread renews or takes it every
+    ``renew_s``, starts a fresh tracker at each new term and stops it when
+    the lease is lost. With SQLite, the only manager always leads."""
 
     def __init__(
         self, config: ManagerConfig, home: Path, secret: bytes, *, clock=utcnow, mounts: bool = True
@@ -76,13 +92,29 @@ class Manager:
         self.alert_book = AlertBook()
         self.alert_deliverer: Deliverer | None = None
         self.alert_client: LotusClient | None = None
+        self.lease: ChainLease | None = None
+        self.notifier: Notifier | None = None
+        # the tracker of this manager's current term (None on a standby)
+        self.tracker: Tracker | None = None
+        self.term: int | None = None
+        self._tracker_stop = threading.Event()
+        self._tracker_thread: threading.Thread | None = None
+        self._chain_lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._lead_thread: threading.Thread | None = None
+        self.grace_until = clock()
+
+    @property
+    def name(self) -> str:
+        return self.lease.name if self.lease is not None else ""
 
     def start(self) -> None:
         cfg = self.config
         # Hand-offs between the dispatcher and waiting Claim threads should
         # not wait out CPython's default 5 ms switch interval.
         sys.setswitchinterval(0.0005)
-        db = Database.open(database_url(cfg, self.home))
+        url = database_url(cfg, self.home)
+        db = Database.open(url)
         self.store = JobStore(
             db,
             clock=self.clock,
@@ -90,9 +122,11 @@ class Manager:
             max_tries=cfg.jobs.max_tries,
             lifetime=timedelta(hours=cfg.jobs.lifetime_h),
         )
-        self.ledger = Ledger(db, clock=self.clock)
         self.hosts = StorageHosts(db, clock=self.clock, timeout_s=cfg.jobs.heartbeat_timeout_s)
-        self.tracker = None
+        # named (and told its address) once the API port is bound, before
+        # its first step
+        self.lease = ChainLease(db, cfg.lease.name, ttl_s=cfg.lease.ttl_s, clock=self.clock)
+        self.ledger = Ledger(db, clock=self.clock, fence=self.lease.fence)
         self.devnet_server = None
         if not cfg.chain.api:
             cfg = self._embedded_devnet(cfg)
@@ -102,29 +136,15 @@ class Manager:
         else:
             self.epochs = EpochClock(cfg.chain.genesis_unix, cfg.chain.epoch_seconds)
         self.dispatcher = Dispatcher(clock=self.epochs)
-        if cfg.chain.api:
-            client = LotusClient.from_env(
-                cfg.chain.api, network=cfg.chain.network, epoch_seconds=cfg.chain.epoch_seconds
-            )
-            self.tracker = Tracker(
-                self.store,
-                self.ledger,
-                client,
-                cfg.chain,
-                self.sector_access(cfg),
-                clock=self.epochs,
-                kick=self.dispatcher.kick,
-            )
         self.alert_watch = self._alert_watch(cfg)
         started = time.monotonic()
         self.dispatcher.start(self.store)
-        # Running jobs get one full heartbeat timeout of grace after a start.
-        self.grace_until = self.clock() + timedelta(seconds=cfg.jobs.heartbeat_timeout_s)
 
         options = [
             ("grpc.max_receive_message_length", cfg.api.max_message_bytes),
             ("grpc.max_send_message_length", cfg.api.max_message_bytes),
             ("grpc.so_reuseport", 0),
+            *SERVER_KEEPALIVE_OPTIONS,
         ]
         server = grpc.server(
             ThreadPoolExecutor(max_workers=cfg.api.threads, thread_name_prefix="grpc"),
@@ -137,7 +157,7 @@ class Manager:
                 self.dispatcher,
                 max_claim_wait_s=cfg.api.max_claim_wait_s,
                 heartbeat_interval_s=cfg.jobs.heartbeat_interval_s,
-                on_proof=self.tracker.job_finished if self.tracker else lambda: None,
+                on_proof=self._proof_accepted,
                 on_refused=self.alert_watch.refused,
                 hosts=self.hosts,
             ),
@@ -149,7 +169,10 @@ class Manager:
                 self.dispatcher,
                 started=started,
                 clock=self.epochs,
-                tracker=self.tracker,
+                tracker=lambda: self.tracker,
+                follows_chain=bool(cfg.chain.api),
+                leadership=self.leadership,
+                lease=self.lease,
                 max_message_bytes=cfg.api.max_message_bytes,
                 alerts=self.alert_book.active,
                 hosts=self.hosts,
@@ -165,6 +188,10 @@ class Manager:
             raise OSError(f"cannot listen on {cfg.api.listen}")
         server.start()
         self.server = server
+        host = cfg.api.listen.rpartition(":")[0]
+        advertise = cfg.lease.advertise or f"{_public_host(host)}:{self.port}"
+        self.lease.name = cfg.lease.name or f"{socket.gethostname()}:{self.port}"
+        self.lease.address = advertise
         # /metrics (and later the dashboard) on [http] listen; port 0 binds
         # any free port, logged in manager_started like the API's.
         self.metrics = manager_registry(
@@ -173,51 +200,49 @@ class Manager:
             cfg.chain.genesis_unix,
             cfg.chain.epoch_seconds,
             self.alert_book.active,
+            leading=lambda: (self.name, self.term is not None),
         )
         self.http = start_http(
             cfg.http.listen,
             self.metrics,
             store=self.store,
-            tracker=self.tracker,
+            tracker=lambda: self.tracker,
             secret=self.secret,
             alerts=self.alert_book.active,
             storage_hosts=lambda: [(h, self.hosts.live(h)) for h in self.hosts.list()],
         )
+        self.lease.http = self.http.address if self.http else ""
+        if self.store.backend == "postgresql":
+            self.notifier = Notifier(
+                url,
+                self.lease.name,
+                {notify.JOBS: self.dispatcher.wake, notify.PROOFS: self._proof_elsewhere},
+            ).start()
+            self.dispatcher.on_kick = lambda: self.notifier.notify(notify.JOBS)
 
         self.scheduler = BackgroundScheduler(timezone="UTC")
         every = cfg.jobs.sweep_interval_s
-        self.scheduler.add_job(
-            self.sweep_heartbeats, "interval", seconds=every, max_instances=1, coalesce=True
-        )
-        self.scheduler.add_job(
-            self.sweep_deadlines, "interval", seconds=every, max_instances=1, coalesce=True
-        )
-        self.scheduler.add_job(
-            self.sweep_lifetime, "interval", minutes=10, max_instances=1, coalesce=True
-        )
-        self.scheduler.add_job(
-            self.alert_watch.check,
-            "interval",
-            seconds=cfg.alerts.interval_s,
-            max_instances=1,
-            coalesce=True,
-        )
-        self.scheduler.start()
-        # The tracker has its own thread rather than a scheduler job: a
-        # finished proof wakes it at once to submit (see Tracker.run).
-        self._tracker_stop = threading.Event()
-        if self.tracker is not None:
-            self._tracker_thread = threading.Thread(
-                target=self.tracker.run, args=(self._tracker_stop,), name="tracker", daemon=True
+        for sweep, seconds in (
+            (self.sweep_heartbeats, every),
+            (self.sweep_deadlines, every),
+            (self.sweep_lifetime, 600),
+            (self.check_alerts, cfg.alerts.interval_s),
+        ):
+            self.scheduler.add_job(
+                sweep, "interval", seconds=seconds, max_instances=1, coalesce=True
             )
-            self._tracker_thread.start()
+        self.scheduler.start()
+        # Take the lease (or learn who has it) before serving chain work; the
+        # tracker gets its own thread per term (a finished proof wakes it).
+        self._lead_step()
+        self._lead_thread = threading.Thread(target=self._lead_loop, name="lease", daemon=True)
+        self._lead_thread.start()
         # Everything loaded so far (modules, protobuf descriptors, SQLAlchemy's
         # caches) lives as long as the process: out of the collector's full
         # passes, which otherwise stall a Claim by 60-80 ms every few dozen
         # (each builds 2349 sector tuples, enough to trigger them).
         gc.collect()
         gc.freeze()
-        host = cfg.api.listen.rpartition(":")[0]
         log.info(
             "manager_started",
             listen=f"{host}:{self.port}",
@@ -225,7 +250,107 @@ class Manager:
             database=self.store.backend,
             tls=creds is not None,
             home=str(self.home),
+            name=self.lease.name,
+            leader=self.term is not None,
         )
+
+    # ---- the lease ---------------------------------------------------------------
+
+    def leading(self) -> bool:
+        """Whether this manager does the chain work now."""
+        return self.lease is not None and self.lease.holds() is not None
+
+    def leadership(self) -> Leadership | None:
+        """Who leads, as the database says; None when it cannot be read."""
+        try:
+            return self.lease.leadership() if self.lease is not None else None
+        except StoreUnavailable:
+            return None
+
+    def _lead_loop(self) -> None:
+        while not self._stopping.wait(self.config.lease.renew_s):
+            self._lead_step()
+
+    def _lead_step(self) -> None:
+        try:
+            self.lease.step(self.epochs.epoch() if self.term is not None else None)
+        except StoreUnavailable as exc:
+            # keep leading only while the last renewal is young enough
+            # (``holds``); a standby simply waits for the database
+            log.warning("lease_unreachable", error=str(exc), leader=self.leading())
+        held = self.lease.holds()
+        with self._chain_lock:
+            if self._stopping.is_set():
+                return
+            if held is not None and held != self.term:
+                self._stop_chain("new term")
+                self._start_chain(held)
+            elif held is None and self.term is not None:
+                self._stop_chain("lease lost")
+        if held is None and self.config.chain.api:
+            # a standby works at the leader's epoch (claims of closed
+            # deadlines refused, status)
+            who = self.leadership()
+            if who is not None and who.epoch is not None:
+                self.epochs.observe(who.epoch)
+
+    def _start_chain(self, term: int) -> None:
+        cfg = self.config
+        self.term = term
+        # Running jobs get one full heartbeat timeout of grace at a new term:
+        # their heartbeats may have had nowhere to go while nobody led.
+        self.grace_until = self.clock() + timedelta(seconds=cfg.jobs.heartbeat_timeout_s)
+        log.info("leader_elected", name=self.lease.name, term=term)
+        if not cfg.chain.api:
+            return
+        client = LotusClient.from_env(
+            cfg.chain.api, network=cfg.chain.network, epoch_seconds=cfg.chain.epoch_seconds
+        )
+        tracker = Tracker(
+            self.store,
+            self.ledger,
+            client,
+            cfg.chain,
+            self.sector_access(cfg),
+            clock=self.epochs,
+            kick=self.dispatcher.kick,
+        )
+        self._tracker_stop = threading.Event()
+        self._tracker_thread = threading.Thread(
+            target=tracker.run, args=(self._tracker_stop,), name=f"tracker-{term}", daemon=True
+        )
+        self.tracker = tracker
+        self.alert_watch.tracker = tracker
+        self._tracker_thread.start()
+
+    def _stop_chain(self, why: str) -> None:
+        if self.term is None:
+            return
+        log.warning("leader_stepped_down", name=self.lease.name, term=self.term, reason=why)
+        self.term = None
+        tracker, self.tracker = self.tracker, None
+        self.alert_watch.tracker = None
+        if tracker is not None:
+            self._tracker_stop.set()
+            tracker.wake()
+            if self._tracker_thread is not None:
+                # a thread stuck in a node call is left behind: whatever it
+                # tries to record or send is refused by the fence
+                self._tracker_thread.join(10)
+            tracker.close()
+
+    def _proof_accepted(self) -> None:
+        """A worker's proof was accepted here: the leader submits it now."""
+        tracker = self.tracker
+        if tracker is not None:
+            tracker.job_finished()
+        elif self.notifier is not None:
+            self.notifier.notify(notify.PROOFS)
+
+    def _proof_elsewhere(self) -> None:
+        tracker = self.tracker
+        if tracker is not None:
+            tracker.job_finished()
 
     def sector_access(self, cfg: ManagerConfig) -> SectorAccess:
         """The manager's way to sector files: its [[storage]] mounts, else
@@ -275,6 +400,8 @@ class Manager:
             balance=self.alert_client.wallet_balance if self.alert_client else None,
             deliverer=self.alert_deliverer,
             hosts=self.hosts,
+            leadership=self.leadership,
+            lease_ttl_s=cfg.lease.ttl_s,
         )
 
     def _embedded_devnet(self, cfg: ManagerConfig) -> ManagerConfig:
@@ -310,6 +437,8 @@ class Manager:
         return self.config
 
     def _sweep(self, name: str, fn) -> None:
+        if not self.leading():
+            return  # the leader sweeps
         try:
             touched = fn()
         except StoreUnavailable as exc:
@@ -330,14 +459,26 @@ class Manager:
     def sweep_lifetime(self) -> None:
         self._sweep("lifetime", self.store.sweep_lifetime)
 
+    def check_alerts(self) -> None:
+        """The alert watch's pass: every condition on the leader; on a
+        standby only whether anyone leads."""
+        self.alert_watch.check(leading=self.leading())
+
     def stop(self, grace: float = 5.0) -> None:
+        self._stopping.set()
+        if self._lead_thread is not None:
+            self._lead_thread.join(10)
         if self.dispatcher is not None:
             self.dispatcher.stop()
-        if self.tracker is not None:
-            self._tracker_stop.set()
-            self.tracker.wake()
-            self._tracker_thread.join(10)
-            self.tracker.close()
+        with self._chain_lock:
+            self._stop_chain("stopping")
+        if self.lease is not None:
+            try:
+                self.lease.release()  # a standby takes over at once
+            except StoreUnavailable as exc:
+                log.warning("lease_not_released", error=str(exc))
+        if self.notifier is not None:
+            self.notifier.stop()
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=False)
         if self.http is not None:

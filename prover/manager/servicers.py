@@ -8,6 +8,7 @@ import contextlib
 import re
 import time
 from collections.abc import Callable, Iterator
+from datetime import datetime
 
 import grpc
 
@@ -46,6 +47,8 @@ from prover.store import (
     UnknownJob,
     UnknownWorker,
 )
+from prover.store.database import utcnow
+from prover.store.lease import ChainLease, Leadership
 from prover.tracker import Tracker, TrackerRefused
 
 log = get_logger("prover.manager.api")
@@ -60,6 +63,37 @@ class NoChain(Exception):
         super().__init__(
             "this manager follows no chain ([chain] api unset and no devnet in its home)"
         )
+
+
+class NotLeader(Exception):
+    """A chain call (deadlines, sectors check, dry run) at a standby: the
+    leader answers it. UNAVAILABLE, so that a client given several managers
+    tries the next."""
+
+    def __init__(self, who: Leadership | None) -> None:
+        if who is None or not who.holder:
+            where = "no manager leads now"
+        else:
+            where = f"the leader is {who.holder} at {who.address or '(no address)'}"
+        super().__init__(f"standby: this manager does not follow the chain now; {where}")
+
+
+def leader_to_pb(
+    who: Leadership | None, answered_by: str, managers: list, now: datetime, live_s: float
+) -> pb.Leader:
+    """Who leads and which managers are on the database, for operators."""
+    msg = pb.Leader(answered_by=answered_by)
+    if who is not None and who.holder:
+        msg.name, msg.address, msg.term = who.holder, who.address, who.term
+        msg.expires_in_s = (who.expires_at - now).total_seconds()
+    for m in managers:
+        age = (now - m.last_seen_at).total_seconds()
+        msg.managers.append(
+            pb.ManagerInfo(
+                name=m.name, address=m.address, http=m.http, live=age <= live_s, last_seen_age_s=age
+            )
+        )
+    return msg
 
 
 class WorkerNotFound(Exception):
@@ -78,6 +112,8 @@ def status_mapping(context: grpc.ServicerContext) -> Iterator[None]:
         context.abort(grpc.StatusCode.NOT_FOUND, str(exc))
     except (TransitionRefused, UnknownWorker, NoChain) as exc:
         context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(exc))
+    except NotLeader as exc:
+        context.abort(grpc.StatusCode.UNAVAILABLE, str(exc))
     except StoreUnavailable as exc:
         log.warning("database_unavailable", error=str(exc))
         context.abort(grpc.StatusCode.UNAVAILABLE, "job database unavailable; retry later")
@@ -156,6 +192,13 @@ class WorkerServicer(pb_grpc.WorkerServiceServicer):
             job = self.dispatcher.claim(name, wait, context.is_active, exclude)
             if job is None:
                 return pb.ClaimResponse()
+            if not context.is_active():
+                # the call went (the worker's deadline, a cut connection)
+                # while the job was claimed for it: the answer would be lost
+                self.store.release(name, job.id, job.attempt, "claim call gone before its answer")
+                log.warning("claim_undelivered", job_id=job.id, worker=name, attempt=job.attempt)
+                self.dispatcher.kick()
+                return pb.ClaimResponse()
             log.info(
                 "job_claimed",
                 job_id=job.id,
@@ -172,8 +215,12 @@ class WorkerServicer(pb_grpc.WorkerServiceServicer):
             name = _worker_name(request.worker)
             pairs = [(_job_id(j.job_id, "jobs.job_id"), j.attempt) for j in request.jobs]
             gpus = [gpu_to_dict(g) for g in request.gpus] if request.gpus else None
-            stops = self.store.heartbeat(name, pairs, gpus)
+            lost: list[int] = []
+            stops = self.store.heartbeat(name, pairs, gpus, lost=lost)
             metrics.heartbeat(name)
+            if lost:
+                log.warning("claims_lost", worker=name, jobs=lost)
+                self.dispatcher.kick()
             for s in stops:
                 log.info("job_stop_ordered", job_id=s.job_id, worker=name, reason=s.reason)
             worker = self.store.get_worker(name)
@@ -291,7 +338,10 @@ class AdminServicer(pb_grpc.AdminServiceServicer):
         *,
         started: float,
         clock: EpochClock,
-        tracker: Tracker | None = None,
+        tracker: Callable[[], Tracker | None] = lambda: None,
+        follows_chain: bool = False,
+        leadership: Callable[[], Leadership | None] = lambda: None,
+        lease: ChainLease | None = None,
         max_message_bytes: int = 4 << 20,
         alerts: Callable[[], list[Alert]] = list,
         hosts: StorageHosts | None = None,
@@ -306,12 +356,34 @@ class AdminServicer(pb_grpc.AdminServiceServicer):
         self.dispatcher = dispatcher
         self.started = started
         self.clock = clock
-        self.tracker = tracker
+        self.tracker = tracker  # this manager's tracker now: None on a standby
+        self.follows_chain = follows_chain
+        self.leadership = leadership
+        self.lease = lease
 
     def _tracker(self) -> Tracker:
-        if self.tracker is None:
-            raise NoChain()
-        return self.tracker
+        tracker = self.tracker()
+        if tracker is not None:
+            return tracker
+        if self.follows_chain:
+            raise NotLeader(self.leadership())
+        raise NoChain()
+
+    def _leader(self) -> pb.Leader:
+        """Who leads, for the answers operators read (never fails the call)."""
+        if self.lease is None:
+            return pb.Leader()
+        try:
+            managers = self.lease.managers()
+        except StoreUnavailable:
+            managers = []
+        return leader_to_pb(
+            self.leadership(),
+            self.lease.name,
+            managers,
+            utcnow(),
+            self.lease.ttl.total_seconds(),
+        )
 
     def Deadlines(self, request, context):
         with status_mapping(context):
@@ -321,7 +393,9 @@ class AdminServicer(pb_grpc.AdminServiceServicer):
                 raise BadRequest(
                     "miner", f"{miner} is not one of the configured miners {tracker.config.miners}"
                 )
-            return deadlines_view(tracker, miner)
+            view = deadlines_view(tracker, miner)
+            view.leader.CopyFrom(self._leader())
+            return view
 
     def CheckSectors(self, request, context):
         with status_mapping(context):
@@ -408,7 +482,8 @@ class AdminServicer(pb_grpc.AdminServiceServicer):
             return pb.ListWorkersResponse(
                 workers=[
                     worker_to_pb(w, running.get(w.name, [])) for w in self.store.list_workers()
-                ]
+                ],
+                leader=self._leader(),
             )
 
     def DrainWorker(self, request, context):
@@ -428,6 +503,7 @@ class AdminServicer(pb_grpc.AdminServiceServicer):
                 jobs_by_state={s.value: counts.get(s.value, 0) for s in JobState},
                 workers=len(self.store.list_workers()),
                 uptime_s=time.monotonic() - self.started,
+                leader=self._leader(),
             )
             epoch = self.clock.epoch()
             if epoch is not None:

@@ -20,11 +20,15 @@ from prover.store import JobStore
 from prover.tracker import Tracker
 
 
-def chain_facts(tracker: Tracker) -> Callable[[], ChainFacts]:
+def chain_facts(current: Callable[[], Tracker | None]) -> Callable[[], ChainFacts | None]:
     """The tracker's head and miners' deadlines as the dashboard reads them
-    (from the HTTP threads: a copy of what the tracker's thread last set)."""
+    (from the HTTP threads: a copy of what the tracker's thread last set);
+    None while this manager runs no tracker (a standby)."""
 
-    def facts() -> ChainFacts:
+    def facts() -> ChainFacts | None:
+        tracker = current()
+        if tracker is None:
+            return None
         heads = dict(tracker.heads)
         return ChainFacts(
             epoch=tracker.epoch,
@@ -41,14 +45,15 @@ def start_http(
     registry: CollectorRegistry,
     *,
     store: JobStore | None = None,
-    tracker: Tracker | None = None,
+    tracker: Callable[[], Tracker | None] | None = None,
     secret: bytes | None = None,
     alerts: Callable[[], list[Alert]] = list,
     storage_hosts: Callable[[], list] = list,
 ) -> HttpServer | None:
     """Serves the manager's routes on ``listen``; None when it is empty
     (turned off). The dashboard comes with a store and the token secret;
-    ``tracker`` None means no chain is followed. Raises OSError when the
+    ``tracker`` gives the tracker of the moment (None: no chain is followed,
+    or a standby follows none now). Raises OSError when the
     address cannot be bound."""
     if not listen:
         return None

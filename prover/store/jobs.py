@@ -311,13 +311,50 @@ class JobStore:
 
     @unavailable_on_db_errors
     def heartbeat(
-        self, worker: str, attempts: Iterable[tuple[int, int]], gpus: list[dict] | None = None
+        self,
+        worker: str,
+        attempts: Iterable[tuple[int, int]],
+        gpus: list[dict] | None = None,
+        *,
+        lost: list[int] | None = None,
     ) -> list[StopOrder]:
         """Records that ``worker`` still works on these (job, attempt) pairs
-        and answers which of them it must stop, and why."""
+        and answers which of them it must stop, and why.
+
+        A worker lists every job it holds in every heartbeat. A job running
+        for it that was claimed before its previous heartbeat and that it
+        does not list never reached it (the Claim's answer was lost with its
+        call, or the worker restarted): it goes back to ready at once, its
+        try given back, instead of waiting out the heartbeat timeout.
+        Their ids are appended to ``lost``."""
         now = self._now()
         stops: list[StopOrder] = []
+        attempts = list(attempts)
+        listed = {job_id for job_id, _ in attempts}
         with self._write(), self._session() as s, s.begin():
+            w = s.get(WorkerRow, worker, with_for_update=True)
+            if w is not None:
+                q = (
+                    select(JobRow)
+                    .options(*_LIGHT)
+                    .where(
+                        JobRow.worker == worker,
+                        JobRow.state == JobState.RUNNING,
+                        col(JobRow.started_at) < w.last_seen_at,
+                    )
+                    .with_for_update(skip_locked=True)
+                )
+                for job in s.exec(q).all():
+                    if job.id in listed:
+                        continue
+                    job.state = JobState.READY
+                    job.tries = max(0, job.tries - 1)
+                    job.started_at = job.heartbeat_at = None
+                    job.error = f"claim lost: {worker} does not hold it (try {job.attempt} undone)"
+                    job.updated_at = now
+                    s.add(job)
+                    if lost is not None:
+                        lost.append(job.id)
             for job_id, attempt in attempts:
                 job = s.get(JobRow, job_id, with_for_update=True, options=_LIGHT)
                 reason = self._stop_reason(job, worker, attempt)
@@ -327,7 +364,6 @@ class JobStore:
                 job.heartbeat_at = now
                 job.updated_at = now
                 s.add(job)
-            w = s.get(WorkerRow, worker)
             if w is not None:
                 w.last_seen_at = now
                 if gpus is not None:

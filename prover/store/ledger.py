@@ -64,11 +64,27 @@ def sent_of(row: MessageRow) -> Sent | None:
 
 
 class Ledger:
-    """Messages and misses; shares the job store's ``Database``."""
+    """Messages and misses; shares the job store's ``Database``.
 
-    def __init__(self, db: Database, *, clock: Callable[[], datetime] = utcnow) -> None:
+    ``fence`` (the manager's ``ChainLease.fence``) runs inside every write's
+    transaction and refuses it (``LeaseLost``) when this manager no longer
+    leads: a deposed leader that resumes must not record, or send, anything.
+    Without one (a single manager, tests) every write goes through."""
+
+    def __init__(
+        self,
+        db: Database,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        fence: Callable[..., object] | None = None,
+    ) -> None:
         self.db = db
         self.clock = clock
+        self.fence = fence
+
+    def _fenced(self, s, *, push: bool = False) -> None:
+        if self.fence is not None:
+            self.fence(s, push=push)
 
     # ---- messages ----------------------------------------------------------------
 
@@ -103,6 +119,7 @@ class Ledger:
             updated_at=now,
         )
         with self.db.write(), self.db.session() as s, s.begin():
+            self._fenced(s, push=True)
             s.add(row)
         return row
 
@@ -114,6 +131,7 @@ class Ledger:
         carries the new CID and gas from here, the old CID in
         ``replaced_cids``. Only a pending message can be replaced."""
         with self.db.write(), self.db.session() as s, s.begin():
+            self._fenced(s, push=True)
             row = s.get(MessageRow, message_id, with_for_update=True)
             if row is None:
                 raise TransitionRefused(f"unknown message {message_id}")
@@ -178,6 +196,7 @@ class Ledger:
         fee_paid: int | None = None,
     ) -> None:
         with self.db.write(), self.db.session() as s, s.begin():
+            self._fenced(s)
             row = s.get(MessageRow, message_id, with_for_update=True)
             if row is None:
                 raise TransitionRefused(f"unknown message {message_id}")
@@ -226,6 +245,7 @@ class Ledger:
             MissRow.partition == miss.partition,
         )
         with self.db.write(), self.db.session() as s, s.begin():
+            self._fenced(s)
             if s.exec(select(MissRow.id).where(*key)).first() is not None:
                 return False
             s.add(

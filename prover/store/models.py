@@ -247,3 +247,37 @@ class StorageHostRow(SQLModel, table=True):
     tls: bool = False
     registered_at: datetime = _ts(nullable=False)
     last_seen_at: datetime = _ts(nullable=False)
+
+
+class ManagerRow(SQLModel, table=True):
+    """A manager process on this database, as it last said it was alive:
+    where its API and HTTP listeners are, so that operators and standbys can
+    name the leader and say where to reach it."""
+
+    __tablename__ = "managers"
+
+    name: str = Field(primary_key=True, max_length=255)
+    address: str = Field(max_length=255)
+    http: str = Field(default="", max_length=255)
+    host: str = ""
+    pid: int = 0
+    version: str = ""
+    started_at: datetime = _ts(nullable=False)
+    last_seen_at: datetime = _ts(nullable=False)
+
+
+class LeaseRow(SQLModel, table=True):
+    """A lease the managers compete for (one row, ``chain``): its holder
+    does the chain work until ``expires_at``; ``term`` grows by one at each
+    change of holder (and at a holder's own retake after a lapse), and every
+    ledger write checks it in its own transaction."""
+
+    __tablename__ = "leases"
+
+    name: str = Field(primary_key=True, max_length=64)
+    holder: str = Field(max_length=255)
+    term: int = Field(sa_column=Column(BigInteger, nullable=False))
+    acquired_at: datetime = _ts(nullable=False)
+    expires_at: datetime = _ts(nullable=False)
+    # the leader's head at its last renewal: the epoch standbys work at
+    epoch: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))

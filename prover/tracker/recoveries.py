@@ -53,7 +53,8 @@ from prover.proofs import (
 from prover.proofs.layout import StorageIndex
 from prover.storage.access import SectorAccess
 from prover.storage.pool import CheckPool
-from prover.store import Ledger, MessageKind
+from prover.store import Ledger, MessageKind, Sent
+from prover.store.models import MessageRow
 from prover.tracker.planning import ProofTypes, access_of
 from prover.tracker.senders import Pushed
 
@@ -185,7 +186,7 @@ class Recoveries:
         client: LotusClient,
         storages: Mapping[str, Path] | SectorAccess,
         proof_types: ProofTypes,
-        push: Callable[[int, MessageKind, int, bytes], Pushed],
+        push: Callable[[int, MessageKind, int, bytes, Callable[[str, Sent], MessageRow]], Pushed],
         config: ChainConfig,
     ) -> None:
         self.ledger = ledger
@@ -344,26 +345,29 @@ class Recoveries:
             self._again.discard(key)
 
     def _push(self, miner: int, d: DeadlineInfo, found: list[Recovery], epoch: int) -> None:
+        def record(cid: str, sent: Sent) -> MessageRow:
+            return self.ledger.record_push(
+                kind=MessageKind.RECOVERY,
+                miner=miner,
+                period_start=d.period_start,
+                deadline=d.index,
+                partitions=sorted({p for _, p, _ in found}),
+                cid=cid,
+                pushed_epoch=epoch,
+                sent=sent,
+            )
+
         try:
             pushed = self.push(
                 miner,
                 MessageKind.RECOVERY,
                 METHOD_DECLARE_FAULTS_RECOVERED,
                 encode_declare_faults_recovered(found),
+                record,
             )
         except LotusError as exc:
             log.error("recovery_push_failed", miner=miner, deadline=d.index, error=str(exc))
             raise  # kept: the next tick pushes it
-        self.ledger.record_push(
-            kind=MessageKind.RECOVERY,
-            miner=miner,
-            period_start=d.period_start,
-            deadline=d.index,
-            partitions=sorted({p for _, p, _ in found}),
-            cid=pushed.cid,
-            pushed_epoch=epoch,
-            sent=pushed.sent,
-        )
         metrics.message("pushed", MessageKind.RECOVERY, miner, d.index)
         log.info(
             "recovery_declared",

@@ -15,7 +15,7 @@ allows, so that a base-fee spike cannot strand it.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from fractions import Fraction
 
@@ -82,6 +82,13 @@ class Pushed:
     sent: Sent
 
 
+# Called with a signed message's CID and gas before it is pushed: the
+# tracker records it there, in a transaction fenced by the chain lease, so
+# that a manager that lost the lease never sends and a new leader follows
+# the message instead of sending its partitions again. Raising stops the push.
+BeforePush = Callable[[str, Sent], object]
+
+
 class Sender:
     def __init__(self, client: LotusClient, config: ChainConfig) -> None:
         self.client = client
@@ -98,9 +105,17 @@ class Sender:
             return self.client.state_account_key(address)
         return address
 
-    def send(self, miner: int, kind: MessageKind, method: int, params: bytes) -> Pushed:
+    def send(
+        self,
+        miner: int,
+        kind: MessageKind,
+        method: int,
+        params: bytes,
+        before: BeforePush | None = None,
+    ) -> Pushed:
         """Prices, signs and pushes a message to ``miner`` from the first
-        usable sender; ``NoSender`` with every address's reason if none is."""
+        usable sender; ``NoSender`` with every address's reason if none is.
+        ``before`` sees the signed message before it leaves."""
         info = self.client.state_miner_info(miner)
         max_fee = self.max_fee(kind)
         maximize = kind == MessageKind.POST and self.config.maximize_window_post_fee_cap
@@ -131,10 +146,17 @@ class Sender:
                     f"{fil(est.max_fee)}"
                 )
                 continue
-            return self._push(replace(est, nonce=self.client.mpool_get_nonce(key)))
+            return self._push(replace(est, nonce=self.client.mpool_get_nonce(key)), before)
         raise NoSender(miner, reasons or ["no address to try"])
 
-    def replace(self, miner: int, kind: MessageKind, method: int, old: Sent) -> Pushed:
+    def replace(
+        self,
+        miner: int,
+        kind: MessageKind,
+        method: int,
+        old: Sent,
+        before: BeforePush | None = None,
+    ) -> Pushed:
         """A replacement by fee of the message ``old`` describes."""
         msg = Message(
             to=self.client.address(miner), sender=old.sender, method=method, params=old.params
@@ -149,15 +171,22 @@ class Sender:
                 gas_limit=gas.gas_limit,
                 gas_fee_cap=gas.gas_fee_cap,
                 gas_premium=gas.gas_premium,
-            )
+            ),
+            before,
         )
 
-    def _push(self, msg: Message) -> Pushed:
+    def _push(self, msg: Message, before: BeforePush | None) -> Pushed:
         signed = self.client.wallet_sign_message(msg.sender, msg)
-        cid = self.client.mpool_push(signed)
-        return Pushed(
-            cid,
-            Sent(
-                msg.sender, msg.nonce, msg.params, msg.gas_limit, msg.gas_fee_cap, msg.gas_premium
-            ),
+        sent = Sent(
+            msg.sender, msg.nonce, msg.params, msg.gas_limit, msg.gas_fee_cap, msg.gas_premium
         )
+        if before is not None and signed.cid:
+            before(signed.cid, sent)
+        cid = self.client.mpool_push(signed)
+        if before is not None and not signed.cid:
+            # a node whose WalletSignMessage names no CID: recorded after
+            # the push, so the fence guards the record, not the send
+            before(cid, sent)
+        elif signed.cid and cid != signed.cid:
+            log.warning("message_cid_changed", signed=signed.cid, pushed=cid)
+        return Pushed(cid, sent)

@@ -52,6 +52,7 @@ from prover.store import (
     JobStore,
     Ledger,
     MessageKind,
+    Sent,
     TransitionRefused,
 )
 from prover.store.ledger import sent_of
@@ -150,9 +151,27 @@ class Submitter:
         # for the miss record should the deadline close on it
         self.push_errors: dict[tuple[int, int, int], str] = {}
 
-    def push(self, miner: int, kind: MessageKind, method: int, params: bytes) -> Pushed:
-        """A message to the miner actor from the first usable sender."""
-        return self.sender.send(miner, kind, method, params)
+    def push(
+        self,
+        miner: int,
+        kind: MessageKind,
+        method: int,
+        params: bytes,
+        record: Callable[[str, Sent], MessageRow],
+    ) -> Pushed:
+        """A message to the miner actor from the first usable sender,
+        ``record``-ed in the ledger (fenced by the chain lease) once signed
+        and before it is pushed; if the node then refuses it, the record is
+        settled as dropped, so its partitions may go again."""
+        recorded: list[MessageRow] = []
+        try:
+            return self.sender.send(
+                miner, kind, method, params, lambda cid, sent: recorded.append(record(cid, sent))
+            )
+        except LotusError as exc:
+            for row in recorded:
+                self.ledger.dropped(row.id, f"MpoolPush refused it: {exc}")
+            raise
 
     def replace_stuck(self, m: MessageRow, epoch: int, head: ProvingDeadline | None) -> bool:
         """Replaces a pending message by fee while it can still count (a PoSt
@@ -174,8 +193,14 @@ class Submitter:
             if kind == MessageKind.POST
             else METHOD_DECLARE_FAULTS_RECOVERED
         )
+
+        def record(cid: str, new: Sent) -> None:
+            self.ledger.record_replacement(m.id, cid=cid, sent=new, pushed_epoch=epoch)
+
         try:
-            pushed = self.sender.replace(m.miner, kind, method, sent)
+            pushed = self.sender.replace(m.miner, kind, method, sent, record)
+        except TransitionRefused:
+            return True  # settled meanwhile by another manager on the database
         except CannotReplace as exc:
             log.error(
                 "message_stuck", miner=m.miner, deadline=m.deadline, cid=m.cid, error=str(exc)
@@ -190,12 +215,6 @@ class Submitter:
                 error=str(exc),
             )
             return False
-        try:
-            self.ledger.record_replacement(
-                m.id, cid=pushed.cid, sent=pushed.sent, pushed_epoch=epoch
-            )
-        except TransitionRefused:
-            return True  # settled meanwhile by another manager on the database
         metrics.message("replaced", kind, m.miner, m.deadline)
         log.warning(
             "message_replaced",
@@ -250,24 +269,29 @@ class Submitter:
                 commit_epoch,
                 commit_rand,
             )
+
+            def record(cid: str, sent: Sent, batch=batch) -> MessageRow:
+                return self.ledger.record_push(
+                    kind=MessageKind.POST,
+                    miner=miner,
+                    period_start=d.period_start,
+                    deadline=d.index,
+                    partitions=[j.partition for j in batch],
+                    job_ids=[j.id for j in batch],
+                    cid=cid,
+                    pushed_epoch=epoch,
+                    sent=sent,
+                )
+
             try:
-                pushed = self.push(miner, MessageKind.POST, METHOD_SUBMIT_WINDOWED_POST, params)
+                pushed = self.push(
+                    miner, MessageKind.POST, METHOD_SUBMIT_WINDOWED_POST, params, record
+                )
             except LotusError as exc:
                 self.push_errors[(miner, d.period_start, d.index)] = str(exc)
                 log.error("post_push_failed", miner=miner, deadline=d.index, error=str(exc))
                 raise  # the next tick tries again
             cid = pushed.cid
-            self.ledger.record_push(
-                kind=MessageKind.POST,
-                miner=miner,
-                period_start=d.period_start,
-                deadline=d.index,
-                partitions=[j.partition for j in batch],
-                job_ids=[j.id for j in batch],
-                cid=cid,
-                pushed_epoch=epoch,
-                sent=pushed.sent,
-            )
             metrics.message("pushed", MessageKind.POST, miner, d.index)
             log.info(
                 "post_submitted",

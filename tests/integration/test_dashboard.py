@@ -229,7 +229,7 @@ def served(store, ledger):
             listen,
             CollectorRegistry(),
             store=store,
-            tracker=tracker,
+            tracker=(lambda: tracker) if tracker is not None else None,
             secret=SECRET,
             alerts=alerts,
             storage_hosts=lambda: [(h, hosts.live(h)) for h in hosts.list()],
@@ -443,7 +443,7 @@ def test_a_page_is_a_handful_of_small_queries_at_mainnet_sizes(store):
         config=SimpleNamespace(miners=miners, confidence=2),
     )
     http = start_http(
-        "127.0.0.1:0", CollectorRegistry(), store=store, tracker=tracker, secret=SECRET
+        "127.0.0.1:0", CollectorRegistry(), store=store, tracker=lambda: tracker, secret=SECRET
     )
     statements: list[str] = []
 
