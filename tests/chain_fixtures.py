@@ -66,11 +66,14 @@ class ChainSetup:
         alerts: dict | None = None,
         *,
         mounts: bool = True,
+        database_url: str = "",
+        lease: dict | None = None,
         **chain,
     ) -> ManagerProcess:
         """A manager following this devnet, storage ``store-1`` = the sectors
         (without ``mounts``, none: it reads them through storage hosts);
-        ``jobs`` and ``alerts`` override keys of those sections."""
+        ``jobs``, ``alerts`` and ``lease`` override keys of those sections;
+        ``database_url`` empty: SQLite in the home."""
         settings = {
             "api": f"devnet-token:{self.server.url}",
             "network": "t",
@@ -89,10 +92,10 @@ class ChainSetup:
             replace[line] = ""
         lines = "".join(f"{k} = {json.dumps(v)}\n" for k, v in settings.items())
         replace["[chain]\n"] = f"[chain]\n{lines}"
-        for key, value in {**(jobs or {}), **(alerts or {})}.items():
+        for key, value in {**(jobs or {}), **(alerts or {}), **(lease or {})}.items():
             (line,) = re.findall(rf"^{key} = .*\n", template, flags=re.M)
             replace[line] = f"{key} = {_toml(value)}\n"
-        return ManagerProcess(home, replace=replace).start()
+        return ManagerProcess(home, replace=replace, database_url=database_url).start()
 
     def worker(
         self, home: Path, manager: ManagerProcess, name: str = "w1", storages=None, **settings
