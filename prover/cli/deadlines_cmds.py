@@ -15,6 +15,7 @@ from prover._proto import manager_pb2 as pb
 from prover.api.convert import from_timestamp
 from prover.chain.message import fil
 from prover.cli.jobs_cmds import _elapsed, api_option, call, connect, print_table
+from prover.cli.leader import leader_line
 from prover.store.states import FINISHED_STATES
 
 
@@ -110,6 +111,8 @@ def deadlines_group(ctx, miner, as_json, api, api_ca) -> None:
         )
         return
     click.echo(f"epoch {resp.current_epoch}")
+    if resp.leader.managers:
+        click.echo(leader_line(resp.leader))
     for d in resp.deadlines:
         _print_deadline(d)
     if resp.misses:

@@ -16,6 +16,7 @@ from prover._proto import manager_pb2 as pb
 from prover.api.client import ApiInfoError, ManagerClient, resolve_api_info
 from prover.api.convert import from_timestamp, gpu_to_dict, new_job_to_pb, timings_from_pb
 from prover.api.jobfile import parse_job_file
+from prover.cli.leader import leader_line
 from prover.store import InvalidJob
 
 
@@ -369,7 +370,8 @@ def workers_group() -> None:
 def workers_list(as_json, api, api_ca):
     """Registered workers, their GPUs and running jobs."""
     with connect(api, api_ca) as client:
-        workers = call(client, client.admin.ListWorkers, pb.ListWorkersRequest()).workers
+        resp = call(client, client.admin.ListWorkers, pb.ListWorkersRequest())
+    workers = resp.workers
     now = datetime.now(UTC)
     if as_json:
         click.echo(
@@ -411,6 +413,8 @@ def workers_list(as_json, api, api_ca):
             ]
         )
     print_table(["Name", "Host", "State", "Jobs", "GPUs", "LastSeen"], rows)
+    if resp.leader.managers:
+        click.echo(leader_line(resp.leader))
 
 
 @workers_group.command("drain")

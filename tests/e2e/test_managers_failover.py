@@ -7,7 +7,10 @@ test's own where it is stopped), real workers and proofs, the devnet."""
 
 from __future__ import annotations
 
+import os
 import signal
+import subprocess
+import sys
 import time
 
 import pytest
@@ -87,6 +90,17 @@ def test_a_killed_leader_is_replaced_within_two_leases_and_nothing_is_missed(
             with pytest.raises(Exception) as refused:
                 c.call(c.admin.Deadlines, pb.DeadlinesRequest())
             assert "standby" in str(refused.value) and "the leader is" in str(refused.value)
+
+        # and the CLI says so too, asked at the standby
+        out = subprocess.run(
+            [sys.executable, "-m", "prover.cli", "workers", "list"],
+            env={**os.environ, "PROVER_API_INFO": m2.api_info()},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        m1_name = m1.events("manager_started")[0]["name"]
+        assert f"leader: {m1_name} at 127.0.0.1:{m1.port} (term 1" in out, out
 
         m1.kill()  # kill -9
         killed = time.monotonic()
