@@ -10,6 +10,11 @@ they hold it):
 - dispatch latency: a job is added while the workers long-poll; the time
   from the AddJobs call to a worker holding the job, p50/p99.
 
+On PostgreSQL it also runs two managers on one database, the jobs added at
+one (the leader) and the workers long-polling at the other: a job reaches
+them through LISTEN/NOTIFY. The one-manager rows of the same run are the
+baseline.
+
     python bench/manager_dispatch.py [--workers 1,8,64] [--jobs 1500] [--probes 150]
 """
 
@@ -44,8 +49,12 @@ from proving_fixtures import proven_set  # noqa: E402
 _partitions = itertools.count()
 
 
-def start_manager(home: Path, db_url: str) -> tuple[subprocess.Popen, int]:
-    """A real daemon logging at info (as in production) into a file."""
+def start_manager(
+    home: Path, db_url: str, secret_from: Path | None = None
+) -> tuple[subprocess.Popen, int]:
+    """A real daemon logging at info (as in production) into a file; with
+    ``secret_from``, it takes that home's token secret (managers on one
+    database take the same tokens)."""
     env = {**os.environ, "PROVER_HOME": str(home)}
     subprocess.run(
         [sys.executable, "-m", "prover.cli.manager_main", "daemon", "init"],
@@ -53,8 +62,11 @@ def start_manager(home: Path, db_url: str) -> tuple[subprocess.Popen, int]:
         check=True,
         capture_output=True,
     )
+    if secret_from is not None:
+        (home / "secret").write_bytes((secret_from / "secret").read_bytes())
     cfg = home / "config.toml"
     text = cfg.read_text().replace('listen = "127.0.0.1:9700"', 'listen = "127.0.0.1:0"')
+    text = text.replace('listen = "127.0.0.1:9701"', 'listen = "127.0.0.1:0"')
     text = text.replace('url = ""', f'url = "{db_url}"').replace("json = false", "json = true")
     cfg.write_text(text.replace("threads = 128", "threads = 256"))
     log = (home / "manager.log").open("w")
@@ -171,40 +183,54 @@ def main() -> int:
         f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
         f"{platform.python_version()}; manager and fake workers share the machine"
     )
-    print(f"{'backend':<11}{'workers':>8}{'cycles/s':>10}{'p50 ms':>9}{'p99 ms':>9}")
+    print(f"{'backend':<11}{'managers':>9}{'workers':>8}{'cycles/s':>10}{'p50 ms':>9}{'p99 ms':>9}")
     results = []
-    for backend, admin_url in backends:
+    runs = [(b, u, 1) for b, u in backends] + [(b, u, 2) for b, u in backends if u]
+    for backend, admin_url, managers in runs:
         for workers in [int(w) for w in args.workers.split(",")]:
             with tempfile.TemporaryDirectory(prefix="prover-bench-mgr-") as tmp:
-                home = Path(tmp)
+                home = Path(tmp) / "a"
+                home.mkdir()
                 drop = None
                 if backend == "sqlite":
                     url = ""
                 else:
                     url, drop = scratch_database(admin_url, prefix="prover_bench")
-                proc, port = start_manager(home, url)
+                procs = []
                 try:
+                    proc, port = start_manager(home, url)
+                    procs.append(proc)
+                    worker_port = port
+                    if managers == 2:
+                        # the first leads (it started first); workers poll the second
+                        (Path(tmp) / "b").mkdir()
+                        proc_b, worker_port = start_manager(Path(tmp) / "b", url, home)
+                        procs.append(proc_b)
                     secret = read_secret(home / "secret")
-                    address = f"127.0.0.1:{port}"
-                    admin = ManagerClient(ApiInfo(make_token(secret, "admin"), address))
-                    worker_info = ApiInfo(make_token(secret, "worker"), address)
+                    admin = ManagerClient(ApiInfo(make_token(secret, "admin"), f"127.0.0.1:{port}"))
+                    worker_info = ApiInfo(make_token(secret, "worker"), f"127.0.0.1:{worker_port}")
                     cycles, p50, p99 = measure(admin, worker_info, workers, args.jobs, args.probes)
                     admin.close()
                 finally:
-                    proc.terminate()
-                    proc.wait(30)
+                    for proc in procs:
+                        proc.terminate()
+                        proc.wait(30)
                     if drop:
                         drop()
             results.append(
                 {
                     "backend": backend,
+                    "managers": managers,
                     "workers": workers,
                     "cycles_per_s": cycles,
                     "dispatch_p50_ms": p50,
                     "dispatch_p99_ms": p99,
                 }
             )
-            print(f"{backend:<11}{workers:>8}{cycles:>10.0f}{p50:>9.1f}{p99:>9.1f}", flush=True)
+            print(
+                f"{backend:<11}{managers:>9}{workers:>8}{cycles:>10.0f}{p50:>9.1f}{p99:>9.1f}",
+                flush=True,
+            )
     if args.json:
         print(json.dumps(results))
     return 0
