@@ -10,6 +10,7 @@ import os
 import shutil
 import socket
 import subprocess
+import tempfile
 from pathlib import Path
 
 
@@ -32,16 +33,18 @@ class PrivateServer:
     """initdb, then start/stop at will; ``url`` stays valid across restarts.
     As root (CI), the server runs as the ``postgres`` user."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self) -> None:
         binaries = pg_bin()
         if binaries is None:
             raise RuntimeError("no PostgreSQL server installed (Debian's postgresql package)")
         self.bin = binaries
+        # under /tmp itself: pytest's tmp (0700, root's) is closed to the
+        # postgres user the server runs as under root
+        root = Path(tempfile.mkdtemp(prefix="prover-test-pg-"))
         self.root = root
         self.data = root / "data"
         self.port = _free_port()
         self.url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
-        root.mkdir(parents=True, exist_ok=True)
         self._as_postgres = os.geteuid() == 0
         if self._as_postgres:
             shutil.chown(root, "postgres")
@@ -71,3 +74,4 @@ class PrivateServer:
     def close(self) -> None:
         with contextlib.suppress(subprocess.CalledProcessError):  # not running
             self.stop("immediate")
+        shutil.rmtree(self.root, ignore_errors=True)

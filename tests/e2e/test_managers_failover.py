@@ -53,10 +53,6 @@ def _leader_of(*managers):
     return None
 
 
-def _all_addresses(token: str, *managers) -> str:
-    return f"{token}:" + ",".join(f"127.0.0.1:{m.port}" for m in managers)
-
-
 def _no_duplicates_or_refusals(chain) -> None:
     refused = [(m.cid, m.reason) for m in chain.net.messages.values() if m.exit_code != 0]
     assert refused == [], refused
@@ -125,9 +121,8 @@ def test_a_paused_leader_is_fenced_when_it_resumes(tmp_path, chain, pg_url):
     m1 = chain.manager(tmp_path / "m1", database_url=pg_url, lease=LEASE)
     wait_for(lambda: _leader_of(m1), 10, "the first manager leads")
     m2 = chain.manager(tmp_path / "m2", database_url=pg_url, lease=LEASE)
-    token = m1.token("worker")
     w = WorkerProcess(
-        tmp_path / "w1", _all_addresses(token, m1, m2), storages={"store-1": chain.store}
+        tmp_path / "w1", m2.api_info("worker"), storages={"store-1": chain.store}
     ).start()
     try:
         wait_for(lambda: chain.proven(0, 2) == {0}, 40, "deadline 2 proven")
@@ -141,7 +136,10 @@ def test_a_paused_leader_is_fenced_when_it_resumes(tmp_path, chain, pg_url):
         finally:
             m1.proc.send_signal(signal.SIGCONT)
         # the old leader notices at its next step and acts on nothing
-        wait_for(lambda: m1.events("leader_stepped_down"), 10, "m1 steps down")
+        try:
+            wait_for(lambda: m1.events("leader_stepped_down"), 20, "m1 steps down")
+        except AssertionError as exc:  # say what m1 did instead
+            raise AssertionError(f"{exc}; m1 since SIGCONT: {m1.lines[paused_at:][-30:]}") from None
         assert _leader_of(m1, m2) is m2
         after = later + 2
         wait_for(lambda: chain.proven(0, after) == {0}, 40, f"deadline {after} proven")
@@ -157,14 +155,13 @@ def test_a_paused_leader_is_fenced_when_it_resumes(tmp_path, chain, pg_url):
 
 @pytest.mark.skipif(pg_bin() is None, reason="no PostgreSQL server installed")
 def test_managers_and_workers_live_through_a_database_restart(tmp_path, chain):
-    pg = PrivateServer(tmp_path / "pg").start()
+    pg = PrivateServer().start()
     try:
         m1 = chain.manager(tmp_path / "m1", database_url=pg.url, lease=LEASE)
         wait_for(lambda: _leader_of(m1), 10, "the first manager leads")
         m2 = chain.manager(tmp_path / "m2", database_url=pg.url, lease=LEASE)
-        token = m1.token("worker")
         w = WorkerProcess(
-            tmp_path / "w1", _all_addresses(token, m1, m2), storages={"store-1": chain.store}
+            tmp_path / "w1", m2.api_info("worker"), storages={"store-1": chain.store}
         ).start()
         try:
             wait_for(lambda: chain.proven(0, 2) == {0}, 40, "deadline 2 proven")
