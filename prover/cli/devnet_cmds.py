@@ -20,6 +20,7 @@ from prover.chain.message import fil
 from prover.cli.options import size_option
 from prover.config import CONFIG_FILE, SECRET_FILE, resolve_home
 from prover.devnet import DEVNET_DIR, STORAGE_NAME, devnet_paths, init_devnet
+from prover.homelock import HomeInUse, lock_demo_home
 
 # The demo's period: 24 deadlines of 10 s, its 4 partitions one each in
 # deadlines 2, 8, 14 and 20, so a proof lands about every minute.
@@ -178,7 +179,10 @@ def demo(workers, minutes, window, deadlines, home) -> None:
     from prover.cli.manager_main import default_config_text
 
     home = resolve_home(home)
-    home.mkdir(parents=True, exist_ok=True)
+    try:
+        lock_demo_home(home)  # held until the demo exits: one demo per home
+    except HomeInUse as exc:
+        raise click.ClickException(str(exc)) from exc
     if not (home / CONFIG_FILE).exists():
         (home / CONFIG_FILE).write_text(default_config_text())
     if not (home / SECRET_FILE).exists():

@@ -13,9 +13,11 @@ from prover.config import (
     SECRET_FILE,
     ConfigError,
     HttpConfig,
+    database_url,
     load_manager_config,
     resolve_home,
 )
+from prover.homelock import HomeInUse, lock_manager_home
 from prover.logs import configure_logging, get_logger
 
 
@@ -100,6 +102,12 @@ def daemon_run(
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--http-listen") from exc
         config = config.model_copy(update={"http": http})
+    if database_url(config, home).startswith("sqlite"):
+        try:
+            # held until the process exits: one manager per SQLite home
+            lock_manager_home(home)
+        except HomeInUse as exc:
+            raise click.ClickException(str(exc)) from exc
     configure_logging(json=config.log.json_lines, level=config.log.level)
     try:
         if no_storage_mounts:
