@@ -368,3 +368,53 @@ def test_database_outage_is_unavailable_and_recovers(pg_manager):
             assert time.monotonic() < deadline, "manager did not recover"
             time.sleep(0.2)
     assert len(jobs) == 1
+
+
+# ---- claims whose answer cannot arrive -------------------------------------
+
+
+def test_a_claim_whose_call_has_gone_is_never_made(manager):
+    """A worker's Claim that timed out on its side (the manager loaded, the
+    network slow) must not leave a job running for a worker that never got
+    it: the dispatcher skips the gone call and the job waits for the next."""
+    with manager.client("worker") as w, manager.client() as admin:
+        register(w)
+        code, _ = code_of(lambda: claim(w, wait_ms=10_000, timeout=0.5))
+        assert code == grpc.StatusCode.DEADLINE_EXCEEDED
+        (job_id,) = add(admin, new_job(0))
+        time.sleep(1.5)  # the dispatcher's passes, and its once-a-second poll
+        (job,) = admin.call(admin.admin.ListJobs, pb.ListJobsRequest(ids=[job_id])).jobs
+        assert job.state == "ready" and job.tries == 0, job
+        got = claim(w, wait_ms=0)
+        assert got is not None and got.id == job_id and got.attempt == 1
+
+
+def test_a_claim_the_worker_never_lists_is_ready_at_its_next_heartbeat(manager):
+    """The answer was sent but lost (or the worker restarted): the worker's
+    heartbeats do not list the job, so it is ready again after at most two
+    heartbeats rather than after the heartbeat timeout."""
+    with manager.client("worker") as w, manager.client() as admin:
+        register(w)
+        (job_id,) = add(admin, new_job(0))
+        lost = claim(w)
+        assert lost.id == job_id
+        beat = pb.HeartbeatRequest(worker="w1")
+        time.sleep(0.05)
+        w.call(w.worker.Heartbeat, beat)  # may cross the answer: kept
+        (job,) = admin.call(admin.admin.ListJobs, pb.ListJobsRequest(ids=[job_id])).jobs
+        assert job.state == "running"
+        time.sleep(0.05)
+        w.call(w.worker.Heartbeat, beat)  # claimed before the previous beat, not listed
+        (job,) = admin.call(admin.admin.ListJobs, pb.ListJobsRequest(ids=[job_id])).jobs
+        assert job.state == "ready" and "claim lost" in job.error, job
+        # a Finish of the lost attempt is refused; the next claim proves it
+        code, _ = code_of(
+            lambda: w.call(
+                w.worker.Finish,
+                pb.FinishRequest(
+                    worker="w1", job_id=job_id, attempt=lost.attempt, success=True, proof=proof()
+                ),
+            )
+        )
+        assert code == grpc.StatusCode.FAILED_PRECONDITION
+        assert claim(w).attempt == lost.attempt + 1
