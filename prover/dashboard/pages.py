@@ -109,11 +109,15 @@ class Dashboard:
         chain: Callable[[], ChainFacts | None] = lambda: None,
         alerts: Callable[[], list[Alert]] = list,
         storage_hosts: Callable[[], list[tuple[Any, bool]]] = list,
+        managers: Callable[[], dict[str, Any] | None] = lambda: None,
         wall: Callable[[], float] = time.time,
         refresh_s: int = REFRESH_S,
     ) -> None:
         self.overview = Overview(db)
         self.storage_hosts = storage_hosts  # (StorageHostRow, live) of the index
+        # who leads and the managers on the database: {"leader": Leadership,
+        # "managers": [(ManagerRow, live)], "me": name}; None with one manager
+        self.managers = managers
         self.secret = secret
         self.loopback = is_loopback(listen_host)
         self.chain = chain
@@ -207,8 +211,16 @@ class Dashboard:
             workers=self.overview.workers(),
             running=running,
             storage_hosts=self.storage_hosts(),
+            managers=self._managers(),
             refresh_s=self.refresh_s,
         )
+
+    def _managers(self) -> dict[str, Any] | None:
+        try:
+            return self.managers()
+        except Exception:  # the page goes on without the section
+            log.exception("dashboard_managers_failed")
+            return None
 
     def deadline(self, request: Request) -> Response:
         q = _query(request)

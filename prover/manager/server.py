@@ -210,6 +210,7 @@ class Manager:
             secret=self.secret,
             alerts=self.alert_book.active,
             storage_hosts=lambda: [(h, self.hosts.live(h)) for h in self.hosts.list()],
+            managers=self._managers_view,
         )
         self.lease.http = self.http.address if self.http else ""
         if self.store.backend == "postgresql":
@@ -338,6 +339,18 @@ class Manager:
                 # tries to record or send is refused by the fence
                 self._tracker_thread.join(10)
             tracker.close()
+
+    def _managers_view(self) -> dict | None:
+        """The dashboard's managers section; None for a lone manager that
+        leads (nothing to say)."""
+        rows = self.lease.managers()
+        now = self.clock()
+        live = [
+            (m, (now - m.last_seen_at).total_seconds() <= self.config.lease.ttl_s) for m in rows
+        ]
+        if len([m for m, alive in live if alive]) <= 1 and self.leading():
+            return None
+        return {"leader": self.leadership(), "managers": live, "me": self.lease.name}
 
     def _proof_accepted(self) -> None:
         """A worker's proof was accepted here: the leader submits it now."""

@@ -49,6 +49,7 @@ def start_http(
     secret: bytes | None = None,
     alerts: Callable[[], list[Alert]] = list,
     storage_hosts: Callable[[], list] = list,
+    managers: Callable[[], dict | None] = lambda: None,
 ) -> HttpServer | None:
     """Serves the manager's routes on ``listen``; None when it is empty
     (turned off). The dashboard comes with a store and the token secret;
@@ -66,6 +67,7 @@ def start_http(
             chain=chain_facts(tracker) if tracker is not None else lambda: None,
             alerts=alerts,
             storage_hosts=storage_hosts,
+            managers=managers,
         )
         routes |= dashboard.routes()
     try:

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 
+import httpx
 import pytest
 
 from chain_fixtures import start_devnet, wait_for
@@ -97,6 +98,11 @@ def test_a_killed_leader_is_replaced_within_two_leases_and_nothing_is_missed(
         ).stdout
         m1_name = m1.events("manager_started")[0]["name"]
         assert f"leader: {m1_name} at 127.0.0.1:{m1.port} (term 1" in out, out
+        # and the standby's dashboard (open on loopback)
+        page = httpx.get(f"http://127.0.0.1:{m2.http_port}/", timeout=10).text
+        assert f"Leader: <strong>{m1_name}</strong>" in page and "stands by" in page
+        metrics = httpx.get(f"http://127.0.0.1:{m2.http_port}/metrics", timeout=10).text
+        assert "prover_manager_leader{" in metrics and '"} 0.0' in metrics
 
         m1.kill()  # kill -9
         killed = time.monotonic()
