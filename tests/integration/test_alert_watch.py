@@ -236,3 +236,36 @@ def test_a_silent_storage_host_and_whether_another_serves_its_storages(watch, cl
     assert watch.check() == []  # once
     watch.hosts.announce("host-2", address="10.0.0.2:9702", storages=["store-1", "store-2"])
     assert names(watch.check()) == [(r.STORAGE_HOST_SILENT, True)]
+
+
+def test_a_standby_raises_only_that_nobody_leads_and_resolves_it_when_one_does(
+    store, ledger, clock
+):
+    from prover.store.lease import ChainLease
+
+    mono = [0.0]
+    lease = ChainLease(store.db, "m1", ttl_s=10, clock=clock, monotonic=lambda: mono[0])
+    w = AlertWatch(
+        AlertsConfig(),
+        AlertBook(),
+        store,
+        ledger,
+        None,
+        epoch=lambda: None,
+        epoch_seconds=30.0,
+        worker_live_s=15.0,
+        leadership=lease.leadership,
+        lease_ttl_s=10,
+        now=clock,
+    )
+    # never held: nobody has led since the lease row was made
+    (fired,) = w.check(leading=False)
+    assert fired.name == "ProverNoLeader" and "never held" in fired.summary
+    lease.step()
+    (resolved,) = w.check(leading=False)
+    assert resolved.resolved
+    clock.advance(15)  # the leader stopped renewing 15 s ago: lapsed 5 s, a failover's time
+    assert w.check(leading=False) == []
+    clock.advance(6)
+    (again,) = w.check(leading=False)
+    assert again.name == "ProverNoLeader" and "manager m1" in again.summary

@@ -115,3 +115,25 @@ def test_low_balances_and_a_stalled_head():
     assert head_stalled(100, 59.0, 30.0, 2) == []
     (stalled,) = head_stalled(100, 61.0, 30.0, 2)
     assert "epoch 100" in stalled.summary
+
+
+def test_no_leader_holds_once_the_lease_has_lapsed_longer_than_a_lease():
+    from prover.alerts import rules
+
+    expired = T0 - timedelta(seconds=5)
+    assert rules.no_leader("m1", expired, T0, ttl_s=10) == []  # a failover under way
+    (alert,) = rules.no_leader("m1", T0 - timedelta(seconds=11), T0, ttl_s=10)
+    assert alert.name == rules.NO_LEADER and alert.severity == "critical"
+    assert "manager m1" in alert.summary and alert.details["last_leader"] == "m1"
+    assert rules.no_leader("", datetime(1970, 1, 1, tzinfo=UTC), T0, ttl_s=10)
+
+
+def test_a_standby_hands_its_alerts_over_without_resolving_them():
+    book = AlertBook()
+    book.observe([missed(2), Alert("ProverNoLeader", {})], T0)
+    book.forget({"ProverNoLeader"})
+    assert [a.name for a in book.active()] == ["ProverNoLeader"]
+    # nothing was resolved: the new leader raises the miss again, as a new
+    # occurrence to this book only
+    (again,) = book.observe([missed(2), Alert("ProverNoLeader", {})], T0)
+    assert again.name == "PartitionMissed" and not again.resolved
