@@ -68,6 +68,7 @@ class ChainSetup:
         mounts: bool = True,
         database_url: str = "",
         lease: dict | None = None,
+        secret: bytes | None = None,
         **chain,
     ) -> ManagerProcess:
         """A manager following this devnet, storage ``store-1`` = the sectors
@@ -95,7 +96,9 @@ class ChainSetup:
         for key, value in {**(jobs or {}), **(alerts or {}), **(lease or {})}.items():
             (line,) = re.findall(rf"^{key} = .*\n", template, flags=re.M)
             replace[line] = f"{key} = {_toml(value)}\n"
-        return ManagerProcess(home, replace=replace, database_url=database_url).start()
+        return ManagerProcess(
+            home, replace=replace, database_url=database_url, secret=secret
+        ).start()
 
     def worker(
         self, home: Path, manager: ManagerProcess, name: str = "w1", storages=None, **settings

@@ -25,8 +25,11 @@ class ManagerProcess:
         port: int = 0,
         sweep_interval_s: float = 0.2,
         heartbeat_interval_s: float = 0.5,
+        secret: bytes | None = None,
     ) -> None:
         self.home = home
+        # managers on one database share their token secret
+        self.shared_secret = secret
         self.sweep_interval_s = sweep_interval_s
         self.heartbeat_interval_s = heartbeat_interval_s
         self.fixed_port = port
@@ -62,6 +65,8 @@ class ManagerProcess:
             "heartbeat_interval_s = 3.0", f"heartbeat_interval_s = {self.heartbeat_interval_s}"
         )
         config.write_text(text)
+        if self.shared_secret is not None:
+            (self.home / "secret").write_text(self.shared_secret.hex() + "\n")
         self.secret = read_secret(self.home / "secret")
 
     def env(self) -> dict[str, str]:
