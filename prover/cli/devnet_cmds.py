@@ -1,5 +1,7 @@
 """``prover devnet`` and ``prover demo``: the embedded default, where a whole
-proving pipeline runs on one machine against a devnet."""
+proving pipeline runs on one machine against a devnet; and ``prover devnet
+run``, the devnet as a process of its own that several managers follow as
+they would follow one Lotus node."""
 
 from __future__ import annotations
 
@@ -7,20 +9,31 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import click
 
 from prover.chain.deadlines import Policy
-from prover.chain.lotus import LotusClient, LotusError
+from prover.chain.lotus import LotusClient, LotusError, parse_api_info
 from prover.chain.message import fil
 from prover.cli.options import size_option
-from prover.config import CONFIG_FILE, SECRET_FILE, resolve_home
-from prover.devnet import DEVNET_DIR, STORAGE_NAME, devnet_paths, init_devnet
-from prover.homelock import HomeInUse, lock_demo_home
+from prover.config import CONFIG_FILE, SECRET_FILE, check_listen, resolve_home
+from prover.devnet import (
+    DEVNET_DIR,
+    STORAGE_NAME,
+    devnet_paths,
+    endpoint_path,
+    init_devnet,
+    load_devnet_setup,
+    manager_config_text,
+    serve_home_devnet,
+)
+from prover.homelock import DEVNET_LOCK, HomeInUse, holder, lock_demo_home, lock_devnet_home
 
 # The demo's period: 24 deadlines of 10 s, its 4 partitions one each in
 # deadlines 2, 8, 14 and 20, so a proof lands about every minute.
@@ -99,14 +112,19 @@ def devnet_init(miners, sectors, upgraded, proof_type, window, deadlines, force,
         raise click.UsageError("the devnet uses 2KiB or 8MiB test sectors")
     if upgraded > sectors:
         raise click.UsageError(f"--upgraded {upgraded} is more than --sectors {sectors}")
-    net = init_devnet(
-        home,
-        miners=miners,
-        sectors=sectors,
-        upgraded=upgraded,
-        size=proof_type.size_name,
-        policy=devnet_policy(window, deadlines),
-    )
+    try:
+        # the running chain's files must not be replaced under it
+        with lock_devnet_home(home, "prover devnet init"):
+            net = init_devnet(
+                home,
+                miners=miners,
+                sectors=sectors,
+                upgraded=upgraded,
+                size=proof_type.size_name,
+                policy=devnet_policy(window, deadlines),
+            )
+    except HomeInUse as exc:
+        raise click.ClickException(str(exc)) from exc
     for m in net.miners.values():
         spread = ", ".join(
             f"deadline {d}: {len(p)} partitions" for d, p in sorted(m.deadlines.items())
@@ -117,10 +135,13 @@ def devnet_init(miners, sectors, upgraded, proof_type, window, deadlines, force,
 
 
 def _devnet_client(home: Path) -> LotusClient:
-    endpoint = home / DEVNET_DIR / "endpoint"
+    endpoint = endpoint_path(home)
     if not endpoint.is_file():
-        raise click.ClickException("no devnet running (start `prover-manager daemon run`)")
-    return LotusClient(endpoint.read_text().strip(), network="t", retries=0, timeout=5)
+        raise click.ClickException(
+            "no devnet running (start `prover devnet run` or `prover-manager daemon run`)"
+        )
+    token, url = parse_api_info(endpoint.read_text().strip())
+    return LotusClient(url, token, network="t", retries=0, timeout=5)
 
 
 def _status(home: Path) -> dict:
@@ -149,6 +170,12 @@ def _print_status(status: dict) -> None:
                 f"  MISSED deadline {miss['deadline']} partition {miss['partition']} "
                 f"(period {miss['period_start']}): sectors {miss['sectors']} faulty"
             )
+        click.echo(f"  duplicate PoSts refused: {m.get('duplicate_posts', 0)}")
+        for dup in m.get("duplicates", []):
+            click.echo(
+                f"  DUPLICATE deadline {dup['deadline']} partition {dup['partition']} "
+                f"(period {dup['period_start']}): message {dup['cid']} refused, proven already"
+            )
     for msg in status["messages"]:
         verdict = "accepted" if msg["exit_code"] == 0 else f"REFUSED: {msg['reason']}"
         click.echo(f"  message {msg['cid'][:24]}... at epoch {msg['epoch']}: {verdict}")
@@ -158,12 +185,109 @@ def _print_status(status: dict) -> None:
 @click.option("--json", "as_json", is_flag=True)
 @_home_option
 def devnet_status(as_json, home) -> None:
-    """Proven, missed and faulty per deadline, and the messages the devnet took."""
+    """Proven, missed and faulty per deadline, PoSts refused as duplicates
+    (``duplicate_posts``), and the messages the devnet took."""
     status = _status(resolve_home(home))
     if as_json:
         click.echo(json.dumps(status, indent=1))
     else:
         _print_status(status)
+
+
+@devnet_group.command("run")
+@click.option(
+    "--listen",
+    default="127.0.0.1:1234",
+    show_default=True,
+    help="HOST:PORT of the Lotus API (/rpc/v1 and ChainNotify); port 0: any free port.",
+)
+@click.option(
+    "--advertise",
+    default=None,
+    help="The host others reach it at [default: the listen host; this machine's "
+    "name for a wildcard].",
+)
+@click.option(
+    "--token",
+    default=None,
+    envvar="PROVER_DEVNET_TOKEN",
+    help="Require this bearer token on every call, as a Lotus node's API token does.",
+)
+@_home_option
+def devnet_run(listen: str, advertise: str | None, token: str | None, home: Path | None) -> None:
+    """Serve the home's devnet until SIGTERM or SIGINT, for managers to
+    follow through [chain] api, as they would follow a Lotus node."""
+    home = resolve_home(home)
+    try:
+        host, _, port = check_listen(listen).rpartition(":")
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--listen") from exc
+    if advertise is None and host in ("0.0.0.0", ""):
+        advertise = socket.gethostname()
+    try:
+        running = serve_home_devnet(
+            home,
+            host=host,
+            port=int(port),
+            token=token,
+            advertise=advertise,
+            holder="prover devnet run",
+        )
+    except HomeInUse as exc:
+        raise click.ClickException(str(exc)) from exc
+    except OSError as exc:
+        raise click.ClickException(f"cannot listen on {listen}: {exc}") from exc
+    if running is None:
+        raise click.ClickException(f"no devnet in {home}; run `prover devnet init` first")
+    stop = threading.Event()
+
+    def on_signal(signum, _frame) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    try:
+        net = running.devnet
+        _, store = devnet_paths(home)
+        miners = ", ".join(f"t0{m}" for m in sorted(net.miners))
+        resumed = (
+            f"going on from epoch {net.stopped_epoch}"
+            if net.stopped_epoch is not None
+            else "a new chain"
+        )
+        click.echo(
+            f"devnet of {home} ({resumed}; miners {miners}; "
+            f"{net.policy.epoch_seconds:g} s epochs) serving the Lotus API at {running.url}"
+        )
+        click.echo(f"FULLNODE_API_INFO={running.api}")
+        click.echo(
+            "# a manager follows it with these lines in its config.toml "
+            "(`prover devnet chain-config` prints them again):"
+        )
+        click.echo(manager_config_text(net, running.api, store), nl=False)
+        sys.stdout.flush()
+        stop.wait()
+    finally:
+        running.stop()
+    click.echo(f"devnet stopped at epoch {running.devnet.epoch()}")
+
+
+@devnet_group.command("chain-config")
+@_home_option
+def devnet_chain_config(home: Path | None) -> None:
+    """Print the config.toml lines ([chain], [[storage]]) of a manager that
+    follows the home's running devnet."""
+    home = resolve_home(home)
+    endpoint = endpoint_path(home)
+    net = load_devnet_setup(home)
+    # the endpoint of a devnet that crashed stays behind; the lock does not
+    if net is None or holder(home, DEVNET_LOCK) is None or not endpoint.is_file():
+        raise click.ClickException(
+            f"no devnet running in {home} "
+            "(start `prover devnet run` or `prover-manager daemon run`)"
+        )
+    _, store = devnet_paths(home)
+    click.echo(manager_config_text(net, endpoint.read_text().strip(), store), nl=False)
 
 
 @click.command("demo")

@@ -102,10 +102,14 @@ def daemon_run(
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--http-listen") from exc
         config = config.model_copy(update={"http": http})
+    lock = None
     if database_url(config, home).startswith("sqlite"):
+        # One manager per SQLite home, checked before anything is opened:
+        # two on one file would each run the chain work (no lease between
+        # them is worth having on SQLite). With PostgreSQL several managers
+        # may share a home; the devnet lock still stops two embedded devnets.
         try:
-            # held until the process exits: one manager per SQLite home
-            lock_manager_home(home)
+            lock = lock_manager_home(home)
         except HomeInUse as exc:
             raise click.ClickException(str(exc)) from exc
     configure_logging(json=config.log.json_lines, level=config.log.level)
@@ -116,6 +120,9 @@ def daemon_run(
     except Exception as exc:
         get_logger("prover.manager").error("manager_failed", error=str(exc))
         sys.exit(1)
+    finally:
+        if lock is not None:
+            lock.release()  # the process exiting would drop it too
 
 
 @cli.group()

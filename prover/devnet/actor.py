@@ -13,6 +13,12 @@ actor's 3000 declarations or 25,000 sectors a message), and they are healed
 once proven. A proof it has no verifying key for (a placeholder miner's,
 ``placeholders.py``) is refused too.
 
+A PoSt for a partition already proven in its deadline is refused as the
+actor refuses it (``Deadline::record_proven_sectors``: exit code 16, "partition
+already proven") and counted per miner in ``duplicate_posts``: on a chain a
+duplicate costs its sender gas and proves nothing, so a prover whose managers
+fail over must show none; tests assert that here.
+
 Its running state (proven partitions, faults, misses, messages, the pool's
 accounts, nonces and pending messages, the genesis) persists in
 ``state_path`` when set, as a node keeps its chain across a restart: saved
@@ -78,6 +84,9 @@ class DevnetMiner:
     # snap-upgraded sectors: number -> the sector key's comm_r (SectorKeyCID);
     # ``comm_r`` holds their new one (SealedCID), as the actor keeps them
     sector_keys: dict[int, bytes] = field(default_factory=dict)
+    # SubmitWindowedPoSt refused for a partition proven already in its
+    # deadline: {period_start, deadline, partition, cid}, one per partition
+    duplicate_posts: list[dict] = field(default_factory=list)
 
 
 @dataclass
@@ -126,6 +135,12 @@ class Devnet:
         self.state_path: Path | None = None
         # the epoch the saved chain had reached when it stopped (None: new)
         self.stopped_epoch: int | None = None
+
+    @property
+    def state_lock(self) -> threading.RLock:
+        """Held while the chain's state changes (messages, settling); the
+        RPC holds it to answer from one consistent state."""
+        return self._lock
 
     # ---- time and randomness -------------------------------------------------
 
@@ -269,7 +284,7 @@ class Devnet:
             self._base_fees[now] = base_fee
         for p in included:
             used, fee = self.mpool.charge(p, base_fee)
-            code, reason = self._execute(p.signed.message, now)
+            code, reason = self._execute(p.signed.message, now, p.cid)
             msg = p.signed.message
             self.messages[p.cid] = DevnetMessage(
                 p.cid,
@@ -286,11 +301,11 @@ class Devnet:
             )
         return bool(included)
 
-    def _execute(self, msg: Message, now: int) -> tuple[int, str]:
+    def _execute(self, msg: Message, now: int, cid: str) -> tuple[int, str]:
         try:
             m = self.miner(msg.to)
             if msg.method == METHOD_SUBMIT_WINDOWED_POST:
-                return self._submit_post(m, msg.params, now)
+                return self._submit_post(m, msg.params, now, cid)
             if msg.method == METHOD_DECLARE_FAULTS_RECOVERED:
                 return self._declare_recovered(m, msg.params, now)
             return EXIT_ILLEGAL_ARGUMENT, f"method {msg.method} not supported"
@@ -310,7 +325,7 @@ class Devnet:
         found = self.messages.get(final)
         return found if found is not None and found.height <= self.epoch() else None
 
-    def _submit_post(self, m: DevnetMiner, raw: bytes, now: int) -> tuple[int, str]:
+    def _submit_post(self, m: DevnetMiner, raw: bytes, now: int, cid: str) -> tuple[int, str]:
         p = decode_submit_windowed_post(raw)
         dl = self.deadline_of(m, now)
         if p.deadline != dl.index or not dl.is_open():
@@ -325,12 +340,25 @@ class Devnet:
             return EXIT_ILLEGAL_ARGUMENT, "commit randomness does not match the chain"
         partitions = m.deadlines.get(dl.index, [])
         proven = m.proven.setdefault((dl.period_start, dl.index), set())
+        # record_proven_sectors' order: a partition twice in the message, then
+        # any proven already (all at once, as a bitfield), before any is read
+        indexes = [index for index, _ in p.partitions]
+        failed = f"failed to process post submission for deadline {dl.index}"
+        if len(set(indexes)) != len(indexes):
+            return EXIT_ILLEGAL_ARGUMENT, f"{failed}: duplicate partitions proven"
+        again = sorted(set(indexes) & proven)
+        if again:
+            m.duplicate_posts += [
+                {"period_start": dl.period_start, "deadline": dl.index, "partition": i, "cid": cid}
+                for i in again
+            ]
+            return EXIT_ILLEGAL_ARGUMENT, (
+                f"{failed}: partition already proven: {bitfield_debug(again)}"
+            )
         public: dict[int, bytes] = {}
         for index, skipped in p.partitions:
             if not 0 <= index < len(partitions):
                 return EXIT_ILLEGAL_ARGUMENT, f"no partition {index} in deadline {dl.index}"
-            if index in proven:
-                return EXIT_ILLEGAL_ARGUMENT, f"partition {index} already proven"
             sectors = set(partitions[index])
             if skipped - sectors:
                 return EXIT_ILLEGAL_ARGUMENT, f"skipped sectors {sorted(skipped - sectors)} unknown"
@@ -454,6 +482,7 @@ class Devnet:
                         "recovering": sorted(m.recovering),
                         "proven": [[ps, d, sorted(p)] for (ps, d), p in m.proven.items()],
                         "misses": m.misses,
+                        "duplicate_posts": m.duplicate_posts,
                     }
                     for m in self.miners.values()
                 ],
@@ -477,6 +506,8 @@ class Devnet:
                 m.faulty, m.recovering = set(row["faulty"]), set(row["recovering"])
                 m.proven = {(ps, d): set(p) for ps, d, p in row["proven"]}
                 m.misses = list(row["misses"])
+                # absent from a chain saved before duplicates were counted
+                m.duplicate_posts = list(row.get("duplicate_posts", []))
             self.messages = {
                 row["cid"]: DevnetMessage(
                     **{**row, "params": bytes.fromhex(row["params"]), "fee": int(row["fee"])}
@@ -496,8 +527,13 @@ class Devnet:
             os.replace(tmp, self.state_path)
 
     def status(self) -> dict:
-        """Per miner and deadline: partitions proven, missed, faulty sectors;
-        and every message with its outcome."""
+        """Per miner and deadline: partitions proven, missed, faulty sectors,
+        PoSts refused as duplicates (``duplicate_posts``, also summed over
+        the miners at the top); and every message with its outcome."""
+        with self._lock:  # one state: messages land from the RPC threads
+            return self._status()
+
+    def _status(self) -> dict:
         self.settle()
         now = self.epoch()
         out = {
@@ -533,8 +569,11 @@ class Devnet:
                     "period_start": dl.period_start,
                     "deadlines": deadlines,
                     "misses": m.misses,
+                    "duplicate_posts": len(m.duplicate_posts),
+                    "duplicates": list(m.duplicate_posts),
                 }
             )
+        out["duplicate_posts"] = sum(m["duplicate_posts"] for m in out["miners"])
         out["messages"] = [
             {
                 "cid": msg.cid,
@@ -549,3 +588,17 @@ class Devnet:
         ]
         out["pending"] = len(self.mpool.pending)
         return out
+
+
+def bitfield_debug(bits: list[int]) -> str:
+    """A set of indexes as the actor's error messages print a bitfield
+    (``fvm_ipld_bitfield::BitField``'s derived ``Debug``: runs as half-open
+    ranges), so a refusal reads as it would on chain."""
+    runs: list[list[int]] = []
+    for b in sorted(set(bits)):
+        if runs and runs[-1][1] == b:
+            runs[-1][1] = b + 1
+        else:
+            runs.append([b, b + 1])
+    ranges = ", ".join(f"{a}..{b}" for a, b in runs)
+    return f"BitField {{ ranges: [{ranges}], set: {{}}, unset: {{}} }}"

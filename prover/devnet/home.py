@@ -4,20 +4,31 @@
 sectors in ``devnet/store``, where the manager finds and starts it when no
 chain is configured. A restarted manager goes on with the same chain, from
 its recorded genesis; ``init_devnet`` (``prover devnet init --force``)
-starts a new one."""
+starts a new one.
+
+One process runs a home's chain at a time (``serve_home_devnet`` holds the
+home's devnet lock, ``prover.homelock``): ``prover devnet run`` on its own,
+or a manager with no chain configured, embedded. Its URL is in
+``devnet/endpoint``; managers follow it through ``[chain] api`` with
+``follow_settings``, as they would follow a Lotus node."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from prover.chain.deadlines import Policy
 from prover.devnet.actor import Devnet, DevnetMiner
+from prover.devnet.server import DevnetServer
+from prover.homelock import HomeLock, lock_devnet_home
 from prover.proofs import PoStProofType
 
 DEVNET_DIR = "devnet"
 STORAGE_NAME = "devnet"
 STATE_FILE = "chain.json"
+# the running devnet's API ("<token>:<url>", or the URL alone)
+ENDPOINT_FILE = "endpoint"
 
 
 def devnet_paths(home: Path) -> tuple[Path, Path]:
@@ -90,6 +101,16 @@ def _spread_step(parts: int, first: int, period_deadlines: int) -> int:
     return max(1, min(period_deadlines // parts, (period_deadlines - first - 1) // (parts - 1)))
 
 
+def load_devnet_setup(home: Path) -> Devnet | None:
+    """The home's devnet set-up alone (miners, policy), its running chain
+    neither read nor written: what may be read while another process runs
+    it (``load_devnet`` records the genesis in ``chain.json``)."""
+    config, _ = devnet_paths(home)
+    if not config.is_file():
+        return None
+    return Devnet.from_json(json.loads(config.read_text()))
+
+
 def load_devnet(home: Path) -> Devnet | None:
     """The home's devnet going on from its saved chain state, or a new
     chain from now (its genesis recorded at once) on its first start."""
@@ -103,3 +124,100 @@ def load_devnet(home: Path) -> Devnet | None:
     net.state_path = state
     net.save()
     return net
+
+
+def endpoint_path(home: Path) -> Path:
+    return home / DEVNET_DIR / ENDPOINT_FILE
+
+
+class RunningDevnet:
+    """A home's devnet serving its Lotus API: the home's devnet lock held,
+    its URL in the endpoint file. ``stop`` saves the chain, removes the
+    endpoint (if it is still this one's) and drops the lock."""
+
+    def __init__(self, home: Path, server: DevnetServer, lock: HomeLock, api: str) -> None:
+        self.home = home
+        self.server = server
+        self.lock = lock
+        # what a manager's [chain] api names: "<token>:<url>" or the URL
+        self.api = api
+
+    @property
+    def devnet(self) -> Devnet:
+        return self.server.devnet
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def stop(self) -> None:
+        try:
+            self.server.stop()  # saves the chain as it stopped
+            endpoint = endpoint_path(self.home)
+            if endpoint.is_file() and endpoint.read_text().strip() == self.api:
+                endpoint.unlink()
+        finally:
+            self.lock.release()
+
+
+def serve_home_devnet(
+    home: Path,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    token: str | None = None,
+    advertise: str | None = None,
+    holder: str = "prover-manager",
+) -> RunningDevnet | None:
+    """Starts ``home``'s devnet (None when the home has none), going on
+    from its saved chain. The devnet lock is taken before the chain is
+    loaded, so a second process never even writes ``chain.json``: it gets
+    ``HomeInUse`` naming the holder (``holder`` names this one in a later
+    refusal). ``advertise`` is the host others reach it at (the listen
+    host by default), written to the endpoint file."""
+    config, _ = devnet_paths(home)
+    if not config.is_file():
+        return None
+    lock = lock_devnet_home(home, holder)
+    try:
+        devnet = load_devnet(home)
+        if devnet is None:  # removed between the check and the lock
+            lock.release()
+            return None
+        server = DevnetServer(devnet, host=host, port=port, token=token).start()
+    except BaseException:
+        lock.release()
+        raise
+    url = f"http://{advertise or host}:{server.port}/rpc/v1"
+    api = f"{token}:{url}" if token else url
+    endpoint_path(home).write_text(api + "\n")
+    return RunningDevnet(home, server, lock, api)
+
+
+def follow_settings(devnet: Devnet, api: str) -> dict[str, Any]:
+    """The ``[chain]`` keys of a manager following ``devnet`` at ``api``:
+    what the manager's embedded devnet sets for itself (testnet addresses,
+    its miners, its epoch length, one epoch of confidence and a fast poll,
+    since a devnet's epochs are seconds and it never reorganises on its
+    own), so an external devnet is followed the same way."""
+    return {
+        "api": api,
+        "network": "t",
+        "miners": sorted(devnet.miners),
+        "confidence": 1,
+        "poll_interval_s": 0.5,
+        "epoch_seconds": devnet.policy.epoch_seconds,
+    }
+
+
+def manager_config_text(devnet: Devnet, api: str, store: Path) -> str:
+    """The lines of a manager's ``config.toml`` that follow ``devnet`` (its
+    ``[chain]`` keys, to set in the ``[chain]`` section) and mount its store
+    (``[[storage]]``, for a manager on the same machine)."""
+    chain = "".join(f"{k} = {json.dumps(v)}\n" for k, v in follow_settings(devnet, api).items())
+    return (
+        f"[chain]\n{chain}\n"
+        "# where the manager reads the devnet's sectors (on another machine: a\n"
+        "# prover-storage host serving this directory instead)\n"
+        f'[[storage]]\nname = "{STORAGE_NAME}"\npath = {json.dumps(str(store))}\n'
+    )

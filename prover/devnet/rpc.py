@@ -21,10 +21,24 @@ _sealed_cid = functools.lru_cache(maxsize=1 << 20)(sealed_cid)
 
 def handle(net: Devnet, method: str, params: list[Any]) -> Any:
     """The answer to one JSON-RPC call; ``KeyError`` for an unknown method or
-    actor, ``ValueError`` for a call the node would refuse."""
+    actor, ``ValueError`` for a call the node would refuse.
+
+    Calls are answered one at a time under the chain's lock, as a node
+    answers from one tipset's state: several managers (and each one's
+    threads) call at once, and a message landing mid-answer would otherwise
+    change the dicts and sets an answer is read from. ``StateMinerSectors``
+    reads only the sectors' set-up, which never changes, and a mainnet-size
+    answer takes long enough that it must not hold up the others."""
+    name = method.removeprefix("Filecoin.")
+    if name == "StateMinerSectors":
+        return _answer(net, method, name, params)
+    with net.state_lock:
+        return _answer(net, method, name, params)
+
+
+def _answer(net: Devnet, method: str, name: str, params: list[Any]) -> Any:
     net.settle()
     now = net.epoch()
-    name = method.removeprefix("Filecoin.")
     if name == "ChainHead":
         return net.tipset(now)
     if name == "ChainGetTipSet":
