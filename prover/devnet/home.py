@@ -135,20 +135,20 @@ class RunningDevnet:
     its URL in the endpoint file. ``stop`` saves the chain, removes the
     endpoint (if it is still this one's) and drops the lock."""
 
-    def __init__(self, home: Path, server: DevnetServer, lock: HomeLock, api: str) -> None:
+    def __init__(
+        self, home: Path, server: DevnetServer, lock: HomeLock, url: str, api: str
+    ) -> None:
         self.home = home
         self.server = server
         self.lock = lock
+        # its /rpc/v1 as others reach it (the advertised host, not a wildcard)
+        self.url = url
         # what a manager's [chain] api names: "<token>:<url>" or the URL
         self.api = api
 
     @property
     def devnet(self) -> Devnet:
         return self.server.devnet
-
-    @property
-    def url(self) -> str:
-        return self.server.url
 
     def stop(self) -> None:
         try:
@@ -191,7 +191,7 @@ def serve_home_devnet(
     url = f"http://{advertise or host}:{server.port}/rpc/v1"
     api = f"{token}:{url}" if token else url
     endpoint_path(home).write_text(api + "\n")
-    return RunningDevnet(home, server, lock, api)
+    return RunningDevnet(home, server, lock, url, api)
 
 
 def follow_settings(devnet: Devnet, api: str) -> dict[str, Any]:
