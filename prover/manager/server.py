@@ -22,7 +22,7 @@ from prover.api.tokens import make_token
 from prover.chain.clock import EpochClock
 from prover.chain.lotus import LotusClient
 from prover.config import ManagerConfig, StorageConfig, database_url
-from prover.devnet import DEVNET_DIR, STORAGE_NAME, DevnetServer, devnet_paths, load_devnet
+from prover.devnet import STORAGE_NAME, devnet_paths, follow_settings, serve_home_devnet
 from prover.logs import get_logger
 from prover.manager.alert_watch import AlertWatch, receivers_of
 from prover.manager.auth import TokenInterceptor
@@ -421,28 +421,23 @@ class Manager:
         """With no chain configured and a devnet initialised in the home
         (`prover devnet init`), the devnet runs in this process and the
         tracker follows it through the same Lotus client."""
-        devnet = load_devnet(self.home)
-        if devnet is None:
+        # the home's devnet lock is taken first: one chain per home, whether
+        # this manager runs it or `prover devnet run` does
+        running = serve_home_devnet(self.home, holder="prover-manager")
+        if running is None:
             return cfg
-        self.devnet_server = DevnetServer(devnet).start()
+        self.devnet_server = running
+        devnet = running.devnet
         _, store = devnet_paths(self.home)
-        (self.home / DEVNET_DIR / "endpoint").write_text(self.devnet_server.url + "\n")
-        chain = cfg.chain.model_copy(
-            update={
-                "api": self.devnet_server.url,
-                "network": "t",
-                "miners": sorted(devnet.miners),
-                "confidence": 1,
-                "poll_interval_s": min(cfg.chain.poll_interval_s, 0.5),
-                "epoch_seconds": devnet.policy.epoch_seconds,
-            }
-        )
+        settings = follow_settings(devnet, running.api)
+        settings["poll_interval_s"] = min(cfg.chain.poll_interval_s, settings["poll_interval_s"])
+        chain = cfg.chain.model_copy(update=settings)
         storage = cfg.storage
         if not storage and self.mounts:
             storage = [StorageConfig(name=STORAGE_NAME, path=store)]
         log.info(
             "devnet_started",
-            url=self.devnet_server.url,
+            url=running.url,
             miners=sorted(devnet.miners),
             epoch_seconds=devnet.policy.epoch_seconds,
         )

@@ -108,8 +108,8 @@ def recovery_pushes(tracker: Tracker) -> list[tuple[int, list]]:
     pushed: list[tuple[int, list]] = []
     push = tracker.recoveries.push
 
-    def spy(miner, kind, method, params):
-        out = push(miner, kind, method, params)
+    def spy(miner, kind, method, params, record):
+        out = push(miner, kind, method, params, record)
         pushed.append((miner, decode_declare_faults_recovered(params)))
         return out
 
