@@ -14,3 +14,17 @@ SERVER_KEEPALIVE_OPTIONS = [
     ("grpc.http2.min_ping_interval_without_data_ms", 1000),
     ("grpc.http2.max_ping_strikes", 0),
 ]
+
+# The client side: ping every 2 s, with or without calls, and give up on a
+# peer that has not answered a ping within 2 s. A manager that stops (SIGSTOP,
+# a host frozen, a cable pulled) then fails its calls with UNAVAILABLE in
+# about 4 s, well within a heartbeat timeout, and the client moves to the
+# next manager instead of waiting out each call's deadline. Pinging while
+# idle also finds a hung peer between two heartbeats, before the next call.
+CLIENT_KEEPALIVE_OPTIONS = [
+    ("grpc.keepalive_time_ms", 2000),
+    ("grpc.keepalive_timeout_ms", 2000),
+    ("grpc.keepalive_permit_without_calls", 1),
+    # gRPC stops pinging after two pings without data by default
+    ("grpc.http2.max_pings_without_data", 0),
+]

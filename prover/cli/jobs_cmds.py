@@ -28,7 +28,9 @@ def api_option(f):
         help="CA certificate of a TLS manager [default: PROVER_API_CA].",
     )(f)
     return click.option(
-        "--api", default=None, help="TOKEN:HOST:PORT of the manager [default: PROVER_API_INFO]."
+        "--api",
+        default=None,
+        help="TOKEN:HOST:PORT[,HOST:PORT...] of the managers [default: PROVER_API_INFO].",
     )(f)
 
 

@@ -22,7 +22,11 @@ from prover.config import ConfigError, check_listen
     default=None,
     help="Storage host TOML (see configs/storage.toml).",
 )
-@click.option("--api", default=None, help="TOKEN:HOST:PORT [default: config, PROVER_API_INFO].")
+@click.option(
+    "--api",
+    default=None,
+    help="TOKEN:HOST:PORT[,HOST:PORT...] of the managers [default: config, PROVER_API_INFO].",
+)
 @click.option("--name", default=None, help="Host name the manager knows [default: config].")
 @click.option("--listen", default=None, help="HOST:PORT of its StorageService [default: config].")
 @click.option("--advertise", default=None, help="HOST:PORT callers dial [default: config].")

@@ -19,7 +19,11 @@ from prover.config import ConfigError, check_listen
     default=None,
     help="Worker TOML (see configs/worker.toml).",
 )
-@click.option("--api", default=None, help="TOKEN:HOST:PORT [default: config, PROVER_API_INFO].")
+@click.option(
+    "--api",
+    default=None,
+    help="TOKEN:HOST:PORT[,HOST:PORT...] of the managers [default: config, PROVER_API_INFO].",
+)
 @click.option(
     "--gpu",
     type=click.IntRange(min=0),
@@ -39,16 +43,31 @@ from prover.config import ConfigError, check_listen
     default=None,
     help="HOST:PORT of this worker's Prometheus /metrics [default: config, off].",
 )
+@click.option(
+    "--spool-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where finished results wait for a manager [default: config, TMPDIR/prover-spool-NAME].",
+)
 @click.option("--log-json", is_flag=True)
 @click.option(
     "--log-level", default="info", type=click.Choice(["debug", "info", "warning", "error"])
 )
 def cli(
-    config_path, api, gpu, cpuset, name, concurrency, metrics_listen, log_json, log_level
+    config_path,
+    api,
+    gpu,
+    cpuset,
+    name,
+    concurrency,
+    metrics_listen,
+    spool_dir,
+    log_json,
+    log_level,
 ) -> None:
     """Filecoin WindowPoSt prover: a worker."""
     from prover.logs import configure_logging, get_logger
-    from prover.worker.config import load_worker_config
+    from prover.worker.config import default_spool_dir, load_worker_config
     from prover.worker.pinning import apply_pinning
 
     configure_logging(json=log_json, level=log_level)
@@ -66,6 +85,7 @@ def cli(
             "name": name,
             "concurrency": concurrency,
             "metrics_listen": metrics_listen,
+            "spool_dir": spool_dir,
         }.items()
         if v is not None
     }
@@ -75,6 +95,8 @@ def cli(
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--metrics-listen") from exc
     config = config.model_copy(update=updates)
+    # before pinning points TMPDIR at a folder of this process' own
+    config = config.model_copy(update={"spool_dir": config.spool_dir or default_spool_dir(config)})
     try:
         pinning = apply_pinning(config.gpu, config.cpuset, config.tmpdir)
     except ValueError as exc:
@@ -91,7 +113,10 @@ def cli(
     except ApiInfoError as exc:
         raise click.UsageError(str(exc)) from exc
     client = ManagerClient(info, ca_file=config.api_ca)
-    worker = Worker(config, client, pinning)
+    try:
+        worker = Worker(config, client, pinning)
+    except OSError as exc:  # the spool cannot be made
+        raise click.ClickException(f"spool_dir {config.spool_dir}: {exc}") from exc
 
     def on_signal(signum, _frame) -> None:
         log.info("signal_received", signal=signal.Signals(signum).name)

@@ -14,8 +14,10 @@ from prover.config import StorageConfig, check_listen, load_toml_model, unique_s
 class StorageHostConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    # TOKEN:HOST:PORT of the manager, with a worker token; PROVER_API_INFO
-    # or --api otherwise. The same token is what callers must present here.
+    # TOKEN:HOST:PORT[,HOST:PORT...] of the managers, with a worker token;
+    # PROVER_API_INFO or --api otherwise. The same token is what callers
+    # must present here. Announcing to one manager is enough (they share
+    # one database); the next is used when it is away.
     api: str = ""
     api_ca: Path | None = None
     name: str = Field(default_factory=socket.gethostname)

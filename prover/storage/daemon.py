@@ -2,8 +2,9 @@
 storages and announces itself to the manager, at start and then every
 interval the manager asks for (the announcement is its heartbeat; the
 manager's index then tells workers and the tracker where each storage is
-served). A manager that is away is retried; the host goes on serving the
-workers that already know it meanwhile."""
+served). A manager that is away is retried, or the next of several (they
+share one index in their database); the host goes on serving the workers
+that already know it meanwhile."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from prover import __version__
 from prover._proto import manager_pb2 as pb
 from prover._proto import storage_pb2_grpc as spb_grpc
 from prover.api.client import ApiInfo, ManagerClient
+from prover.api.keepalive import SERVER_KEEPALIVE_OPTIONS
 from prover.logs import get_logger
 from prover.metrics.http import HttpServer, metrics_route
 from prover.storage.config import StorageHostConfig
@@ -70,6 +72,8 @@ class StorageHost:
             ("grpc.max_receive_message_length", 4 << 20),
             ("grpc.max_send_message_length", cfg.max_message_bytes),
             ("grpc.so_reuseport", 0),
+            # workers' and managers' clients ping to find a hung host fast
+            *SERVER_KEEPALIVE_OPTIONS,
         ]
         server = grpc.server(
             ThreadPoolExecutor(max_workers=64, thread_name_prefix="storage-grpc"),
@@ -143,7 +147,7 @@ class StorageHost:
                 delay = min(delay * 2, ANNOUNCE_RETRY_MAX_S)
                 continue
             if not self.announced.is_set():
-                log.info("storage_host_announced", manager=self.info.address)
+                log.info("storage_host_announced", manager=self.manager.address)
                 self.announced.set()
             delay = 0.5
             if resp.interval_ms:

@@ -3,6 +3,7 @@ Command-line flags override the file."""
 
 from __future__ import annotations
 
+import os
 import socket
 from pathlib import Path
 
@@ -15,7 +16,8 @@ from prover.proofs import InvalidInput, PoStProofType
 class WorkerConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    # TOKEN:HOST:PORT of the manager; PROVER_API_INFO or --api otherwise.
+    # TOKEN:HOST:PORT[,HOST:PORT...] of the managers; PROVER_API_INFO or
+    # --api otherwise.
     api: str = ""
     api_ca: Path | None = None
     name: str = Field(default_factory=socket.gethostname)
@@ -31,6 +33,8 @@ class WorkerConfig(BaseModel):
     sector_timeout_s: float = Field(default=300.0, gt=0)
     shutdown_grace_s: float = Field(default=60.0, ge=0)
     finish_retry_s: float = Field(default=1800.0, gt=0)
+    # Where finished results wait for a manager; unset: default_spool_dir.
+    spool_dir: Path | None = None
     # HOST:PORT of this worker's /metrics; empty: none.
     metrics_listen: str = ""
 
@@ -58,6 +62,16 @@ class WorkerConfig(BaseModel):
     @property
     def storages(self) -> dict[str, Path]:
         return {s.name: s.path for s in self.storage}
+
+
+def default_spool_dir(config: WorkerConfig) -> Path:
+    """``prover-spool-<name>`` in the worker's tmpdir base (``tmpdir``, else
+    $TMPDIR, else /tmp), read before pinning points TMPDIR at a folder of
+    the process' own: the spool must be found again by the next process
+    of the same worker. Named per worker, so workers sharing a host keep
+    their results apart."""
+    base = config.tmpdir or Path(os.environ.get("TMPDIR") or "/tmp")
+    return base / f"prover-spool-{config.name.replace(os.sep, '_')}"
 
 
 def load_worker_config(path: Path | None) -> WorkerConfig:

@@ -1,5 +1,13 @@
 """The worker: register, claim (long poll), prove in a child, heartbeat,
-finish; hand work back on shutdown or drain; never lose a result."""
+finish; hand work back on shutdown or drain; never lose a result.
+
+Every job the worker holds is listed in every heartbeat, from the moment
+its Claim returns until it is finished, released or stopped: the manager
+sends a job claimed for this worker before its previous heartbeat, and not
+listed, back to ready (the claim's answer was lost). A finished result is
+written to the spool before its Finish is sent and removed once a manager
+answered; a result still spooled is held (and listed) too, and delivered
+in the background or by the next process of this worker."""
 
 from __future__ import annotations
 
@@ -19,11 +27,12 @@ from prover.logs import get_logger
 from prover.metrics.http import HttpServer, metrics_route
 from prover.proofs import MissingStorage
 from prover.worker.compute import ComputeSettings, ComputeSlot, Outcome, Task
-from prover.worker.config import WorkerConfig
+from prover.worker.config import WorkerConfig, default_spool_dir
 from prover.worker.gpu import gpu_facts
 from prover.worker.metrics import WorkerMetrics
 from prover.worker.pinning import Pinning
 from prover.worker.placement import Placement, place
+from prover.worker.spool import Spool
 
 log = get_logger("prover.worker")
 
@@ -37,22 +46,54 @@ RETRYABLE = {
 }
 
 
+# Past a Claim's wait the manager answers "no job"; a call unanswered this
+# long after that is at a manager that hangs, and the next one is asked.
+CLAIM_GRACE_S = 5.0
+# How long, at start, each spooled result is retried before the worker
+# claims new work and leaves it to the background delivery.
+STARTUP_DELIVERY_S = 30.0
+# The background delivery's longest pause between two rounds.
+DELIVERY_RETRY_MAX_S = 10.0
+
+
 @dataclass
 class Running:
+    """A job this worker holds from its Claim's answer on (placement, then
+    proof, then its Finish)."""
+
     job: pb.Job
     slot: ComputeSlot
     stop_reason: str | None = None
 
 
+@dataclass
+class Undelivered:
+    """A finished result in the spool whose Finish no manager has answered
+    yet; ``background`` once its slot stopped waiting for it."""
+
+    request: pb.FinishRequest
+    background: bool = False
+
+
 class Worker:
-    def __init__(self, config: WorkerConfig, client: ManagerClient, pinning: Pinning) -> None:
+    def __init__(
+        self,
+        config: WorkerConfig,
+        client: ManagerClient,
+        pinning: Pinning,
+        spool: Spool | None = None,
+    ) -> None:
         self.config = config
         self.client = client
         self.pinning = pinning
+        self.spool = spool or Spool(config.spool_dir or default_spool_dir(config))
         self.stopping = threading.Event()
         self.draining = False
         self._lock = threading.Lock()
+        # held jobs: claimed (placing or proving) and finished but undelivered
         self.running: dict[int, Running] = {}
+        self.undelivered: dict[tuple[int, int], Undelivered] = {}
+        self._delivery_wake = threading.Event()
         self.excluded: set[int] = set()
         settings = ComputeSettings(
             lock_path=pinning.tmpdir / "prover-gpu.lock",
@@ -70,6 +111,47 @@ class Worker:
         self.heartbeat_timeout = 15.0
         self.metrics = WorkerMetrics(config.name, lambda: gpu_facts(pinning.gpu))
         self.http: HttpServer | None = None
+        self._done = threading.Event()
+
+    # ---- what this worker holds --------------------------------------------
+
+    def held(self) -> list[tuple[int, int]]:
+        """(job id, attempt) of every job this worker holds, as the next
+        heartbeat lists them."""
+        with self._lock:
+            pairs = {(jid, r.job.attempt) for jid, r in self.running.items()}
+            pairs.update(self.undelivered)
+        return sorted(pairs)
+
+    def heartbeat_request(self, *, gpus: bool = False) -> pb.HeartbeatRequest:
+        req = pb.HeartbeatRequest(
+            worker=self.config.name,
+            jobs=[pb.JobAttempt(job_id=j, attempt=a) for j, a in self.held()],
+        )
+        if gpus:
+            req.gpus.extend(pb.GpuInfo(**g) for g in gpu_facts(self.pinning.gpu))
+        return req
+
+    def _hold(self, job: pb.Job, slot: ComputeSlot) -> Running:
+        rec = Running(job, slot)
+        with self._lock:
+            self.running[job.id] = rec
+        return rec
+
+    def _record(self, job: pb.Job, slot: ComputeSlot) -> Running:
+        """The record ``_claim`` made when the answer came (a stop order may
+        be on it already)."""
+        with self._lock:
+            rec = self.running.get(job.id)
+        if rec is not None and rec.job.attempt == job.attempt:
+            return rec
+        return self._hold(job, slot)
+
+    def _let_go(self, job: pb.Job) -> None:
+        with self._lock:
+            rec = self.running.get(job.id)
+            if rec is not None and rec.job.attempt == job.attempt:
+                del self.running[job.id]
 
     # ---- manager calls ----------------------------------------------------
 
@@ -112,17 +194,26 @@ class Worker:
                 self.stopping.wait(delay)
                 delay = min(delay * 2, 10)
 
-    def _claim(self) -> pb.Job | None:
+    def _claim(self, slot: ComputeSlot) -> pb.Job | None:
+        """Long-polls for a job for ``slot``. The job is held (listed in
+        heartbeats) from the moment the answer arrives, on gRPC's thread,
+        not when this thread gets to it."""
         req = pb.ClaimRequest(
             worker=self.config.name,
             wait_ms=int(self.config.claim_wait_s * 1000),
             exclude=sorted(self.excluded)[-1000:],
         )
         future = self.client.worker.Claim.future(
-            req, metadata=self.client.metadata, timeout=self.config.claim_wait_s + 30
+            req, metadata=self.client.metadata, timeout=self.config.claim_wait_s + CLAIM_GRACE_S
         )
         done = threading.Event()
-        future.add_done_callback(lambda _f: done.set())
+
+        def answered(f) -> None:
+            if not f.cancelled() and f.exception() is None and f.result().HasField("job"):
+                self._hold(f.result().job, slot)
+            done.set()
+
+        future.add_done_callback(answered)
         while not done.wait(0.05):
             if self.stopping.is_set():
                 future.cancel()
@@ -141,7 +232,9 @@ class Worker:
                 return None
             if exc.code() in RETRYABLE:
                 log.warning("manager_unreachable", call="Claim", error=exc.details())
-                self.stopping.wait(1.0)
+                # with several managers the client moved on: ask the next at once
+                if len(self.client.addresses) == 1:
+                    self.stopping.wait(1.0)
                 return None
             raise
         return resp.job if resp.HasField("job") else None
@@ -159,8 +252,10 @@ class Worker:
             log.warning("release_failed", job_id=job.id, error=exc.details())
 
     def _finish(self, job: pb.Job, outcome: Outcome) -> None:
-        """Delivers a result until the manager answers it; a result is never
-        dropped because the manager is away."""
+        """Spools the result, then delivers it until a manager answers, for
+        at most ``finish_retry_s``; past that the slot moves on and the
+        background delivery keeps trying. A result is never dropped because
+        the managers are away, nor lost with this process."""
         success = outcome.kind == "ok"
         req = pb.FinishRequest(
             worker=self.config.name,
@@ -173,40 +268,138 @@ class Worker:
         )
         if outcome.timings:
             req.timings.CopyFrom(timings_to_pb(outcome.timings))
-        deadline = time.monotonic() + self.config.finish_retry_s
+        self._spool(req)
+        if not self._deliver(req, time.monotonic() + self.config.finish_retry_s):
+            with self._lock:
+                pending = self.undelivered.get((req.job_id, req.attempt))
+                if pending is not None:
+                    pending.background = True
+            log.error(
+                "finish_deferred",
+                job_id=job.id,
+                attempt=job.attempt,
+                waited_s=self.config.finish_retry_s,
+                spool=str(self.spool.path(req.job_id, req.attempt)),
+                note="kept in the spool and delivered in the background",
+            )
+            self._delivery_wake.set()
+
+    def _spool(self, req: pb.FinishRequest) -> None:
+        """Writes the result to the spool and holds it. A spool that cannot
+        be written (a full disk) is logged, and the result is delivered from
+        memory all the same."""
+        with self._lock:
+            self.undelivered[(req.job_id, req.attempt)] = Undelivered(req)
+        try:
+            path = self.spool.put(req)
+            log.info("result_spooled", job_id=req.job_id, attempt=req.attempt, path=str(path))
+        except OSError as exc:
+            log.error(
+                "spool_write_failed",
+                job_id=req.job_id,
+                attempt=req.attempt,
+                error=f"{type(exc).__name__}: {exc}",
+            )
+
+    def _delivered(self, req: pb.FinishRequest) -> None:
+        with self._lock:
+            self.undelivered.pop((req.job_id, req.attempt), None)
+        try:
+            self.spool.remove(req.job_id, req.attempt)
+        except OSError as exc:  # sent again at the next start: a duplicate
+            log.warning("spool_remove_failed", job_id=req.job_id, error=str(exc))
+
+    def _deliver_once(self, req: pb.FinishRequest) -> grpc.RpcError | None:
+        """Sends one Finish (to whichever manager answers). None when a
+        manager answered it (accepted, a duplicate, or refused for good:
+        the result is then forgotten); the error when it may be retried."""
+        try:
+            resp = self._call(self.client.worker.Finish, req)
+        except grpc.RpcError as exc:
+            if exc.code() in RETRYABLE:
+                return exc
+            log.warning(
+                "finish_refused",
+                job_id=req.job_id,
+                attempt=req.attempt,
+                code=exc.code().name,
+                error=exc.details(),
+            )
+            self._delivered(req)
+            return None
+        log.info(
+            "job_finished",
+            job_id=req.job_id,
+            attempt=req.attempt,
+            success=req.success,
+            state=resp.state,
+            faulty=list(req.faulty),
+            error=req.error or None,
+            duplicate=resp.duplicate,
+        )
+        self._delivered(req)
+        return None
+
+    def _deliver(self, req: pb.FinishRequest, until: float) -> bool:
+        """Retries a Finish until a manager answers it (True) or ``until``
+        (monotonic) passes (False: it stays spooled and held)."""
         delay = 0.5
         while True:
-            try:
-                resp = self._call(self.client.worker.Finish, req)
-                log.info(
-                    "job_finished",
-                    job_id=job.id,
-                    attempt=job.attempt,
-                    success=success,
-                    state=resp.state,
-                    faulty=sorted(outcome.faulty),
-                    error=outcome.reason or None,
-                    duplicate=resp.duplicate,
-                )
-                return
-            except grpc.RpcError as exc:
-                if exc.code() not in RETRYABLE:
-                    log.warning(
-                        "finish_refused", job_id=job.id, code=exc.code().name, error=exc.details()
-                    )
-                    return
-                if time.monotonic() > deadline:
-                    log.error("finish_given_up", job_id=job.id, error=exc.details())
-                    return
+            exc = self._deliver_once(req)
+            if exc is None:
+                return True
+            if time.monotonic() + delay > until:
+                return False
+            log.warning(
+                "manager_unreachable",
+                call="Finish",
+                job_id=req.job_id,
+                retry_in=delay,
+                error=exc.details(),
+            )
+            time.sleep(delay)
+            delay = min(delay * 2, 10)
+
+    def _deliver_spooled(self) -> None:
+        """At start, after Register and before any claim: the results a
+        previous process of this worker left in the spool go to whichever
+        manager answers, which takes those whose attempt is still current.
+        They are held from the first heartbeat on, so that the manager does
+        not send their jobs back to ready meanwhile."""
+        spooled = self.spool.load()
+        with self._lock:
+            for req in spooled:
+                self.undelivered[(req.job_id, req.attempt)] = Undelivered(req)
+        for req in spooled:
+            log.info("spooled_result_found", job_id=req.job_id, attempt=req.attempt)
+            if not self._deliver(req, time.monotonic() + STARTUP_DELIVERY_S):
+                with self._lock:
+                    self.undelivered[(req.job_id, req.attempt)].background = True
+                self._delivery_wake.set()
+
+    def _delivery_loop(self) -> None:
+        """Keeps delivering the results whose slots stopped waiting, until
+        a manager answers each; they stay spooled meanwhile."""
+        delay = 0.5
+        while not self._done.is_set():
+            self._delivery_wake.wait(delay)
+            self._delivery_wake.clear()
+            with self._lock:
+                todo = [u.request for u in self.undelivered.values() if u.background]
+            failed = None
+            for req in todo:
+                failed = self._deliver_once(req) or failed
+            if failed is not None:
                 log.warning(
                     "manager_unreachable",
                     call="Finish",
-                    job_id=job.id,
+                    undelivered=len(todo),
                     retry_in=delay,
-                    error=exc.details(),
+                    error=failed.details(),
                 )
-                time.sleep(delay)
-                delay = min(delay * 2, 10)
+                delay = min(delay * 2, DELIVERY_RETRY_MAX_S)
+            else:
+                delay = DELIVERY_RETRY_MAX_S
 
     # ---- jobs ----------------------------------------------------------------
 
@@ -216,10 +409,8 @@ class Worker:
         )
         return list(resp.hosts)
 
-    def _run_job(self, slot: ComputeSlot, job: pb.Job, placement: Placement) -> None:
-        rec = Running(job, slot)
-        with self._lock:
-            self.running[job.id] = rec
+    def _run_job(self, rec: Running, placement: Placement) -> None:
+        job, slot = rec.job, rec.slot
         try:
             task = Task(
                 job.proof_type,
@@ -265,23 +456,15 @@ class Worker:
                 log.warning("sector_faulty", job_id=job.id, sector=sid, reason=why)
             self._finish(job, outcome)
         finally:
-            with self._lock:
-                self.running.pop(job.id, None)
+            self._let_go(job)
             self.free.put(slot)
 
     def _heartbeat_loop(self) -> None:
         beats = 0
         last_ok = time.monotonic()
         while not self._done.is_set():
-            with self._lock:
-                pairs = [(jid, r.job.attempt) for jid, r in self.running.items()]
-            req = pb.HeartbeatRequest(
-                worker=self.config.name,
-                jobs=[pb.JobAttempt(job_id=j, attempt=a) for j, a in pairs],
-            )
-            if beats % 10 == 0:
-                gpus = gpu_facts(self.pinning.gpu)
-                req.gpus.extend(pb.GpuInfo(**g) for g in gpus)
+            # sent holding nothing too: it is how the manager knows we live
+            req = self.heartbeat_request(gpus=beats % 10 == 0)
             beats += 1
             try:
                 # a beat that arrives after the lease ran out is worth nothing
@@ -318,7 +501,7 @@ class Worker:
             log.info("metrics_listening", listen=self.http.address)
 
     def run(self) -> None:
-        self._done = threading.Event()
+        self._done.clear()
         self.start_metrics()
         try:
             self._run()
@@ -330,12 +513,17 @@ class Worker:
         self.register()
         hb = threading.Thread(target=self._heartbeat_loop, name="heartbeat", daemon=True)
         hb.start()
+        self._deliver_spooled()
+        delivery = threading.Thread(target=self._delivery_loop, name="delivery", daemon=True)
+        delivery.start()
         log.info(
             "worker_started",
             name=self.config.name,
             slots=len(self.slots),
             gpu=self.pinning.gpu,
             tmpdir=str(self.pinning.tmpdir),
+            spool=str(self.spool.directory),
+            managers=list(self.client.addresses),
         )
         try:
             while not self.stopping.is_set():
@@ -343,12 +531,14 @@ class Worker:
                     slot = self.free.get(timeout=0.05)
                 except queue.Empty:
                     continue
-                job = None if self.stopping.is_set() else self._claim()
+                job = None if self.stopping.is_set() else self._claim(slot)
                 if job is None:
                     self.free.put(slot)
                     continue
+                rec = self._record(job, slot)
                 if self.stopping.is_set():
                     self._release(job, "worker shutting down")
+                    self._let_go(job)
                     self.free.put(slot)
                     continue
                 log.info(
@@ -370,16 +560,23 @@ class Worker:
                 except MissingStorage as exc:
                     self.excluded.add(job.id)
                     self._release(job, str(exc))
+                    self._let_go(job)
                     self.free.put(slot)
                     continue
                 except grpc.RpcError as exc:  # the index could not be read: try later
                     log.warning("locate_storage_failed", job_id=job.id, error=exc.details())
                     self._release(job, f"storage hosts could not be looked up: {exc.details()}")
+                    self._let_go(job)
+                    self.free.put(slot)
+                    continue
+                if rec.stop_reason is not None:  # reset or removed while placing
+                    log.info("job_stopped", job_id=job.id, reason=rec.stop_reason)
+                    self._let_go(job)
                     self.free.put(slot)
                     continue
                 t = threading.Thread(
                     target=self._run_job,
-                    args=(slot, job, placement),
+                    args=(rec, placement),
                     name=f"job-{job.id}",
                     daemon=True,
                 )
