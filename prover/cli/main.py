@@ -7,7 +7,8 @@ import click
 from prover import __version__
 from prover.cli.alerts_cmds import alerts
 from prover.cli.deadlines_cmds import deadlines_group
-from prover.cli.devnet_cmds import demo, devnet_group
+from prover.cli.demo import demo
+from prover.cli.devnet_cmds import devnet_group
 from prover.cli.jobs_cmds import jobs_group, workers_group
 from prover.cli.proofs_cmds import bench_group, params_group, sectors_group
 from prover.cli.storage_cmds import storage_group

@@ -1,0 +1,535 @@
+"""``prover demo``: the embedded default, a whole proving pipeline on this
+machine against a devnet: the devnet, the manager (or several, on a
+PostgreSQL the demo starts), a storage host serving the devnet's sectors,
+and local workers, all real processes. The demo watches them: one that
+exits is started again on the same ports, as systemd would, and said so."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import click
+
+from prover.chain.message import fil
+from prover.cli.devnet_cmds import (
+    DEMO_DEADLINES,
+    _home_option,
+    _shape_options,
+    _status,
+    devnet_policy,
+)
+from prover.config import CONFIG_FILE, SECRET_FILE, resolve_home
+from prover.devnet import STORAGE_NAME, devnet_paths, endpoint_path, init_devnet
+from prover.homelock import HomeInUse, lock_demo_home
+
+# A process that keeps exiting is given up on: this many starts in a minute.
+MAX_RESTARTS_PER_MINUTE = 5
+
+
+@dataclass
+class _Proc:
+    """One process of the demo: how to start it (``argv`` is asked again at
+    each start, so a restart reuses the ports it learnt), its log, and its
+    starts."""
+
+    name: str
+    argv: Callable[[], list[str]]
+    env: dict[str, str]
+    log: Path
+    popen: subprocess.Popen | None = None
+    starts: list[float] = field(default_factory=list)
+    # set once known (a manager's API and HTTP ports, the devnet's)
+    port: int = 0
+    http: str = ""
+
+    def start(self) -> _Proc:
+        # a new log each demo; a restart's lines follow its first run's
+        mode = "a" if self.starts else "w"
+        self.starts.append(time.monotonic())
+        self.popen = subprocess.Popen(
+            self.argv(),
+            env=self.env,
+            stdout=self.log.open(mode),
+            stderr=subprocess.STDOUT,
+            process_group=0,  # Ctrl-C reaches the demo, which stops them in order
+        )
+        return self
+
+    def exited(self) -> int | None:
+        return None if self.popen is None else self.popen.poll()
+
+    def stop(self) -> None:
+        if self.popen is not None and self.popen.poll() is None:
+            self.popen.send_signal(signal.SIGTERM)
+
+    def wait(self) -> None:
+        if self.popen is None:
+            return
+        try:
+            self.popen.wait(30)
+        except subprocess.TimeoutExpired:
+            self.popen.kill()
+
+
+def _python(module: str, *args: str) -> list[str]:
+    return [sys.executable, "-m", module, *args]
+
+
+def _manager_argv(proc: _Proc, no_mounts: bool = True) -> Callable[[], list[str]]:
+    """A manager on any free port the first time, the same ones after."""
+
+    def argv() -> list[str]:
+        out = _python(
+            "prover.cli.manager_main",
+            "daemon",
+            "run",
+            "--listen",
+            f"127.0.0.1:{proc.port}",
+            # any free port: a manager already on 9701 must not stop the demo
+            "--http-listen",
+            proc.http or "127.0.0.1:0",
+        )
+        # as in production: sector files only through the storage host
+        return [*out, "--no-storage-mounts"] if no_mounts else out
+
+    return argv
+
+
+def _wait_for_port(log: Path, proc: _Proc) -> tuple[int, str]:
+    """The manager's gRPC port and its HTTP address ("" when off), from its
+    ``manager_started`` line."""
+    for _ in range(600):
+        if proc.exited() is not None:
+            raise click.ClickException(f"{proc.name} exited; see {log}")
+        for line in log.read_text().splitlines():
+            if "manager_started" in line and "listen=" in line:
+                port = int(line.split("listen=")[1].split()[0].rpartition(":")[2])
+                http = line.split(" http=")[1].split()[0] if " http=" in line else ""
+                return port, http.strip("'\"")
+        time.sleep(0.1)
+    raise click.ClickException(f"{proc.name} did not start; see {log}")
+
+
+def _wait_for_devnet(home: Path, proc: _Proc) -> str:
+    """The devnet's API (``prover devnet run``), from the home's endpoint file."""
+    endpoint = endpoint_path(home)
+    for _ in range(600):
+        if proc.exited() is not None:
+            raise click.ClickException(f"the devnet exited; see {proc.log}")
+        if endpoint.is_file():
+            return endpoint.read_text().strip()
+        time.sleep(0.1)
+    raise click.ClickException(f"the devnet did not start; see {proc.log}")
+
+
+@click.command("demo")
+@click.option("--workers", type=click.IntRange(1, 8), default=2, show_default=True)
+@click.option(
+    "--managers",
+    type=click.IntRange(1, 5),
+    default=1,
+    show_default=True,
+    help="Managers: more than one run on a PostgreSQL the demo starts (one leads, "
+    "the others stand by), following `prover devnet run`.",
+)
+@click.option(
+    "--minutes", type=float, default=0, help="Stop after this long [default: run until Ctrl-C]."
+)
+@_shape_options(DEMO_DEADLINES)
+@_home_option
+def demo(workers, managers, minutes, window, deadlines, home) -> None:
+    """Devnet + manager + local workers on this machine, deadlines proven live."""
+    from prover.api.tokens import make_token, new_secret, read_secret
+    from prover.cli.manager_main import default_config_text
+
+    home = resolve_home(home)
+    try:
+        lock_demo_home(home)  # held until the demo exits: one demo per home
+    except HomeInUse as exc:
+        raise click.ClickException(str(exc)) from exc
+    if not (home / CONFIG_FILE).exists():
+        (home / CONFIG_FILE).write_text(default_config_text())
+    if not (home / SECRET_FILE).exists():
+        new_secret(home / SECRET_FILE)
+    devnet_config, store = devnet_paths(home)
+    if not devnet_config.exists():
+        click.echo(
+            "making the devnet: 8 test sectors (2 of them snap-upgraded) "
+            "and 2KiB test parameters ..."
+        )
+        init_devnet(home, upgraded=2, policy=devnet_policy(window, deadlines), spread=True)
+    endpoint_path(home).unlink(missing_ok=True)
+    logs = home / "logs"
+    logs.mkdir(exist_ok=True)
+    env = {**os.environ, "PROVER_HOME": str(home)}
+    secret = read_secret(home / SECRET_FILE)
+    procs: list[_Proc] = []
+    postgres = None
+    try:
+        if managers == 1:
+            # the manager runs the devnet itself (the embedded default)
+            m = _Proc("manager", lambda: [], env, logs / "manager.log")
+            m.argv = _manager_argv(m)
+            procs.append(m.start())
+            m.port, m.http = _wait_for_port(m.log, m)
+            managers_up = [m]
+        else:
+            postgres, managers_up = _several_managers(home, managers, env, logs, procs)
+        addresses = ",".join(f"127.0.0.1:{m.port}" for m in managers_up)
+        token = make_token(secret, "worker")
+        # the devnet's store is served by a storage host; the workers mount
+        # nothing and get their vanilla proofs from it
+        procs.append(
+            _Proc(
+                "storage host",
+                lambda: _python(
+                    "prover.cli.storage_main",
+                    "--name",
+                    "storage-local",
+                    "--listen",
+                    "127.0.0.1:0",
+                    "--storage",
+                    f"{STORAGE_NAME}={store}",
+                    "--api",
+                    f"{token}:{addresses}",
+                ),
+                env,
+                logs / "storage.log",
+            ).start()
+        )
+        worker_toml = home / "worker-local.toml"
+        worker_toml.write_text("claim_wait_s = 5.0\n")
+        for i in range(workers):
+            argv = _python(
+                "prover.cli.worker_main",
+                "--config",
+                str(worker_toml),
+                "--name",
+                f"local-{i}",
+                "--api",
+                f"{token}:{addresses}",
+            )
+            procs.append(
+                _Proc(f"worker local-{i}", lambda a=argv: a, env, logs / f"worker-{i}.log").start()
+            )
+        if managers == 1:
+            click.echo(
+                f"manager on 127.0.0.1:{managers_up[0].port}, a storage host and {workers} "
+                f"local workers without mounts; logs in {logs}"
+            )
+        else:
+            click.echo(
+                f"{managers} managers on {addresses} (PostgreSQL at {postgres.url}), following "
+                f"`prover devnet run`; a storage host and {workers} local workers given every "
+                f"manager's address; logs in {logs}"
+            )
+        for m in managers_up:
+            if m.http:
+                who = f"{m.name} " if managers > 1 else ""
+                click.echo(f"{who}dashboard: http://{m.http}/")
+                click.echo(f"{who}metrics: http://{m.http}/metrics")
+        admin = make_token(secret, "admin")
+        _watch(home, minutes, procs, f"{admin}:{addresses}", several=managers > 1)
+    finally:
+        for p in reversed(procs):
+            p.stop()
+        for p in procs:
+            p.wait()
+        if postgres is not None:
+            postgres.close()
+
+
+def _several_managers(home: Path, count: int, env: dict, logs: Path, procs: list[_Proc]):
+    """A PostgreSQL of the demo's own, the devnet as its own process, and
+    ``count`` managers following it on that database, each in a home of its
+    own (sharing the demo's token secret). The first to start leads."""
+    from prover.devnet import follow_settings, load_devnet_setup
+    from prover.localpg import LocalPostgres, NoPostgres, data_dir_for
+
+    try:
+        postgres = LocalPostgres(data_dir_for(home)).start()
+    except NoPostgres as exc:
+        raise click.ClickException(f"--managers {count}: {exc}") from exc
+    click.echo(f"PostgreSQL for {count} managers at {postgres.url} (data in {postgres.data})")
+    devnet = _Proc("devnet", lambda: [], env, logs / "devnet.log")
+
+    def devnet_argv() -> list[str]:
+        listen = f"127.0.0.1:{devnet.port}"
+        return _python("prover.cli", "devnet", "run", "--home", str(home), "--listen", listen)
+
+    devnet.argv = devnet_argv
+    procs.append(devnet.start())
+    api = _wait_for_devnet(home, devnet)
+    devnet.port = int(api.rpartition(":")[2].split("/")[0])
+    net = load_devnet_setup(home)
+    chain = "".join(f"{k} = {json.dumps(v)}\n" for k, v in follow_settings(net, api).items())
+    up = []
+    for i in range(1, count + 1):
+        mhome = home / "managers" / f"manager-{i}"
+        mhome.mkdir(parents=True, exist_ok=True)
+        (mhome / CONFIG_FILE).write_text(
+            "# written by `prover demo --managers`: one of several managers on one\n"
+            "# PostgreSQL database, following the demo's `prover devnet run`\n"
+            f'[database]\nurl = "{postgres.url}"\n\n'
+            f'[lease]\nname = "manager-{i}"\n\n'
+            f"[chain]\n{chain}"
+        )
+        shutil.copy(home / SECRET_FILE, mhome / SECRET_FILE)
+        m = _Proc(
+            f"manager-{i}",
+            lambda: [],
+            {**env, "PROVER_HOME": str(mhome)},
+            logs / f"manager-{i}.log",
+        )
+        m.argv = _manager_argv(m)
+        procs.append(m.start())
+        m.port, m.http = _wait_for_port(m.log, m)
+        up.append(m)
+    return postgres, up
+
+
+class _Run:
+    """What one demo run saw on the devnet: its events and its tallies
+    (what a resumed chain had before the run is history, not counted)."""
+
+    def __init__(self) -> None:
+        self.seen: set = set()
+        self.first = True
+        self.proven: set = set()  # (miner, deadline open epoch, deadline)
+        self.partitions = 0
+        self.missed: set = set()
+        self.missed_partitions = 0
+        self.missed_stopped = 0
+        self.accepted = self.refused = 0
+        self.fees = 0
+        self.epochs = (0, 0)
+
+    def update(self, status: dict) -> list[str]:
+        """The lines to print for what changed since the last status."""
+        now, lines = status["epoch"], []
+        stopped = status.get("stopped_epoch")
+        if self.first:
+            self.epochs = (now, now)
+            if stopped is not None:
+                lines.append(f"the chain goes on from epoch {now} (it stopped at epoch {stopped})")
+        self.epochs = (self.epochs[0], now)
+        for m in status["miners"]:
+            miner = f"miner t0{m['actor_id']}"
+            for d in m["deadlines"]:
+                for p in d["proven"]:
+                    key = ("proven", m["actor_id"], d["open"], d["deadline"], p)
+                    if key in self.seen:
+                        continue
+                    self.seen.add(key)
+                    if not self.first:
+                        self.proven.add(key[1:4])
+                        self.partitions += 1
+                        lines.append(
+                            f"epoch {now:>5}: {miner} deadline {d['deadline']} partition {p} proven"
+                        )
+            for miss in m["misses"]:
+                key = ("miss", json.dumps(miss, sort_keys=True))
+                if key in self.seen:
+                    continue
+                self.seen.add(key)
+                close = miss.get("close", now)
+                where = f"deadline {miss['deadline']} partition {miss['partition']}"
+                if self.first and stopped is not None and close <= self.epochs[0]:
+                    if close > stopped:
+                        self.missed_stopped += 1
+                        lines.append(
+                            f"missed while the chain was stopped: {miner} {where} "
+                            f"(closed at epoch {close}; its sectors are faulty until recovered)"
+                        )
+                    continue
+                if self.first and stopped is None and close <= self.epochs[0]:
+                    continue
+                self.missed.add((m["actor_id"], miss["period_start"], miss["deadline"]))
+                self.missed_partitions += 1
+                lines.append(f"epoch {now:>5}: {miner} MISSED {where} (closed at epoch {close})")
+        for msg in status["messages"]:
+            if msg["cid"] in self.seen:
+                continue
+            self.seen.add(msg["cid"])
+            if self.first:
+                continue
+            if msg["exit_code"] == 0:
+                self.accepted += 1
+                verdict = "accepted"
+            else:
+                self.refused += 1
+                verdict = f"refused: {msg['reason']}"
+            self.fees += int(msg.get("fee", 0))
+            lines.append(f"epoch {msg['epoch']:>5}: message {msg['cid'][:20]}... {verdict}")
+        self.first = False
+        return lines
+
+    def summary(self) -> str:
+        first, last = self.epochs
+        stopped = (
+            f"; {self.missed_stopped} partitions missed while the chain was stopped"
+            if self.missed_stopped
+            else ""
+        )
+        return (
+            f"summary (epochs {first}-{last}): {len(self.proven)} deadlines proven "
+            f"({self.partitions} partitions), {len(self.missed)} missed "
+            f"({self.missed_partitions} partitions); {self.accepted + self.refused} messages "
+            f"({self.accepted} accepted, {self.refused} refused), fees {fil(self.fees)}{stopped}"
+        )
+
+
+def _proving(client) -> str:
+    """What the manager is proving now (partitions with unfinished jobs or
+    messages in flight), from its admin API; '' when it cannot say."""
+    import grpc
+
+    from prover._proto import manager_pb2 as pb
+    from prover.store.states import FINISHED_STATES
+
+    try:
+        resp = client.call(client.admin.Deadlines, pb.DeadlinesRequest(), timeout=2)
+    except grpc.RpcError:
+        return ""
+    busy = []
+    for d in resp.deadlines:
+        for p in d.partitions:
+            if p.job_id and p.job_state not in FINISHED_STATES:
+                on = f" on {p.worker}" if p.worker else ""
+                busy.append(f"deadline {d.index} partition {p.partition} {p.job_state}{on}")
+            elif p.message_state == "pending":
+                busy.append(f"deadline {d.index} partition {p.partition} message pending")
+    return ", ".join(busy) or "nothing"
+
+
+def _status_line(status: dict, proving: str) -> tuple[str, str]:
+    """Epoch, the open deadline, what is proven and the next Close of a
+    deadline with partitions; and what of it is news (not the clock)."""
+    now = status["epoch"]
+    period = status["challenge_window"] * status["period_deadlines"]
+    m = status["miners"][0]
+    current = next((d for d in m["deadlines"] if d["open"] <= now < d["close"]), None)
+    ahead = [
+        (d["close"] + (0 if d["close"] > now else period), d["deadline"]) for d in m["deadlines"]
+    ]
+    line = f"epoch {now}: deadline {m['current_deadline']} open"
+    if current is not None:
+        line += f" ({current['partitions']} partitions, {len(current['proven'])} proven)"
+    news = f"proving: {proving}" if proving else ""
+    if ahead:
+        close, index = min(ahead)
+        news += f"; next Close: deadline {index} at epoch {close}"
+        line += f"; {news} (in {close - now} s)"
+    return line, news
+
+
+class _Screen:
+    """Event lines, and the status line: rewritten in place on a terminal,
+    otherwise printed when its news (what is proven, the next Close)
+    changes."""
+
+    def __init__(self) -> None:
+        self.tty = sys.stdout.isatty()
+        self.shown = ""
+        self.last_news = ""
+
+    def event(self, line: str) -> None:
+        if self.tty and self.shown:
+            sys.stdout.write("\r\033[K")
+            self.shown = ""
+        click.echo(line)
+
+    def status(self, line: str, news: str) -> None:
+        if self.tty:
+            width = shutil.get_terminal_size().columns - 1
+            sys.stdout.write("\r\033[K" + line[:width])
+            sys.stdout.flush()
+            self.shown = line
+            return
+        if news != self.last_news:
+            self.last_news = news
+            click.echo(line)
+
+    def done(self) -> None:
+        if self.tty and self.shown:
+            sys.stdout.write("\n")
+            self.shown = ""
+
+
+def _leader(client) -> tuple[str, int]:
+    """(the leading manager's name, its term), ("", 0) when none leads or
+    no manager answers."""
+    import grpc
+
+    from prover._proto import manager_pb2 as pb
+
+    try:
+        leader = client.call(client.admin.Status, pb.StatusRequest(), timeout=2).leader
+    except grpc.RpcError:
+        return "", 0
+    return leader.name, leader.term
+
+
+def _supervise(procs: list[_Proc], screen: _Screen) -> None:
+    """Starts again, on the same ports, a process that exited; gives up on
+    one that keeps exiting."""
+    now = time.monotonic()
+    for p in procs:
+        code = p.exited()
+        if code is None:
+            continue
+        recent = [t for t in p.starts if now - t < 60]
+        if len(recent) >= MAX_RESTARTS_PER_MINUTE:
+            raise click.ClickException(
+                f"{p.name} exited {len(recent)} times in a minute (last code {code}); see {p.log}"
+            )
+        screen.event(f"{p.name} exited (code {code}); starting it again")
+        p.start()
+
+
+def _watch(home: Path, minutes: float, procs, api: str, *, several: bool = False) -> None:
+    """Prints what happens on the devnet, with a live status line, until
+    the time is up or Ctrl-C; then a summary of the run."""
+    from prover.api.client import ManagerClient, parse_api_info
+
+    until = time.monotonic() + minutes * 60 if minutes else float("inf")
+    run, screen = _Run(), _Screen()
+    client = ManagerClient(parse_api_info(api))
+    led = ("", 0)
+    try:
+        while time.monotonic() < until:
+            _supervise(procs, screen)
+            if several:
+                now = _leader(client)
+                if now != led and now[0]:
+                    screen.event(f"{now[0]} leads (term {now[1]})")
+                elif now != led:
+                    screen.event("no manager leads now")
+                led = now
+            try:
+                status = _status(home)
+            except click.ClickException:
+                time.sleep(0.5)
+                continue
+            for line in run.update(status):
+                screen.event(line)
+            line, news = _status_line(status, _proving(client))
+            if several and led[0]:
+                line = f"[{led[0]} leads] {line}"
+            screen.status(line, news)
+            time.sleep(1.0)
+    except KeyboardInterrupt:
+        screen.event("stopping")
+    finally:
+        client.close()
+        screen.done()
+        click.echo(run.summary())
