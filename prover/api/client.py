@@ -330,7 +330,10 @@ class ManagerClient:
                 return True
             self._current = (failed + 1) % n
             to = self.addresses[self._current]
-        log.warning(
+        # a standby sending a chain call on to the leader is how it works;
+        # a manager that does not answer is worth a warning
+        standby = (exc.details() or "").startswith("standby:")
+        (log.info if standby else log.warning)(
             "manager_failover",
             call=method,
             failed=self.addresses[failed],

@@ -501,6 +501,11 @@ def _watch(home: Path, minutes: float, procs, api: str, *, several: bool = False
     the time is up or Ctrl-C; then a summary of the run."""
     from prover.api.client import ManagerClient, parse_api_info
 
+    from prover.logs import configure_logging
+
+    # the screen says what happens; the admin client's own notes (moving
+    # between managers while one starts again) are in the logs, not here
+    configure_logging(level="warning")
     until = time.monotonic() + minutes * 60 if minutes else float("inf")
     run, screen = _Run(), _Screen()
     client = ManagerClient(parse_api_info(api))
