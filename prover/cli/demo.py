@@ -500,7 +500,6 @@ def _watch(home: Path, minutes: float, procs, api: str, *, several: bool = False
     """Prints what happens on the devnet, with a live status line, until
     the time is up or Ctrl-C; then a summary of the run."""
     from prover.api.client import ManagerClient, parse_api_info
-
     from prover.logs import configure_logging
 
     # the screen says what happens; the admin client's own notes (moving
