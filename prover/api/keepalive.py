@@ -24,6 +24,9 @@ SERVER_KEEPALIVE_OPTIONS = [
 CLIENT_KEEPALIVE_OPTIONS = [
     ("grpc.keepalive_time_ms", 2000),
     ("grpc.keepalive_timeout_ms", 2000),
+    # gRPC >= 1.6x times every ping out by this (one minute by default),
+    # keepalive's pings included: without it a hung peer is found in 60 s
+    ("grpc.http2.ping_timeout_ms", 2000),
     ("grpc.keepalive_permit_without_calls", 1),
     # gRPC stops pinging after two pings without data by default
     ("grpc.http2.max_pings_without_data", 0),

@@ -95,6 +95,7 @@ class Worker:
         self.undelivered: dict[tuple[int, int], Undelivered] = {}
         self._delivery_wake = threading.Event()
         self.excluded: set[int] = set()
+        self._claim_failures = 0
         settings = ComputeSettings(
             lock_path=pinning.tmpdir / "prover-gpu.lock",
             parallelism=config.vanilla_parallelism,
@@ -232,11 +233,14 @@ class Worker:
                 return None
             if exc.code() in RETRYABLE:
                 log.warning("manager_unreachable", call="Claim", error=exc.details())
-                # with several managers the client moved on: ask the next at once
-                if len(self.client.addresses) == 1:
+                # the client moved to the next manager: ask it at once, and
+                # pause only once every manager failed in a row
+                self._claim_failures += 1
+                if self._claim_failures % len(self.client.addresses) == 0:
                     self.stopping.wait(1.0)
                 return None
             raise
+        self._claim_failures = 0
         return resp.job if resp.HasField("job") else None
 
     def _release(self, job: pb.Job, reason: str) -> None:
@@ -360,16 +364,21 @@ class Worker:
             time.sleep(delay)
             delay = min(delay * 2, 10)
 
-    def _deliver_spooled(self) -> None:
-        """At start, after Register and before any claim: the results a
-        previous process of this worker left in the spool go to whichever
-        manager answers, which takes those whose attempt is still current.
-        They are held from the first heartbeat on, so that the manager does
-        not send their jobs back to ready meanwhile."""
+    def _load_spool(self) -> list[pb.FinishRequest]:
+        """The results a previous process of this worker left in the spool,
+        held from now on: read before Register and the first heartbeat,
+        which must list them, or the manager would send their jobs (claimed
+        before that heartbeat) back to ready and refuse their results."""
         spooled = self.spool.load()
         with self._lock:
             for req in spooled:
                 self.undelivered[(req.job_id, req.attempt)] = Undelivered(req)
+        return spooled
+
+    def _deliver_spooled(self, spooled: list[pb.FinishRequest]) -> None:
+        """At start, after Register and before any claim: the spooled
+        results go to whichever manager answers, which takes those whose
+        attempt is still current (the same Finish, the same checks)."""
         for req in spooled:
             log.info("spooled_result_found", job_id=req.job_id, attempt=req.attempt)
             if not self._deliver(req, time.monotonic() + STARTUP_DELIVERY_S):
@@ -510,10 +519,11 @@ class Worker:
                 self.http.stop()
 
     def _run(self) -> None:
+        spooled = self._load_spool()
         self.register()
         hb = threading.Thread(target=self._heartbeat_loop, name="heartbeat", daemon=True)
         hb.start()
-        self._deliver_spooled()
+        self._deliver_spooled(spooled)
         delivery = threading.Thread(target=self._delivery_loop, name="delivery", daemon=True)
         delivery.start()
         log.info(

@@ -179,7 +179,9 @@ def test_spooled_results_of_a_previous_process_are_listed_while_delivered(worker
         _Refused(grpc.StatusCode.UNAVAILABLE),
         pb.FinishResponse(state="succeeded"),
     ]
-    worker._deliver_spooled()
+    spooled = worker._load_spool()  # before Register and the first heartbeat
+    assert _listed(worker) == [(4, 2)]
+    worker._deliver_spooled(spooled)
     assert worker.client.finishes == [old, old]  # the same bytes, sent again
     assert seen == [[(4, 2)], [(4, 2)]]
     assert _listed(worker) == [] and worker.spool.load() == []
