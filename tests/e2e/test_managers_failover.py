@@ -126,9 +126,11 @@ def test_a_killed_leader_is_replaced_within_two_leases_and_nothing_is_missed(
 def test_a_paused_leader_is_fenced_when_it_resumes(tmp_path, chain, pg_url):
     m1 = chain.manager(tmp_path / "m1", database_url=pg_url, lease=LEASE)
     wait_for(lambda: _leader_of(m1), 10, "the first manager leads")
-    m2 = chain.manager(tmp_path / "m2", database_url=pg_url, lease=LEASE)
+    m2 = chain.manager(tmp_path / "m2", database_url=pg_url, lease=LEASE, secret=m1.secret)
     w = WorkerProcess(
-        tmp_path / "w1", m2.api_info("worker"), storages={"store-1": chain.store}
+        tmp_path / "w1",
+        f"{m1.token('worker')}:127.0.0.1:{m1.port},127.0.0.1:{m2.port}",
+        storages={"store-1": chain.store},
     ).start()
     try:
         wait_for(lambda: chain.proven(0, 2) == {0}, 40, "deadline 2 proven")
@@ -165,9 +167,11 @@ def test_managers_and_workers_live_through_a_database_restart(tmp_path, chain):
     try:
         m1 = chain.manager(tmp_path / "m1", database_url=pg.url, lease=LEASE)
         wait_for(lambda: _leader_of(m1), 10, "the first manager leads")
-        m2 = chain.manager(tmp_path / "m2", database_url=pg.url, lease=LEASE)
+        m2 = chain.manager(tmp_path / "m2", database_url=pg.url, lease=LEASE, secret=m1.secret)
         w = WorkerProcess(
-            tmp_path / "w1", m2.api_info("worker"), storages={"store-1": chain.store}
+            tmp_path / "w1",
+            f"{m1.token('worker')}:127.0.0.1:{m1.port},127.0.0.1:{m2.port}",
+            storages={"store-1": chain.store},
         ).start()
         try:
             wait_for(lambda: chain.proven(0, 2) == {0}, 40, "deadline 2 proven")
