@@ -381,7 +381,9 @@ class Worker:
         attempt is still current (the same Finish, the same checks)."""
         for req in spooled:
             log.info("spooled_result_found", job_id=req.job_id, attempt=req.attempt)
-            if not self._deliver(req, time.monotonic() + STARTUP_DELIVERY_S):
+            if self.stopping.is_set() or not self._deliver(
+                req, time.monotonic() + STARTUP_DELIVERY_S
+            ):
                 with self._lock:
                     self.undelivered[(req.job_id, req.attempt)].background = True
                 self._delivery_wake.set()
