@@ -43,6 +43,12 @@ def follow(
         prefix = "post_" if m.kind == MessageKind.POST else "recovery_"
         # allowReplaced: a replacement by fee of this message counts as it
         found = client.state_search_msg(m.cid)
+        for earlier in reversed(m.replaced_cids if found is None else ()):
+            # a replacement is recorded (fenced) before it is pushed: if the
+            # node refused it, the message it was to replace may still land
+            found = client.state_search_msg(earlier)
+            if found is not None:
+                break
         if found is not None:
             base_fee, charges = fee_of(client, m, found)
             fee_paid = None if charges is None else charges.total

@@ -178,3 +178,11 @@ def test_gas_charges_split_as_the_chain_splits_them():
     assert (spiked.base_fee_burn, spiked.miner_tip) == (110_000, 0)
     # nothing used: the whole limit is burnt
     assert gas_charges(0, 500, 10, 20, 0).over_estimation_burn == 5000
+
+
+def test_a_replacement_the_node_refused_leaves_the_message_it_replaced_to_land():
+    m = message(1, "replacement-never-pushed")
+    m.replaced_cids = ["first", "second"]
+    ledger = Ledger([m])
+    follow(ledger, Node({"second": lookup("second", 0)}), 106, 10, lambda *a: None)
+    assert ledger.calls == [("executed", 1, 0, 105)]
