@@ -169,6 +169,18 @@ def manager(tmp_path):
 
 
 @pytest.fixture
+def pg_url():
+    """A fresh database on the PostgreSQL of PROVER_TEST_POSTGRES_URL (for
+    several managers at once), dropped afterwards."""
+    admin = _postgres_admin_url()
+    if not admin:
+        pytest.skip(f"{PG_URL_ENV} not set")
+    url, drop = scratch_database(admin)
+    yield url
+    drop()
+
+
+@pytest.fixture
 def pg_manager(tmp_path):
     """A running manager daemon on a fresh PostgreSQL database."""
     from manager_harness import ManagerProcess

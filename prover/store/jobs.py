@@ -347,11 +347,8 @@ class JobStore:
                 for job in s.exec(q).all():
                     if job.id in listed:
                         continue
-                    job.state = JobState.READY
-                    job.tries = max(0, job.tries - 1)
-                    job.started_at = job.heartbeat_at = None
-                    job.error = f"claim lost: {worker} does not hold it (try {job.attempt} undone)"
-                    job.updated_at = now
+                    why = f"claim lost: {worker} does not hold it (try {job.attempt} undone)"
+                    self._hand_back(job, why, now)
                     s.add(job)
                     if lost is not None:
                         lost.append(job.id)
@@ -453,13 +450,19 @@ class JobStore:
                 raise TransitionRefused(
                     f"job {job_id} is not running under attempt {attempt} of {worker}"
                 )
-            job.state = JobState.READY
-            job.tries = max(0, job.tries - 1)
-            job.started_at = job.heartbeat_at = None
-            job.error = f"released by {worker}: {reason}"
-            job.updated_at = now
+            self._hand_back(job, f"released by {worker}: {reason}", now)
             s.add(job)
             return JobState.READY
+
+    @staticmethod
+    def _hand_back(job: JobRow, why: str, now: datetime) -> None:
+        """Ready again at once, the try not counted (the attempt number
+        stays, so the old attempt's late messages are refused)."""
+        job.state = JobState.READY
+        job.tries = max(0, job.tries - 1)
+        job.started_at = job.heartbeat_at = None
+        job.error = why
+        job.updated_at = now
 
     @staticmethod
     def _fail_attempt(job: JobRow, reason: str, now: datetime) -> None:

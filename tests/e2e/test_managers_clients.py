@@ -13,22 +13,10 @@ import time
 
 import pytest
 
-from conftest import _postgres_admin_url
 from manager_harness import ManagerProcess, WorkerProcess
-from pg_scratch import scratch_database
 from prover._proto import manager_pb2 as pb
 from prover.api.client import ManagerClient, parse_api_info
 from proving_fixtures import proven_set
-
-
-@pytest.fixture
-def pg_url():
-    admin = _postgres_admin_url()
-    if not admin:
-        pytest.skip("PROVER_TEST_POSTGRES_URL not set")
-    url, drop = scratch_database(admin)
-    yield url
-    drop()
 
 
 @pytest.fixture

@@ -17,24 +17,12 @@ import httpx
 import pytest
 
 from chain_fixtures import start_devnet, wait_for
-from conftest import _postgres_admin_url
 from manager_harness import WorkerProcess
-from pg_scratch import scratch_database
 from pg_server import PrivateServer, pg_bin
 from prover._proto import manager_pb2 as pb
 
 # Short leases, so that a failover fits a 6-epoch (6 s) devnet deadline.
 LEASE = {"ttl_s": 2.0, "renew_s": 0.5}
-
-
-@pytest.fixture
-def pg_url():
-    admin = _postgres_admin_url()
-    if not admin:
-        pytest.skip("PROVER_TEST_POSTGRES_URL not set")
-    url, drop = scratch_database(admin)
-    yield url
-    drop()
 
 
 @pytest.fixture
