@@ -171,6 +171,7 @@ def known_names(monkeypatch) -> set[str]:
         manager_metrics.StoreCollector(_NoStore()),
         manager_metrics.ChainCollector(clock, 1, 30.0),
         manager_metrics.AlertCollector(list),
+        manager_metrics.LeaderCollector(lambda: ("m1", True)),
     ]
     fact = {"index": 0, "name": "g", "memory_total": 1, "memory_used": 1}
     fact |= {"utilization": 1, "temperature": 1}
@@ -212,5 +213,6 @@ def test_the_dashboard_names_only_metrics_that_exist(monkeypatch):
         "prover_gpu_utilization_percent",
         "prover_alerts_active",
         "prover_storage_read_seconds_bucket",
+        "prover_manager_leader",
     ):
         assert name in used, name
