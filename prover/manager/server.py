@@ -357,8 +357,8 @@ class Manager:
         tracker = self.tracker
         if tracker is not None:
             tracker.job_finished()
-        elif self.notifier is not None:
-            self.notifier.notify(notify.PROOFS)
+        elif self.notifier is not None and self.config.chain.api:
+            self.notifier.notify(notify.PROOFS)  # a standby: tell the leader
 
     def _proof_elsewhere(self) -> None:
         tracker = self.tracker
