@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
+from click.testing import CliRunner
 
 from chain_fixtures import Seconds
 from prover.chain.deadlines import Policy
@@ -12,7 +15,8 @@ from prover.chain.encoding import (
     id_address_cbor,
 )
 from prover.chain.lotus import TAG_POST_CHAIN_COMMIT, TAG_WINDOWED_POST_CHALLENGE_SEED, LotusClient
-from prover.devnet import Devnet, DevnetMiner, DevnetServer
+from prover.cli.devnet_cmds import devnet_group
+from prover.devnet import Devnet, DevnetMiner, DevnetServer, endpoint_path
 from prover.proofs import (
     PoStProofType,
     create_test_sectors,
@@ -137,3 +141,70 @@ def test_a_missed_deadline_faults_its_sectors_and_a_recovery_heals_them(chain):
     assert landed(net, client, clock, cid).exit_code == 0
     (part,) = client.state_miner_partitions(MINER, 1)
     assert part.faulty == set() and part.recovering == set()
+
+
+def test_the_same_partition_twice_is_refused_as_the_actor_does_and_counted(tmp_path, chain):
+    """Refused as the actor refuses it (``Deadline::record_proven_sectors``),
+    counted per miner, persisted and shown, so that tests of several
+    managers can assert there were none."""
+    net, client, clock, replicas = chain
+    clock.to_epoch(net.genesis, 5)  # deadline 0 (epochs 0..9) is open
+    dl, (p0, p1) = prove_deadline(client, replicas, [0, 1])
+    first = submit(client, dl, [p0])
+    assert landed(net, client, clock, first).exit_code == 0
+    assert client.call("DevnetStatus")["duplicate_posts"] == 0
+
+    # partition 0 again, alone: refused, counted
+    again = submit(client, dl, [p0])
+    assert landed(net, client, clock, again).exit_code == 16
+    assert net.messages[again].reason == (
+        "failed to process post submission for deadline 0: partition already proven: "
+        "BitField { ranges: [0..1], set: {}, unset: {} }"
+    )
+    # partitions 0 and 1 together: the whole message is refused (1 stays
+    # unproven), only the partition proven already counts
+    both = submit(client, dl, [p0, p1])
+    assert landed(net, client, clock, both).exit_code == 16
+    assert net.miners[MINER].proven[(0, 0)] == {0}
+    # a partition twice in one message is another refusal, not a duplicate PoSt
+    twice = submit(client, dl, [p1, p1])
+    assert landed(net, client, clock, twice).exit_code == 16
+    assert net.messages[twice].reason.endswith(": duplicate partitions proven")
+
+    expected = [
+        {"period_start": 0, "deadline": 0, "partition": 0, "cid": again},
+        {"period_start": 0, "deadline": 0, "partition": 0, "cid": both},
+    ]
+    status = client.call("DevnetStatus")
+    assert status["duplicate_posts"] == 2
+    (miner,) = status["miners"]
+    assert miner["duplicate_posts"] == 2 and miner["duplicates"] == expected
+
+    # persisted with the chain: a devnet loaded from the saved state has them
+    restarted = Devnet.from_json(net.to_json(), clock=clock, restart=False)
+    restarted.load_state(json.loads(json.dumps(net.state_json())))
+    assert restarted.miners[MINER].duplicate_posts == expected
+    assert restarted.status()["duplicate_posts"] == 2
+
+    # and `prover devnet status` shows them, as JSON and to a person
+    home = tmp_path / "home"
+    endpoint_path(home).parent.mkdir(parents=True)
+    endpoint_path(home).write_text(f"{client.token}:{client.url}\n")
+    runner = CliRunner()
+    out = runner.invoke(devnet_group, ["status", "--json", "--home", str(home)])
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.output)["duplicate_posts"] == 2
+    out = runner.invoke(devnet_group, ["status", "--home", str(home)])
+    assert out.exit_code == 0, out.output
+    assert "duplicate PoSts refused: 2" in out.output
+    assert f"DUPLICATE deadline 0 partition 0 (period 0): message {again} refused" in out.output
+
+
+def test_a_chain_saved_before_duplicates_were_counted_loads_with_none(chain):
+    net, _, clock, _ = chain
+    state = net.state_json()
+    for row in state["miners"]:
+        del row["duplicate_posts"]
+    old = Devnet.from_json(net.to_json(), clock=clock, restart=False)
+    old.load_state(state)
+    assert old.status()["duplicate_posts"] == 0
