@@ -7,6 +7,7 @@ and every error names the file and the key.
 from __future__ import annotations
 
 import os
+import socket
 import tomllib
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -71,6 +72,13 @@ def check_listen(v: str, *, empty_ok: bool = False) -> str:
     if not sep or not host or not port.isdigit():
         raise ValueError(f"expected HOST:PORT, got {v!r}")
     return v
+
+
+def public_host(host: str) -> str:
+    """The host part of a listen address as others reach it: this machine's
+    name for a wildcard (what a manager advertises, what `prover devnet
+    run` writes in its endpoint)."""
+    return socket.gethostname() if host in ("", "0.0.0.0", "[::]", "::") else host
 
 
 class HttpConfig(_Strict):

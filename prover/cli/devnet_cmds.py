@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import signal
-import socket
 import sys
 import threading
 from pathlib import Path
@@ -17,7 +16,7 @@ import click
 from prover.chain.deadlines import Policy
 from prover.chain.lotus import LotusClient, LotusError, parse_api_info
 from prover.cli.options import size_option
-from prover.config import check_listen, resolve_home
+from prover.config import check_listen, public_host, resolve_home
 from prover.devnet import (
     devnet_paths,
     endpoint_path,
@@ -215,8 +214,8 @@ def devnet_run(listen: str, advertise: str | None, token: str | None, home: Path
         host, _, port = check_listen(listen).rpartition(":")
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--listen") from exc
-    if advertise is None and host in ("0.0.0.0", ""):
-        advertise = socket.gethostname()
+    if advertise is None:
+        advertise = public_host(host)
     try:
         running = serve_home_devnet(
             home,

@@ -21,7 +21,7 @@ from prover.api.keepalive import SERVER_KEEPALIVE_OPTIONS
 from prover.api.tokens import make_token
 from prover.chain.clock import EpochClock
 from prover.chain.lotus import LotusClient
-from prover.config import ManagerConfig, StorageConfig, database_url
+from prover.config import ManagerConfig, StorageConfig, database_url, public_host
 from prover.devnet import STORAGE_NAME, devnet_paths, follow_settings, serve_home_devnet
 from prover.logs import get_logger
 from prover.manager.alert_watch import AlertWatch, receivers_of
@@ -54,12 +54,6 @@ def server_credentials(config: ManagerConfig) -> grpc.ServerCredentials | None:
             pair, root_certificates=tls.client_ca.read_bytes(), require_client_auth=True
         )
     return grpc.ssl_server_credentials(pair)
-
-
-def _public_host(host: str) -> str:
-    """The host part of a listen address as others reach it: the machine's
-    name for a wildcard."""
-    return socket.gethostname() if host in ("", "0.0.0.0", "[::]", "::") else host
 
 
 class Manager:
@@ -189,7 +183,7 @@ class Manager:
         server.start()
         self.server = server
         host = cfg.api.listen.rpartition(":")[0]
-        advertise = cfg.lease.advertise or f"{_public_host(host)}:{self.port}"
+        advertise = cfg.lease.advertise or f"{public_host(host)}:{self.port}"
         self.lease.name = cfg.lease.name or f"{socket.gethostname()}:{self.port}"
         self.lease.address = advertise
         # /metrics (and later the dashboard) on [http] listen; port 0 binds
@@ -288,12 +282,10 @@ class Manager:
                 self._start_chain(held)
             elif held is None and self.term is not None:
                 self._stop_chain("lease lost")
-        if held is None and self.config.chain.api:
+        if held is None and self.config.chain.api and self.lease.leader_epoch is not None:
             # a standby works at the leader's epoch (claims of closed
-            # deadlines refused, status)
-            who = self.leadership()
-            if who is not None and who.epoch is not None:
-                self.epochs.observe(who.epoch)
+            # deadlines refused, status), as its step read it
+            self.epochs.observe(self.lease.leader_epoch)
 
     def _start_chain(self, term: int) -> None:
         cfg = self.config

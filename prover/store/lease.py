@@ -89,6 +89,8 @@ class ChainLease:
         self.started_at = clock()
         # the term held, None on a standby
         self.term: int | None = None
+        # the leader's epoch as the last step read it (a standby works at it)
+        self.leader_epoch: int | None = None
         # monotonic time until which this manager may act on its term without
         # hearing from the database (a renewal's start + ttl, less a margin)
         self._valid_until = 0.0
@@ -113,6 +115,7 @@ class ChainLease:
         with self.db.write(), self.db.session() as s, s.begin():
             self._alive(s, now)
             row = s.exec(select(LeaseRow).where(LeaseRow.name == CHAIN).with_for_update()).one()
+            self.leader_epoch = row.epoch
             if row.holder == self.name and row.term == self.term and row.expires_at > now:
                 row.expires_at = now + self.ttl
                 row.epoch = epoch if epoch is not None else row.epoch

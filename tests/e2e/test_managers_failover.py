@@ -42,6 +42,31 @@ def _leader_of(*managers):
     return None
 
 
+def _two_managers(tmp_path, chain, url):
+    """m1 leading, m2 standing by (the same token secret), and a worker
+    given both addresses."""
+    m1 = chain.manager(tmp_path / "m1", database_url=url, lease=LEASE)
+    wait_for(lambda: _leader_of(m1), 10, "the first manager leads")
+    m2 = chain.manager(tmp_path / "m2", database_url=url, lease=LEASE, secret=m1.secret)
+    w = WorkerProcess(
+        tmp_path / "w1",
+        f"{m1.token('worker')}:127.0.0.1:{m1.port},127.0.0.1:{m2.port}",
+        storages={"store-1": chain.store},
+    ).start()
+    return m1, m2, w
+
+
+def _next_deadline(chain) -> int:
+    """The next deadline with a partition (every other one) after the open one."""
+    d = chain.net.deadline_of(chain.miner, chain.net.epoch()).index
+    return d + 2 + d % 2
+
+
+def _job_states(m) -> dict[int, str]:
+    with m.client() as c:
+        return {j.id: j.state for j in c.call(c.admin.ListJobs, pb.ListJobsRequest(all=True)).jobs}
+
+
 def _no_duplicates_or_refusals(chain) -> None:
     refused = [(m.cid, m.reason) for m in chain.net.messages.values() if m.exit_code != 0]
     assert refused == [], refused
@@ -100,8 +125,7 @@ def test_a_killed_leader_is_replaced_within_two_leases_and_nothing_is_missed(
         assert m2.events("leader_elected")[0]["term"] == 2
 
         # the next deadlines are proven and submitted by the new leader
-        d = chain.net.deadline_of(chain.miner, chain.net.epoch()).index
-        later = d + 2 + d % 2
+        later = _next_deadline(chain)
         wait_for(lambda: chain.proven(0, later) == {0}, 40, f"deadline {later} proven")
         _no_duplicates_or_refusals(chain)
         assert m2.events("post_submitted")
@@ -112,22 +136,14 @@ def test_a_killed_leader_is_replaced_within_two_leases_and_nothing_is_missed(
 
 
 def test_a_paused_leader_is_fenced_when_it_resumes(tmp_path, chain, pg_url):
-    m1 = chain.manager(tmp_path / "m1", database_url=pg_url, lease=LEASE)
-    wait_for(lambda: _leader_of(m1), 10, "the first manager leads")
-    m2 = chain.manager(tmp_path / "m2", database_url=pg_url, lease=LEASE, secret=m1.secret)
-    w = WorkerProcess(
-        tmp_path / "w1",
-        f"{m1.token('worker')}:127.0.0.1:{m1.port},127.0.0.1:{m2.port}",
-        storages={"store-1": chain.store},
-    ).start()
+    m1, m2, w = _two_managers(tmp_path, chain, pg_url)
     try:
         wait_for(lambda: chain.proven(0, 2) == {0}, 40, "deadline 2 proven")
         m1.proc.send_signal(signal.SIGSTOP)  # a long GC pause, a hung host
         paused_at = len(m1.lines)
         try:
             wait_for(lambda: m2.events("leader_elected"), 10, "m2 takes over")
-            d = chain.net.deadline_of(chain.miner, chain.net.epoch()).index
-            later = d + 2 + d % 2
+            later = _next_deadline(chain)
             wait_for(lambda: chain.proven(0, later) == {0}, 40, f"deadline {later} proven")
         finally:
             m1.proc.send_signal(signal.SIGCONT)
@@ -153,33 +169,19 @@ def test_a_paused_leader_is_fenced_when_it_resumes(tmp_path, chain, pg_url):
 def test_managers_and_workers_live_through_a_database_restart(tmp_path, chain):
     pg = PrivateServer().start()
     try:
-        m1 = chain.manager(tmp_path / "m1", database_url=pg.url, lease=LEASE)
-        wait_for(lambda: _leader_of(m1), 10, "the first manager leads")
-        m2 = chain.manager(tmp_path / "m2", database_url=pg.url, lease=LEASE, secret=m1.secret)
-        w = WorkerProcess(
-            tmp_path / "w1",
-            f"{m1.token('worker')}:127.0.0.1:{m1.port},127.0.0.1:{m2.port}",
-            storages={"store-1": chain.store},
-        ).start()
+        m1, m2, w = _two_managers(tmp_path, chain, pg.url)
         try:
             wait_for(lambda: chain.proven(0, 2) == {0}, 40, "deadline 2 proven")
-            with m1.client() as c:
-                before = {j.id: j.state for j in c.call(
-                    c.admin.ListJobs, pb.ListJobsRequest(all=True)
-                ).jobs}  # fmt: skip
+            before = _job_states(m1)
             pg.stop("fast")
             time.sleep(10)  # a restart that takes a while
             assert m1.proc.poll() is None and m2.proc.poll() is None, "a manager died"
             pg.start()
             # a leader leads again (the same or the other) and proves on
             wait_for(lambda: _leader_of(m1, m2) is not None, 20, "a leader again")
-            d = chain.net.deadline_of(chain.miner, chain.net.epoch()).index
-            later = d + 2 + d % 2
+            later = _next_deadline(chain)
             wait_for(lambda: chain.proven(0, later) == {0}, 60, f"deadline {later} proven")
-            with m1.client() as c:
-                after = {j.id: j.state for j in c.call(
-                    c.admin.ListJobs, pb.ListJobsRequest(all=True)
-                ).jobs}  # fmt: skip
+            after = _job_states(m1)
             assert set(before) <= set(after), "jobs lost"
             assert all(after[i] == "succeeded" for i, s in before.items() if s == "succeeded")
             assert m1.proc.poll() is None and m2.proc.poll() is None
