@@ -161,8 +161,10 @@ class ChainConfig(_Strict):
     replace_after: int = Field(default=3, ge=1)
     resubmit_after: int = Field(default=6, ge=1)
     # Without a tracker, deadlines close by wall time from genesis
-    # (mainnet: 1598306400 and 30 s). 0 disables expiry by epoch.
-    genesis_unix: int = Field(default=0, ge=0)
+    # (mainnet: 1598306400 and 30 s). 0 disables expiry by epoch. With a
+    # tracker, genesis only gives prover_chain_head_lag_seconds (a devnet's
+    # genesis has a fraction of a second: a float).
+    genesis_unix: float = Field(default=0, ge=0)
     epoch_seconds: float = Field(default=30.0, gt=0)
 
     @model_validator(mode="before")

@@ -47,7 +47,8 @@ class _Proc:
     log: Path
     popen: subprocess.Popen | None = None
     starts: list[float] = field(default_factory=list)
-    # set once known (a manager's API and HTTP ports, the devnet's)
+    # set once known (a manager's API and HTTP ports, the devnet's; a
+    # worker's or storage host's /metrics address)
     port: int = 0
     http: str = ""
 
@@ -119,6 +120,50 @@ def _wait_for_port(log: Path, proc: _Proc) -> tuple[int, str]:
     raise click.ClickException(f"{proc.name} did not start; see {log}")
 
 
+def _metrics_option(proc: _Proc) -> list[str]:
+    """``--metrics-listen`` on any free port the first time, the same one
+    after (the scrape config the demo wrote stays true across a restart)."""
+    return ["--metrics-listen", proc.http or "127.0.0.1:0"]
+
+
+def _wait_for_metrics(proc: _Proc, event: str) -> str:
+    """The ``/metrics`` address ``proc`` logged in its ``event`` line."""
+    for _ in range(600):
+        if proc.exited() is not None:
+            raise click.ClickException(f"{proc.name} exited; see {proc.log}")
+        for line in proc.log.read_text().splitlines():
+            if event in line and "listen=" in line:
+                return line.split("listen=")[1].split()[0].strip("'\",")
+        time.sleep(0.1)
+    raise click.ClickException(f"{proc.name} did not serve /metrics; see {proc.log}")
+
+
+def scrape_config(managers: list[str], storage: list[str], workers: list[str]) -> str:
+    """A Prometheus configuration scraping every process of the demo (the
+    jobs are named after the daemons: prover-manager, prover-storage,
+    prover-worker), so that the Grafana dashboard in contrib/ has all its
+    series, the workers' and the storage host's included."""
+    lines = [
+        "# written by `prover demo`: every process of the demo, scraped each 5 s.",
+        "# prometheus --config.file=THIS_FILE, then import contrib/grafana/prover.json",
+        "global:",
+        "  scrape_interval: 5s",
+        "  evaluation_interval: 5s",
+        "scrape_configs:",
+    ]
+    for job, targets in (
+        ("prover-manager", managers),
+        ("prover-storage", storage),
+        ("prover-worker", workers),
+    ):
+        lines += [
+            f"  - job_name: {job}",
+            "    static_configs:",
+            f"      - targets: [{', '.join(json.dumps(t) for t in targets)}]",
+        ]
+    return "\n".join(lines) + "\n"
+
+
 def _wait_for_devnet(home: Path, proc: _Proc) -> str:
     """The devnet's API (``prover devnet run``), from the home's endpoint file."""
     endpoint = endpoint_path(home)
@@ -188,28 +233,26 @@ def demo(workers, managers, minutes, window, deadlines, home) -> None:
         token = make_token(secret, "worker")
         # the devnet's store is served by a storage host; the workers mount
         # nothing and get their vanilla proofs from it
-        procs.append(
-            _Proc(
-                "storage host",
-                lambda: _python(
-                    "prover.cli.storage_main",
-                    "--name",
-                    "storage-local",
-                    "--listen",
-                    "127.0.0.1:0",
-                    "--storage",
-                    f"{STORAGE_NAME}={store}",
-                    "--api",
-                    f"{token}:{addresses}",
-                ),
-                env,
-                logs / "storage.log",
-            ).start()
+        storage = _Proc("storage host", lambda: [], env, logs / "storage.log")
+        storage.argv = lambda: _python(
+            "prover.cli.storage_main",
+            "--name",
+            "storage-local",
+            "--listen",
+            "127.0.0.1:0",
+            "--storage",
+            f"{STORAGE_NAME}={store}",
+            "--api",
+            f"{token}:{addresses}",
+            *_metrics_option(storage),
         )
+        procs.append(storage.start())
         worker_toml = home / "worker-local.toml"
         worker_toml.write_text("claim_wait_s = 5.0\n")
+        local = []
         for i in range(workers):
-            argv = _python(
+            w = _Proc(f"worker local-{i}", lambda: [], env, logs / f"worker-{i}.log")
+            w.argv = lambda w=w, i=i: _python(
                 "prover.cli.worker_main",
                 "--config",
                 str(worker_toml),
@@ -217,10 +260,19 @@ def demo(workers, managers, minutes, window, deadlines, home) -> None:
                 f"local-{i}",
                 "--api",
                 f"{token}:{addresses}",
+                *_metrics_option(w),
             )
-            procs.append(
-                _Proc(f"worker local-{i}", lambda a=argv: a, env, logs / f"worker-{i}.log").start()
+            procs.append(w.start())
+            local.append(w)
+        storage.http = _wait_for_metrics(storage, "http_listening")
+        for w in local:
+            w.http = _wait_for_metrics(w, "metrics_listening")
+        scrape = home / "prometheus.yml"
+        scrape.write_text(
+            scrape_config(
+                [m.http for m in managers_up if m.http], [storage.http], [w.http for w in local]
             )
+        )
         if managers == 1:
             click.echo(
                 f"manager on 127.0.0.1:{managers_up[0].port}, a storage host and {workers} "
@@ -237,6 +289,10 @@ def demo(workers, managers, minutes, window, deadlines, home) -> None:
                 who = f"{m.name} " if managers > 1 else ""
                 click.echo(f"{who}dashboard: http://{m.http}/")
                 click.echo(f"{who}metrics: http://{m.http}/metrics")
+        click.echo(
+            f"metrics of the storage host and workers too; a Prometheus scrape config for "
+            f"every process: {scrape}"
+        )
         admin = make_token(secret, "admin")
         _watch(home, minutes, procs, f"{admin}:{addresses}", several=managers > 1)
     finally:

@@ -197,15 +197,17 @@ def serve_home_devnet(
 def follow_settings(devnet: Devnet, api: str) -> dict[str, Any]:
     """The ``[chain]`` keys of a manager following ``devnet`` at ``api``:
     what the manager's embedded devnet sets for itself (testnet addresses,
-    its miners, its epoch length, one epoch of confidence and a fast poll,
-    since a devnet's epochs are seconds and it never reorganises on its
-    own), so an external devnet is followed the same way."""
+    its miners, its genesis and epoch length, one epoch of confidence and a
+    fast poll, since a devnet's epochs are seconds and it never reorganises
+    on its own), so an external devnet is followed the same way. The
+    genesis is what ``prover_chain_head_lag_seconds`` needs."""
     return {
         "api": api,
         "network": "t",
         "miners": sorted(devnet.miners),
         "confidence": 1,
         "poll_interval_s": 0.5,
+        "genesis_unix": devnet.genesis,
         "epoch_seconds": devnet.policy.epoch_seconds,
     }
 

@@ -23,6 +23,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from prover import metrics
 from prover.chain.clock import EpochClock
 from prover.chain.deadlines import DeadlineInfo
 from prover.chain.lotus import LotusClient, LotusError, ProvingDeadline
@@ -172,6 +173,8 @@ class Tracker:
 
     def _miner(self, miner: int) -> None:
         head = self.client.state_miner_proving_deadline(miner)
+        if miner not in self.heads:
+            metrics.miner_followed(miner, head.policy.period_deadlines)
         self.heads[miner] = head
         current = head.info
         for d in (current, current.next()):

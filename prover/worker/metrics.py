@@ -85,6 +85,10 @@ class WorkerMetrics:
             ["worker"],
             registry=self.registry,
         )
+        # at 0 from the start, so increase() draws a flat line, not "no data"
+        self.faulty.labels(worker)
+        for result in ("proven", "failed", "stopped"):
+            self.jobs.labels(worker, result)
         self.registry.register(GpuCollector(worker, gpu_facts))
 
     def proved(self, kind: str, timings: dict[str, float] | None, faulty: int) -> None:

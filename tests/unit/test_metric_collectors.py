@@ -156,6 +156,44 @@ def test_a_worker_counts_its_outcomes_and_steps():
     assert value(reg, "prover_worker_sectors_faulty_total", worker="w2") == 1
 
 
+def sample(registry: CollectorRegistry, name: str, /, **labels: str) -> float | None:
+    """The sample's value; None when the series does not exist at all."""
+    return registry.get_sample_value(name, labels)
+
+
+def test_a_followed_miners_counters_exist_at_zero_before_any_event():
+    reg = metrics.registry_of(metrics.MANAGER_EVENTS)
+    miner = "4100"  # no other test moves this miner's series
+    assert sample(reg, "prover_partitions_missed_total", miner=miner, deadline="0") is None
+    metrics.heartbeat("w-zero")  # a worker heard from before the miner is followed
+    metrics.miner_followed(4100, deadlines=3)
+    for d in ("0", "1", "2"):
+        for event in ("failed", "replaced", "dropped"):
+            for kind in ("post", "recovery"):
+                labels = {"miner": miner, "deadline": d, "kind": kind}
+                assert sample(reg, f"prover_messages_{event}_total", **labels) == 0
+        assert sample(reg, "prover_partitions_missed_total", miner=miner, deadline=d) == 0
+        assert sample(reg, "prover_partitions_proven_total", miner=miner, deadline=d) == 0
+    # only the deadlines the chain has
+    assert sample(reg, "prover_partitions_missed_total", miner=miner, deadline="3") is None
+    for reason in ("not_found", "faulty"):
+        assert sample(reg, "prover_sectors_skipped_total", miner=miner, reason=reason) == 0
+    assert sample(reg, "prover_gas_used_total", miner=miner, kind="recovery") == 0
+    assert sample(reg, "prover_proofs_refused_total", miner=miner, worker="w-zero") == 0
+    metrics.heartbeat("w-later")  # and one heard from after
+    assert sample(reg, "prover_proofs_refused_total", miner=miner, worker="w-later") == 0
+    # an event moves the series from 0
+    metrics.partition_missed(4100, 1)
+    assert sample(reg, "prover_partitions_missed_total", miner=miner, deadline="1") == 1
+
+
+def test_a_workers_counters_exist_at_zero_before_any_job():
+    reg = WorkerMetrics("w-new", list).registry
+    assert sample(reg, "prover_worker_sectors_faulty_total", worker="w-new") == 0
+    for result in ("proven", "failed", "stopped"):
+        assert sample(reg, "prover_worker_jobs_total", worker="w-new", result=result) == 0
+
+
 class _NoStore:
     def list_workers(self) -> list:
         return []
