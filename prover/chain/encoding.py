@@ -25,8 +25,27 @@ from prover.proofs.types import leb128
 # Trailing zeros are not encoded and trailing zero bytes are trimmed, so a
 # decoder reads past the end as zeros (as go-bitfield does); an empty set is
 # zero bytes.
+#
+# The encoding is unique, and the miner actor holds senders to it: its
+# decoder (fvm_ipld_bitfield, ``rleplus/mod.rs`` and ``rleplus/reader.rs``)
+# refuses any other encoding of a set, and so does ``decode_bitfield``: a
+# version other than 00, a trailing zero byte, a last run of zeros (or a
+# header and no run), a run in a longer block than it needs (a short block
+# for 0 or 1, a long one for 0..15), a varint that is not minimal or longer
+# than 10 bytes (its 10th byte at most 1), runs adding up past 2^64 - 1, and
+# (``BitField``'s ``Deserialize``) more than 32 KiB of it. A message whose
+# parameters carry such a bitfield fails to deserialize: the actor exits with
+# USR_SERIALIZATION (21) before its method runs.
 
 MAX_RUN = 1 << 63
+BITFIELD_MAX_BYTES = 32 << 10  # fvm_ipld_bitfield's MAX_ENCODED_SIZE
+_RUNS_LIMIT = 1 << 64  # the actor's total run length is a u64
+
+
+class BitfieldError(ValueError):
+    """An RLE+ bitfield the miner actor refuses to decode (malformed, or
+    another encoding of a set than the one ``encode_bitfield`` writes); the
+    message names what is wrong."""
 
 
 class _Bits:
@@ -114,22 +133,32 @@ class _Reader:
 
 
 def decode_bitfield(data: bytes) -> set[int]:
-    """Decodes RLE+; malformed input raises ``ValueError`` naming the problem."""
+    """Decodes RLE+ as the miner actor does: an encoding it refuses (see
+    above), canonical or not, raises ``BitfieldError`` naming the problem.
+    Runs are checked in order first, then the end of the encoding (the
+    actor looks at the last byte first; either way the same encodings are
+    refused, only one wrong in two ways may be named for the other)."""
+    data = bytes(data)
     if not data:
         return set()
-    r = _Reader(bytes(data))
+    if len(data) > BITFIELD_MAX_BYTES:
+        raise BitfieldError(
+            f"RLE+ bitfield of {len(data)} bytes is over the {BITFIELD_MAX_BYTES}-byte limit"
+        )
+    r = _Reader(data)
     if r.take(2) != 0:
-        raise ValueError("RLE+ bitfield has an unknown version")
+        raise BitfieldError("RLE+ bitfield has an unknown version")
     value = r.take(1)
     out: set[int] = set()
     pos = 0
+    runs = 0
     while r.left() > 0 and not r.rest_is_zero():
         if r.take(1):
             length = 1
         elif r.take(1):
             length = r.take(4)
             if length < 2:
-                raise ValueError("RLE+ short run of length < 2 (not minimal)")
+                raise BitfieldError("RLE+ bitfield: short run of length < 2 (not minimal)")
         else:
             raw = bytearray()
             while True:
@@ -137,21 +166,32 @@ def decode_bitfield(data: bytes) -> set[int]:
                 raw.append(byte)
                 if not byte & 0x80:
                     break
-                if len(raw) > 9:
-                    raise ValueError("RLE+ run length varint is too long")
+                if len(raw) == 10:
+                    raise BitfieldError("RLE+ bitfield: run length varint is too long")
+            if len(raw) == 10 and raw[-1] > 1:
+                raise BitfieldError("RLE+ bitfield: run length varint overflows 64 bits")
             if len(raw) > 1 and raw[-1] == 0:
-                raise ValueError("RLE+ run length varint is not minimal")
+                raise BitfieldError("RLE+ bitfield: run length varint is not minimal")
             length = sum((b & 0x7F) << (7 * i) for i, b in enumerate(raw))
             if length < 16:
-                raise ValueError("RLE+ long run of length < 16 (not minimal)")
-        if pos + length > MAX_RUN:
-            raise ValueError("RLE+ bitfield runs past 2^63")
+                raise BitfieldError("RLE+ bitfield: long run of length < 16 (not minimal)")
+        if pos + length >= _RUNS_LIMIT:
+            raise BitfieldError("RLE+ bitfield: runs add up past 2^64 - 1")
         if value:
             if length > 1 << 24:
-                raise ValueError(f"RLE+ run of {length} set bits is too large to expand")
+                # not the actor's rule but this decoder's (it expands runs
+                # into a set): a plain ValueError, as the actor would decode it
+                raise ValueError(f"RLE+ bitfield: run of {length} set bits is too large to expand")
             out.update(range(pos, pos + length))
         pos += length
+        runs += 1
         value ^= 1
+    if data[-1] == 0:
+        raise BitfieldError("RLE+ bitfield: trailing zero byte (not minimal)")
+    if value:  # the run that would come next is of ones: the last was of zeros
+        if not runs:
+            raise BitfieldError("RLE+ bitfield: a header and no runs (the empty set is no bytes)")
+        raise BitfieldError("RLE+ bitfield: trailing run of zeros (not minimal)")
     return out
 
 

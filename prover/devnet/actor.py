@@ -13,6 +13,12 @@ actor's 3000 declarations or 25,000 sectors a message), and they are healed
 once proven. A proof it has no verifying key for (a placeholder miner's,
 ``placeholders.py``) is refused too.
 
+Parameters carrying a bitfield the actor's decoder refuses (a non-canonical
+RLE+ encoding: a trailing zero byte or run of zeros, a run in a longer block
+than it needs, ...; ``BitfieldError``) fail as they fail on chain: the
+actor's dispatch deserializes them before the method runs and exits with
+USR_SERIALIZATION (21), and nothing else happens.
+
 A PoSt for a partition already proven in its deadline is refused as the
 actor refuses it (``Deadline::record_proven_sectors``: exit code 16, "partition
 already proven") and counted per miner in ``duplicate_posts``: on a chain a
@@ -45,6 +51,7 @@ from prover.chain.encoding import (
     DECLARATIONS_MAX,
     METHOD_DECLARE_FAULTS_RECOVERED,
     METHOD_SUBMIT_WINDOWED_POST,
+    BitfieldError,
     decode_declare_faults_recovered,
     decode_submit_windowed_post,
     id_address_cbor,
@@ -64,6 +71,9 @@ TIPSET_CID_PREFIX = "bafy2devnet"
 EXIT_OK = 0
 EXIT_ILLEGAL_ARGUMENT = 16
 EXIT_NOT_FOUND = 17
+# USR_SERIALIZATION (fvm_shared ExitCode): parameters that do not deserialize
+# (builtin-actors' dispatch turns the decoding error into it)
+EXIT_SERIALIZATION = 21
 
 
 @dataclass
@@ -311,6 +321,10 @@ class Devnet:
             return EXIT_ILLEGAL_ARGUMENT, f"method {msg.method} not supported"
         except KeyError as exc:
             return EXIT_NOT_FOUND, str(exc)
+        except BitfieldError as exc:
+            # raised while decoding the parameters, before anything changes,
+            # as the actor's dispatch fails before its method runs
+            return EXIT_SERIALIZATION, f"failed to deserialize params: {exc}"
         except ValueError as exc:
             return EXIT_ILLEGAL_ARGUMENT, f"bad params: {exc}"
         except ParametersMissing as exc:

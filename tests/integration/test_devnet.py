@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 
+import cbor2
 import pytest
 from click.testing import CliRunner
 
 from chain_fixtures import Seconds
 from prover.chain.deadlines import Policy
 from prover.chain.encoding import (
+    encode_bitfield,
     encode_declare_faults_recovered,
     encode_submit_windowed_post,
     id_address_cbor,
@@ -69,7 +71,9 @@ def prove_deadline(client, replicas, partitions_wanted=None):
     return dl, proofs
 
 
-def submit(client, dl, proofs, *, commit_rand=None):
+def submit(client, dl, proofs, *, commit_rand=None, skipped_rle=None):
+    """``skipped_rle``: the partitions' Skipped bitfields as sent, bytes in
+    their order, in place of the canonical encodings of the sets."""
     commit_epoch = dl.challenge
     rand = commit_rand or client.randomness_from_tickets(TAG_POST_CHAIN_COMMIT, commit_epoch)
     params = encode_submit_windowed_post(
@@ -80,6 +84,11 @@ def submit(client, dl, proofs, *, commit_rand=None):
         commit_epoch,
         rand,
     )
+    if skipped_rle is not None:
+        fields = cbor2.loads(params)
+        for partition, rle in zip(fields[1], skipped_rle, strict=True):
+            partition[1] = rle
+        params = cbor2.dumps(fields)
     return client.mpool_push_message(client.address(MINER), "t0100", 5, params)
 
 
@@ -208,3 +217,79 @@ def test_a_chain_saved_before_duplicates_were_counted_loads_with_none(chain):
     old = Devnet.from_json(net.to_json(), clock=clock, restart=False)
     old.load_state(state)
     assert old.status()["duplicate_posts"] == 0
+
+
+# ---- bitfields the actor refuses to deserialize --------------------------------------
+
+EXIT_SERIALIZATION = 21  # fvm_shared ExitCode::USR_SERIALIZATION
+
+
+def pack(bits: list[int]) -> bytes:
+    """RLE+ by hand: bits, least significant first in each byte."""
+    out = bytearray((len(bits) + 7) // 8)
+    for i, bit in enumerate(bits):
+        out[i // 8] |= bit << (i % 8)
+    return bytes(out)
+
+
+def refused_as_malformed(net, client, clock, cid, why):
+    """Landed, exit code 21 in the receipt (Lotus' shape), gas paid."""
+    assert landed(net, client, clock, cid).exit_code == EXIT_SERIALIZATION
+    raw = client.call("StateSearchMsg", [], {"/": cid}, -1, True)
+    assert raw["Receipt"]["ExitCode"] == EXIT_SERIALIZATION and raw["Receipt"]["Return"] is None
+    assert why in net.messages[cid].reason
+    assert net.messages[cid].gas_used > 0 and net.messages[cid].fee > 0
+
+
+def test_a_post_whose_skipped_bitfield_is_not_canonical_fails_to_deserialize(chain):
+    """Skipped = {2} written two ways the actor's decoder refuses (a lenient
+    one reads {2} from both, and the proof verifies): each message exits
+    with USR_SERIALIZATION, as the actor's dispatch fails on its params, and
+    changes nothing; the canonical encoding is accepted."""
+    net, client, clock, replicas = chain
+    clock.to_epoch(net.genesis, 5)  # deadline 0 (epochs 0..9) is open
+    dl = client.state_miner_proving_deadline(MINER).info
+    seed = client.randomness_from_beacon(
+        TAG_WINDOWED_POST_CHALLENGE_SEED, dl.challenge, id_address_cbor(MINER)
+    )
+    # partition 0 holds sectors 1 and 2: sector 1 proven, 2 skipped
+    proof = prove_partition(KIB2, mask_randomness(seed), prover_id(MINER), [replicas[1]], 0).proof
+    proofs = [(0, {2}, proof)]
+    # {2}: 00 | 0 | "01" 0100 (2 zeros) | "1" (1 one)
+    canonical = [0, 0, 0, 0, 1, 0, 1, 0, 0, 1]
+    assert pack(canonical) == encode_bitfield({2})
+    before = net.state_json()["miners"]
+    for rle, why in [
+        (pack(canonical) + b"\x00", "trailing zero byte"),
+        (pack([*canonical, 1]), "trailing run of zeros"),  # "1": 1 zero more
+    ]:
+        cid = submit(client, dl, proofs, skipped_rle=[rle])
+        refused_as_malformed(net, client, clock, cid, why)
+        assert net.state_json()["miners"] == before  # nothing proven, nothing faulty
+    cid = submit(client, dl, proofs, skipped_rle=[pack(canonical)])
+    assert landed(net, client, clock, cid).exit_code == 0
+    assert net.miners[MINER].proven[(0, 0)] == {0} and net.miners[MINER].faulty == {2}
+
+
+def test_a_recovery_whose_sectors_bitfield_is_not_canonical_fails_to_deserialize(chain):
+    net, client, clock, _ = chain
+    clock.to_epoch(net.genesis, 25)  # deadline 1 (10..19) passed unproven: 5, 6 faulty
+    # {5, 6}: 00 | 0 | "01" 1010 (5 zeros) | "01" 0100 (2 ones)
+    canonical = [0, 0, 0, 0, 1, 1, 0, 1, 0, 0, 1, 0, 1, 0, 0]
+    assert pack(canonical) == encode_bitfield({5, 6})
+    net.settle()  # the missed deadlines' faults are recorded
+    assert net.miners[MINER].faulty == {1, 2, 3, 4, 5, 6}
+    before = net.state_json()["miners"]
+    for rle, why in [
+        (pack(canonical) + b"\x00", "trailing zero byte"),
+        (pack([*canonical, 0, 1, 1, 1, 0, 0]), "trailing run of zeros"),  # 3 zeros more
+    ]:
+        params = cbor2.dumps([[[1, 0, rle]]])
+        cid = client.mpool_push_message(client.address(MINER), "t0100", 11, params)
+        refused_as_malformed(net, client, clock, cid, why)
+        assert net.state_json()["miners"] == before  # nothing recovering
+    params = cbor2.dumps([[[1, 0, pack(canonical)]]])
+    assert params == encode_declare_faults_recovered([(1, 0, {5, 6})])
+    cid = client.mpool_push_message(client.address(MINER), "t0100", 11, params)
+    assert landed(net, client, clock, cid).exit_code == 0
+    assert client.state_miner_partitions(MINER, 1)[0].recovering == {5, 6}
