@@ -21,7 +21,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 import slowfs
 
 
-
 @pytest.fixture(autouse=True)
 def fuse_mountable() -> None:
     """Skip where FUSE cannot mount; in CI, fail: these tests must run there."""
