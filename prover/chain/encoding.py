@@ -42,7 +42,15 @@ BITFIELD_MAX_BYTES = 32 << 10  # fvm_ipld_bitfield's MAX_ENCODED_SIZE
 _RUNS_LIMIT = 1 << 64  # the actor's total run length is a u64
 
 
-class BitfieldError(ValueError):
+class ParamsNotDeserializable(ValueError):
+    """Message parameters that do not deserialize into the method's type
+    (not CBOR, another shape, a field of another type, a bitfield the
+    actor's decoder refuses). On chain the actor's dispatch fails on them
+    before the method runs, with USR_SERIALIZATION (21), where a well-formed
+    but wrong value is the method's illegal argument (16)."""
+
+
+class BitfieldError(ParamsNotDeserializable):
     """An RLE+ bitfield the miner actor refuses to decode (malformed, or
     another encoding of a set than the one ``encode_bitfield`` writes); the
     message names what is wrong."""
@@ -339,18 +347,22 @@ def decode_submit_windowed_post(data: bytes) -> SubmitWindowedPoStParams:
     try:
         obj = cbor2.loads(data)
     except Exception as exc:
-        raise ValueError(f"SubmitWindowedPoSt params are not CBOR: {exc}") from None
+        raise ParamsNotDeserializable(f"SubmitWindowedPoSt params are not CBOR: {exc}") from None
     if not isinstance(obj, list) or len(obj) != 5:
-        raise ValueError("SubmitWindowedPoSt params must be an array of 5")
+        raise ParamsNotDeserializable("SubmitWindowedPoSt params must be an array of 5")
     deadline, partitions, proofs, commit_epoch, commit_rand = obj
     if not isinstance(deadline, int) or not isinstance(commit_epoch, int):
-        raise ValueError("deadline and commit epoch must be integers")
-    if not isinstance(proofs, list) or len(proofs) != 1 or len(proofs[0]) != 2:
-        raise ValueError("SubmitWindowedPoSt carries exactly one proof entry")
+        raise ParamsNotDeserializable("deadline and commit epoch must be integers")
+    if not isinstance(proofs, list) or not all(
+        isinstance(pr, list) and len(pr) == 2 and isinstance(pr[1], bytes) for pr in proofs
+    ):
+        raise ParamsNotDeserializable("proofs must be [proof type, proof bytes] pairs")
+    if len(proofs) != 1:  # the method's own check (illegal argument)
+        raise ValueError(f"expected exactly one proof, got {len(proofs)}")
     if not isinstance(partitions, list) or not all(
         isinstance(p, list) and len(p) == 2 and isinstance(p[1], bytes) for p in partitions
     ):
-        raise ValueError("partitions must be [index, skipped bitfield] pairs")
+        raise ParamsNotDeserializable("partitions must be [index, skipped bitfield] pairs")
     return SubmitWindowedPoStParams(
         deadline=deadline,
         partitions=[(p[0], decode_bitfield(p[1])) for p in partitions],
@@ -370,9 +382,11 @@ def decode_declare_faults_recovered(data: bytes) -> list[tuple[int, int, set[int
     try:
         obj = cbor2.loads(data)
     except Exception as exc:
-        raise ValueError(f"DeclareFaultsRecovered params are not CBOR: {exc}") from None
+        raise ParamsNotDeserializable(
+            f"DeclareFaultsRecovered params are not CBOR: {exc}"
+        ) from None
     if not isinstance(obj, list) or len(obj) != 1 or not isinstance(obj[0], list):
-        raise ValueError("DeclareFaultsRecovered params must be [recoveries]")
+        raise ParamsNotDeserializable("DeclareFaultsRecovered params must be [recoveries]")
     if not all(
         isinstance(r, list)
         and len(r) == 3
@@ -381,5 +395,7 @@ def decode_declare_faults_recovered(data: bytes) -> list[tuple[int, int, set[int
         and isinstance(r[2], bytes)
         for r in obj[0]
     ):
-        raise ValueError("recoveries must be [deadline, partition, sectors bitfield] triples")
+        raise ParamsNotDeserializable(
+            "recoveries must be [deadline, partition, sectors bitfield] triples"
+        )
     return [(d, p, decode_bitfield(s)) for d, p, s in obj[0]]

@@ -13,9 +13,10 @@ actor's 3000 declarations or 25,000 sectors a message), and they are healed
 once proven. A proof it has no verifying key for (a placeholder miner's,
 ``placeholders.py``) is refused too.
 
-Parameters carrying a bitfield the actor's decoder refuses (a non-canonical
-RLE+ encoding: a trailing zero byte or run of zeros, a run in a longer block
-than it needs, ...; ``BitfieldError``) fail as they fail on chain: the
+Parameters that do not deserialize (not CBOR, another shape, or a bitfield
+the actor's decoder refuses: a non-canonical RLE+ encoding, a trailing zero
+byte or run of zeros, a run in a longer block than it needs, ...;
+``ParamsNotDeserializable``) fail as they fail on chain: the
 actor's dispatch deserializes them before the method runs and exits with
 USR_SERIALIZATION (21), and nothing else happens.
 
@@ -51,7 +52,7 @@ from prover.chain.encoding import (
     DECLARATIONS_MAX,
     METHOD_DECLARE_FAULTS_RECOVERED,
     METHOD_SUBMIT_WINDOWED_POST,
-    BitfieldError,
+    ParamsNotDeserializable,
     decode_declare_faults_recovered,
     decode_submit_windowed_post,
     id_address_cbor,
@@ -321,9 +322,10 @@ class Devnet:
             return EXIT_ILLEGAL_ARGUMENT, f"method {msg.method} not supported"
         except KeyError as exc:
             return EXIT_NOT_FOUND, str(exc)
-        except BitfieldError as exc:
+        except ParamsNotDeserializable as exc:
             # raised while decoding the parameters, before anything changes,
-            # as the actor's dispatch fails before its method runs
+            # as the actor's dispatch fails before its method runs (a
+            # bitfield its decoder refuses is one such case)
             return EXIT_SERIALIZATION, f"failed to deserialize params: {exc}"
         except ValueError as exc:
             return EXIT_ILLEGAL_ARGUMENT, f"bad params: {exc}"

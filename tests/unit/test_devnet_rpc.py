@@ -49,18 +49,20 @@ def test_a_pushed_message_is_found_once_its_epoch_has_come(node):
 
 
 @pytest.mark.parametrize(
-    ("params", "reason"),
+    ("params", "reason", "exit_code"),
     [
-        (b"\x81", "not CBOR"),  # truncated
-        (bytes.fromhex("8181820200"), "triples"),  # a pair, not a triple
-        (encode_declare_faults_recovered([(2, 0, {7})]), "no such sectors"),
+        # what does not deserialize fails in the actor's dispatch: 21
+        (b"\x81", "not CBOR", 21),  # truncated
+        (bytes.fromhex("8181820200"), "triples", 21),  # a pair, not a triple
+        # what deserializes but is wrong is the method's illegal argument: 16
+        (encode_declare_faults_recovered([(2, 0, {7})]), "no such sectors", 16),
     ],
 )
-def test_bad_params_land_refused_with_an_exit_code_not_a_dead_node(node, params, reason):
+def test_bad_params_land_refused_with_an_exit_code_not_a_dead_node(node, params, reason, exit_code):
     net, clock, client = node
     cid = client.mpool_push_message(f"t0{MINER}", "t0100", METHOD_DECLARE_FAULTS_RECOVERED, params)
     clock.now += 1
-    assert client.state_search_msg(cid).exit_code == 16
+    assert client.state_search_msg(cid).exit_code == exit_code
     assert reason in net.messages[cid].reason
     assert client.chain_head().height == 1  # the node still answers
 
