@@ -9,6 +9,10 @@ behaviour. Proof types are the Rust API's names, e.g.
 from os import PathLike
 
 PARTITION_PROOF_LEN: int
+# the built library's parameters.json (file name -> cid, digest, sector_size)
+PARAMETERS_JSON: str
+# the cache version in parameter file names (v28-...)
+PARAMETER_CACHE_VERSION: int
 
 def proof_type_info(proof_type: str) -> tuple[int, int, int]:
     """(sector size in bytes, sectors per partition, challenges per sector)."""

@@ -295,6 +295,12 @@ fn update_sector<'py>(
 #[pyo3(name = "_native")]
 fn native_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("PARTITION_PROOF_LEN", post::PARTITION_PROOF_LEN)?;
+    // The digests of the official parameter files, as the built library
+    // itself carries them (storage-proofs-core's include_str! of its
+    // parameters.json, the list Lotus' fetch-params checks too): what
+    // `prover params check` compares files against.
+    m.add("PARAMETERS_JSON", params::PUBLISHED_PARAMETERS)?;
+    m.add("PARAMETER_CACHE_VERSION", params::CACHE_VERSION)?;
     m.add_function(wrap_pyfunction!(proof_type_info, m)?)?;
     m.add_function(wrap_pyfunction!(parameter_cache_dir, m)?)?;
     m.add_function(wrap_pyfunction!(parameter_files, m)?)?;

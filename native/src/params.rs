@@ -18,10 +18,18 @@ use filecoin_proofs::{with_shape, MerkleTreeTrait, PoStConfig};
 use filecoin_proofs_api::RegisteredPoStProof;
 use rand::rngs::OsRng;
 use storage_proofs_core::compound_proof::CompoundProof;
-use storage_proofs_core::parameter_cache::{parameter_cache_dir, VERSION};
+use storage_proofs_core::parameter_cache::{parameter_cache_dir, PARAMETERS_DATA, VERSION};
 use storage_proofs_post::fallback::{FallbackPoSt, FallbackPoStCircuit, FallbackPoStCompound};
 
 use crate::error::{CoreError, CoreResult};
+
+/// The library's own `parameters.json` (file name -> cid, digest,
+/// sector_size): the official files and their digests, in step with the
+/// circuits this build proves with.
+pub const PUBLISHED_PARAMETERS: &str = PARAMETERS_DATA;
+
+/// The cache version in every parameter file name (`v28-...`).
+pub const CACHE_VERSION: usize = VERSION;
 
 /// The directory the library reads parameters from, fixed on first use from
 /// `FIL_PROOFS_PARAMETER_CACHE` (default `/var/tmp/filecoin-proof-parameters/`).

@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from prover.cli.jobs_cmds import api_option, connect
-from prover.cli.options import size_option
+from prover.cli.options import SECTOR_SIZE, size_option
 from prover.proofs import (
     PoStProofType,
     ProofError,
@@ -75,6 +75,61 @@ def params_generate(proof_type: PoStProofType, directory: Path | None) -> None:
     click.echo(f"{proof_type} parameters {state}")
     click.echo(f"  params: {files.params}")
     click.echo(f"  vk:     {files.verifying_key}")
+
+
+@params_group.command("check")
+@click.option(
+    "--size",
+    "proof_types",
+    type=SECTOR_SIZE,
+    multiple=True,
+    help="Sector size to check (repeatable) [default: every size with a file in the directory].",
+)
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Parameter cache directory [default: FIL_PROOFS_PARAMETER_CACHE or "
+    "/var/tmp/filecoin-proof-parameters/].",
+)
+@click.option(
+    "--quick",
+    is_flag=True,
+    help="Only presence and sizes (and the small verifying keys' digests), as workers "
+    "check at start.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def params_check(
+    proof_types: tuple[PoStProofType, ...], directory: Path | None, quick: bool, as_json: bool
+) -> None:
+    """Check parameter and verifying-key files against the digests the
+    proofs library publishes; exit status 1 if any is missing, truncated or
+    wrong."""
+    from prover.proofs.paramcheck import check_parameters, present_proof_types
+
+    if directory is not None and not directory.is_dir():
+        raise click.BadParameter(f"{directory} is not a directory", param_hint="'--dir'")
+    directory = directory or parameter_cache_dir()
+    chosen = list(proof_types) or present_proof_types(directory)
+    report = check_parameters(chosen, directory, full=not quick)
+    nothing = not chosen
+    if as_json:
+        out = report.as_dict()
+        if nothing:
+            out["ok"] = False
+            out["error"] = f"no WindowPoSt parameter files in {directory}"
+        click.echo(json.dumps(out, indent=1))
+    elif nothing:
+        click.echo(f"no WindowPoSt parameter files in {directory} (name one with --size)")
+    else:
+        click.echo(f"{'quick' if quick else 'full'} check of {directory}")
+        for f in report.files:
+            click.echo(f"  {f.proof_type.size_name:>6} {f.kind:<6} {f.describe()}")
+        bad = report.problems
+        click.echo(f"{len(report.files) - len(bad)} ok, {len(bad)} wrong")
+    if nothing or not report.ok:
+        raise SystemExit(1)
 
 
 @click.group("sectors")
