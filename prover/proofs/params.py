@@ -14,9 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from prover import _native
 from prover.logs import get_logger
 from prover.proofs.errors import ParametersMissing
+from prover.proofs.native import _native
 from prover.proofs.types import PoStProofType
 
 log = get_logger(__name__)

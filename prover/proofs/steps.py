@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from prover import _native
 from prover.proofs.errors import InvalidInput
+from prover.proofs.native import _native
 from prover.proofs.types import PoStProofType, SectorReplica
 
 PARTITION_PROOF_LEN: int = _native.PARTITION_PROOF_LEN

@@ -18,9 +18,9 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
-from prover import _native
 from prover.proofs.errors import InvalidInput
 from prover.proofs.layout import sector_name, sector_paths
+from prover.proofs.native import _native
 from prover.proofs.types import PoStProofType, SectorReplica, prover_id
 
 MANIFEST = "sectors.json"
