@@ -104,7 +104,7 @@ class GpuInfo(_message.Message):
     def __init__(self, index: _Optional[int] = ..., name: _Optional[str] = ..., uuid: _Optional[str] = ..., memory_total: _Optional[int] = ..., memory_used: _Optional[int] = ..., utilization: _Optional[int] = ..., temperature: _Optional[int] = ...) -> None: ...
 
 class Worker(_message.Message):
-    __slots__ = ("name", "host", "version", "gpus", "cpus", "cpuset", "allowed_miners", "allowed_proof_types", "registered_at", "last_seen_at", "draining", "running_jobs")
+    __slots__ = ("name", "host", "version", "gpus", "cpus", "cpuset", "allowed_miners", "allowed_proof_types", "registered_at", "last_seen_at", "draining", "running_jobs", "param_problems")
     NAME_FIELD_NUMBER: _ClassVar[int]
     HOST_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
@@ -117,6 +117,7 @@ class Worker(_message.Message):
     LAST_SEEN_AT_FIELD_NUMBER: _ClassVar[int]
     DRAINING_FIELD_NUMBER: _ClassVar[int]
     RUNNING_JOBS_FIELD_NUMBER: _ClassVar[int]
+    PARAM_PROBLEMS_FIELD_NUMBER: _ClassVar[int]
     name: str
     host: str
     version: str
@@ -129,10 +130,23 @@ class Worker(_message.Message):
     last_seen_at: _timestamp_pb2.Timestamp
     draining: bool
     running_jobs: _containers.RepeatedScalarFieldContainer[int]
-    def __init__(self, name: _Optional[str] = ..., host: _Optional[str] = ..., version: _Optional[str] = ..., gpus: _Optional[_Iterable[_Union[GpuInfo, _Mapping]]] = ..., cpus: _Optional[int] = ..., cpuset: _Optional[str] = ..., allowed_miners: _Optional[_Iterable[int]] = ..., allowed_proof_types: _Optional[_Iterable[int]] = ..., registered_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_seen_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., draining: _Optional[bool] = ..., running_jobs: _Optional[_Iterable[int]] = ...) -> None: ...
+    param_problems: _containers.RepeatedCompositeFieldContainer[ParamProblem]
+    def __init__(self, name: _Optional[str] = ..., host: _Optional[str] = ..., version: _Optional[str] = ..., gpus: _Optional[_Iterable[_Union[GpuInfo, _Mapping]]] = ..., cpus: _Optional[int] = ..., cpuset: _Optional[str] = ..., allowed_miners: _Optional[_Iterable[int]] = ..., allowed_proof_types: _Optional[_Iterable[int]] = ..., registered_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_seen_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., draining: _Optional[bool] = ..., running_jobs: _Optional[_Iterable[int]] = ..., param_problems: _Optional[_Iterable[_Union[ParamProblem, _Mapping]]] = ...) -> None: ...
+
+class ParamProblem(_message.Message):
+    __slots__ = ("proof_type", "file", "problem", "detail")
+    PROOF_TYPE_FIELD_NUMBER: _ClassVar[int]
+    FILE_FIELD_NUMBER: _ClassVar[int]
+    PROBLEM_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    proof_type: int
+    file: str
+    problem: str
+    detail: str
+    def __init__(self, proof_type: _Optional[int] = ..., file: _Optional[str] = ..., problem: _Optional[str] = ..., detail: _Optional[str] = ...) -> None: ...
 
 class RegisterRequest(_message.Message):
-    __slots__ = ("name", "host", "version", "gpus", "cpus", "cpuset", "allowed_miners", "allowed_proof_types")
+    __slots__ = ("name", "host", "version", "gpus", "cpus", "cpuset", "allowed_miners", "allowed_proof_types", "param_problems")
     NAME_FIELD_NUMBER: _ClassVar[int]
     HOST_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
@@ -141,6 +155,7 @@ class RegisterRequest(_message.Message):
     CPUSET_FIELD_NUMBER: _ClassVar[int]
     ALLOWED_MINERS_FIELD_NUMBER: _ClassVar[int]
     ALLOWED_PROOF_TYPES_FIELD_NUMBER: _ClassVar[int]
+    PARAM_PROBLEMS_FIELD_NUMBER: _ClassVar[int]
     name: str
     host: str
     version: str
@@ -149,7 +164,8 @@ class RegisterRequest(_message.Message):
     cpuset: str
     allowed_miners: _containers.RepeatedScalarFieldContainer[int]
     allowed_proof_types: _containers.RepeatedScalarFieldContainer[int]
-    def __init__(self, name: _Optional[str] = ..., host: _Optional[str] = ..., version: _Optional[str] = ..., gpus: _Optional[_Iterable[_Union[GpuInfo, _Mapping]]] = ..., cpus: _Optional[int] = ..., cpuset: _Optional[str] = ..., allowed_miners: _Optional[_Iterable[int]] = ..., allowed_proof_types: _Optional[_Iterable[int]] = ...) -> None: ...
+    param_problems: _containers.RepeatedCompositeFieldContainer[ParamProblem]
+    def __init__(self, name: _Optional[str] = ..., host: _Optional[str] = ..., version: _Optional[str] = ..., gpus: _Optional[_Iterable[_Union[GpuInfo, _Mapping]]] = ..., cpus: _Optional[int] = ..., cpuset: _Optional[str] = ..., allowed_miners: _Optional[_Iterable[int]] = ..., allowed_proof_types: _Optional[_Iterable[int]] = ..., param_problems: _Optional[_Iterable[_Union[ParamProblem, _Mapping]]] = ...) -> None: ...
 
 class RegisterResponse(_message.Message):
     __slots__ = ("heartbeat_interval_ms", "heartbeat_timeout_ms", "server_version")

@@ -30,6 +30,8 @@ LOW_BALANCE = "ProverLowBalance"
 HEAD_STALLED = "ProverChainHeadStalled"
 STORAGE_HOST_SILENT = "ProverStorageHostSilent"
 NO_LEADER = "ProverNoLeader"
+PARAMETERS_BAD = "ProverParametersBad"
+MANAGER_PARAMETERS_BAD = "ProverManagerParametersBad"
 ALERT_NAMES = (
     PARTITION_MISSED,
     SECTORS_LEFT_OUT,
@@ -41,6 +43,8 @@ ALERT_NAMES = (
     HEAD_STALLED,
     STORAGE_HOST_SILENT,
     NO_LEADER,
+    PARAMETERS_BAD,
+    MANAGER_PARAMETERS_BAD,
 )
 # raised as warnings; the others are critical
 WARNINGS = frozenset({SECTORS_LEFT_OUT, LOW_BALANCE})
@@ -186,6 +190,11 @@ class WorkerFact:
     draining: bool
     allowed_miners: Sequence[int]  # empty: every miner
     allowed_proof_types: Sequence[int]  # empty: every proof type
+    # proof type ids it refuses (its parameter files are wrong), both chain
+    # ids of each size
+    refused_proof_types: Sequence[int] = ()
+    # the files its start-up check found wrong: {proof_type, file, problem, detail}
+    param_problems: Sequence[Mapping] = ()
 
 
 def no_capable_worker(
@@ -201,6 +210,7 @@ def no_capable_worker(
             for w in live
             if (not w.allowed_miners or miner in w.allowed_miners)
             and (not w.allowed_proof_types or proof_type in w.allowed_proof_types)
+            and proof_type not in w.refused_proof_types
         ]
         if not able:
             out.append(
@@ -211,6 +221,79 @@ def no_capable_worker(
                     f"(proof type {proof_type}); {len(live)} workers live",
                 )
             )
+    return out
+
+
+def _size(proof_type: int) -> str:
+    from prover.proofs.types import PoStProofType  # pure Python, no native code
+
+    try:
+        return PoStProofType.from_chain_id(int(proof_type)).size_name
+    except Exception:
+        return f"proof type {proof_type}"
+
+
+def bad_worker_parameters(
+    workers: Iterable[WorkerFact], now: datetime, live_s: float
+) -> list[Alert]:
+    """One alert per live worker and parameter file its start-up check
+    found wrong (it refuses that proof type). A file that is merely absent
+    pages only when the worker was told to prove that size
+    (``allowed_sizes``): a worker left open to every size lacks the files
+    of the sizes it is not meant for, and says so in ``prover workers
+    list``; ``ProverNoWorker`` pages when nobody is left for a miner."""
+    out = []
+    for w in workers:
+        if (now - w.last_seen).total_seconds() > live_s:
+            continue
+        for p in w.param_problems:
+            pt = int(p.get("proof_type") or 0)
+            if p.get("problem") == "missing" and pt not in w.allowed_proof_types:
+                continue
+            out.append(
+                Alert(
+                    PARAMETERS_BAD,
+                    {"worker": w.name, "file": str(p.get("file", ""))},
+                    summary=f"worker {w.name} refuses {_size(pt)} proofs: its parameter file "
+                    f"{p.get('file')} is {p.get('problem')}",
+                    details={
+                        "proof_type": _size(pt),
+                        "problem": str(p.get("problem", "")),
+                        "detail": str(p.get("detail", "")),
+                    },
+                )
+            )
+    return out
+
+
+def bad_manager_parameters(
+    manager: str, problems: Iterable[Mapping], in_use: Iterable[int] = ()
+) -> list[Alert]:
+    """The manager's own verifying keys found wrong at its start (it cannot
+    verify those proof types' proofs, so their results wait in the
+    workers' spools): one alert per file, labelled with the manager's name.
+    An absent key pages only for a proof type some miner or job uses. Every
+    manager verifies the results sent to it, so a standby raises these too
+    (a kind of its own, kept apart from what the leader raises)."""
+    used = {t + 5 if 5 <= t <= 9 else t for t in in_use}  # V1 ids as V1_1
+    out = []
+    for p in problems:
+        pt = int(p.get("proof_type") or 0)
+        if p.get("problem") == "missing" and pt not in used:
+            continue
+        out.append(
+            Alert(
+                MANAGER_PARAMETERS_BAD,
+                {"manager": manager, "file": str(p.get("file", ""))},
+                summary=f"manager {manager} cannot verify {_size(pt)} proofs: its verifying "
+                f"key {p.get('file')} is {p.get('problem')}",
+                details={
+                    "proof_type": _size(pt),
+                    "problem": str(p.get("problem", "")),
+                    "detail": str(p.get("detail", "")),
+                },
+            )
+        )
     return out
 
 

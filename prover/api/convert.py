@@ -166,10 +166,33 @@ def worker_to_pb(w: WorkerRow, running: list[int]) -> pb.Worker:
         allowed_proof_types=w.allowed_proof_types,
         draining=w.draining,
         running_jobs=running,
+        param_problems=param_problems_to_pb(w.param_problems or ()),
     )
     msg.registered_at.CopyFrom(timestamp(w.registered_at))
     msg.last_seen_at.CopyFrom(timestamp(w.last_seen_at))
     return msg
+
+
+# ---- parameter problems (a worker's start-up check) -------------------------------
+
+PARAM_PROBLEM_FIELDS = ("proof_type", "file", "problem", "detail")
+
+
+def param_problems_to_pb(problems) -> list[pb.ParamProblem]:
+    """Dicts ({proof_type, file, problem, detail}) as messages."""
+    return [
+        pb.ParamProblem(
+            proof_type=int(p.get("proof_type") or 0),
+            file=str(p.get("file", "")),
+            problem=str(p.get("problem", "")),
+            detail=str(p.get("detail", "")),
+        )
+        for p in problems
+    ]
+
+
+def param_problems_from_pb(msgs) -> list[dict]:
+    return [{k: getattr(m, k) for k in PARAM_PROBLEM_FIELDS} for m in msgs]
 
 
 # ---- the ledger --------------------------------------------------------------------

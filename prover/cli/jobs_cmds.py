@@ -14,7 +14,13 @@ import grpc
 
 from prover._proto import manager_pb2 as pb
 from prover.api.client import ApiInfoError, ManagerClient, resolve_api_info
-from prover.api.convert import from_timestamp, gpu_to_dict, new_job_to_pb, timings_from_pb
+from prover.api.convert import (
+    from_timestamp,
+    gpu_to_dict,
+    new_job_to_pb,
+    param_problems_from_pb,
+    timings_from_pb,
+)
 from prover.api.jobfile import parse_job_file
 from prover.cli.leader import leader_line
 from prover.store import InvalidJob
@@ -389,6 +395,8 @@ def workers_list(as_json, api, api_ca):
                         "running_jobs": list(w.running_jobs),
                         "allowed_miners": list(w.allowed_miners),
                         "allowed_proof_types": list(w.allowed_proof_types),
+                        "param_problems": param_problems_from_pb(w.param_problems),
+                        "refused_proof_types": _refused_sizes(w),
                         "gpus": [gpu_to_dict(g) for g in w.gpus],
                         "last_seen_at": from_timestamp(w, "last_seen_at").isoformat(),
                     }
@@ -411,12 +419,49 @@ def workers_list(as_json, api, api_ca):
                 "draining" if w.draining else "active",
                 ",".join(map(str, w.running_jobs)) or "-",
                 gpus,
+                "refuses " + ",".join(_refused_sizes(w)) if w.param_problems else "ok",
                 _ago(from_timestamp(w, "last_seen_at"), now),
             ]
         )
-    print_table(["Name", "Host", "State", "Jobs", "GPUs", "LastSeen"], rows)
+    print_table(["Name", "Host", "State", "Jobs", "GPUs", "Params", "LastSeen"], rows)
+    for w in workers:
+        for line in _param_problem_lines(w):
+            click.echo(line)
     if resp.leader.managers:
         click.echo(leader_line(resp.leader))
+
+
+def _size_name(proof_type: int) -> str:
+    from prover.proofs.types import PoStProofType
+
+    try:
+        return PoStProofType.from_chain_id(proof_type).size_name
+    except ValueError:
+        return str(proof_type)
+
+
+def _refused_sizes(w: pb.Worker) -> list[str]:
+    types = sorted({p.proof_type for p in w.param_problems})
+    return [_size_name(t) for t in types]
+
+
+def _param_problem_lines(w: pb.Worker) -> list[str]:
+    """Which file makes a worker refuse which size: one line per file found
+    wrong, one for the sizes it has no files for at all."""
+    lines, absent = [], []
+    by_type: dict[int, list] = {}
+    for p in w.param_problems:
+        by_type.setdefault(p.proof_type, []).append(p)
+    for t, problems in sorted(by_type.items()):
+        if all(p.problem == "missing" for p in problems) and len(problems) > 1:
+            absent.append(_size_name(t))
+            continue
+        for p in problems:
+            why = f"{p.problem}: {p.detail}" if p.detail else p.problem
+            lines.append(f"{w.name} refuses {_size_name(t)}: {p.file} {why}")
+    if absent:
+        lines.append(f"{w.name} has no parameter files for {', '.join(absent)}")
+    return lines
 
 
 @workers_group.command("drain")

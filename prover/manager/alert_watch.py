@@ -20,7 +20,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -30,6 +30,7 @@ from prover.config import AlertsConfig
 from prover.logs import get_logger
 from prover.store import JobStore, Ledger, StorageHosts
 from prover.store.database import utcnow
+from prover.store.jobs import refused_proof_types
 from prover.store.lease import Leadership
 from prover.store.ledger import Miss
 from prover.tracker import Tracker
@@ -71,6 +72,8 @@ class AlertWatch:
         hosts: StorageHosts | None = None,
         leadership: Callable[[], Leadership | None] | None = None,
         lease_ttl_s: float = 10.0,
+        own_parameters: Iterable[Mapping] = (),
+        name: Callable[[], str] = lambda: "",
         now: Callable[[], datetime] = utcnow,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -88,6 +91,9 @@ class AlertWatch:
         self.hosts = hosts
         self.leadership = leadership
         self.lease_ttl_s = lease_ttl_s
+        # the manager's own verifying keys found wrong at start, and its name
+        self.own_parameters = list(own_parameters)
+        self.name = name
         self.now = now
         self.monotonic = monotonic
         self._misses: dict[int, Miss] = {}  # by row id
@@ -115,14 +121,22 @@ class AlertWatch:
         leader's, and what it raised while it led is handed over."""
         now = self.now()
         if not leading:
-            self.book.forget({rules.NO_LEADER})
-            return self._observe(now, self._guard((rules.NO_LEADER,), self._leader))
+            self.book.forget({rules.NO_LEADER, rules.MANAGER_PARAMETERS_BAD})
+            return self._observe(
+                now,
+                self._guard((rules.NO_LEADER,), self._leader)
+                + self._guard((rules.MANAGER_PARAMETERS_BAD,), lambda: self._own_parameters(())),
+            )
         epoch = self.epoch()
         period = self._proving_period()
         sources: list[tuple[tuple[str, ...], Callable[[], list[Alert]]]] = [
             ((rules.NO_LEADER,), self._leader),
             ((rules.HEAD_STALLED,), self._head),
-            ((rules.NO_WORKER,), lambda: self._workers(now)),
+            ((rules.NO_WORKER, rules.PARAMETERS_BAD), lambda: self._workers(now)),
+            (
+                (rules.MANAGER_PARAMETERS_BAD,),
+                lambda: self._own_parameters(t for _, t in self._proof_types_in_use()),
+            ),
             ((rules.LOW_BALANCE,), lambda: self._balances(epoch, period)),
             ((rules.STORAGE_HOST_SILENT,), lambda: self._storage_hosts(now)),
         ]
@@ -206,20 +220,37 @@ class AlertWatch:
             self.config.head_stall_epochs,
         )
 
-    def _workers(self, now: datetime) -> list[Alert]:
+    def _proof_types_in_use(self) -> set[tuple[int, int]]:
+        """(miner, proof type) of the jobs waiting and the miners tracked."""
         miners = set(self.jobs.waiting_proof_types())
         if self.tracker is not None:
             tracked = set(self.tracker.config.miners)
             miners |= {(m, t) for m, t in self.tracker.proof_types.latest().items() if m in tracked}
-        if not miners:
-            return []
+        return miners
+
+    def _workers(self, now: datetime) -> list[Alert]:
         workers = [
             rules.WorkerFact(
-                w.name, w.last_seen_at, w.draining, w.allowed_miners, w.allowed_proof_types
+                w.name,
+                w.last_seen_at,
+                w.draining,
+                w.allowed_miners,
+                w.allowed_proof_types,
+                refused_proof_types(w.param_problems or ()),
+                w.param_problems or (),
             )
             for w in self.jobs.list_workers()
         ]
-        return rules.no_capable_worker(miners, workers, now, self.worker_live_s)
+        out = rules.bad_worker_parameters(workers, now, self.worker_live_s)
+        miners = self._proof_types_in_use()
+        if miners:
+            out += rules.no_capable_worker(miners, workers, now, self.worker_live_s)
+        return out
+
+    def _own_parameters(self, in_use: Iterable[int]) -> list[Alert]:
+        if not self.own_parameters:
+            return []
+        return rules.bad_manager_parameters(self.name(), self.own_parameters, in_use)
 
     def _storage_hosts(self, now: datetime) -> list[Alert]:
         if self.hosts is None:

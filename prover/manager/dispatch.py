@@ -157,9 +157,12 @@ class Dispatcher:
                 worker = self.store.get_worker(waiter.worker)
             except Exception:
                 worker = None
+            # what the worker may take (its refused proof types left out)
+            filt = JobStore.claim_filter(worker)
             key = (
-                tuple(worker.allowed_miners) if worker else (),
-                tuple(worker.allowed_proof_types) if worker else (),
+                tuple(sorted(filt.miners)),
+                tuple(sorted(filt.proof_types)),
+                filt.nothing,
                 waiter.exclude,
             )
             job, error = None, None
@@ -178,5 +181,5 @@ class Dispatcher:
                 else:
                     waiter.state = WAITING
                     exhausted.add(key)
-            if key == ((), (), ()) and key in exhausted:
+            if key == ((), (), False, ()) and key in exhausted:
                 return  # nothing ready at all: no one else can get anything

@@ -12,19 +12,19 @@ refuses or recognises it.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from prover import metrics
 from prover.manager.requests import BadRequest
 from prover.manager.verify import proof_problem
-from prover.proofs import PARTITION_PROOF_LEN, ParametersMissing
+from prover.proofs import PARTITION_PROOF_LEN, ParametersMissing, PoStProofType
 from prover.store import FinishOutcome, JobState, JobStore, UnknownJob
 
 
 class CannotVerify(Exception):
-    """The manager itself cannot verify proofs (parameters missing): the
-    worker should keep its result and try again later."""
+    """The manager itself cannot verify proofs (its verifying key missing
+    or wrong): the worker should keep its result and try again later."""
 
 
 @dataclass(frozen=True)
@@ -52,10 +52,17 @@ class Accepted:
     faulty: Sequence[int] = field(default_factory=tuple)
 
 
-def accept(store: JobStore, report: Report) -> Accepted:
+def accept(
+    store: JobStore, report: Report, unverifiable: Mapping[int, str] | None = None
+) -> Accepted:
     """Checks, verifies and records a worker's result (see the module
     docstring). Raises ``BadRequest``, ``UnknownJob``, ``CannotVerify`` or
-    the store's refusal of a stale result."""
+    the store's refusal of a stale result.
+
+    ``unverifiable``: proof type ids (V1_1, 10..14) whose verifying key the
+    manager's start-up check found wrong, with why; their proofs are not
+    verified with it (a truncated key would refuse good proofs and blame
+    the worker) but kept by the worker until the key is mended."""
     if report.success and (not report.proof or len(report.proof) % PARTITION_PROOF_LEN):
         raise BadRequest("proof", f"must be a multiple of {PARTITION_PROOF_LEN} bytes")
     job = store.get(report.job_id)
@@ -66,6 +73,9 @@ def accept(store: JobStore, report: Report) -> Accepted:
     success, error = report.success, report.error
     holder = job.attempt == report.attempt and job.worker == report.worker
     if success and holder and job.state == JobState.RUNNING:
+        why = (unverifiable or {}).get(PoStProofType.from_chain_id(job.proof_type).chain_id)
+        if why:
+            raise CannotVerify(f"manager cannot verify proofs: {why}")
         began = time.perf_counter()
         try:
             problem = proof_problem(job, report.proof, set(report.faulty))

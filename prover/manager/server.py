@@ -130,6 +130,7 @@ class Manager:
         else:
             self.epochs = EpochClock(cfg.chain.genesis_unix, cfg.chain.epoch_seconds)
         self.dispatcher = Dispatcher(clock=self.epochs)
+        self.parameter_problems = check_verifying_keys()
         self.alert_watch = self._alert_watch(cfg)
         started = time.monotonic()
         self.dispatcher.start(self.store)
@@ -154,6 +155,12 @@ class Manager:
                 on_proof=self._proof_accepted,
                 on_refused=self.alert_watch.refused,
                 hosts=self.hosts,
+                unverifiable={
+                    p["proof_type"]: f"its verifying key {p['file']} is {p['problem']} "
+                    f"({p['detail']}); mend it and restart the manager"
+                    for p in self.parameter_problems
+                    if p["problem"] != "missing"
+                },
             ),
             server,
         )
@@ -407,6 +414,8 @@ class Manager:
             hosts=self.hosts,
             leadership=self.leadership,
             lease_ttl_s=cfg.lease.ttl_s,
+            own_parameters=self.parameter_problems,
+            name=lambda: self.name,
         )
 
     def _embedded_devnet(self, cfg: ManagerConfig) -> ManagerConfig:
@@ -494,6 +503,52 @@ class Manager:
         if self.devnet_server is not None:
             self.devnet_server.stop()
         log.info("manager_stopped")
+
+
+def check_verifying_keys(directory: Path | None = None) -> list[dict]:
+    """The quick parameter check of the manager's verifying keys (it
+    verifies every proof; it never proves, so it needs no ``.params``), at
+    start: each key present, of its right size and digest (they are small).
+    Returns the problems as {proof_type, file, problem, detail}; a wrong key
+    is logged as an error, raised as an alert, and its proof type's results
+    are not verified with it (``CannotVerify``: the workers keep them)."""
+    from prover.proofs import PoStProofType
+    from prover.proofs.paramcheck import MISSING, quick_check
+
+    try:
+        report = quick_check(
+            list(PoStProofType), directory, verifying_keys_only=True, record_earlier=True
+        )
+    except Exception as exc:  # never keep the manager from starting
+        log.warning("parameters_check_failed", error=f"{type(exc).__name__}: {exc}")
+        return []
+    problems = []
+    for f in report.problems:
+        problems.append(
+            {
+                "proof_type": f.proof_type.chain_id,
+                "file": f.name,
+                "problem": f.status,
+                "detail": f.detail,
+            }
+        )
+        if f.status != MISSING:
+            log.error(
+                "verifying_key_bad",
+                proof_type=f.proof_type.size_name,
+                file=f.name,
+                problem=f.status,
+                detail=f.detail,
+                path=str(f.path),
+            )
+    log.info(
+        "verifying_keys_checked",
+        directory=str(report.directory),
+        ok=[f.proof_type.size_name for f in report.files if f.ok],
+        missing=[f.proof_type.size_name for f in report.problems if f.status == MISSING],
+        bad=[f.proof_type.size_name for f in report.problems if f.status != MISSING],
+    )
+    return problems
 
 
 def run_until_signalled(manager: Manager) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import contextlib
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 
 import grpc
@@ -22,6 +22,7 @@ from prover.api.convert import (
     job_to_pb,
     miss_to_pb,
     new_job_from_pb,
+    param_problems_from_pb,
     storage_host_to_pb,
     timings_from_pb,
     worker_to_pb,
@@ -130,6 +131,20 @@ def _worker_name(name: str) -> str:
     return name
 
 
+def _param_problems(msgs) -> list[dict]:
+    """A worker's parameter problems, checked: known proof types, short text."""
+    if len(msgs) > 50:
+        raise BadRequest("param_problems", "at most 50")
+    for m in msgs:
+        try:
+            PoStProofType.from_chain_id(m.proof_type)
+        except InvalidInput as exc:
+            raise BadRequest("param_problems", str(exc)) from None
+        if len(m.file) > 255 or len(m.problem) > 64 or len(m.detail) > 1000:
+            raise BadRequest("param_problems", "file, problem or detail too long")
+    return param_problems_from_pb(msgs)
+
+
 def _job_id(value: int, field: str = "job_id") -> int:
     if value <= 0:
         raise BadRequest(field, "must be a job id (positive)")
@@ -147,9 +162,12 @@ class WorkerServicer(pb_grpc.WorkerServiceServicer):
         on_proof: Callable[[], None] = lambda: None,
         on_refused: Callable[[int, str, str], None] = lambda job_id, worker, error: None,
         hosts: StorageHosts | None = None,
+        unverifiable: Mapping[int, str] | None = None,
     ) -> None:
         self.store = store
         self.hosts = hosts  # the storage hosts' index (AnnounceStorage, LocateStorage)
+        # proof types whose verifying key the manager found wrong at start
+        self.unverifiable = dict(unverifiable or {})
         self.dispatcher = dispatcher
         self.max_claim_wait_s = max_claim_wait_s
         self.heartbeat_interval_s = heartbeat_interval_s
@@ -164,6 +182,7 @@ class WorkerServicer(pb_grpc.WorkerServiceServicer):
                     PoStProofType.from_chain_id(pt)
                 except InvalidInput as exc:
                     raise BadRequest("allowed_proof_types", str(exc)) from None
+            problems = _param_problems(request.param_problems)
             self.store.register_worker(
                 name,
                 host=request.host,
@@ -173,8 +192,11 @@ class WorkerServicer(pb_grpc.WorkerServiceServicer):
                 cpuset=request.cpuset,
                 allowed_miners=request.allowed_miners,
                 allowed_proof_types=request.allowed_proof_types,
+                param_problems=problems,
             )
             log.info("worker_registered", worker=name, host=request.host, gpus=len(request.gpus))
+            for p in problems:
+                log.error("worker_parameters_refused", worker=name, **p)
             self.dispatcher.kick()
             return pb.RegisterResponse(
                 heartbeat_interval_ms=int(self.heartbeat_interval_s * 1000),
@@ -243,7 +265,7 @@ class WorkerServicer(pb_grpc.WorkerServiceServicer):
                 error=request.error or None,
                 timings=timings_from_pb(request.timings) if request.HasField("timings") else None,
             )
-            done = accept(self.store, report)
+            done = accept(self.store, report, self.unverifiable)
             if report.success and not done.success:
                 log.warning(
                     "invalid_proof", job_id=report.job_id, worker=report.worker, reason=done.error

@@ -59,7 +59,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from prover import _native
+from prover.proofs.native import _native
 from prover.proofs.types import PoStProofType
 
 # the digest parameters.json records: BLAKE2b-512, hex, its first 32 characters
@@ -174,6 +174,32 @@ def write_test_record(proof_type: PoStProofType, params: Path, vk: Path) -> Path
     tmp.write_text(json.dumps(record, indent=1) + "\n")
     os.replace(tmp, path)
     return path
+
+
+def record_earlier_test_parameters(proof_type: PoStProofType, params: Path, vk: Path) -> bool:
+    """Records test parameters generated before they were recorded, once:
+    2KiB or 8MiB files with the generator's ``.meta`` beside them (the
+    official files come without one), whole as far as their headers tell,
+    and not the official bytes. Official files, files already recorded and
+    files that are not whole are left alone (the check names the latter).
+    True when a record was written; a directory that cannot be written is
+    left as it is."""
+    if proof_type.sector_size > 8 << 20 or not params.with_suffix(".meta").is_file():
+        return False
+    if read_test_record(params) or not (params.is_file() and vk.is_file()):
+        return False
+    try:
+        for path in (params, vk):
+            if groth16_size(path, _kind(path)) != path.stat().st_size:
+                return False
+        if any(
+            file_digest(p) == getattr(published().get(p.name), "digest", None) for p in (params, vk)
+        ):
+            return False
+        write_test_record(proof_type, params, vk)
+    except OSError:
+        return False
+    return True
 
 
 # ---- the check -------------------------------------------------------------------
@@ -347,14 +373,20 @@ def check_parameters(
     *,
     full: bool = True,
     verifying_keys_only: bool = False,
+    record_earlier: bool = False,
 ) -> CheckReport:
     """Checks the files ``proof_types`` need in ``directory`` (default: the
     library's); ``full`` hashes every file, else the quick form.
-    ``verifying_keys_only``: only the ``.vk`` files (what a verifier needs)."""
+    ``verifying_keys_only``: only the ``.vk`` files (what a verifier needs).
+    ``record_earlier``: first record test parameters generated before
+    they were recorded (``record_earlier_test_parameters``), as the daemons
+    do at start so that an upgrade does not refuse them."""
     directory = Path(directory) if directory is not None else default_directory()
     files: list[FileCheck] = []
     for pt in dict.fromkeys(PoStProofType.parse(p) for p in proof_types):
         params, vk = proof_type_files(pt, directory)
+        if record_earlier:
+            record_earlier_test_parameters(pt, params, vk)
         record = read_test_record(params)
         for path in (vk,) if verifying_keys_only else (params, vk):
             files.append(check_file(pt, path, full=full, record=record))
@@ -366,10 +398,15 @@ def quick_check(
     directory: str | Path | None = None,
     *,
     verifying_keys_only: bool = False,
+    record_earlier: bool = False,
 ) -> CheckReport:
     """The start-up form: present, of the right size, small files hashed."""
     return check_parameters(
-        proof_types, directory, full=False, verifying_keys_only=verifying_keys_only
+        proof_types,
+        directory,
+        full=False,
+        verifying_keys_only=verifying_keys_only,
+        record_earlier=record_earlier,
     )
 
 

@@ -6,7 +6,9 @@ The proofs library reads ``FIL_PROOFS_PARAMETER_CACHE`` (default
 generates missing files. Production sizes need the official files; for 2KiB
 and 8MiB this module makes random parameters for the real circuit, as
 upstream's paramcache does for its CI. They prove and verify locally and are
-worth nothing anywhere else.
+worth nothing anywhere else; their sizes and digests are recorded beside
+them, so that ``prover params check`` tells them from the official files
+(``prover.proofs.paramcheck``).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pathlib import Path
 from prover.logs import get_logger
 from prover.proofs.errors import ParametersMissing
 from prover.proofs.native import _native
+from prover.proofs.paramcheck import record_earlier_test_parameters, write_test_record
 from prover.proofs.types import PoStProofType
 
 log = get_logger(__name__)
@@ -69,10 +72,13 @@ def ensure_test_params(
     params, vk, generated = _native.generate_test_params(pt.api_name, str(directory))
     files = ParameterFiles(Path(params), Path(vk), generated)
     if generated:
+        write_test_record(pt, files.params, files.verifying_key)
         log.warning(
             "test_parameters_generated",
             proof_type=pt.api_name,
             params=str(files.params),
             note="random Groth16 parameters: valid for local use only, never on a real network",
         )
+    elif record_earlier_test_parameters(pt, files.params, files.verifying_key):
+        log.info("test_parameters_recorded", proof_type=pt.api_name, params=str(files.params))
     return files

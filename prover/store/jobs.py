@@ -14,7 +14,7 @@ that heartbeats and finishes must present.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -33,8 +33,13 @@ JOBS = JobRow.__table__
 WORKERS = WorkerRow.__table__
 
 _WORKER_FILTERS = select(
-    WORKERS.c.draining, WORKERS.c.allowed_miners, WORKERS.c.allowed_proof_types
+    WORKERS.c.draining,
+    WORKERS.c.allowed_miners,
+    WORKERS.c.allowed_proof_types,
+    WORKERS.c.param_problems,
 ).where(WORKERS.c.name == bindparam("name"))
+# every WindowPoSt proof type id a job may carry (V1 5..9, V1_1 10..14)
+_ALL_PROOF_TYPES = frozenset(range(5, 15))
 
 
 @functools.cache
@@ -133,6 +138,19 @@ def _without_bulk(q, sectors: bool, proofs: bool):
     return q.options(*(defer(c, raiseload=True) for c in left_out)) if left_out else q
 
 
+def refused_proof_types(param_problems: Iterable[Mapping]) -> frozenset[int]:
+    """The proof type ids a worker refuses for its parameter problems: each
+    size under both its chain ids (V1 ``t - 5`` and V1_1 ``t``), one circuit."""
+    out: set[int] = set()
+    for p in param_problems:
+        t = int(p.get("proof_type") or 0)
+        if 10 <= t <= 14:
+            out |= {t, t - 5}
+        elif 5 <= t <= 9:
+            out |= {t, t + 5}
+    return frozenset(out)
+
+
 def expiry_reason(job: JobRow) -> str:
     """What an unfinished job was doing when its deadline closed: the first
     thing an operator needs after a miss."""
@@ -146,10 +164,12 @@ def expiry_reason(job: JobRow) -> str:
 
 @dataclass(frozen=True)
 class ClaimFilter:
-    """Which jobs a worker may take; empty means any."""
+    """Which jobs a worker may take; empty means any, and ``nothing`` none
+    at all (every proof type it may take is one it refuses)."""
 
     miners: frozenset[int] = field(default_factory=frozenset)
     proof_types: frozenset[int] = field(default_factory=frozenset)
+    nothing: bool = False
 
 
 @dataclass(frozen=True)
@@ -293,6 +313,8 @@ class JobStore:
                 return None
             if filt is None:
                 filt = self.claim_filter(w)
+            if filt.nothing:
+                return None
             params = {"b_worker": worker, "b_now": now}
             if filt.miners:
                 params["miners"] = sorted(filt.miners)
@@ -656,8 +678,12 @@ class JobStore:
         cpuset: str = "",
         allowed_miners: Iterable[int] = (),
         allowed_proof_types: Iterable[int] = (),
+        param_problems: Iterable[Mapping] = (),
     ) -> WorkerRow:
-        """Creates or refreshes a worker; registering again ends a drain."""
+        """Creates or refreshes a worker; registering again ends a drain.
+        ``param_problems`` ({proof_type, file, problem, detail}) are the
+        files its start-up check found wrong: no job of their proof types is
+        handed to it (``claim_filter``)."""
         now = self._now()
         with self._write(), self._session() as s, s.begin():
             w = s.get(WorkerRow, name) or WorkerRow(name=name, registered_at=now, last_seen_at=now)
@@ -665,6 +691,10 @@ class JobStore:
             w.gpus = list(gpus or [])
             w.allowed_miners = sorted(set(allowed_miners))
             w.allowed_proof_types = sorted(set(allowed_proof_types))
+            w.param_problems = [
+                {k: p.get(k, "") for k in ("proof_type", "file", "problem", "detail")}
+                for p in param_problems
+            ]
             w.registered_at = now
             w.last_seen_at = now
             w.draining = False
@@ -807,7 +837,15 @@ class JobStore:
 
     @staticmethod
     def claim_filter(worker) -> ClaimFilter:
-        """A registered worker's filters (a WorkerRow or a row with its columns)."""
+        """A registered worker's filters (a WorkerRow or a row with its
+        columns): the proof types it allows, less those it refuses."""
         if worker is None:
             return ClaimFilter()
-        return ClaimFilter(frozenset(worker.allowed_miners), frozenset(worker.allowed_proof_types))
+        miners = frozenset(worker.allowed_miners)
+        types = frozenset(worker.allowed_proof_types)
+        refused = refused_proof_types(worker.param_problems or ())
+        if refused:
+            types = (types or _ALL_PROOF_TYPES) - refused
+            if not types:
+                return ClaimFilter(miners, nothing=True)
+        return ClaimFilter(miners, types)

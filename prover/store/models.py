@@ -158,6 +158,11 @@ class WorkerRow(SQLModel, table=True):
     registered_at: datetime = _ts(nullable=False)
     last_seen_at: datetime = _ts(nullable=False)
     draining: bool = False
+    # the files its start-up check found wrong, as {proof_type, file,
+    # problem, detail}: no job of those proof types is handed to it
+    param_problems: list[dict] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]")
+    )
 
 
 class MessageRow(SQLModel, table=True):

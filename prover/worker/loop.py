@@ -15,6 +15,7 @@ import queue
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import grpc
@@ -22,10 +23,10 @@ import grpc
 from prover import __version__
 from prover._proto import manager_pb2 as pb
 from prover.api.client import ManagerClient
-from prover.api.convert import sector_from_pb, timings_to_pb
+from prover.api.convert import param_problems_to_pb, sector_from_pb, timings_to_pb
 from prover.logs import get_logger
 from prover.metrics.http import HttpServer, metrics_route
-from prover.proofs import MissingStorage
+from prover.proofs import MissingStorage, PoStProofType
 from prover.worker.compute import ComputeSettings, ComputeSlot, Outcome, Task
 from prover.worker.config import WorkerConfig, default_spool_dir
 from prover.worker.gpu import gpu_facts
@@ -35,6 +36,26 @@ from prover.worker.placement import Placement, place
 from prover.worker.spool import Spool
 
 log = get_logger("prover.worker")
+
+
+def check_parameters(proof_types: list[int]) -> list[dict]:
+    """The quick parameter check (``prover params check --quick``) of these
+    proof types in the library's directory, as problems {proof_type (chain
+    id), file, problem, detail}. Test parameters generated before they were
+    recorded are recorded first, so that an upgrade does not refuse them."""
+    from prover.proofs.paramcheck import quick_check
+
+    report = quick_check(proof_types, record_earlier=True)
+    return [
+        {
+            "proof_type": f.proof_type.chain_id,
+            "file": f.name,
+            "problem": f.status,
+            "detail": f.detail,
+        }
+        for f in report.problems
+    ]
+
 
 RETRYABLE = {
     grpc.StatusCode.UNAVAILABLE,
@@ -82,6 +103,7 @@ class Worker:
         client: ManagerClient,
         pinning: Pinning,
         spool: Spool | None = None,
+        param_check: Callable[[list[int]], list[dict]] | None = None,
     ) -> None:
         self.config = config
         self.client = client
@@ -113,6 +135,47 @@ class Worker:
         self.metrics = WorkerMetrics(config.name, lambda: gpu_facts(pinning.gpu))
         self.http: HttpServer | None = None
         self._done = threading.Event()
+        # the parameter files found wrong at start ({proof_type, file,
+        # problem, detail}), sent at Register: the manager hands this worker
+        # no job of their proof types (the chain ids of each, refused here)
+        self.param_problems: list[dict] = []
+        self.refused_proof_types: frozenset[int] = frozenset()
+        self._param_check = param_check or check_parameters
+
+    # ---- its parameter files ------------------------------------------------
+
+    def check_parameters(self) -> None:
+        """The quick parameter check of the proof types this worker may take
+        (``allowed_sizes``, else all): the types with a file missing,
+        truncated or wrong are refused, named at Register and logged."""
+        candidates = self.config.allowed_proof_types or [pt.chain_id for pt in PoStProofType]
+        try:
+            problems = self._param_check(candidates)
+        except Exception as exc:  # the check must never stop the worker
+            log.warning("parameters_check_failed", error=f"{type(exc).__name__}: {exc}")
+            problems = []
+        self.param_problems = problems
+        self.refused_proof_types = frozenset(
+            t for p in problems for t in (p["proof_type"], p["proof_type"] - 5)
+        )
+        for p in problems:
+            explicit = p["proof_type"] in self.config.allowed_proof_types
+            quiet = p["problem"] == "missing" and not explicit
+            (log.info if quiet else log.error)(
+                "parameters_refused",
+                proof_type=PoStProofType.from_chain_id(p["proof_type"]).size_name,
+                file=p["file"],
+                problem=p["problem"],
+                detail=p["detail"],
+            )
+        able = sorted(
+            {PoStProofType.from_chain_id(t).size_name for t in candidates}
+            - {PoStProofType.from_chain_id(p["proof_type"]).size_name for p in problems},
+            key=lambda n: PoStProofType.from_sector_size(n).value,
+        )
+        log.info(
+            "parameters_checked", proves=able, refused=len({p["proof_type"] for p in problems})
+        )
 
     # ---- what this worker holds --------------------------------------------
 
@@ -170,6 +233,7 @@ class Worker:
             cpuset=",".join(map(str, sorted(self.pinning.cpus))),
             allowed_miners=self.config.allowed_miners,
             allowed_proof_types=self.config.allowed_proof_types,
+            param_problems=param_problems_to_pb(self.param_problems),
         )
         delay = 0.5
         while not self.stopping.is_set():
@@ -242,6 +306,15 @@ class Worker:
             raise
         self._claim_failures = 0
         return resp.job if resp.HasField("job") else None
+
+    def _refusal(self, proof_type: int) -> str:
+        files = [
+            f"{p['file']} {p['problem']}"
+            for p in self.param_problems
+            if proof_type in (p["proof_type"], p["proof_type"] - 5)
+        ]
+        size = PoStProofType.from_chain_id(proof_type).size_name
+        return f"worker refuses {size} proofs, its parameter files are wrong: " + "; ".join(files)
 
     def _release(self, job: pb.Job, reason: str) -> None:
         try:
@@ -522,6 +595,7 @@ class Worker:
 
     def _run(self) -> None:
         spooled = self._load_spool()
+        self.check_parameters()
         self.register()
         hb = threading.Thread(target=self._heartbeat_loop, name="heartbeat", daemon=True)
         hb.start()
@@ -561,6 +635,13 @@ class Worker:
                     deadline=job.deadline,
                     partition=job.partition,
                 )
+                if job.proof_type in self.refused_proof_types:
+                    # a manager that does not know the refusal handed it over
+                    self.excluded.add(job.id)
+                    self._release(job, self._refusal(job.proof_type))
+                    self._let_go(job)
+                    self.free.put(slot)
+                    continue
                 try:
                     skipped = set(job.skipped)
                     placement = place(
