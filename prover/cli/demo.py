@@ -126,16 +126,46 @@ def _metrics_option(proc: _Proc) -> list[str]:
     return ["--metrics-listen", proc.http or "127.0.0.1:0"]
 
 
-def _wait_for_metrics(proc: _Proc, event: str) -> str:
-    """The ``/metrics`` address ``proc`` logged in its ``event`` line."""
-    for _ in range(600):
-        if proc.exited() is not None:
-            raise click.ClickException(f"{proc.name} exited; see {proc.log}")
-        for line in proc.log.read_text().splitlines():
-            if event in line and "listen=" in line:
-                return line.split("listen=")[1].split()[0].strip("'\",")
-        time.sleep(0.1)
-    raise click.ClickException(f"{proc.name} did not serve /metrics; see {proc.log}")
+def _metrics_address(proc: _Proc, event: str) -> str:
+    """The ``/metrics`` address ``proc`` logged in its ``event`` line, ""
+    while not logged yet."""
+    for line in proc.log.read_text().splitlines():
+        if event in line and "listen=" in line:
+            return line.split("listen=")[1].split()[0].strip("'\",")
+    return ""
+
+
+class _ScrapeConfig:
+    """Writes the demo's ``prometheus.yml`` once every worker and the
+    storage host has said where its ``/metrics`` is (asked from the watch
+    loop, so that the demo's first status is not held up by their starts)."""
+
+    def __init__(self, path: Path, managers: list[_Proc], storage: _Proc, workers: list[_Proc]):
+        self.path = path
+        self.managers, self.storage, self.workers = managers, storage, workers
+        self.written = False
+
+    def poll(self) -> str | None:
+        """The line to print once written; None before and after."""
+        if self.written:
+            return None
+        self.storage.http = self.storage.http or _metrics_address(self.storage, "http_listening")
+        for w in self.workers:
+            w.http = w.http or _metrics_address(w, "metrics_listening")
+        if not self.storage.http or not all(w.http for w in self.workers):
+            return None
+        self.path.write_text(
+            scrape_config(
+                [m.http for m in self.managers if m.http],
+                [self.storage.http],
+                [w.http for w in self.workers],
+            )
+        )
+        self.written = True
+        return (
+            f"metrics of the storage host and workers too; a Prometheus scrape config for "
+            f"every process: {self.path}"
+        )
 
 
 def scrape_config(managers: list[str], storage: list[str], workers: list[str]) -> str:
@@ -264,15 +294,7 @@ def demo(workers, managers, minutes, window, deadlines, home) -> None:
             )
             procs.append(w.start())
             local.append(w)
-        storage.http = _wait_for_metrics(storage, "http_listening")
-        for w in local:
-            w.http = _wait_for_metrics(w, "metrics_listening")
-        scrape = home / "prometheus.yml"
-        scrape.write_text(
-            scrape_config(
-                [m.http for m in managers_up if m.http], [storage.http], [w.http for w in local]
-            )
-        )
+        scrape = _ScrapeConfig(home / "prometheus.yml", managers_up, storage, local)
         if managers == 1:
             click.echo(
                 f"manager on 127.0.0.1:{managers_up[0].port}, a storage host and {workers} "
@@ -289,12 +311,8 @@ def demo(workers, managers, minutes, window, deadlines, home) -> None:
                 who = f"{m.name} " if managers > 1 else ""
                 click.echo(f"{who}dashboard: http://{m.http}/")
                 click.echo(f"{who}metrics: http://{m.http}/metrics")
-        click.echo(
-            f"metrics of the storage host and workers too; a Prometheus scrape config for "
-            f"every process: {scrape}"
-        )
         admin = make_token(secret, "admin")
-        _watch(home, minutes, procs, f"{admin}:{addresses}", several=managers > 1)
+        _watch(home, minutes, procs, f"{admin}:{addresses}", several=managers > 1, scrape=scrape)
     finally:
         for p in reversed(procs):
             p.stop()
@@ -552,7 +570,15 @@ def _supervise(procs: list[_Proc], screen: _Screen) -> None:
         p.start()
 
 
-def _watch(home: Path, minutes: float, procs, api: str, *, several: bool = False) -> None:
+def _watch(
+    home: Path,
+    minutes: float,
+    procs,
+    api: str,
+    *,
+    several: bool = False,
+    scrape: _ScrapeConfig | None = None,
+) -> None:
     """Prints what happens on the devnet, with a live status line, until
     the time is up or Ctrl-C; then a summary of the run."""
     from prover.api.client import ManagerClient, parse_api_info
@@ -568,6 +594,9 @@ def _watch(home: Path, minutes: float, procs, api: str, *, several: bool = False
     try:
         while time.monotonic() < until:
             _supervise(procs, screen)
+            written = scrape.poll() if scrape is not None else None
+            if written:
+                screen.event(written)
             if several:
                 now = _leader(client)
                 if now != led and now[0]:

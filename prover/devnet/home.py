@@ -102,13 +102,18 @@ def _spread_step(parts: int, first: int, period_deadlines: int) -> int:
 
 
 def load_devnet_setup(home: Path) -> Devnet | None:
-    """The home's devnet set-up alone (miners, policy), its running chain
-    neither read nor written: what may be read while another process runs
-    it (``load_devnet`` records the genesis in ``chain.json``)."""
+    """The home's devnet set-up alone (miners, policy) and the genesis its
+    chain counts from (``load_devnet`` records it in ``chain.json`` at the
+    first start); nothing else of the running chain is read, and nothing is
+    written: what may be read while another process runs it."""
     config, _ = devnet_paths(home)
     if not config.is_file():
         return None
-    return Devnet.from_json(json.loads(config.read_text()))
+    net = Devnet.from_json(json.loads(config.read_text()))
+    state = config.parent / STATE_FILE
+    if state.is_file():
+        net.genesis = float(json.loads(state.read_text())["genesis"])
+    return net
 
 
 def load_devnet(home: Path) -> Devnet | None:
