@@ -141,7 +141,7 @@ def _kind(path: Path) -> str:
 # ---- the record of generated test parameters ------------------------------------
 
 
-def test_record_path(params: Path) -> Path:
+def record_path(params: Path) -> Path:
     """Where the record of generated test parameters for ``params`` lives."""
     return params.with_name(params.stem + TEST_RECORD_SUFFIX)
 
@@ -150,7 +150,7 @@ def read_test_record(params: Path) -> dict[str, tuple[int, str]]:
     """File name -> (size, digest) of the test parameters recorded beside
     ``params``; empty when there is no (readable) record."""
     try:
-        raw = json.loads(test_record_path(params).read_text())
+        raw = json.loads(record_path(params).read_text())
         return {name: (int(e["size"]), str(e["digest"])) for name, e in raw["files"].items()}
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return {}
@@ -169,7 +169,7 @@ def write_test_record(proof_type: PoStProofType, params: Path, vk: Path) -> Path
             p.name: {"size": p.stat().st_size, "digest": file_digest(p)} for p in (params, vk)
         },
     }
-    path = test_record_path(params)
+    path = record_path(params)
     tmp = path.with_name(f"{path.name}.tmp.{os.getpid()}")
     tmp.write_text(json.dumps(record, indent=1) + "\n")
     os.replace(tmp, path)

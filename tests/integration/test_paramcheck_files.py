@@ -95,7 +95,7 @@ def test_a_deleted_verifying_key_is_missing(params_dir):
 
 def test_official_names_with_other_digests_are_wrong(params_dir):
     params, vk = files(params_dir)
-    pc.test_record_path(params).unlink()  # not recorded: the names alone prove nothing
+    pc.record_path(params).unlink()  # not recorded: the names alone prove nothing
     report = pc.check_parameters([KIB2], params_dir)
     assert [f.status for f in report.files] == [pc.WRONG_DIGEST] * 2
     official = pc.published()[params.name].digest
@@ -115,7 +115,7 @@ def test_official_names_with_other_digests_are_wrong(params_dir):
 
 def test_earlier_generated_files_are_recorded_once_whole_ones_only(params_dir):
     params, _ = files(params_dir)
-    record = pc.test_record_path(params)
+    record = pc.record_path(params)
     record.unlink()
     assert not ensure_test_params(KIB2, params_dir).generated
     assert record.is_file() and pc.check_parameters([KIB2], params_dir).ok

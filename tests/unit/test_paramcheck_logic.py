@@ -106,7 +106,7 @@ def test_quick_passes_a_long_enough_large_file_unhashed_the_full_check_hashes_it
 def test_recorded_test_parameters_are_test_never_official(tmp_path):
     params, vk = pair(tmp_path)
     pc.write_test_record(KIB2, params, vk)
-    record = json.loads(pc.test_record_path(params).read_text())
+    record = json.loads(pc.record_path(params).read_text())
     assert set(record["files"]) == {params.name, vk.name}
     report = pc.check_parameters([KIB2], tmp_path)
     assert report.ok and [f.origin for f in report.files] == ["test", "test"]
