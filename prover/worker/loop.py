@@ -7,7 +7,13 @@ sends a job claimed for this worker before its previous heartbeat, and not
 listed, back to ready (the claim's answer was lost). A finished result is
 written to the spool before its Finish is sent and removed once a manager
 answered; a result still spooled is held (and listed) too, and delivered
-in the background or by the next process of this worker."""
+in the background or by the next process of this worker.
+
+Before it registers, the worker checks the parameter files of the sizes it
+may take (``prover params check --quick``) and names at Register the ones
+found missing, truncated or wrong: the manager hands it no job of those
+sizes, and a job of one handed over anyway (by a manager that does not know
+the refusal) is given back naming the file."""
 
 from __future__ import annotations
 
