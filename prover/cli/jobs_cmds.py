@@ -396,7 +396,7 @@ def workers_list(as_json, api, api_ca):
                         "allowed_miners": list(w.allowed_miners),
                         "allowed_proof_types": list(w.allowed_proof_types),
                         "param_problems": param_problems_from_pb(w.param_problems),
-                        "refused_proof_types": _refused_sizes(w),
+                        "refused_sizes": _refused_sizes(w),
                         "gpus": [gpu_to_dict(g) for g in w.gpus],
                         "last_seen_at": from_timestamp(w, "last_seen_at").isoformat(),
                     }

@@ -89,7 +89,9 @@ def test_a_worker_with_a_truncated_file_refuses_that_size_and_names_the_file(tmp
         problems = {p["file"]: p for p in listed["param_problems"]}
         assert problems[cut.name]["problem"] == "truncated"
         assert problems[cut.name]["proof_type"] == KIB2.chain_id
-        assert "2KiB" in listed["refused_proof_types"]
+        # only 2KiB files in its directory: the other sizes have none at all
+        assert listed["refused_sizes"] == ["2KiB", "8MiB", "512MiB", "32GiB", "64GiB"]
+        assert "w1 has no parameter files for 8MiB, 512MiB, 32GiB, 64GiB" in text
 
         (alert,) = wait_until(
             lambda: alert_named(m, "ProverParametersBad"), 30, "no ProverParametersBad alert"
