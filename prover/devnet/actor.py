@@ -113,6 +113,14 @@ class DevnetMessage:
     gas_used: int = 0
     params: bytes = b""  # as included (ChainGetMessage would show them)
     fee: int = 0  # attoFIL its sender paid (burnt and tipped)
+    # the rest of the message as included, for ChainGetMessage (0 in a
+    # chain saved before they were kept)
+    nonce: int = 0
+    value: int = 0
+    gas_limit: int = 0
+    gas_fee_cap: int = 0
+    gas_premium: int = 0
+    version: int = 0
 
 
 class Devnet:
@@ -309,6 +317,12 @@ class Devnet:
                 used,
                 msg.params,
                 fee,
+                nonce=msg.nonce,
+                value=msg.value,
+                gas_limit=msg.gas_limit,
+                gas_fee_cap=msg.gas_fee_cap,
+                gas_premium=msg.gas_premium,
+                version=msg.version,
             )
         return bool(included)
 
