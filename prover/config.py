@@ -121,6 +121,10 @@ def unique_storages(v: list[StorageConfig]) -> list[StorageConfig]:
 class ChainConfig(_Strict):
     # Lotus full node "<token>:<multiaddr or URL>". Empty: no tracker.
     api: str = ""
+    # Shadow mode: prove every deadline as live (planning, workers,
+    # verification) but never sign or send; at each Close compare with what
+    # the chain shows (the existing system's PoSt). No sender or wallet needed.
+    shadow: bool = False
     network: str = Field(default="f", pattern="^[ft]$")
     miners: list[int] = []
     # Who sends PoSt and recovery messages: these addresses in order, or

@@ -594,6 +594,56 @@ class ChainMessage(_message.Message):
     fee_paid: str
     def __init__(self, cid: _Optional[str] = ..., kind: _Optional[str] = ..., deadline: _Optional[int] = ..., partitions: _Optional[_Iterable[int]] = ..., state: _Optional[str] = ..., pushed_epoch: _Optional[int] = ..., landed_epoch: _Optional[int] = ..., exit_code: _Optional[int] = ..., error: _Optional[str] = ..., sender: _Optional[str] = ..., nonce: _Optional[int] = ..., gas_limit: _Optional[int] = ..., gas_fee_cap: _Optional[str] = ..., gas_premium: _Optional[str] = ..., gas_used: _Optional[int] = ..., replaced_cids: _Optional[_Iterable[str]] = ..., base_fee: _Optional[str] = ..., fee_paid: _Optional[str] = ...) -> None: ...
 
+class ShadowRequest(_message.Message):
+    __slots__ = ("miner", "limit")
+    MINER_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    miner: int
+    limit: int
+    def __init__(self, miner: _Optional[int] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class ShadowPartition(_message.Message):
+    __slots__ = ("miner", "period_start", "deadline", "partition", "open", "close", "job_id", "ready_epoch", "skipped", "chain_epoch", "chain_cid", "chain_sender", "chain_exit_code", "chain_faulty", "outcome")
+    MINER_FIELD_NUMBER: _ClassVar[int]
+    PERIOD_START_FIELD_NUMBER: _ClassVar[int]
+    DEADLINE_FIELD_NUMBER: _ClassVar[int]
+    PARTITION_FIELD_NUMBER: _ClassVar[int]
+    OPEN_FIELD_NUMBER: _ClassVar[int]
+    CLOSE_FIELD_NUMBER: _ClassVar[int]
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    READY_EPOCH_FIELD_NUMBER: _ClassVar[int]
+    SKIPPED_FIELD_NUMBER: _ClassVar[int]
+    CHAIN_EPOCH_FIELD_NUMBER: _ClassVar[int]
+    CHAIN_CID_FIELD_NUMBER: _ClassVar[int]
+    CHAIN_SENDER_FIELD_NUMBER: _ClassVar[int]
+    CHAIN_EXIT_CODE_FIELD_NUMBER: _ClassVar[int]
+    CHAIN_FAULTY_FIELD_NUMBER: _ClassVar[int]
+    OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    miner: int
+    period_start: int
+    deadline: int
+    partition: int
+    open: int
+    close: int
+    job_id: int
+    ready_epoch: int
+    skipped: _containers.RepeatedScalarFieldContainer[int]
+    chain_epoch: int
+    chain_cid: str
+    chain_sender: str
+    chain_exit_code: int
+    chain_faulty: _containers.RepeatedScalarFieldContainer[int]
+    outcome: str
+    def __init__(self, miner: _Optional[int] = ..., period_start: _Optional[int] = ..., deadline: _Optional[int] = ..., partition: _Optional[int] = ..., open: _Optional[int] = ..., close: _Optional[int] = ..., job_id: _Optional[int] = ..., ready_epoch: _Optional[int] = ..., skipped: _Optional[_Iterable[int]] = ..., chain_epoch: _Optional[int] = ..., chain_cid: _Optional[str] = ..., chain_sender: _Optional[str] = ..., chain_exit_code: _Optional[int] = ..., chain_faulty: _Optional[_Iterable[int]] = ..., outcome: _Optional[str] = ...) -> None: ...
+
+class ShadowResponse(_message.Message):
+    __slots__ = ("shadow", "partitions")
+    SHADOW_FIELD_NUMBER: _ClassVar[int]
+    PARTITIONS_FIELD_NUMBER: _ClassVar[int]
+    shadow: bool
+    partitions: _containers.RepeatedCompositeFieldContainer[ShadowPartition]
+    def __init__(self, shadow: _Optional[bool] = ..., partitions: _Optional[_Iterable[_Union[ShadowPartition, _Mapping]]] = ...) -> None: ...
+
 class Miss(_message.Message):
     __slots__ = ("miner", "period_start", "deadline", "partition", "close_epoch", "sectors", "reason", "recorded_at")
     MINER_FIELD_NUMBER: _ClassVar[int]

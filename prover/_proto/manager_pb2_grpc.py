@@ -404,6 +404,11 @@ class AdminServiceStub:
                 request_serializer=prover_dot___proto_dot_manager__pb2.DeadlinesRequest.SerializeToString,
                 response_deserializer=prover_dot___proto_dot_manager__pb2.DeadlinesResponse.FromString,
                 _registered_method=True)
+        self.Shadow = channel.unary_unary(
+                '/prover.v1.AdminService/Shadow',
+                request_serializer=prover_dot___proto_dot_manager__pb2.ShadowRequest.SerializeToString,
+                response_deserializer=prover_dot___proto_dot_manager__pb2.ShadowResponse.FromString,
+                _registered_method=True)
         self.ProveDeadline = channel.unary_unary(
                 '/prover.v1.AdminService/ProveDeadline',
                 request_serializer=prover_dot___proto_dot_manager__pb2.ProveDeadlineRequest.SerializeToString,
@@ -477,6 +482,12 @@ class AdminServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Shadow(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ProveDeadline(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -543,6 +554,11 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     servicer.Deadlines,
                     request_deserializer=prover_dot___proto_dot_manager__pb2.DeadlinesRequest.FromString,
                     response_serializer=prover_dot___proto_dot_manager__pb2.DeadlinesResponse.SerializeToString,
+            ),
+            'Shadow': grpc.unary_unary_rpc_method_handler(
+                    servicer.Shadow,
+                    request_deserializer=prover_dot___proto_dot_manager__pb2.ShadowRequest.FromString,
+                    response_serializer=prover_dot___proto_dot_manager__pb2.ShadowResponse.SerializeToString,
             ),
             'ProveDeadline': grpc.unary_unary_rpc_method_handler(
                     servicer.ProveDeadline,
@@ -781,6 +797,33 @@ class AdminService:
             '/prover.v1.AdminService/Deadlines',
             prover_dot___proto_dot_manager__pb2.DeadlinesRequest.SerializeToString,
             prover_dot___proto_dot_manager__pb2.DeadlinesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Shadow(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/prover.v1.AdminService/Shadow',
+            prover_dot___proto_dot_manager__pb2.ShadowRequest.SerializeToString,
+            prover_dot___proto_dot_manager__pb2.ShadowResponse.FromString,
             options,
             channel_credentials,
             insecure,

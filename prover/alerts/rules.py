@@ -32,6 +32,8 @@ STORAGE_HOST_SILENT = "ProverStorageHostSilent"
 NO_LEADER = "ProverNoLeader"
 PARAMETERS_BAD = "ProverParametersBad"
 MANAGER_PARAMETERS_BAD = "ProverManagerParametersBad"
+SHADOW_WOULD_MISS = "ProverShadowWouldMiss"
+SHADOW_CHAIN_MISSED = "ProverShadowChainMissed"
 ALERT_NAMES = (
     PARTITION_MISSED,
     SECTORS_LEFT_OUT,
@@ -45,9 +47,16 @@ ALERT_NAMES = (
     NO_LEADER,
     PARAMETERS_BAD,
     MANAGER_PARAMETERS_BAD,
+    SHADOW_WOULD_MISS,
+    SHADOW_CHAIN_MISSED,
 )
-# raised as warnings; the others are critical
-WARNINGS = frozenset({SECTORS_LEFT_OUT, LOW_BALANCE})
+# raised as warnings, or as information; the others are critical
+WARNINGS = frozenset({SECTORS_LEFT_OUT, LOW_BALANCE, SHADOW_WOULD_MISS})
+INFOS = frozenset({SHADOW_CHAIN_MISSED})
+
+
+def usual_severity(name: str) -> str:
+    return "warning" if name in WARNINGS else "info" if name in INFOS else "critical"
 
 
 def _deadline_labels(miner: int, period_start: int, deadline: int, **more: object) -> dict:
@@ -384,3 +393,60 @@ def no_leader(holder: str, expires_at: datetime, now: datetime, ttl_s: float) ->
             details={"last_leader": holder or "", "lease_expired_at": expires_at.isoformat()},
         )
     ]
+
+
+@dataclass(frozen=True)
+class ShadowFact:
+    """A partition compared in shadow mode (a settled ``ShadowRow``)."""
+
+    miner: int
+    period_start: int
+    deadline: int
+    partition: int
+    close_epoch: int
+    outcome: str  # both, ours_only, chain_only, neither
+    ready_epoch: int | None
+    chain_epoch: int | None
+    chain_sender: str
+    chain_cid: str
+
+
+def shadow_differences(facts: Iterable[ShadowFact], epoch: int, proving_period: int) -> list[Alert]:
+    """Where shadow mode and the existing system disagreed: we would have
+    missed a partition its PoSt proved (a warning: switching now would lose
+    it), or we were ready where it failed (information, the case for us)."""
+    out = []
+    for f in facts:
+        if not _recent(f.close_epoch, epoch, proving_period):
+            continue
+        labels = _deadline_labels(f.miner, f.period_start, f.deadline, partition=f.partition)
+        if f.outcome == "chain_only":
+            ready = (
+                f"ours was ready only at epoch {f.ready_epoch}"
+                if f.ready_epoch is not None
+                else "ours was never ready"
+            )
+            out.append(
+                Alert(
+                    SHADOW_WOULD_MISS,
+                    labels,
+                    summary=f"shadow mode would have missed partition {f.partition} of deadline "
+                    f"{f.deadline}: the chain's own PoSt landed at epoch {f.chain_epoch}, "
+                    f"{ready} (Close {f.close_epoch})",
+                    details={"chain_cid": f.chain_cid, "chain_sender": f.chain_sender},
+                    severity="warning",
+                )
+            )
+        elif f.outcome == "ours_only":
+            out.append(
+                Alert(
+                    SHADOW_CHAIN_MISSED,
+                    labels,
+                    summary=f"the existing system did not prove partition {f.partition} of "
+                    f"deadline {f.deadline}; shadow mode was ready at epoch {f.ready_epoch} "
+                    f"(Close {f.close_epoch})",
+                    details={"chain_cid": f.chain_cid},
+                    severity="info",
+                )
+            )
+    return out

@@ -270,3 +270,25 @@ def storage_host_to_pb(h: StorageHostRow, live: bool) -> pb.StorageHost:
     msg.registered_at.CopyFrom(timestamp(h.registered_at))
     msg.last_seen_at.CopyFrom(timestamp(h.last_seen_at))
     return msg
+
+
+def shadow_to_pb(row) -> pb.ShadowPartition:
+    """A ``ShadowRow`` (prover.store.models) on the wire."""
+    out = pb.ShadowPartition(
+        miner=row.miner,
+        period_start=row.period_start,
+        deadline=row.deadline,
+        partition=row.partition,
+        open=row.open_epoch,
+        close=row.close_epoch,
+        job_id=row.job_id or 0,
+        skipped=row.skipped,
+        chain_cid=row.chain_cid,
+        chain_sender=row.chain_sender,
+        chain_faulty=row.chain_faulty,
+        outcome=row.outcome,
+    )
+    for field in ("ready_epoch", "chain_epoch", "chain_exit_code"):
+        if getattr(row, field) is not None:
+            setattr(out, field, getattr(row, field))
+    return out

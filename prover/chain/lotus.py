@@ -169,6 +169,28 @@ def _lookup(obj: dict | None) -> MsgLookup | None:
     )
 
 
+# The calls that sign, estimate or push a message: a read-only client (a
+# manager in shadow mode) refuses them before anything reaches the node.
+SENDING_PREFIXES = ("WalletSign", "MpoolPush", "GasEstimate")
+
+
+class ReadOnlyRefused(LotusError):
+    """A sending call made through a read-only client: a bug to fix, never
+    something to retry."""
+
+
+@dataclass(frozen=True)
+class ChainMessage:
+    """ChainGetMessage: who sent what to whom."""
+
+    cid: str
+    sender: str
+    to: str
+    nonce: int
+    method: int
+    params: bytes
+
+
 class LotusClient:
     def __init__(
         self,
@@ -179,6 +201,7 @@ class LotusClient:
         retries: int = 3,
         network: str = "f",
         epoch_seconds: float = 30.0,
+        read_only: bool = False,
     ) -> None:
         if network not in ("f", "t"):
             raise ValueError("network address prefix is 'f' (mainnet) or 't' (test networks)")
@@ -191,6 +214,7 @@ class LotusClient:
         self.epoch_seconds = epoch_seconds
         self._http = httpx.Client(headers=headers, timeout=timeout)
         self._ids = itertools.count(1)
+        self.read_only = read_only
 
     @classmethod
     def from_env(cls, value: str | None = None, **kwargs: Any) -> LotusClient:
@@ -207,6 +231,8 @@ class LotusClient:
         return f"{self.network}0{actor_id}"
 
     def call(self, method: str, *params: Any) -> Any:
+        if self.read_only and method.startswith(SENDING_PREFIXES):
+            raise ReadOnlyRefused(method, "this client is read-only (shadow mode): nothing is sent")
         name = f"Filecoin.{method}"
         body = {"jsonrpc": "2.0", "id": next(self._ids), "method": name, "params": list(params)}
         delay = 0.2
@@ -410,6 +436,26 @@ class LotusClient:
     ) -> MsgLookup | None:
         return _lookup(
             self.call("StateSearchMsg", tsk.key if tsk else [], {"/": cid}, limit, allow_replaced)
+        )
+
+    def state_list_messages(
+        self, *, to: str | None = None, sender: str | None = None, from_height: int
+    ) -> list[str]:
+        """CIDs of the messages on chain from the head back to
+        ``from_height`` sent to ``to`` and/or by ``sender``
+        (StateListMessages with a MessageMatch)."""
+        match = {"To": to, "From": sender}
+        return [c["/"] for c in self.call("StateListMessages", match, [], from_height) or []]
+
+    def chain_get_message(self, cid: str) -> ChainMessage:
+        r = self.call("ChainGetMessage", {"/": cid})
+        return ChainMessage(
+            cid=cid,
+            sender=r["From"],
+            to=r["To"],
+            nonce=int(r["Nonce"]),
+            method=int(r["Method"]),
+            params=base64.b64decode(r.get("Params") or ""),
         )
 
 

@@ -84,31 +84,113 @@ def _print_deadline(d: pb.DeadlineStatus) -> None:
         click.echo(f"  SUBMIT FAILED: {d.submit_error}")
 
 
+OUTCOME_WORDS = {
+    "both": "both proved it",
+    "ours_only": "OURS ONLY: ready, the chain has no PoSt",
+    "chain_only": "WE WOULD HAVE MISSED: the chain's own PoSt landed",
+    "neither": "missed by both",
+    "": "open (compared at Close)",
+}
+
+
+def shadow_verdict(p: pb.ShadowPartition) -> str:
+    """One partition's comparison in words, with the margins an SP weighs:
+    ours before Close, and before the existing system's message."""
+    words = OUTCOME_WORDS.get(p.outcome, p.outcome)
+    notes = []
+    if p.HasField("ready_epoch"):
+        notes.append(f"{p.close - p.ready_epoch} epochs before Close")
+        if p.HasField("chain_epoch"):
+            ahead = p.chain_epoch - p.ready_epoch
+            notes.append(
+                f"{ahead} epochs before the chain's PoSt"
+                if ahead >= 0
+                else f"{-ahead} epochs after the chain's PoSt"
+            )
+    if p.skipped:
+        agree = set(p.skipped) <= set(p.chain_faulty)
+        notes.append(
+            f"we skipped {len(p.skipped)} sectors"
+            + (" (faulty on chain too)" if agree else " the chain does not count faulty")
+        )
+    return words + (f"; {', '.join(notes)}" if notes else "")
+
+
+def _print_shadow(resp: pb.ShadowResponse) -> None:
+    click.echo(
+        "shadow mode" if resp.shadow else "this manager runs live (rows from its shadow runs)"
+    )
+    if not resp.partitions:
+        click.echo("  no partition compared yet")
+        return
+    print_table(
+        ["MINER", "DL", "PART", "CLOSE", "OURS READY", "CHAIN POST", "SENDER", "VERDICT"],
+        [
+            [
+                f"t0{p.miner}",
+                str(p.deadline),
+                str(p.partition),
+                str(p.close),
+                str(p.ready_epoch) if p.HasField("ready_epoch") else "-",
+                (
+                    f"{p.chain_epoch} (exit {p.chain_exit_code})"
+                    if p.HasField("chain_epoch")
+                    else "-"
+                ),
+                p.chain_sender or "-",
+                shadow_verdict(p),
+            ]
+            for p in resp.partitions
+        ],
+    )
+    counts: dict[str, int] = {}
+    for p in resp.partitions:
+        counts[p.outcome or "open"] = counts.get(p.outcome or "open", 0) + 1
+    click.echo("  " + ", ".join(f"{k}: {v}" for k, v in sorted(counts.items())))
+
+
+def _as_json(resp) -> str:
+    return json.dumps(
+        MessageToDict(
+            resp, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
+        ),
+        indent=1,
+    )
+
+
 @click.group("deadlines", invoke_without_command=True)
 @click.option("--miner", type=int, default=None, help="One miner's actor id [default: all].")
+@click.option(
+    "--shadow",
+    is_flag=True,
+    help="Shadow mode's record: per partition, when our proof would have gone beside the "
+    "chain's own PoSt, newest Close first.",
+)
+@click.option("--limit", type=click.IntRange(1, 100_000), default=200, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
 @api_option
 @click.pass_context
-def deadlines_group(ctx, miner, as_json, api, api_ca) -> None:
+def deadlines_group(ctx, miner, shadow, limit, as_json, api, api_ca) -> None:
     """Current and next deadline per miner: partitions, jobs, messages, misses."""
     if ctx.invoked_subcommand is not None:
         return
     client = connect(api, api_ca)
+    if shadow:
+        request = pb.ShadowRequest(limit=limit)
+        if miner is not None:
+            request.miner = miner
+        resp = call(client, client.admin.Shadow, request)
+        if as_json:
+            click.echo(_as_json(resp))
+        else:
+            _print_shadow(resp)
+        return
     request = pb.DeadlinesRequest()
     if miner is not None:
         request.miner = miner
     resp = call(client, client.admin.Deadlines, request)
     if as_json:
-        click.echo(
-            json.dumps(
-                MessageToDict(
-                    resp,
-                    preserving_proto_field_name=True,
-                    always_print_fields_with_no_presence=True,
-                ),
-                indent=1,
-            )
-        )
+        click.echo(_as_json(resp))
         return
     click.echo(f"epoch {resp.current_epoch}")
     if resp.leader.managers:

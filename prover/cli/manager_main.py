@@ -86,14 +86,28 @@ def _load(home: Path):
     help="Read sector files only through storage hosts (prover-storage): ignore "
     "[[storage]] and the embedded devnet's store.",
 )
+@click.option(
+    "--shadow",
+    is_flag=True,
+    help="Shadow mode ([chain] shadow): prove every deadline as live, never sign or send, and "
+    "compare with the PoSts the chain shows from the existing system.",
+)
 @click.pass_obj
 def daemon_run(
-    home: Path, listen: str | None, http_listen: str | None, no_storage_mounts: bool
+    home: Path,
+    listen: str | None,
+    http_listen: str | None,
+    no_storage_mounts: bool,
+    shadow: bool,
 ) -> None:
     """Serve until SIGTERM or SIGINT."""
     from prover.manager.server import Manager, run_until_signalled
 
     config, secret = _load(home)
+    if shadow:
+        config = config.model_copy(
+            update={"chain": config.chain.model_copy(update={"shadow": True})}
+        )
     if listen:
         config = config.model_copy(update={"api": config.api.model_copy(update={"listen": listen})})
     if http_listen is not None:

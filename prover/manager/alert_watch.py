@@ -149,6 +149,10 @@ class AlertWatch:
                     lambda: self._messages(epoch, period),
                 ),
                 ((rules.PROOF_REFUSED,), lambda: self._refused(epoch, period)),
+                (
+                    (rules.SHADOW_WOULD_MISS, rules.SHADOW_CHAIN_MISSED),
+                    lambda: self._shadow(epoch, period),
+                ),
             ]
         else:  # no epoch yet: what depends on one is held as it was
             held = {
@@ -157,6 +161,8 @@ class AlertWatch:
                 rules.MESSAGE_FAILED,
                 rules.MESSAGE_NOT_LANDED,
                 rules.PROOF_REFUSED,
+                rules.SHADOW_WOULD_MISS,
+                rules.SHADOW_CHAIN_MISSED,
             }
             sources.append((tuple(held), lambda: self._held(held)))
         holding: list[Alert] = []
@@ -318,6 +324,31 @@ class AlertWatch:
         # into a short (devnet) window is not yet late
         before = min([self.config.not_landed_epochs] + [max(1, w // 2) for w in windows])
         return rules.message_problems(facts, epoch, period, before)
+
+    def _shadow(self, epoch: int, period: int) -> list[Alert]:
+        """Shadow mode's disagreements with the chain, settled within a
+        period (only a shadow run writes these rows)."""
+        from prover.store.shadow import ShadowBook
+
+        rows = ShadowBook(self.jobs.db).rows(
+            since_close=epoch - period, outcomes=("chain_only", "ours_only"), limit=10_000
+        )
+        facts = [
+            rules.ShadowFact(
+                r.miner,
+                r.period_start,
+                r.deadline,
+                r.partition,
+                r.close_epoch,
+                r.outcome,
+                r.ready_epoch,
+                r.chain_epoch,
+                r.chain_sender,
+                r.chain_cid,
+            )
+            for r in rows
+        ]
+        return rules.shadow_differences(facts, epoch, period)
 
     def _refused(self, epoch: int, period: int) -> list[Alert]:
         with self._lock:

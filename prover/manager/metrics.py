@@ -25,7 +25,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
 from prover.alerts import Alert
-from prover.alerts.rules import ALERT_NAMES, WARNINGS
+from prover.alerts.rules import ALERT_NAMES, usual_severity
 from prover.chain.clock import EpochClock
 from prover.logs import get_logger
 from prover.metrics import MANAGER_EVENTS, registry_of
@@ -136,7 +136,7 @@ class AlertCollector(Collector):
         )
         counts = Counter((a.name, a.severity) for a in self.active())
         for name in ALERT_NAMES:
-            usual = "warning" if name in WARNINGS else "critical"
+            usual = usual_severity(name)
             for severity in sorted({s for n, s in counts if n == name} or {usual}):
                 family.add_metric([name, severity], counts.get((name, severity), 0))
         yield family

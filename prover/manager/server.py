@@ -177,6 +177,7 @@ class Manager:
                 max_message_bytes=cfg.api.max_message_bytes,
                 alerts=self.alert_book.active,
                 hosts=self.hosts,
+                shadow=cfg.chain.shadow,
             ),
             server,
         )
@@ -303,9 +304,19 @@ class Manager:
         log.info("leader_elected", name=self.lease.name, term=term)
         if not cfg.chain.api:
             return
+        # in shadow mode the client itself refuses to sign, estimate or push
         client = LotusClient.from_env(
-            cfg.chain.api, network=cfg.chain.network, epoch_seconds=cfg.chain.epoch_seconds
+            cfg.chain.api,
+            network=cfg.chain.network,
+            epoch_seconds=cfg.chain.epoch_seconds,
+            read_only=cfg.chain.shadow,
         )
+        if cfg.chain.shadow:
+            log.warning(
+                "shadow_mode",
+                miners=cfg.chain.miners,
+                note="proving every deadline; nothing is signed or sent",
+            )
         tracker = Tracker(
             self.store,
             self.ledger,
@@ -397,7 +408,10 @@ class Manager:
         self.alert_client = None
         if cfg.chain.api:
             self.alert_client = LotusClient.from_env(
-                cfg.chain.api, network=cfg.chain.network, epoch_seconds=cfg.chain.epoch_seconds
+                cfg.chain.api,
+                network=cfg.chain.network,
+                epoch_seconds=cfg.chain.epoch_seconds,
+                read_only=cfg.chain.shadow,
             )
         return AlertWatch(
             cfg.alerts,

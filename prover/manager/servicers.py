@@ -23,6 +23,7 @@ from prover.api.convert import (
     miss_to_pb,
     new_job_from_pb,
     param_problems_from_pb,
+    shadow_to_pb,
     storage_host_to_pb,
     timings_from_pb,
     worker_to_pb,
@@ -367,9 +368,11 @@ class AdminServicer(pb_grpc.AdminServiceServicer):
         max_message_bytes: int = 4 << 20,
         alerts: Callable[[], list[Alert]] = list,
         hosts: StorageHosts | None = None,
+        shadow: bool = False,
     ) -> None:
         self.store = store
         self.hosts = hosts
+        self.shadow = shadow
         self.alerts = alerts  # the active ones, from the manager's AlertBook
         # What a page of jobs may carry, leaving room for the envelope: under
         # this server's limit and under gRPC's default 4 MiB that clients
@@ -406,6 +409,15 @@ class AdminServicer(pb_grpc.AdminServiceServicer):
             utcnow(),
             self.lease.ttl.total_seconds(),
         )
+
+    def Shadow(self, request, context):
+        """Shadow mode's record, from the database: any manager answers."""
+        with status_mapping(context):
+            from prover.store.shadow import ShadowBook
+
+            miner = request.miner if request.HasField("miner") else None
+            rows = ShadowBook(self.store.db).rows(miner, limit=request.limit or 500)
+            return pb.ShadowResponse(shadow=self.shadow, partitions=[shadow_to_pb(r) for r in rows])
 
     def Deadlines(self, request, context):
         with status_mapping(context):

@@ -110,6 +110,23 @@ PROOF_STEP = Histogram(
     registry=None,
 )
 
+# Shadow mode: how long before Close our proof would have gone, and how each
+# partition compared with the chain at Close.
+SHADOW_MARGIN = Histogram(
+    "prover_shadow_ready_margin_epochs",
+    "Shadow mode: epochs between the moment a partition's verified proof would have been "
+    "pushed and its deadline's Close.",
+    ["miner"],
+    buckets=(0, 1, 2, 4, 6, 10, 15, 20, 30, 40, 60),
+    registry=None,
+)
+SHADOW_OUTCOMES = _counter(
+    "prover_shadow_partitions",
+    "Shadow mode: partitions compared at Close, by outcome: both (ours ready, the chain's PoSt "
+    "landed), ours_only, chain_only (we would have missed), neither.",
+    ["miner", "outcome"],
+)
+
 MANAGER_EVENTS: tuple[Collector, ...] = (
     *MESSAGES.values(),
     GAS_USED,
@@ -122,6 +139,8 @@ MANAGER_EVENTS: tuple[Collector, ...] = (
     WORKER_HEARTBEATS,
     JOB_DURATION,
     PROOF_STEP,
+    SHADOW_MARGIN,
+    SHADOW_OUTCOMES,
 )
 
 
@@ -236,6 +255,14 @@ def job_finished(
 
 def proof_verified(miner: int, seconds: float) -> None:
     PROOF_STEP.labels(str(miner), "verify").observe(seconds)
+
+
+def shadow_ready(miner: int, epochs_before_close: int) -> None:
+    SHADOW_MARGIN.labels(str(miner)).observe(epochs_before_close)
+
+
+def shadow_outcome(miner: int, outcome: str) -> None:
+    SHADOW_OUTCOMES.labels(str(miner), outcome).inc()
 
 
 def heartbeat(worker: str) -> None:

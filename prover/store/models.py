@@ -286,3 +286,40 @@ class LeaseRow(SQLModel, table=True):
     expires_at: datetime = _ts(nullable=False)
     # the leader's head at its last renewal: the epoch standbys work at
     epoch: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+
+
+class ShadowRow(SQLModel, table=True):
+    """A partition proven in shadow mode (``[chain] shadow``): when our
+    verified proof would have gone, beside what the chain shows at Close
+    (the existing system's PoSt, the faults the chain has). One row per
+    partition and deadline turn; ``outcome`` is empty until its Close."""
+
+    __tablename__ = "shadow_partitions"
+    __table_args__ = (
+        UniqueConstraint("miner", "period_start", "deadline", "partition", name="uq_shadow"),
+        Index("ix_shadow_close", "close_epoch"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: int | None = Field(default=None, sa_column=Column(ID_TYPE, primary_key=True))
+    miner: int = Field(sa_column=Column(BigInteger, nullable=False))
+    period_start: int = Field(sa_column=Column(BigInteger, nullable=False))
+    deadline: int
+    partition: int
+    open_epoch: int = Field(sa_column=Column(BigInteger, nullable=False))
+    close_epoch: int = Field(sa_column=Column(BigInteger, nullable=False))
+    job_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    # the epoch our proof was verified and would have been pushed; None: never
+    ready_epoch: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    # sectors our proof left out (not found, or found faulty by the worker)
+    skipped: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    # what the chain shows, read after Close
+    chain_epoch: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    chain_cid: str = Field(default="", max_length=128)
+    chain_sender: str = Field(default="", max_length=128)
+    chain_exit_code: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
+    chain_faulty: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    # both, ours_only, chain_only, neither ("" before Close)
+    outcome: str = Field(default="", max_length=16)
+    ready_at: datetime | None = _ts(nullable=True)
+    settled_at: datetime | None = _ts(nullable=True)

@@ -25,17 +25,19 @@ from pathlib import Path
 
 from prover import metrics
 from prover.chain.clock import EpochClock
-from prover.chain.deadlines import DeadlineInfo
+from prover.chain.deadlines import DeadlineInfo, Policy
 from prover.chain.lotus import LotusClient, LotusError, ProvingDeadline
 from prover.chain.notify import HeadFollower
 from prover.config import ChainConfig
 from prover.logs import get_logger
 from prover.storage.access import SectorAccess
 from prover.store import JobStore, Ledger, MessageKind, StoreUnavailable
+from prover.store.shadow import ShadowBook
 from prover.tracker.follow import follow
 from prover.tracker.misses import Settler
 from prover.tracker.planning import DeadlinePlan, Planner, ProofTypes, access_of
 from prover.tracker.recoveries import Recoveries
+from prover.tracker.shadow import ShadowProver
 from prover.tracker.submission import Submitter, may_submit
 
 log = get_logger("prover.tracker")
@@ -79,6 +81,10 @@ class Tracker:
             ledger, client, access, proof_types, self.submitter.push, config
         )
         self.settler = Settler(jobs, ledger, self.submitter.push_errors)
+        # shadow mode: proofs are recorded, never sent (see tracker.shadow)
+        self.shadow: ShadowProver | None = None
+        if config.shadow:
+            self.shadow = ShadowProver(jobs, ShadowBook(jobs.db), client, config, self._policy_of)
         self._finished = threading.Event()
         self._full_pass = True
         self._planning_pool = ThreadPoolExecutor(PLANNING_THREADS, thread_name_prefix="planning")
@@ -158,15 +164,21 @@ class Tracker:
                     self.config.resubmit_after,
                     self._dropped,
                     replace_after=self.config.replace_after,
-                    replace=lambda m, epoch: self.submitter.replace_stuck(
+                    # a message from before a switch to shadow mode is followed, never replaced
+                    replace=None
+                    if self.shadow
+                    else lambda m, epoch: self.submitter.replace_stuck(
                         m, epoch, self.heads.get(m.miner)
                     ),
                 )
-                self.settler.settle(self.epoch, self.config.confidence, self.longest_period)
+                if self.shadow:
+                    self.shadow.settle(self.epoch, self.config.confidence, self.longest_period)
+                else:
+                    self.settler.settle(self.epoch, self.config.confidence, self.longest_period)
             elif finished:
                 for miner, head in self.heads.items():
                     if may_submit(head.info, self.config.confidence):
-                        self.submitter.submit(miner, head.info, self._pushed_epoch(head.info))
+                        self._submit(miner, head.info)
         except (LotusError, StoreUnavailable) as exc:
             self._full_pass = True
             log.warning("tracker_tick_failed", error=str(exc))
@@ -181,9 +193,21 @@ class Tracker:
             if d.challenge_reached(self.config.confidence) and not d.has_elapsed():
                 self._plan(miner, d)
         if may_submit(current, self.config.confidence):
-            self.submitter.submit(miner, current, self._pushed_epoch(current))
+            self._submit(miner, current)
+        if self.shadow:
+            return  # a recovery is a message too: the existing system declares them
         after_next = current.next().next()
         self.recoveries.declare(miner, after_next, self._pushed_epoch(after_next))
+
+    def _submit(self, miner: int, d: DeadlineInfo) -> None:
+        if self.shadow:
+            self.shadow.submit(miner, d, self._pushed_epoch(d))
+        else:
+            self.submitter.submit(miner, d, self._pushed_epoch(d))
+
+    def _policy_of(self, miner: int) -> Policy | None:
+        head = self.heads.get(miner)
+        return head.policy if head else None
 
     def _plan(self, miner: int, d: DeadlineInfo) -> None:
         """Plans ``d`` in the planning threads unless it is being planned
