@@ -25,6 +25,7 @@ from prover.devnet import (
     manager_config_text,
     serve_home_devnet,
 )
+from prover.devnet.incumbent import INCUMBENT_SENDER, IncumbentConfig, parse_deadline_list
 from prover.homelock import DEVNET_LOCK, HomeInUse, holder, lock_devnet_home
 
 # The demo's period: 24 deadlines of 10 s, its 4 partitions one each in
@@ -92,9 +93,49 @@ def devnet_group() -> None:
 )
 @size_option()
 @_shape_options(48)
+@click.option(
+    "--incumbent",
+    is_flag=True,
+    help=f"An existing prover in the devnet submits the miners' WindowPoSts itself "
+    f"(from {INCUMBENT_SENDER}), for a manager in shadow mode to compare with.",
+)
+@click.option(
+    "--incumbent-miss",
+    default=None,
+    metavar="D,D,...",
+    help="Deadline indexes the incumbent never proves (they are missed).",
+)
+@click.option(
+    "--incumbent-miss-every",
+    type=click.IntRange(0),
+    default=0,
+    metavar="N",
+    help="The incumbent misses every Nth deadline it would prove (0: none).",
+)
+@click.option(
+    "--incumbent-late",
+    type=click.IntRange(0),
+    default=None,
+    metavar="E",
+    help="The incumbent pushes when the deadline is E epochs from Close "
+    "(0: at Close, too late) instead of at Open.",
+)
 @click.option("--force", is_flag=True, help="Replace an existing devnet.")
 @_home_option
-def devnet_init(miners, sectors, upgraded, proof_type, window, deadlines, force, home) -> None:
+def devnet_init(
+    miners,
+    sectors,
+    upgraded,
+    proof_type,
+    window,
+    deadlines,
+    incumbent,
+    incumbent_miss,
+    incumbent_miss_every,
+    incumbent_late,
+    force,
+    home,
+) -> None:
     """Make test sectors, parameters and a chain state in the home."""
     home = resolve_home(home)
     config, store = devnet_paths(home)
@@ -104,6 +145,9 @@ def devnet_init(miners, sectors, upgraded, proof_type, window, deadlines, force,
         raise click.UsageError("the devnet uses 2KiB or 8MiB test sectors")
     if upgraded > sectors:
         raise click.UsageError(f"--upgraded {upgraded} is more than --sectors {sectors}")
+    settings = _incumbent_settings(
+        incumbent, incumbent_miss, incumbent_miss_every, incumbent_late, deadlines
+    )
     try:
         # the running chain's files must not be replaced under it
         with lock_devnet_home(home, "prover devnet init"):
@@ -114,6 +158,7 @@ def devnet_init(miners, sectors, upgraded, proof_type, window, deadlines, force,
                 upgraded=upgraded,
                 size=proof_type.size_name,
                 policy=devnet_policy(window, deadlines),
+                incumbent=settings,
             )
     except HomeInUse as exc:
         raise click.ClickException(str(exc)) from exc
@@ -123,7 +168,41 @@ def devnet_init(miners, sectors, upgraded, proof_type, window, deadlines, force,
         )
         snap = f", {len(m.sector_keys)} snap-upgraded" if m.sector_keys else ""
         click.echo(f"miner t0{m.actor_id}: {len(m.comm_r)} sectors{snap} ({spread})")
+    if settings.enabled:
+        click.echo(f"incumbent: {_describe_incumbent(settings.to_json())}")
     click.echo(f"sectors in {store}; chain set-up in {config}")
+
+
+def _incumbent_settings(
+    enabled: bool, miss: str | None, miss_every: int, late: int | None, deadlines: int
+) -> IncumbentConfig:
+    """The incumbent's options from ``devnet init``'s flags (refused without
+    ``--incumbent``, or naming a deadline the period does not have)."""
+    if not enabled:
+        if miss or miss_every or late is not None:
+            raise click.UsageError("--incumbent-miss/-miss-every/-late need --incumbent")
+        return IncumbentConfig()
+    try:
+        indexes = parse_deadline_list(miss)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--incumbent-miss") from exc
+    if any(d >= deadlines for d in indexes):
+        raise click.BadParameter(
+            f"deadlines run 0..{deadlines - 1}: {miss}", param_hint="--incumbent-miss"
+        )
+    return IncumbentConfig(enabled=True, miss=indexes, miss_every=miss_every, late=late)
+
+
+def _describe_incumbent(cfg: dict) -> str:
+    """The incumbent's options for people."""
+    parts = [f"proves from {cfg['sender']}"]
+    if cfg.get("miss"):
+        parts.append(f"misses deadlines {','.join(map(str, cfg['miss']))}")
+    if cfg.get("miss_every"):
+        parts.append(f"misses every {cfg['miss_every']}th deadline")
+    late = cfg.get("late")
+    parts.append("pushes at Open" if late is None else f"pushes {late} epochs before Close")
+    return ", ".join(parts)
 
 
 def _devnet_client(home: Path) -> LotusClient:
@@ -171,6 +250,16 @@ def _print_status(status: dict) -> None:
     for msg in status["messages"]:
         verdict = "accepted" if msg["exit_code"] == 0 else f"REFUSED: {msg['reason']}"
         click.echo(f"  message {msg['cid'][:24]}... at epoch {msg['epoch']}: {verdict}")
+    incumbent = status.get("incumbent")
+    if incumbent:
+        click.echo(
+            f"incumbent: {_describe_incumbent(incumbent)}; {len(incumbent['pushed'])} PoSts "
+            f"pushed, {len(incumbent['skipped'])} skipped"
+        )
+    calls = status.get("rpc_calls")
+    if calls is not None:
+        listed = ", ".join(f"{k.removeprefix('Filecoin.')} {n}" for k, n in calls.items())
+        click.echo(f"RPC calls answered: {sum(calls.values())} ({listed or 'none'})")
 
 
 @devnet_group.command("status")

@@ -10,7 +10,12 @@ One process runs a home's chain at a time (``serve_home_devnet`` holds the
 home's devnet lock, ``prover.homelock``): ``prover devnet run`` on its own,
 or a manager with no chain configured, embedded. Its URL is in
 ``devnet/endpoint``; managers follow it through ``[chain] api`` with
-``follow_settings``, as they would follow a Lotus node."""
+``follow_settings``, as they would follow a Lotus node.
+
+With ``incumbent`` in its set-up (``prover devnet init --incumbent``), the
+process that serves the devnet also runs the incumbent (``incumbent.py``):
+an existing prover that submits the miners' WindowPoSts itself, for a
+manager in shadow mode to compare with."""
 
 from __future__ import annotations
 
@@ -20,6 +25,7 @@ from typing import Any
 
 from prover.chain.deadlines import Policy
 from prover.devnet.actor import Devnet, DevnetMiner
+from prover.devnet.incumbent import Incumbent, IncumbentConfig, add_incumbent_account
 from prover.devnet.server import DevnetServer
 from prover.homelock import HomeLock, lock_devnet_home
 from prover.proofs import PoStProofType
@@ -46,6 +52,7 @@ def init_devnet(
     first_deadline: int = 2,
     upgraded: int = 0,
     spread: bool = False,
+    incumbent: IncumbentConfig | None = None,
 ) -> Devnet:
     """Real test sectors and parameters, spread over partitions (full ones)
     and deadlines (two partitions each, from ``first_deadline`` so a fresh
@@ -53,7 +60,8 @@ def init_devnet(
     over the proving period), saved under ``home`` as a new chain. The last
     ``upgraded`` sectors of each miner are snap-upgraded for real (sealed as
     committed capacity, then updated with deal data), as a large share of
-    mainnet sectors are."""
+    mainnet sectors are. An enabled ``incumbent`` is saved with the set-up,
+    its sender funded and made a control address of each miner."""
     from prover.proofs import create_test_sectors, ensure_test_params, sector_keys
 
     if not 0 <= upgraded <= sectors:
@@ -87,8 +95,12 @@ def init_devnet(
             )
         )
     net = Devnet(chain_miners, policy)
+    setup = net.to_json()
+    if incumbent is not None and incumbent.enabled:
+        add_incumbent_account(net, incumbent)
+        setup = {**net.to_json(), "incumbent": incumbent.to_json()}
     config.parent.mkdir(parents=True, exist_ok=True)
-    config.write_text(json.dumps(net.to_json(), indent=1))
+    config.write_text(json.dumps(setup, indent=1))
     (config.parent / STATE_FILE).unlink(missing_ok=True)  # a new chain
     return net
 
@@ -99,6 +111,14 @@ def _spread_step(parts: int, first: int, period_deadlines: int) -> int:
     if parts < 2:
         return 1
     return max(1, min(period_deadlines // parts, (period_deadlines - first - 1) // (parts - 1)))
+
+
+def load_incumbent_config(home: Path) -> IncumbentConfig:
+    """The incumbent's options in the home's devnet set-up (off if none)."""
+    config, _ = devnet_paths(home)
+    if not config.is_file():
+        return IncumbentConfig()
+    return IncumbentConfig.from_json(json.loads(config.read_text()).get("incumbent"))
 
 
 def load_devnet_setup(home: Path) -> Devnet | None:
@@ -137,15 +157,23 @@ def endpoint_path(home: Path) -> Path:
 
 class RunningDevnet:
     """A home's devnet serving its Lotus API: the home's devnet lock held,
-    its URL in the endpoint file. ``stop`` saves the chain, removes the
+    its URL in the endpoint file, and its incumbent (if its set-up has one)
+    proving. ``stop`` stops the incumbent, saves the chain, removes the
     endpoint (if it is still this one's) and drops the lock."""
 
     def __init__(
-        self, home: Path, server: DevnetServer, lock: HomeLock, url: str, api: str
+        self,
+        home: Path,
+        server: DevnetServer,
+        lock: HomeLock,
+        url: str,
+        api: str,
+        incumbent: Incumbent | None = None,
     ) -> None:
         self.home = home
         self.server = server
         self.lock = lock
+        self.incumbent = incumbent
         # its /rpc/v1 as others reach it (the advertised host, not a wildcard)
         self.url = url
         # what a manager's [chain] api names: "<token>:<url>" or the URL
@@ -157,6 +185,8 @@ class RunningDevnet:
 
     def stop(self) -> None:
         try:
+            if self.incumbent is not None:
+                self.incumbent.stop()
             self.server.stop()  # saves the chain as it stopped
             endpoint = endpoint_path(self.home)
             if endpoint.is_file() and endpoint.read_text().strip() == self.api:
@@ -179,8 +209,9 @@ def serve_home_devnet(
     loaded, so a second process never even writes ``chain.json``: it gets
     ``HomeInUse`` naming the holder (``holder`` names this one in a later
     refusal). ``advertise`` is the host others reach it at (the listen
-    host by default), written to the endpoint file."""
-    config, _ = devnet_paths(home)
+    host by default), written to the endpoint file. An incumbent in the
+    set-up starts with it."""
+    config, store = devnet_paths(home)
     if not config.is_file():
         return None
     lock = lock_devnet_home(home, holder)
@@ -190,13 +221,22 @@ def serve_home_devnet(
             lock.release()
             return None
         server = DevnetServer(devnet, host=host, port=port, token=token).start()
+        incumbent = None
+        try:
+            settings = load_incumbent_config(home)
+            if settings.enabled:
+                incumbent = Incumbent(devnet, store, settings).start()
+                server.status_extras["incumbent"] = incumbent.status
+        except BaseException:
+            server.stop()
+            raise
     except BaseException:
         lock.release()
         raise
     url = f"http://{advertise or host}:{server.port}/rpc/v1"
     api = f"{token}:{url}" if token else url
     endpoint_path(home).write_text(api + "\n")
-    return RunningDevnet(home, server, lock, url, api)
+    return RunningDevnet(home, server, lock, url, api, incumbent)
 
 
 def follow_settings(devnet: Devnet, api: str) -> dict[str, Any]:

@@ -1,12 +1,20 @@
 """The Lotus JSON-RPC methods the devnet serves, in Lotus' documented JSON
 shapes (``documentation/en/api-methods-v1-stable.md``): the chain head,
 randomness, the miner's info, deadlines, partitions and sectors, pushing
-and finding messages."""
+and finding messages, listing the messages on chain to or from an address
+(``StateListMessages``) and reading one (``ChainGetMessage``).
+
+``RpcCalls`` counts the calls that arrive over the devnet's HTTP and
+websocket transport, per method (``DevnetStatus`` shows them as
+``rpc_calls``): what a test of a manager that must never send reads."""
 
 from __future__ import annotations
 
 import base64
 import functools
+import threading
+from collections import Counter
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from prover.chain.encoding import bitfield_from_json, bitfield_to_json, sealed_cid
@@ -19,7 +27,31 @@ from prover.proofs import PoStProofType
 _sealed_cid = functools.lru_cache(maxsize=1 << 20)(sealed_cid)
 
 
-def handle(net: Devnet, method: str, params: list[Any]) -> Any:
+class RpcCalls:
+    """Calls answered over the devnet's RPC transport, per method as the
+    caller named it (``Filecoin.MpoolPush``), since the server started (not
+    persisted). In-process calls (the incumbent's pushes) are not RPC calls
+    and are not counted."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts: Counter[str] = Counter()
+
+    def count(self, method: Any) -> None:
+        with self._lock:
+            self._counts[str(method)] += 1
+
+    def snapshot(self) -> dict[str, int]:
+        with self._lock:
+            return dict(sorted(self._counts.items()))
+
+
+def handle(
+    net: Devnet,
+    method: str,
+    params: list[Any],
+    status_extras: Mapping[str, Callable[[], Any]] | None = None,
+) -> Any:
     """The answer to one JSON-RPC call; ``KeyError`` for an unknown method or
     actor, ``ValueError`` for a call the node would refuse.
 
@@ -28,11 +60,19 @@ def handle(net: Devnet, method: str, params: list[Any]) -> Any:
     threads) call at once, and a message landing mid-answer would otherwise
     change the dicts and sets an answer is read from. ``StateMinerSectors``
     reads only the sectors' set-up, which never changes, and a mainnet-size
-    answer takes long enough that it must not hold up the others."""
+    answer takes long enough that it must not hold up the others.
+
+    ``status_extras`` are more keys of ``DevnetStatus``'s answer (the
+    server's ``rpc_calls``, the incumbent's pushes), each read at the call."""
     name = method.removeprefix("Filecoin.")
     if name == "StateMinerSectors":
         return _answer(net, method, name, params)
     with net.state_lock:
+        if name == "DevnetStatus":
+            status = net.status()
+            for key, read in (status_extras or {}).items():
+                status[key] = read()
+            return status
         return _answer(net, method, name, params)
 
 
@@ -45,8 +85,6 @@ def _answer(net: Devnet, method: str, name: str, params: list[Any]) -> Any:
         return net.tipset_by_key(params[0])
     if name == "StateNetworkVersion":
         return 21
-    if name == "DevnetStatus":
-        return net.status()
     if name in ("StateGetRandomnessFromBeacon", "StateGetRandomnessFromTickets"):
         tag, epoch, entropy = int(params[0]), int(params[1]), params[2]
         if epoch > now:
@@ -79,6 +117,10 @@ def _answer(net: Devnet, method: str, name: str, params: list[Any]) -> Any:
         return net.mpool.account(params[0]).id_address
     if name == "StateAccountKey":
         return net.mpool.account(params[0]).key_address
+    if name == "StateListMessages":
+        return list_messages(net, *params)
+    if name == "ChainGetMessage":
+        return get_message(net, params[0])
     if name == "StateSearchMsg":
         if len(params) != 4:  # Lotus v1: [tsk, cid, limit, allowReplaced]
             raise ValueError(f"wrong param count (expected 4, got {len(params)})")
@@ -149,3 +191,85 @@ def _answer(net: Devnet, method: str, name: str, params: list[Any]) -> Any:
             if wanted is None or n in wanted
         ]
     raise KeyError(f"method {method} not supported by the devnet")
+
+
+# Lotus writes an unset address (address.Undef) as "<empty>"
+_UNSET_ADDRESSES = (None, "", "<empty>")
+
+
+def _same_address(a: str, b: str) -> bool:
+    """Lotus compares addresses, not their strings: the network prefix
+    (``f``/``t``) is not part of an address."""
+    return a[1:] == b[1:]
+
+
+def _actor_exists(net: Devnet, address: str) -> bool:
+    """A miner actor or an account (by its ID or key address) of the devnet."""
+    if address[2:].isdigit() and int(address[2:]) in net.miners:
+        return True
+    return any(
+        _same_address(address, a)
+        for account in net.mpool.accounts
+        for a in (account.id_address, account.key_address)
+    )
+
+
+def list_messages(net: Devnet, match: dict | None, tsk: list | None, to_height: int) -> Any:
+    """``StateListMessages(match, tsk, toHeight)``: the CIDs (``[{"/": cid}]``)
+    of the messages included in the tipsets from ``tsk`` (the head when
+    empty) back to ``toHeight``, newest tipset first, whose To and From match
+    (an unset one matches any; both unset is an error, as Lotus says). As
+    Lotus (``node/impl/full/state.go``): ``null`` when the address to match
+    (To, else From) has no actor, and ``null`` for no match (a nil list).
+
+    A message the devnet executed at epoch ``e`` (its ``StateSearchMsg``
+    height ``e + 1``) is in the tipset at ``e``; it is listed once
+    ``StateSearchMsg`` finds it (from ``e + 1``)."""
+    match = match or {}
+    to, sender = match.get("To"), match.get("From")
+    to = None if to in _UNSET_ADDRESSES else str(to)
+    sender = None if sender in _UNSET_ADDRESSES else str(sender)
+    if to is None and sender is None:
+        raise ValueError("must specify at least To or From in message filter")
+    now = net.epoch()
+    top = net.tipset_by_key(tsk)["Height"] if tsk else now
+    if not _actor_exists(net, to if to is not None else sender):
+        return None
+    found = [
+        m
+        for m in net.messages.values()
+        if int(to_height) <= m.height - 1 <= top
+        and m.height <= now
+        and (to is None or _same_address(m.to, to))
+        and (sender is None or _same_address(m.sender, sender))
+    ]
+    # newest tipset first; within a tipset, in the order they were included
+    found.sort(key=lambda m: -m.height)
+    return [{"/": m.cid} for m in found] or None
+
+
+def get_message(net: Devnet, ref: dict) -> dict:
+    """``ChainGetMessage``: the message (included, or waiting in the pool:
+    Lotus stores what its mpool takes in the chain blockstore) in Lotus'
+    JSON, with its ``CID``; Lotus' blockstore error for any other CID."""
+    cid = ref["/"]
+    found = net.messages.get(cid)
+    if found is not None:
+        msg = Message(
+            to=found.to,
+            sender=found.sender,
+            method=found.method,
+            params=found.params,
+            nonce=found.nonce,
+            value=found.value,
+            gas_limit=found.gas_limit,
+            gas_fee_cap=found.gas_fee_cap,
+            gas_premium=found.gas_premium,
+            version=found.version,
+        )
+    else:
+        waiting = [p for p in net.mpool.pending.values() if p.cid == cid]
+        if not waiting:
+            raise KeyError(f"ipld: could not find {cid}")
+        msg = waiting[0].signed.message
+    return {**msg.to_json(), "CID": {"/": cid}}

@@ -14,10 +14,17 @@ from websockets.protocol import State
 from websockets.server import ServerProtocol
 
 from prover.devnet.actor import Devnet
-from prover.devnet.rpc import handle
+from prover.devnet.rpc import RpcCalls, handle
 
 
-def serve_chain_notify(net: Devnet, sock, path: str, headers, stopping: threading.Event) -> None:
+def serve_chain_notify(
+    net: Devnet,
+    sock,
+    path: str,
+    headers,
+    stopping: threading.Event,
+    calls: RpcCalls | None = None,
+) -> None:
     """``ChainNotify`` over a websocket on an upgraded HTTP connection, as a
     Lotus node serves it: a ``current`` head change, then one ``apply`` per
     new epoch. The websocket protocol itself is the ``websockets`` library's
@@ -61,6 +68,8 @@ def serve_chain_notify(net: Devnet, sock, path: str, headers, stopping: threadin
         for frame in proto.events_received():
             if frame.opcode is Opcode.TEXT:
                 call = json.loads(frame.data)
+                if calls is not None:
+                    calls.count(call.get("method"))
                 if call.get("method") == "Filecoin.ChainNotify":
                     channel = 1
                     proto.send_text(
@@ -87,7 +96,11 @@ def serve_chain_notify(net: Devnet, sock, path: str, headers, stopping: threadin
 
 
 class DevnetServer:
-    """The devnet over HTTP JSON-RPC on loopback (token optional)."""
+    """The devnet over HTTP JSON-RPC on loopback (token optional).
+
+    ``rpc_calls`` counts the calls it answers, per method (those refused
+    before a method is read, for a token or a path, are not calls);
+    ``DevnetStatus`` shows them, with whatever ``status_extras`` adds."""
 
     def __init__(
         self, devnet: Devnet, host: str = "127.0.0.1", port: int = 0, token: str | None = None
@@ -95,6 +108,8 @@ class DevnetServer:
         self.devnet = devnet
         net = devnet
         expected = f"Bearer {token}" if token else None
+        calls = self.rpc_calls = RpcCalls()
+        extras = self.status_extras = {"rpc_calls": calls.snapshot}
 
         stopping = self._stopping = threading.Event()
 
@@ -109,7 +124,7 @@ class DevnetServer:
                 if expected and self.headers.get("Authorization") != expected:
                     self.send_error(401)
                     return
-                serve_chain_notify(net, self.connection, self.path, self.headers, stopping)
+                serve_chain_notify(net, self.connection, self.path, self.headers, stopping, calls)
                 self.close_connection = True
 
             def do_POST(self):
@@ -121,11 +136,12 @@ class DevnetServer:
                     self.send_error(404, "the devnet serves Lotus' v1 API at /rpc/v1")
                     return
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+                calls.count(body.get("method"))
                 try:
                     answer = {
                         "jsonrpc": "2.0",
                         "id": body.get("id"),
-                        "result": handle(net, body["method"], body.get("params") or []),
+                        "result": handle(net, body["method"], body.get("params") or [], extras),
                     }
                 except (KeyError, ValueError, IndexError, TypeError) as exc:
                     answer = {

@@ -1,0 +1,242 @@
+"""What a manager in shadow mode reads of the devnet, in Lotus' JSON shapes
+(``documentation/en/api-methods-v1-stable.md``), through the Lotus client
+over loopback HTTP: the messages on chain to or from an address
+(``StateListMessages``), each one (``ChainGetMessage``), and the count of
+every RPC call the devnet answered (``DevnetStatus``'s ``rpc_calls``). And
+the incumbent's options, which need no proof."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+from prover.chain.deadlines import Policy, deadline_info
+from prover.chain.encoding import METHOD_DECLARE_FAULTS_RECOVERED, encode_declare_faults_recovered
+from prover.chain.lotus import LotusClient, LotusError
+from prover.chain.message import ATTO_PER_FIL
+from prover.devnet import Devnet, DevnetMiner, DevnetServer
+from prover.devnet.incumbent import (
+    INCUMBENT_SENDER,
+    IncumbentConfig,
+    add_incumbent_account,
+    parse_deadline_list,
+    turn_number,
+)
+from prover.devnet.mpool import Account, Mpool, key_address_for
+
+MINER = 1000
+OTHER = 1001
+WORKER = "t0100"
+SECOND = "t0200"
+
+
+class Seconds:
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def node():
+    clock = Seconds()
+    miners = [
+        DevnetMiner(MINER, 10, 0, {2: [[1, 2]]}, {1: bytes(32), 2: bytes([1]) * 32}),
+        DevnetMiner(OTHER, 10, 0, {2: [[1]]}, {1: bytes(32)}),
+    ]
+    mpool = Mpool(
+        [
+            Account(WORKER, key_address_for(WORKER), 10 * ATTO_PER_FIL),
+            Account(SECOND, key_address_for(SECOND), 10 * ATTO_PER_FIL),
+        ]
+    )
+    net = Devnet(miners, Policy.devnet(), clock=clock, genesis=clock.now, mpool=mpool)
+    server = DevnetServer(net).start()
+    client = LotusClient(server.url, network="t", epoch_seconds=1.0, retries=0)
+    yield net, clock, client, server
+    client.close()
+    server.stop()
+
+
+def declare(client: LotusClient, miner: int, sender: str) -> str:
+    """A message the devnet's actor takes at any time (nothing to declare)."""
+    return client.mpool_push_message(
+        f"t0{miner}", sender, METHOD_DECLARE_FAULTS_RECOVERED, encode_declare_faults_recovered([])
+    )
+
+
+def listed(client: LotusClient, to=None, sender=None, tsk=(), to_height=0):
+    result = client.call("StateListMessages", {"To": to, "From": sender}, list(tsk), to_height)
+    return None if result is None else [c["/"] for c in result]
+
+
+def test_state_list_messages_lists_what_is_on_chain_newest_first(node):
+    net, clock, client, _ = node
+    clock.now += 3.5  # epoch 3
+    a = declare(client, MINER, WORKER)  # executed at 3: in the tipset at 3
+    b = declare(client, OTHER, SECOND)
+    clock.now += 2  # epoch 5
+    c = declare(client, MINER, SECOND)  # executed at 5, found from 6 on
+    # landed as StateSearchMsg says: in the tipset after the one it is in
+    assert client.state_search_msg(a).height == 4
+    assert listed(client, to=f"t0{MINER}") == [a]  # c is found only from epoch 6
+    clock.now += 1  # epoch 6
+    raw = client.call("StateListMessages", {"To": f"t0{MINER}", "From": None}, [], 0)
+    assert raw == [{"/": c}, {"/": a}]  # Lotus' shape: CIDs, newest tipset first
+    assert listed(client, sender=SECOND) == [c, b]
+    assert listed(client, to=f"t0{MINER}", sender=SECOND) == [c]
+    # an unset address as Lotus writes it, and the other network's prefix
+    assert listed(client, to=f"f0{MINER}", sender="<empty>") == [c, a]
+    # from a tipset back to a height, both included
+    assert listed(client, to=f"t0{MINER}", to_height=4) == [c]
+    assert listed(client, to=f"t0{MINER}", to_height=3) == [c, a]
+    assert listed(client, to=f"t0{MINER}", tsk=net.tipset(4)["Cids"]) == [a]
+    # nothing: null, as Lotus' nil list; no actor for the address: null too
+    assert listed(client, to=f"t0{MINER}", sender=WORKER, to_height=5) is None
+    assert listed(client, to="t09999") is None
+    with pytest.raises(LotusError, match="must specify at least To or From"):
+        listed(client)
+
+
+def test_a_message_waiting_in_the_pool_is_not_listed(node):
+    net, clock, client, _ = node
+    clock.now += 2.5
+    net.mpool.base_fee = 10**12  # a spike: the estimate's fee cap does not pay it
+    net.mpool.estimate_base_fee = 100
+    cid = declare(client, MINER, WORKER)
+    clock.now += 3
+    assert client.state_search_msg(cid) is None
+    assert listed(client, to=f"t0{MINER}") is None
+    # ... but the node has it: ChainGetMessage reads it (Lotus keeps what its
+    # mpool takes in the chain blockstore)
+    assert client.call("ChainGetMessage", {"/": cid})["CID"] == {"/": cid}
+
+
+def test_chain_get_message_answers_the_message_in_lotus_shape(node):
+    net, clock, client, _ = node
+    clock.now += 1.5
+    cid = declare(client, MINER, SECOND)
+    clock.now += 1
+    msg = client.call("ChainGetMessage", {"/": cid})
+    assert list(msg) == [
+        "Version",
+        "To",
+        "From",
+        "Nonce",
+        "Value",
+        "GasLimit",
+        "GasFeeCap",
+        "GasPremium",
+        "Method",
+        "Params",
+        "CID",
+    ]
+    pushed = net.messages[cid]
+    assert msg == {
+        "Version": 0,
+        "To": f"t0{MINER}",
+        "From": SECOND,
+        "Nonce": 0,
+        "Value": "0",
+        "GasLimit": pushed.gas_limit,
+        "GasFeeCap": str(pushed.gas_fee_cap),
+        "GasPremium": str(pushed.gas_premium),
+        "Method": METHOD_DECLARE_FAULTS_RECOVERED,
+        "Params": base64.b64encode(encode_declare_faults_recovered([])).decode(),
+        "CID": {"/": cid},
+    }
+    assert pushed.gas_limit > 0 and pushed.gas_fee_cap > 0
+    second = declare(client, MINER, SECOND)
+    clock.now += 1
+    assert client.call("ChainGetMessage", {"/": second})["Nonce"] == 1
+    with pytest.raises(LotusError, match="ipld: could not find bafy2devnetmsgnothere"):
+        client.call("ChainGetMessage", {"/": "bafy2devnetmsgnothere"})
+
+
+def test_rpc_calls_count_what_came_over_rpc_only(node):
+    net, clock, client, server = node
+    clock.now += 1.5
+    client.chain_head()
+    client.chain_head()
+    declare(client, MINER, WORKER)
+    with pytest.raises(LotusError):
+        client.call("StateMinerFaults", f"t0{MINER}", [])  # refused, still answered
+    # in process (as the incumbent pushes): not an RPC call
+    net.push(
+        {
+            "To": f"t0{MINER}",
+            "From": SECOND,
+            "Method": METHOD_DECLARE_FAULTS_RECOVERED,
+            "Params": base64.b64encode(encode_declare_faults_recovered([])).decode(),
+        }
+    )
+    status = client.call("DevnetStatus")
+    assert status["rpc_calls"] == {
+        "Filecoin.ChainHead": 2,
+        "Filecoin.DevnetStatus": 1,
+        "Filecoin.MpoolPushMessage": 1,
+        "Filecoin.StateMinerFaults": 1,
+    }
+    assert server.rpc_calls.snapshot()["Filecoin.DevnetStatus"] == 1
+    assert len(status["messages"]) == 2
+    assert "incumbent" not in status  # none runs here
+
+
+# ---- the incumbent's options -----------------------------------------------------------
+
+
+def test_incumbent_options_round_trip_and_default_to_off():
+    assert IncumbentConfig.from_json(None) == IncumbentConfig() and not IncumbentConfig().enabled
+    cfg = IncumbentConfig(enabled=True, miss=(11, 5), miss_every=3, late=2)
+    assert IncumbentConfig.from_json(cfg.to_json()).to_json() == cfg.to_json()
+    assert cfg.to_json() == {
+        "enabled": True,
+        "miss": [5, 11],
+        "miss_every": 3,
+        "late": 2,
+        "sender": INCUMBENT_SENDER,
+    }
+    assert parse_deadline_list("5,11, 5") == (5, 11) and parse_deadline_list("") == ()
+    for bad in ("5,x", "-1"):
+        with pytest.raises(ValueError):
+            parse_deadline_list(bad)
+    with pytest.raises(ValueError):
+        IncumbentConfig(late=-1)
+
+
+def test_which_deadlines_the_incumbent_misses_and_when_it_pushes():
+    policy = Policy.devnet(challenge_window=10, period_deadlines=4)
+    m = DevnetMiner(MINER, 10, 0, {1: [[1]], 3: [[2]]}, {1: bytes(32), 2: bytes(32)})
+
+    def dl(period: int, index: int):
+        return deadline_info(period * policy.proving_period, index, 0, policy)
+
+    # its turns: deadlines with partitions, in chain order across periods
+    assert [turn_number(m, dl(p, d)) for p in (0, 1) for d in (1, 3)] == [0, 1, 2, 3]
+    told = IncumbentConfig(enabled=True, miss=(3,))
+    assert told.miss_reason(m, dl(0, 1)) is None
+    assert "deadline 3" in told.miss_reason(m, dl(1, 3))
+    every = IncumbentConfig(enabled=True, miss_every=3)
+    missed = [(p, d) for p in (0, 1, 2) for d in (1, 3) if every.miss_reason(m, dl(p, d))]
+    assert missed == [(1, 1), (2, 3)]  # turns 2 and 5
+    d = dl(0, 1)  # epochs 10..19
+    assert IncumbentConfig().push_epoch(d) == 10
+    assert IncumbentConfig(late=3).push_epoch(d) == 17
+    assert IncumbentConfig(late=0).push_epoch(d) == 20  # at Close: too late
+    assert IncumbentConfig(late=50).push_epoch(d) == 10  # never before Open
+
+
+def test_the_incumbents_account_is_funded_held_and_a_control_address(node):
+    net, _, client, _ = node
+    cfg = IncumbentConfig(enabled=True)
+    assert add_incumbent_account(net, cfg)
+    assert not add_incumbent_account(net, cfg)  # once
+    assert client.wallet_has(key_address_for(INCUMBENT_SENDER))
+    assert client.wallet_balance(INCUMBENT_SENDER) == 1000 * ATTO_PER_FIL
+    assert INCUMBENT_SENDER in client.state_miner_info(MINER).control_addresses
+    # kept in the set-up, as devnet.json holds it
+    again = Devnet.from_json(net.to_json())
+    assert again.mpool.account(INCUMBENT_SENDER).held
+    assert again.miners[MINER].control_addresses == [INCUMBENT_SENDER]
