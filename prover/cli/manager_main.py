@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from prover.api.tokens import PERMS, make_token, new_secret, read_secret
+from prover.cli.import_lotus import import_lotus
 from prover.config import (
     CONFIG_FILE,
     SECRET_FILE,
@@ -137,6 +138,14 @@ def daemon_run(
     finally:
         if lock is not None:
             lock.release()  # the process exiting would drop it too
+
+
+@cli.group("config")
+def config_group() -> None:
+    """Manager configs: import one from a lotus-miner repo."""
+
+
+config_group.add_command(import_lotus)
 
 
 @cli.group()

@@ -34,8 +34,9 @@ from prover.config import ConfigError, check_listen
     "--storage",
     "storages",
     multiple=True,
-    metavar="NAME=PATH",
-    help="A storage to serve (repeat); adds to the config's [[storage]].",
+    metavar="NAME=PATH|PATH",
+    help="A storage to serve (repeat); adds to the config's [[storage]]. A PATH alone is "
+    "a Lotus storage path, named by the ID in its sectorstore.json.",
 )
 @click.option(
     "--metrics-listen", default=None, help="HOST:PORT of its Prometheus /metrics [config]."
@@ -51,6 +52,7 @@ def cli(
     from prover.config import StorageConfig
     from prover.logs import configure_logging, get_logger
     from prover.storage.config import load_storage_config
+    from prover.storage.sectorstore import lotus_path_notes, storage_option
 
     configure_logging(json=log_json, level=log_level)
     log = get_logger("prover.storage")
@@ -60,10 +62,11 @@ def cli(
         raise click.ClickException(str(exc)) from exc
     extra = []
     for item in storages:
-        label, sep, path = item.partition("=")
-        if not sep or not label or not path:
-            raise click.BadParameter(f"expected NAME=PATH, got {item!r}", param_hint="--storage")
-        extra.append(StorageConfig(name=label, path=Path(path)))
+        try:
+            label, path = storage_option(item)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--storage") from exc
+        extra.append(StorageConfig(name=label, path=path))
     for flag, value in (
         ("--listen", listen),
         ("--advertise", advertise),
@@ -91,6 +94,8 @@ def cli(
         config = type(config).model_validate({**config.model_dump(), **updates})
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
+    for note in lotus_path_notes(config.storages):  # a prover only reads: say what it ignores
+        log.info("lotus_storage_path", **note)
 
     # The proofs library reads a sector's challenges on rayon's global pool,
     # one thread per core by default: that pool, not our threads, bounds the

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import socket
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from prover.config import StorageConfig, check_listen, load_toml_model, unique_storages
+from prover.storage.sectorstore import name_lotus_paths
 
 
 class StorageHostConfig(BaseModel):
@@ -50,6 +52,13 @@ class StorageHostConfig(BaseModel):
         return check_listen(v, empty_ok=True)
 
     _unique = field_validator("storage")(classmethod(lambda cls, v: unique_storages(v)))
+
+    @model_validator(mode="before")
+    @classmethod
+    def _lotus_paths(cls, data: Any) -> Any:
+        # a [[storage]] with a path and no name: a Lotus storage path, named
+        # by its sectorstore.json ID
+        return name_lotus_paths(data)
 
     @model_validator(mode="after")
     def _lotus_needs_a_token(self) -> StorageHostConfig:
