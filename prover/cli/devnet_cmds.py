@@ -267,7 +267,9 @@ def _print_status(status: dict) -> None:
 @_home_option
 def devnet_status(as_json, home) -> None:
     """Proven, missed and faulty per deadline, PoSts refused as duplicates
-    (``duplicate_posts``), and the messages the devnet took."""
+    (``duplicate_posts``), the messages the devnet took, the RPC calls it
+    answered per method since it started (``rpc_calls``) and, with an
+    incumbent, what it pushed and skipped."""
     status = _status(resolve_home(home))
     if as_json:
         click.echo(json.dumps(status, indent=1))
