@@ -41,12 +41,34 @@ from prover.config import ConfigError, check_listen
 @click.option(
     "--metrics-listen", default=None, help="HOST:PORT of its Prometheus /metrics [config]."
 )
+@click.option(
+    "--lotus-listen",
+    default=None,
+    help="HOST:PORT of Lotus' POST /remote/vanilla/single [config lotus_listen].",
+)
+@click.option(
+    "--lotus-miner-api",
+    default=None,
+    metavar="TOKEN:MULTIADDR",
+    help="Attach the storages to this lotus-miner's sector index, as a lotus-worker does "
+    "(an admin token: lotus-miner auth api-info --perm admin) [config [lotus_index] api].",
+)
 @click.option("--log-json", is_flag=True)
 @click.option(
     "--log-level", default="info", type=click.Choice(["debug", "info", "warning", "error"])
 )
 def cli(
-    config_path, api, name, listen, advertise, storages, metrics_listen, log_json, log_level
+    config_path,
+    api,
+    name,
+    listen,
+    advertise,
+    storages,
+    metrics_listen,
+    lotus_listen,
+    lotus_miner_api,
+    log_json,
+    log_level,
 ) -> None:
     """Filecoin WindowPoSt prover: a storage host."""
     from prover.config import StorageConfig
@@ -71,6 +93,7 @@ def cli(
         ("--listen", listen),
         ("--advertise", advertise),
         ("--metrics-listen", metrics_listen),
+        ("--lotus-listen", lotus_listen),
     ):
         if value:
             try:
@@ -85,9 +108,12 @@ def cli(
             "listen": listen,
             "advertise": advertise,
             "metrics_listen": metrics_listen,
+            "lotus_listen": lotus_listen,
         }.items()
         if v is not None
     }
+    if lotus_miner_api is not None:
+        updates["lotus_index"] = {**config.lotus_index.model_dump(), "api": lotus_miner_api}
     if extra:
         updates["storage"] = [*config.storage, *extra]
     try:

@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from prover.config import StorageConfig, check_listen, load_toml_model, unique_storages
+from prover.storage.lotus_index import LotusIndexConfig
 from prover.storage.sectorstore import name_lotus_paths
 
 
@@ -40,6 +41,10 @@ class StorageHostConfig(BaseModel):
     # it takes lotus_token. Empty: off.
     lotus_listen: str = ""
     lotus_token: str = ""
+    # Attach the storages to a lotus-miner's sector index, as a lotus-worker
+    # does, so that Lotus asks lotus_listen for their vanilla proofs
+    # (prover.storage.lotus_index). Off while its api is empty.
+    lotus_index: LotusIndexConfig = LotusIndexConfig()
 
     @field_validator("listen")
     @classmethod
@@ -62,8 +67,14 @@ class StorageHostConfig(BaseModel):
 
     @model_validator(mode="after")
     def _lotus_needs_a_token(self) -> StorageHostConfig:
-        if self.lotus_listen and not self.lotus_token:
+        # with [lotus_index] the miner vouches for the tokens Lotus sends
+        if self.lotus_listen and not self.lotus_token and not self.lotus_index.enabled:
             raise ValueError("lotus_listen is set but lotus_token is not")
+        if self.lotus_index.enabled and not self.lotus_listen:
+            raise ValueError(
+                "[lotus_index] api is set but lotus_listen is not: the miner is given "
+                "that listener's http://HOST:PORT/remote"
+            )
         return self
 
     @property

@@ -24,7 +24,8 @@ from prover.logs import get_logger
 from prover.metrics.http import HttpServer, metrics_route
 from prover.storage.config import StorageHostConfig
 from prover.storage.lotus_compat import PATH as LOTUS_PATH
-from prover.storage.lotus_compat import vanilla_single_route
+from prover.storage.lotus_compat import authorizer, vanilla_single_route
+from prover.storage.lotus_index import LotusIndex, default_url
 from prover.storage.service import StorageServicer, TokenCheck
 
 log = get_logger("prover.storage")
@@ -53,6 +54,10 @@ class StorageHost:
         self.announced = threading.Event()
         self._announcer: threading.Thread | None = None
         self.manager = ManagerClient(info, ca_file=config.api_ca)
+        # [lotus_index]: this host's storages in a lotus-miner's sector index
+        self.lotus_index = (
+            LotusIndex(config.storages, config.lotus_index) if config.lotus_index.enabled else None
+        )
 
     @property
     def http(self) -> HttpServer | None:
@@ -99,14 +104,25 @@ class StorageHost:
             listeners.setdefault(cfg.metrics_listen, {})["/metrics"] = metrics_route(
                 self.servicer.metrics.registry
             )
+        index = self.lotus_index
+        verify = index.verify_token if index is not None else None
         if cfg.lotus_listen:
             listeners.setdefault(cfg.lotus_listen, {})[LOTUS_PATH] = vanilla_single_route(
-                cfg.storages, self.servicer.pool, cfg.lotus_token
+                cfg.storages, self.servicer.pool, cfg.lotus_token, verify
             )
+        if index is not None:
+            routes = index.stat_routes(authorizer(cfg.lotus_token, verify))
+            listeners[cfg.lotus_listen].update(routes)
         for listen, routes in listeners.items():
             server = HttpServer(listen, routes).start()
             self.http_servers.append(server)
             log.info("http_listening", listen=server.address, routes=sorted(routes))
+            if index is not None and listen == cfg.lotus_listen:
+                url = cfg.lotus_index.url or default_url(
+                    listen.rpartition(":")[0], server.port, cfg.advertise.rpartition(":")[0],
+                    index.rpc_url,
+                )  # fmt: skip
+                index.start(url)
         self._announcer = threading.Thread(target=self._announce_loop, name="announce", daemon=True)
         self._announcer.start()
         log.info(
@@ -156,6 +172,8 @@ class StorageHost:
 
     def stop(self, grace: float = 2.0) -> None:
         self.stopping.set()
+        if self.lotus_index is not None:
+            self.lotus_index.stop()  # detaches first: the miner stops asking here
         for server in self.http_servers:
             server.stop()
         if self.server is not None:

@@ -8,7 +8,9 @@ sector cannot be proven).
 
 Lotus sends its own ``Authorization`` header, so the host takes, on this
 route only, the token configured as ``lotus_token`` (the value Lotus
-sends, without "Bearer "); with none configured the route is off.
+sends, without "Bearer "), and with ``[lotus_index]`` any token the
+lotus-miner's ``AuthVerify`` says is admin (``prover.storage.lotus_index``);
+with neither the route is off.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from __future__ import annotations
 import hmac
 import json
 import queue
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from prover.chain.encoding import comm_r_from_cid
@@ -61,15 +63,42 @@ def parse_params(body: bytes) -> tuple[int, PoStProofType, int, bytes, list[int]
     return miner, pt, number, comm_r, challenges, update
 
 
-def vanilla_single_route(storages: Mapping[str, Path], pool: CheckPool, token: str) -> Route:
-    def serve(request: Request) -> Response:
-        if request.method != "POST":
-            return method_not_allowed("POST")
+def authorizer(
+    token: str, verify: Callable[[str], bool] | None = None
+) -> Callable[[Request], Response | None]:
+    """None when a request's bearer token is ``token`` (when set) or one
+    ``verify`` admits, else the 401 to answer."""
+    taken = "the configured lotus_token" if token else ""
+    if verify is not None:
+        taken = " or ".join(filter(None, [taken, "a token the lotus-miner verifies as admin"]))
+
+    def check(request: Request) -> Response | None:
         given = request.headers.get("Authorization", "").strip()
         if given.lower().startswith("bearer "):
             given = given[7:].strip()
-        if not given or not hmac.compare_digest(given.encode(), token.encode()):
-            return Response(401, b"invalid token: this route takes the configured lotus_token\n")
+        if given and token and hmac.compare_digest(given.encode(), token.encode()):
+            return None
+        if given and verify is not None and verify(given):
+            return None
+        return Response(401, f"invalid token: this route takes {taken}\n".encode())
+
+    return check
+
+
+def vanilla_single_route(
+    storages: Mapping[str, Path],
+    pool: CheckPool,
+    token: str,
+    verify: Callable[[str], bool] | None = None,
+) -> Route:
+    authorized = authorizer(token, verify)
+
+    def serve(request: Request) -> Response:
+        if request.method != "POST":
+            return method_not_allowed("POST")
+        refusal = authorized(request)
+        if refusal is not None:
+            return refusal
         try:
             miner, pt, number, comm_r, challenges, update = parse_params(request.body)
         except BadParams as exc:
