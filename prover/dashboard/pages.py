@@ -4,7 +4,9 @@
 
 Pages: ``/`` (every miner's strip, active alerts, recent misses, workers),
 ``/deadline?miner=M&index=D[&period=P]`` (one deadline's partitions and
-messages), ``/login`` (GET the form, POST the token) and ``/logout``.
+messages), ``/shadow[?miner=M]`` (shadow mode's comparison with the chain's
+own PoSts: ``shadow``), ``/login`` (GET the form, POST the token) and
+``/logout``.
 """
 
 from __future__ import annotations
@@ -33,6 +35,12 @@ from prover.dashboard.auth import (
     session_cookie,
     token_refusal,
 )
+from prover.dashboard.shadow import (
+    ShadowState,
+    disagreements,
+    shadow_strips,
+    since_close,
+)
 from prover.dashboard.states import DeadlineState
 from prover.dashboard.views import (
     ChainFacts,
@@ -49,11 +57,16 @@ from prover.metrics.http import Request, Response, Route, method_not_allowed
 from prover.store.database import Database
 from prover.store.errors import StoreUnavailable
 from prover.store.overview import Overview
+from prover.store.shadow import ShadowBook
 
 log = get_logger("prover.dashboard")
 
 REFRESH_S = 5
 RECENT_MISSES = 20
+RECENT_DISAGREEMENTS = 50
+# the rows a shadow page reads at most (two periods of 25 miners' 48
+# deadlines of 5 partitions is 12,000)
+SHADOW_ROWS = 20_000
 HTML = "text/html; charset=utf-8"
 # a mark beside the colour of each state, for who cannot tell the colours apart
 MARKS = {
@@ -114,6 +127,7 @@ class Dashboard:
         refresh_s: int = REFRESH_S,
     ) -> None:
         self.overview = Overview(db)
+        self.shadow_book = ShadowBook(db)
         self.storage_hosts = storage_hosts  # (StorageHostRow, live) of the index
         # who leads and the managers on the database: {"leader": Leadership,
         # "managers": [(ManagerRow, live)], "me": name}; None with one manager
@@ -130,6 +144,7 @@ class Dashboard:
         return {
             "/": self._guarded(self.index),
             "/deadline": self._guarded(self.deadline),
+            "/shadow": self._guarded(self.shadow),
             "/login": self.login,
             "/logout": self.logout,
         }
@@ -212,6 +227,7 @@ class Dashboard:
             running=running,
             storage_hosts=self.storage_hosts(),
             managers=self._managers(),
+            shadow_nav=bool(self.shadow_book.rows(limit=1)),
             refresh_s=self.refresh_s,
         )
 
@@ -251,6 +267,30 @@ class Dashboard:
             "deadline.html",
             d=page,
             chain_line=self._chain_line(chain),
+            refresh_s=self.refresh_s,
+        )
+
+    def shadow(self, request: Request) -> Response:
+        q = _query(request)
+        try:
+            miner = int(q["miner"]) if q.get("miner") else None
+        except ValueError:
+            return self._text(400, "expected /shadow[?miner=M] (an integer)")
+        chain = self.chain()
+        if miner is not None and chain is not None:
+            chain = ChainFacts(chain.epoch, [miner], chain.heads, chain.confidence)
+        rows = self.shadow_book.rows(miner, since_close=since_close(chain), limit=SHADOW_ROWS)
+        recent = self.shadow_book.rows(
+            miner, outcomes=("chain_only", "ours_only"), limit=RECENT_DISAGREEMENTS
+        )
+        return self._render(
+            "shadow.html",
+            chain_line=self._chain_line(chain),
+            miner=miner,
+            strips=shadow_strips(rows, chain),
+            states=list(ShadowState),
+            disagreements=disagreements(recent, RECENT_DISAGREEMENTS),
+            shadow_nav=True,
             refresh_s=self.refresh_s,
         )
 
@@ -306,6 +346,7 @@ class Dashboard:
         now = datetime.fromtimestamp(self.wall(), UTC)
         context.setdefault("refresh_s", 0)
         context.setdefault("logout", not self.loopback)
+        context.setdefault("shadow_nav", False)
         body = self.env.get_template(template).render(
             nonce=nonce,
             now=now,

@@ -1,7 +1,8 @@
 """The dashboard in a real browser: a real manager running the embedded
 devnet and a real worker prove a deadline, then headless Chromium (Debian's
 package) loads the page; the rendered DOM shows that deadline proven on
-the strip, and a screenshot is saved to look at.
+the strip (and the shadow page renders), and a screenshot is saved to
+look at.
 
 Chromium is required in CI (``.ci/run`` installs it); elsewhere the test is
 skipped when it is not installed.
@@ -115,6 +116,11 @@ def test_the_strip_shows_a_deadline_proven_in_a_real_browser(tmp_path):
         page = Strip(detail)
         assert page.partitions == {0: "proven"}
         assert re.search(r"landed [0-9.]+ FIL", page.text), page.text  # the message and its fee
+
+        # the shadow page renders (a live manager: nothing compared, no link to it)
+        assert 'href="/shadow"' not in dom
+        shadow = Strip(browse(tmp_path, f"{base}/shadow", "--dump-dom"))
+        assert "Nothing compared yet" in shadow.text and not shadow.cells
 
         shot = tmp_path / "dashboard.png"
         browse(tmp_path, f"{base}/", f"--screenshot={shot}", "--window-size=1280,900")

@@ -467,7 +467,10 @@ def test_a_page_is_a_handful_of_small_queries_at_mainnet_sizes(store):
     assert page.states(1012)[24] == "current" and page.states(1012)[23] == "missed"
     selects = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
     overview, deadline_page = selects[:-3], selects[-3:]
-    assert len(overview) <= 6, overview
+    assert len(overview) <= 7, overview
+    # whether to link the shadow page: one row of shadow_partitions at most
+    (shadow,) = [s for s in overview if "FROM shadow_partitions" in s]
+    assert "LIMIT" in shadow.upper()
     for s in selects:
         assert "jobs.sectors" not in s and "jobs.proof" not in s, s
     assert Page(detail.text).partitions.keys() == {0, 1, 2, 3, 4}
