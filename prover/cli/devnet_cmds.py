@@ -110,7 +110,8 @@ def devnet_group() -> None:
     type=click.IntRange(0),
     default=0,
     metavar="N",
-    help="The incumbent misses every Nth deadline it would prove (0: none).",
+    help="The incumbent misses every Nth of each miner's deadlines that hold "
+    "partitions, counted from the chain's first proving period (0: none).",
 )
 @click.option(
     "--incumbent-late",

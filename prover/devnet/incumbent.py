@@ -17,10 +17,11 @@ and for the open deadline and the next one once its challenge is reached, it
 proves what is left to prove (off the chain's lock) and pushes each
 partition once, at Open, or with ``late`` when the deadline is ``late``
 epochs from Close (0: at Close, too late: refused and missed). It never
-proves a deadline index in ``miss``, nor every ``miss_every``-th deadline it
-would prove. What it pushed is on chain: after a restart it pushes nothing
-for a partition proven already or already in one of its messages. Each push
-and each skip is logged and kept for ``DevnetStatus`` (``incumbent``).
+proves a deadline index in ``miss``, nor every ``miss_every``-th of the
+miner's deadlines that hold partitions. What it pushed is on chain: after a
+restart it pushes nothing for a partition proven already or already in one
+of its messages. Each push and each skip is logged and kept for
+``DevnetStatus`` (``incumbent``).
 
 Its options live in the devnet's set-up (``devnet.json``, key
 ``incumbent``): ``prover devnet init --incumbent [--incumbent-miss 5,11]
@@ -70,8 +71,8 @@ HISTORY = 500
 @dataclass(frozen=True)
 class IncumbentConfig:
     """``enabled``: the incumbent runs; ``miss``: deadline indexes it never
-    proves; ``miss_every``: it misses every Nth deadline it would prove (its
-    turns counted per miner from the chain's first proving period, so a
+    proves; ``miss_every``: it misses every Nth of a miner's deadlines that
+    hold partitions (counted from the chain's first proving period, so a
     restart keeps the rhythm; 0: none); ``late``: it pushes when the
     deadline is this many epochs from Close (None: at Open); ``sender``:
     the account it sends from."""
@@ -278,6 +279,10 @@ class Incumbent:
         if not todo:
             self._done.add(key)
             return
+        if not self._replicas_of(m, [n for _, sectors in todo for n in sectors]):
+            # a placeholder miner's (nothing here proves it): said once a deadline
+            self._skip(key, dl, None, "no sector of this miner in the devnet's store")
+            return
         seed = net.randomness(
             TAG_WINDOWED_POST_CHALLENGE_SEED, dl.challenge, id_address_cbor(m.actor_id)
         )
@@ -415,7 +420,7 @@ class Incumbent:
             "cid": signed.cid,
             "sender": self.config.sender,
             "nonce": signed.message.nonce,
-            "skipped": sorted(skipped),
+            "skipped_sectors": sorted(skipped),
             "epochs_before_close": dl.close - now,
         }
         with self._lock:

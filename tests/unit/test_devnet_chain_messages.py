@@ -240,3 +240,31 @@ def test_the_incumbents_account_is_funded_held_and_a_control_address(node):
     again = Devnet.from_json(net.to_json())
     assert again.mpool.account(INCUMBENT_SENDER).held
     assert again.miners[MINER].control_addresses == [INCUMBENT_SENDER]
+
+
+def test_the_incumbent_skips_what_it_cannot_or_must_not_prove_and_says_so(tmp_path):
+    """No proof is made here: a placeholder miner's sectors are not in the
+    store, and a deadline it is told to miss is not even read."""
+    from prover.devnet import placeholder_miner
+    from prover.devnet.incumbent import Incumbent
+
+    clock = Seconds()
+    miners = [
+        placeholder_miner(MINER, "32GiB", {0: 1}),
+        placeholder_miner(OTHER, "32GiB", {0: 1, 1: 1}),
+    ]
+    net = Devnet(miners, Policy.devnet(), clock=clock, genesis=clock.now)
+    cfg = IncumbentConfig(enabled=True, miss=(1,))
+    add_incumbent_account(net, cfg)
+    incumbent = Incumbent(net, tmp_path / "store", cfg)
+    for epoch in (0, 1, 8):
+        clock.now = net.genesis + epoch
+        incumbent.tick()
+    assert net.messages == {} and not net.mpool.pending
+    status = incumbent.status()
+    assert {k: status[k] for k in cfg.to_json()} == cfg.to_json() and status["pushed"] == []
+    assert [(s["miner"], s["deadline"], s["reason"]) for s in status["skipped"]] == [
+        (MINER, 0, "no sector of this miner in the devnet's store"),
+        (OTHER, 0, "no sector of this miner in the devnet's store"),
+        (OTHER, 1, "told to miss deadline 1"),
+    ]
