@@ -344,6 +344,8 @@ def devnet_run(listen: str, advertise: str | None, token: str | None, home: Path
             f"{net.policy.epoch_seconds:g} s epochs) serving the Lotus API at {running.url}"
         )
         click.echo(f"FULLNODE_API_INFO={running.api}")
+        if running.incumbent is not None:
+            click.echo(f"incumbent: {_describe_incumbent(running.incumbent.config.to_json())}")
         click.echo(
             "# a manager follows it with these lines in its config.toml "
             "(`prover devnet chain-config` prints them again):"
