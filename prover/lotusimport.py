@@ -628,10 +628,11 @@ def map_senders(
         result.notes.append(
             "NOT MAPPED: [Addresses] "
             + ", ".join(str(s.key) for s in sealing if s.value)
-            + " keep control addresses from PoSt in Lotus; without the full node "
-            "(--full-node-api, StateMinerInfo and StateLookupID) they cannot be left out here, "
-            "so senders = [] lets every control address pay for PoSt: run the import again "
-            "with the node, or set senders by hand"
+            + " keep control addresses from PoSt in Lotus; without the miner's control "
+            "addresses on chain (its actor, and the full node's StateMinerInfo and "
+            "StateLookupID: --miner-api or --miner, --full-node-api) they cannot be left out "
+            "here, so senders = [] lets every control address pay for PoSt: run the import "
+            "again with the nodes, or set senders by hand"
         )
         for s in sealing:
             if s.value:
