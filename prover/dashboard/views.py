@@ -36,6 +36,9 @@ class ChainFacts:
     miners: Sequence[int]
     heads: Mapping[int, DeadlineInfo]
     confidence: int = 2
+    # shadow mode: nothing is sent, so a deadline reads proven when its
+    # proofs were (the chain's own PoSts are on /shadow)
+    shadow: bool = False
 
 
 def human_seconds(seconds: float) -> str:
@@ -197,15 +200,28 @@ def chain_strips(chain: ChainFacts, rows: Rows) -> list[Strip]:
                 rows.partitions(key),
                 open_now=d.index == cur.index,
                 outcome_due=outcome_due(d.close, chain.epoch, chain.confidence),
+                submits=not chain.shadow,
             )
             close_in = human_seconds((next_close(cur, d.index) - chain.epoch) * secs)
             cells.append(
-                _cell(key, rows, state, open=d.open, close=d.close, next_close_in=close_in)
+                _cell(
+                    key,
+                    rows,
+                    state,
+                    submits=not chain.shadow,
+                    open=d.open,
+                    close=d.close,
+                    next_close_in=close_in,
+                )
             )
         out.append(
             Strip(
                 miner,
                 cells,
+                note="shadow mode: proven means our proofs were ready (nothing is sent); "
+                "the chain's own PoSts are compared on the shadow page"
+                if chain.shadow
+                else "",
                 current=cur,
                 close_in=human_seconds((cur.close - chain.epoch) * secs),
                 counts=_counts(cells),
@@ -292,7 +308,7 @@ def deadline_page(
     for j in jobs:
         generations[j.partition] += 1
     info, close_in = None, ""
-    submits = chain is not None
+    submits = chain is not None and not chain.shadow
     open_now = due = False
     if chain is not None and chain.epoch is not None and miner in chain.heads:
         cur = at_epoch(chain.heads[miner], chain.epoch)

@@ -35,6 +35,7 @@ def chain_facts(current: Callable[[], Tracker | None]) -> Callable[[], ChainFact
             miners=list(tracker.config.miners),
             heads={m: h.info for m, h in heads.items()},
             confidence=tracker.config.confidence,
+            shadow=tracker.config.shadow,
         )
 
     return facts

@@ -181,7 +181,7 @@ def tracker_at(epoch: int = EPOCH, miners=(MINER,), confidence: int = 1):
     return SimpleNamespace(
         epoch=epoch,
         heads={m: ProvingDeadline(info, POLICY) for m in miners},
-        config=SimpleNamespace(miners=list(miners), confidence=confidence),
+        config=SimpleNamespace(miners=list(miners), confidence=confidence, shadow=False),
     )
 
 
@@ -440,7 +440,7 @@ def test_a_page_is_a_handful_of_small_queries_at_mainnet_sizes(store):
     tracker = SimpleNamespace(
         epoch=epoch,
         heads={m: ProvingDeadline(info, policy) for m in miners},
-        config=SimpleNamespace(miners=miners, confidence=2),
+        config=SimpleNamespace(miners=miners, confidence=2, shadow=False),
     )
     http = start_http(
         "127.0.0.1:0", CollectorRegistry(), store=store, tracker=lambda: tracker, secret=SECRET

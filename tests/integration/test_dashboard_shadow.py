@@ -108,7 +108,7 @@ def tracker_at(epoch: int = EPOCH, miners=(MINER,)):
     return SimpleNamespace(
         epoch=epoch,
         heads={m: ProvingDeadline(info, POLICY) for m in miners},
-        config=SimpleNamespace(miners=list(miners), confidence=1),
+        config=SimpleNamespace(miners=list(miners), confidence=1, shadow=True),
     )
 
 

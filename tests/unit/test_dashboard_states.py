@@ -246,3 +246,14 @@ def test_without_a_chain_each_deadlines_latest_period_in_the_store():
     (strip,) = store_strips(rows)
     assert len(strip.cells) == 48  # no policy to say otherwise: mainnet's
     assert [c.state for c in strip.cells[1:6]] == [S.EMPTY, S.PROVEN, S.CURRENT, S.MISSED, S.EMPTY]
+
+
+def test_in_shadow_mode_a_deadline_whose_proofs_were_ready_reads_proven_not_missed():
+    head = {1000: deadline_info(80, 5, 120, POLICY)}
+    rows = Rows.of([job(1), job(2, skipped=1), job(3, state="expired")], [], [])
+    live = chain_strips(ChainFacts(133, [1000], head, confidence=1), rows)[0]
+    shadow = chain_strips(ChainFacts(133, [1000], head, confidence=1, shadow=True), rows)[0]
+    # live, nothing landed: missed once due; in shadow mode nothing is sent
+    assert [c.state for c in live.cells[1:4]] == [S.MISSED, S.MISSED, S.MISSED]
+    assert [c.state for c in shadow.cells[1:4]] == [S.PROVEN, S.PARTLY_FAULTY, S.MISSED]
+    assert "shadow mode" in shadow.note and not live.note
