@@ -38,8 +38,10 @@ else a UUID derived from its name (uuid5, the same on every host and at
 every start). Errors are logged and retried with backoff: the host goes on
 serving its workers whatever the miner does.
 
-Lotus signs its requests to our route with a token of its own (a JWT made
-at its start, not one a user can copy), so with ``[lotus_index]`` the
+Lotus sends our route a token of its own (a lotus-miner signs
+``{"Allow": ["admin"]}`` at start, which no ``lotus-miner auth
+create-token`` prints; a lotus-worker sends its MINER_API_INFO token), so
+with ``[lotus_index]`` the
 route also takes any token the miner's ``AuthVerify`` says is ``admin``, as
 a lotus-worker's ``/remote`` does. ``GET /remote/stat/<ID>`` answers the
 FsStat, which ``lotus-miner storage list`` reads.
@@ -75,7 +77,7 @@ log = get_logger("prover.storage.lotus_index")
 # Lotus' storage/paths: HeartbeatInterval and SkippedHeartbeatThresh
 HEALTH_INTERVAL_S = 10.0
 SKIPPED_HEARTBEAT_S = 50.0
-SYNC_RETRY_MAX_S = 60.0
+SYNC_RETRY_MAX_S = 30.0
 STAT_TIMEOUT_S = 5.0
 # a token the miner said is admin is believed this long without asking again
 VERIFIED_TOKEN_TTL_S = 600.0
@@ -434,7 +436,7 @@ class MinerApi:
         self.call("StorageReportHealth", storage_id, {"Stat": stat, "Err": err})
 
     def storage_detach(self, storage_id: str, url: str) -> None:
-        self.call("StorageDetach", storage_id, url)
+        self.call("StorageDetach", storage_id, url, timeout=5.0)
 
 
 def local_address_towards(url: str) -> str | None:

@@ -113,3 +113,12 @@ def test_the_default_url_is_the_lotus_listener_as_the_miner_reaches_it():
     assert default_url("0.0.0.0", 8080, "store-1.lan", miner) == "http://store-1.lan:8080/remote"
     assert default_url("0.0.0.0", 8080, "", miner) == "http://127.0.0.1:8080/remote"
     assert default_url("[::]", 8080, "", "http://[::1]:2345/rpc/v0") == "http://[::1]:8080/remote"
+
+
+def test_every_lotus_index_key_is_in_the_documented_config():
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "configs" / "storage.toml").read_text()
+    section = text[text.index("\n[lotus_index]\n") :]
+    for key in LotusIndexConfig.model_fields:
+        assert f"\n{key} =" in section or f"[lotus_index.{key}]" in section, key
