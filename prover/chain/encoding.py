@@ -1,6 +1,7 @@
 """Filecoin encodings, written once: RLE+ bitfields (binary, inside CBOR) and
-their JSON run-length form, ID addresses, ``SubmitWindowedPoSt`` and
-``DeclareFaultsRecovered`` parameters, and comm_r <-> SealedCID.
+their JSON run-length form, ID addresses, ``SubmitWindowedPoSt``,
+``DeclareFaultsRecovered`` and ``DisputeWindowedPoSt`` parameters, and
+comm_r <-> SealedCID.
 
 CBOR goes through cbor2 and multibase/varints through multiformats; only
 RLE+, which no Python library implements, is written by hand here.
@@ -304,6 +305,15 @@ def comm_r_from_cid(cid: str | dict) -> bytes:
 # Miner actor method numbers of the messages whose parameters follow.
 METHOD_SUBMIT_WINDOWED_POST = 5
 METHOD_DECLARE_FAULTS_RECOVERED = 11
+# builtin-actors ``actors/miner/src/lib.rs``: ``Method::DisputeWindowedPoSt = 24``
+METHOD_DISPUTE_WINDOWED_POST = 24
+
+# How long after a deadline's Close its optimistically accepted PoSts may be
+# disputed (builtin-actors ``runtime/src/runtime/policy.rs``:
+# WPOST_DISPUTE_WINDOW = 2 * CHAIN_FINALITY, 900 epochs on every network the
+# actors are built for), and never once the deadline opens again.
+CHAIN_FINALITY = 900
+WPOST_DISPUTE_WINDOW = 2 * CHAIN_FINALITY
 
 # The miner actor's limits on one DeclareFaultsRecovered (builtin-actors,
 # policy): at most DeclarationsMax declarations and AddressedSectorsMax
@@ -399,3 +409,28 @@ def decode_declare_faults_recovered(data: bytes) -> list[tuple[int, int, set[int
             "recoveries must be [deadline, partition, sectors bitfield] triples"
         )
     return [(d, p, decode_bitfield(s)) for d, p, s in obj[0]]
+
+
+@dataclass(frozen=True)
+class DisputeWindowedPoStParams:
+    deadline: int
+    post_index: int  # into the deadline's optimistically accepted PoSts
+
+
+def encode_dispute_windowed_post(deadline: int, post_index: int) -> bytes:
+    """``DisputeWindowedPoSt`` (method 24) parameters: a CBOR array of 2,
+    ``[Deadline uint, PoStIndex uint]`` (the actor's tuple struct)."""
+    return cbor2.dumps([deadline, post_index])
+
+
+def decode_dispute_windowed_post(data: bytes) -> DisputeWindowedPoStParams:
+    """Both fields are u64 in the actor: anything else does not deserialize."""
+    try:
+        obj = cbor2.loads(data)
+    except Exception as exc:
+        raise ParamsNotDeserializable(f"DisputeWindowedPoSt params are not CBOR: {exc}") from None
+    if not isinstance(obj, list) or len(obj) != 2:
+        raise ParamsNotDeserializable("DisputeWindowedPoSt params must be an array of 2")
+    if not all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 1 << 64 for v in obj):
+        raise ParamsNotDeserializable("deadline and post index must be unsigned 64-bit integers")
+    return DisputeWindowedPoStParams(deadline=obj[0], post_index=obj[1])

@@ -3,15 +3,32 @@
 It behaves like the miner actor where WindowPoSt is concerned: epochs tick
 from a genesis time at ``policy.epoch_seconds``; randomness is derived
 deterministically from (tag, epoch, entropy); ``SubmitWindowedPoSt`` is
-decoded and refused for a closed deadline, a wrong proof type, bad commit
-randomness, unknown or already proven partitions, or a proof that the chain
-verifier (the proof core) rejects (a snap-upgraded sector is verified
-against its new comm_r, so a proof from its old sealed file is refused); a
-partition left unproven at Close has its sectors marked faulty;
-``DeclareFaultsRecovered`` marks sectors recovering (refused beyond the
-actor's 3000 declarations or 25,000 sectors a message), and they are healed
-once proven. A proof it has no verifying key for (a placeholder miner's,
-``placeholders.py``) is refused too.
+decoded and refused for a closed deadline, a wrong proof type, a proof
+longer than 192 bytes a partition, bad commit randomness, unknown or already
+proven partitions; a partition left unproven at Close has its sectors marked
+faulty; ``DeclareFaultsRecovered`` marks sectors recovering (refused beyond
+the actor's 3000 declarations or 25,000 sectors a message), and they are
+healed once proven.
+
+Proofs are checked as the actor checks them (builtin-actors
+``submit_windowed_post``): a PoSt that recovers power (it proves sectors
+declared recovered) is verified at once with the chain's verifier (the proof
+core; a snap-upgraded sector against its new comm_r, so a proof from its old
+sealed file is refused), and an invalid one is refused ("invalid post was
+submitted", 16). Any other PoSt is accepted *optimistically*, without
+verifying its SNARK, and kept with its deadline for dispute.
+``DisputeWindowedPoSt`` (method 24, from any account; ``[Deadline,
+PoStIndex]``) may dispute one such PoSt of a deadline's last turn once it has
+closed and for ``WPOST_DISPUTE_WINDOW`` epochs after (never while the
+deadline is open again: ``dispute_available``, else exit 18, forbidden): the
+PoSt is verified again; a valid one is refused ("failed to dispute valid
+post", 16) and stays disputable, an index with no PoSt is refused ("proof N
+not found", 16), and an invalid one is taken: its partitions' sectors become
+faulty, the penalty is recorded (``disputes``: the actor's base penalty and
+the disputer's reward; the devnet models no block reward, so no more) and
+the reward paid to the disputer's account. A proof it has no verifying key
+for (a placeholder miner's, ``placeholders.py``) is accepted optimistically
+like any other; verifying one (a recovery, a dispute) is refused.
 
 Parameters that do not deserialize (not CBOR, another shape, or a bitfield
 the actor's decoder refuses: a non-canonical RLE+ encoding, a trailing zero
@@ -27,7 +44,8 @@ duplicate costs its sender gas and proves nothing, so a prover whose managers
 fail over must show none; tests assert that here.
 
 Its running state (proven partitions, faults, misses, messages, the pool's
-accounts, nonces and pending messages, the genesis) persists in
+accounts, nonces and pending messages, the PoSts still disputable and the
+disputes, the genesis) persists in
 ``state_path`` when set, as a node keeps its chain across a restart: saved
 atomically after each included message and settled deadline and at
 ``save()``, loaded by ``load_state``; the clock goes on from the recorded
@@ -37,6 +55,7 @@ partitions marked faulty) at the first ``settle``.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -51,14 +70,17 @@ from prover.chain.encoding import (
     ADDRESSED_SECTORS_MAX,
     DECLARATIONS_MAX,
     METHOD_DECLARE_FAULTS_RECOVERED,
+    METHOD_DISPUTE_WINDOWED_POST,
     METHOD_SUBMIT_WINDOWED_POST,
+    WPOST_DISPUTE_WINDOW,
     ParamsNotDeserializable,
     decode_declare_faults_recovered,
+    decode_dispute_windowed_post,
     decode_submit_windowed_post,
     id_address_cbor,
 )
 from prover.chain.lotus import TAG_POST_CHAIN_COMMIT, TAG_WINDOWED_POST_CHALLENGE_SEED
-from prover.chain.message import Message, SignedMessage
+from prover.chain.message import ATTO_PER_FIL, Message, SignedMessage
 from prover.devnet.mpool import Mpool, message_cid
 from prover.proofs import (
     ParametersMissing,
@@ -72,9 +94,35 @@ TIPSET_CID_PREFIX = "bafy2devnet"
 EXIT_OK = 0
 EXIT_ILLEGAL_ARGUMENT = 16
 EXIT_NOT_FOUND = 17
+EXIT_FORBIDDEN = 18
 # USR_SERIALIZATION (fvm_shared ExitCode): parameters that do not deserialize
 # (builtin-actors' dispatch turns the decoding error into it)
 EXIT_SERIALIZATION = 21
+
+# A WindowPoSt SNARK is 192 bytes a partition (every WindowPoSt proof type);
+# the actor refuses a proof longer than that times the partitions.
+PROOF_BYTES = 192
+# builtin-actors ``monies.rs``: BASE_PENALTY_FOR_DISPUTED_WINDOW_POST (20 FIL)
+# is added to the expected reward of the disputed power (none here) and
+# BASE_REWARD_FOR_DISPUTED_WINDOW_POST (4 FIL, ``policy.rs``), which the
+# disputer is paid out of it.
+DISPUTE_BASE_PENALTY = 20 * ATTO_PER_FIL
+DISPUTE_REWARD = 4 * ATTO_PER_FIL
+
+
+def dispute_available(
+    policy: Policy, period_start: int, deadline: int, epoch: int, window: int = WPOST_DISPUTE_WINDOW
+) -> bool:
+    """builtin-actors ``deadline_available_for_optimistic_post_dispute``:
+    the PoSts of ``deadline``'s last turn may be disputed at ``epoch`` when
+    it has closed, is not open again, and closed less than ``window`` epochs
+    ago. ``period_start`` is the current proving period's start."""
+    if period_start > epoch:
+        return False
+    info = deadline_info(period_start, deadline, epoch, policy)
+    if info.has_elapsed():  # next_not_elapsed: its turn in the next period
+        info = deadline_info(period_start + policy.proving_period, deadline, epoch, policy)
+    return not info.is_open() and epoch < info.close - policy.proving_period + window
 
 
 @dataclass
@@ -98,6 +146,16 @@ class DevnetMiner:
     # SubmitWindowedPoSt refused for a partition proven already in its
     # deadline: {period_start, deadline, partition, cid}, one per partition
     duplicate_posts: list[dict] = field(default_factory=list)
+    # PoSts accepted optimistically (not verified), per (period start,
+    # deadline) in the order accepted, as the actor keeps them for dispute:
+    # {partitions, sectors (those proven), proof, cid}; None where one was
+    # disputed (the actor deletes it from its array, leaving a hole). A turn's
+    # list goes when the deadline closes again (the actor's snapshot moves on).
+    optimistic: dict[tuple[int, int], list[dict | None]] = field(default_factory=dict)
+    # disputes that succeeded against this miner: {period_start, deadline,
+    # post_index, partitions, sectors, post_cid, cid, disputer, epoch,
+    # penalty, reward}
+    disputes: list[dict] = field(default_factory=list)
 
 
 @dataclass
@@ -253,6 +311,12 @@ class Devnet:
                                     }
                                 )
                     dl = dl.next()
+                # a turn's disputable PoSts go when the deadline closes again
+                period, window = self.policy.proving_period, self.policy.challenge_window
+                for ps, d in [
+                    k for k in m.optimistic if k[0] + (k[1] + 1) * window + period <= now
+                ]:
+                    del m.optimistic[(ps, d)]
             self._settled_epoch = now
             # what waited for the base fee, if it fell
             if self._include(now) or closed:
@@ -333,6 +397,8 @@ class Devnet:
                 return self._submit_post(m, msg.params, now, cid)
             if msg.method == METHOD_DECLARE_FAULTS_RECOVERED:
                 return self._declare_recovered(m, msg.params, now)
+            if msg.method == METHOD_DISPUTE_WINDOWED_POST:
+                return self._dispute_post(m, msg.params, now, msg.sender, cid)
             return EXIT_ILLEGAL_ARGUMENT, f"method {msg.method} not supported"
         except KeyError as exc:
             return EXIT_NOT_FOUND, str(exc)
@@ -363,6 +429,10 @@ class Devnet:
         if p.proof_chain_id != m.proof_type:
             return EXIT_ILLEGAL_ARGUMENT, (
                 f"proof type {p.proof_chain_id} is not the miner's {m.proof_type}"
+            )
+        if len(p.proof) > PROOF_BYTES * len(p.partitions):
+            return EXIT_ILLEGAL_ARGUMENT, (
+                f"expected proof to be smaller than {PROOF_BYTES * len(p.partitions)} bytes"
             )
         if not dl.challenge <= p.commit_epoch < now:
             return EXIT_ILLEGAL_ARGUMENT, f"commit epoch {p.commit_epoch} out of range"
@@ -395,19 +465,22 @@ class Devnet:
             for n in ((sectors - m.faulty) | (sectors & m.recovering)) - skipped:
                 public[n] = m.comm_r[n]
         if not public:
-            return EXIT_ILLEGAL_ARGUMENT, "nothing to prove"
-        seed = self.randomness(
-            TAG_WINDOWED_POST_CHALLENGE_SEED, dl.challenge, id_address_cbor(m.actor_id)
+            return EXIT_ILLEGAL_ARGUMENT, "cannot prove partitions with no active sectors"
+        recovers = any(
+            (set(partitions[index]) & m.recovering) - skipped for index, skipped in p.partitions
         )
-        ok = verify_window_post(
-            PoStProofType.from_chain_id(m.proof_type),
-            mask_randomness(seed),
-            prover_id(m.actor_id),
-            sorted(public.items()),
-            p.proof,
-        )
-        if not ok:
-            return EXIT_ILLEGAL_ARGUMENT, "invalid proof"
+        if recovers:  # recovered power: verified at once
+            if not self._verifies(m, dl.challenge, public, p.proof):
+                return EXIT_ILLEGAL_ARGUMENT, "invalid post was submitted"
+        else:  # recorded for optimistic verification: disputable once closed
+            m.optimistic.setdefault((dl.period_start, dl.index), []).append(
+                {
+                    "partitions": sorted(index for index, _ in p.partitions),
+                    "sectors": sorted(public),
+                    "proof": p.proof,
+                    "cid": cid,
+                }
+            )
         for index, skipped in p.partitions:
             proven.add(index)
             sectors = set(partitions[index])
@@ -415,7 +488,80 @@ class Devnet:
             healed = (sectors & m.recovering) - skipped
             m.faulty -= healed
             m.recovering -= healed
-        return EXIT_OK, "proven"
+        return EXIT_OK, "proven" if recovers else "accepted optimistically"
+
+    def _verifies(
+        self, m: DevnetMiner, challenge: int, public: dict[int, bytes], proof: bytes
+    ) -> bool:
+        """The chain's verifier over ``public`` (sector number -> comm_r)."""
+        seed = self.randomness(
+            TAG_WINDOWED_POST_CHALLENGE_SEED, challenge, id_address_cbor(m.actor_id)
+        )
+        return verify_window_post(
+            PoStProofType.from_chain_id(m.proof_type),
+            mask_randomness(seed),
+            prover_id(m.actor_id),
+            sorted(public.items()),
+            proof,
+        )
+
+    def _dispute_post(
+        self, m: DevnetMiner, raw: bytes, now: int, disputer: str, cid: str
+    ) -> tuple[int, str]:
+        """builtin-actors ``dispute_windowed_post``."""
+        p = decode_dispute_windowed_post(raw)
+        policy = self.policy
+        if p.deadline >= policy.period_deadlines:
+            return EXIT_ILLEGAL_ARGUMENT, (
+                f"invalid deadline {p.deadline} of {policy.period_deadlines}"
+            )
+        current = self.deadline_of(m, now)
+        if not dispute_available(policy, current.period_start, p.deadline, now):
+            return EXIT_FORBIDDEN, (
+                "can only dispute window posts during the dispute window "
+                f"({WPOST_DISPUTE_WINDOW} epochs after the challenge window closes)"
+            )
+        # the turn disputed: this period's, or the last one's for a deadline
+        # that comes later in the period
+        period_start = current.period_start
+        if current.index < p.deadline:
+            period_start -= policy.proving_period
+        target = deadline_info(period_start, p.deadline, now, policy)
+        posts = m.optimistic.get((period_start, p.deadline), [])
+        post = posts[p.post_index] if p.post_index < len(posts) else None
+        if post is None:
+            return EXIT_ILLEGAL_ARGUMENT, f"proof {p.post_index} not found"
+        public = {n: m.comm_r[n] for n in post["sectors"]}
+        if self._verifies(m, target.challenge, public, post["proof"]):
+            # the actor's transaction rolls back: the PoSt stays disputable
+            return EXIT_ILLEGAL_ARGUMENT, "failed to dispute valid post"
+        posts[p.post_index] = None
+        disputed = set(post["sectors"])
+        m.faulty |= disputed
+        m.recovering -= disputed
+        penalty = DISPUTE_BASE_PENALTY + DISPUTE_REWARD
+        # paid to the disputer (an account the devnet does not keep: burnt)
+        with contextlib.suppress(KeyError):
+            self.mpool.account(disputer).balance += DISPUTE_REWARD
+        m.disputes.append(
+            {
+                "period_start": period_start,
+                "deadline": p.deadline,
+                "post_index": p.post_index,
+                "partitions": post["partitions"],
+                "sectors": sorted(disputed),
+                "post_cid": post["cid"],
+                "cid": cid,
+                "disputer": disputer,
+                "epoch": now,
+                "penalty": str(penalty),
+                "reward": str(DISPUTE_REWARD),
+            }
+        )
+        return EXIT_OK, (
+            f"disputed post {p.post_index} of deadline {p.deadline} was invalid: "
+            f"partitions {post['partitions']} faulty"
+        )
 
     def _declare_recovered(self, m: DevnetMiner, raw: bytes, now: int) -> tuple[int, str]:
         declared = decode_declare_faults_recovered(raw)
@@ -513,6 +659,11 @@ class Devnet:
                         "proven": [[ps, d, sorted(p)] for (ps, d), p in m.proven.items()],
                         "misses": m.misses,
                         "duplicate_posts": m.duplicate_posts,
+                        "optimistic": [
+                            [ps, d, [_post_json(post) for post in posts]]
+                            for (ps, d), posts in m.optimistic.items()
+                        ],
+                        "disputes": m.disputes,
                     }
                     for m in self.miners.values()
                 ],
@@ -538,6 +689,12 @@ class Devnet:
                 m.misses = list(row["misses"])
                 # absent from a chain saved before duplicates were counted
                 m.duplicate_posts = list(row.get("duplicate_posts", []))
+                # absent from a chain saved before PoSts were accepted optimistically
+                m.optimistic = {
+                    (ps, d): [_post_of_json(post) for post in posts]
+                    for ps, d, posts in row.get("optimistic", [])
+                }
+                m.disputes = list(row.get("disputes", []))
             self.messages = {
                 row["cid"]: DevnetMessage(
                     **{**row, "params": bytes.fromhex(row["params"]), "fee": int(row["fee"])}
@@ -601,6 +758,7 @@ class Devnet:
                     "misses": m.misses,
                     "duplicate_posts": len(m.duplicate_posts),
                     "duplicates": list(m.duplicate_posts),
+                    "disputes": list(m.disputes),
                 }
             )
         out["duplicate_posts"] = sum(m["duplicate_posts"] for m in out["miners"])
@@ -618,6 +776,14 @@ class Devnet:
         ]
         out["pending"] = len(self.mpool.pending)
         return out
+
+
+def _post_json(post: dict | None) -> dict | None:
+    return None if post is None else {**post, "proof": post["proof"].hex()}
+
+
+def _post_of_json(post: dict | None) -> dict | None:
+    return None if post is None else {**post, "proof": bytes.fromhex(post["proof"])}
 
 
 def bitfield_debug(bits: list[int]) -> str:
