@@ -34,6 +34,7 @@ PARAMETERS_BAD = "ProverParametersBad"
 MANAGER_PARAMETERS_BAD = "ProverManagerParametersBad"
 SHADOW_WOULD_MISS = "ProverShadowWouldMiss"
 SHADOW_CHAIN_MISSED = "ProverShadowChainMissed"
+POST_DISPUTED = "ProverPoStDisputed"
 ALERT_NAMES = (
     PARTITION_MISSED,
     SECTORS_LEFT_OUT,
@@ -49,6 +50,7 @@ ALERT_NAMES = (
     MANAGER_PARAMETERS_BAD,
     SHADOW_WOULD_MISS,
     SHADOW_CHAIN_MISSED,
+    POST_DISPUTED,
 )
 # raised as warnings, or as information; the others are critical
 WARNINGS = frozenset({SECTORS_LEFT_OUT, LOW_BALANCE, SHADOW_WOULD_MISS})
@@ -449,4 +451,55 @@ def shadow_differences(facts: Iterable[ShadowFact], epoch: int, proving_period: 
                     severity="info",
                 )
             )
+    return out
+
+
+@dataclass(frozen=True)
+class DisputeFact:
+    """A dispute that landed against a PoSt of ours (a ``DisputeRow``)."""
+
+    miner: int
+    period_start: int
+    deadline: int
+    post_index: int
+    partitions: Sequence[int]
+    dispute_cid: str
+    disputer: str
+    epoch: int  # where it executed
+    post_cid: str  # ours ("" when the PoSt it named was not)
+    workers: Sequence[str]
+
+
+def disputed_posts(facts: Iterable[DisputeFact], epoch: int, proving_period: int) -> list[Alert]:
+    """A PoSt of ours that the chain, on dispute, found invalid: a proof we
+    verified before sending failed the chain's verifier, so something is
+    deeply wrong (a bug, a corrupt parameter file or verifying key, a
+    compromised worker) and may do it again. Critical; held for a proving
+    period after the dispute landed."""
+    out = []
+    for f in facts:
+        if not _recent(f.epoch, epoch, proving_period):
+            continue
+        parts = ", ".join(map(str, f.partitions)) or "unknown"
+        workers = ", ".join(f.workers) or "unknown"
+        out.append(
+            Alert(
+                POST_DISPUTED,
+                _deadline_labels(f.miner, f.period_start, f.deadline, dispute_cid=f.dispute_cid),
+                summary=f"a PoSt of miner f0{f.miner} for deadline {f.deadline} was disputed on "
+                f"chain at epoch {f.epoch} and found invalid: partitions {parts} are faulty and "
+                f"the miner was penalised. Find what made it (workers: {workers}): drain them, "
+                "run prover params check on them and on the manager; the sectors are declared "
+                "recovered once they prove again",
+                details={
+                    "dispute_cid": f.dispute_cid,
+                    "disputer": f.disputer,
+                    "post_index": str(f.post_index),
+                    "post_cid": f.post_cid,
+                    "partitions": ",".join(map(str, f.partitions)),
+                    "workers": ",".join(f.workers),
+                    "epoch": str(f.epoch),
+                },
+            )
+        )
     return out

@@ -153,6 +153,7 @@ class AlertWatch:
                     (rules.SHADOW_WOULD_MISS, rules.SHADOW_CHAIN_MISSED),
                     lambda: self._shadow(epoch, period),
                 ),
+                ((rules.POST_DISPUTED,), lambda: self._disputes(epoch, period)),
             ]
         else:  # no epoch yet: what depends on one is held as it was
             held = {
@@ -163,6 +164,7 @@ class AlertWatch:
                 rules.PROOF_REFUSED,
                 rules.SHADOW_WOULD_MISS,
                 rules.SHADOW_CHAIN_MISSED,
+                rules.POST_DISPUTED,
             }
             sources.append((tuple(held), lambda: self._held(held)))
         holding: list[Alert] = []
@@ -349,6 +351,28 @@ class AlertWatch:
             for r in rows
         ]
         return rules.shadow_differences(facts, epoch, period)
+
+    def _disputes(self, epoch: int, period: int) -> list[Alert]:
+        """Disputes that landed against our PoSts within a period (the
+        tracker's dispute watch records them)."""
+        from prover.store.disputes import DisputeBook
+
+        facts = [
+            rules.DisputeFact(
+                r.miner,
+                r.period_start,
+                r.deadline,
+                r.post_index,
+                r.partitions,
+                r.dispute_cid,
+                r.disputer,
+                r.epoch,
+                r.post_cid,
+                r.workers,
+            )
+            for r in DisputeBook(self.jobs.db).recent(epoch - period)
+        ]
+        return rules.disputed_posts(facts, epoch, period)
 
     def _refused(self, epoch: int, period: int) -> list[Alert]:
         with self._lock:

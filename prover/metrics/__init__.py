@@ -127,6 +127,14 @@ SHADOW_OUTCOMES = _counter(
     ["miner", "outcome"],
 )
 
+# A PoSt of ours disputed on chain and found invalid (the dispute watch).
+POSTS_DISPUTED = _counter(
+    "prover_posts_disputed",
+    "PoSts of ours disputed on chain (DisputeWindowedPoSt) and found invalid: their partitions' "
+    "sectors became faulty and the miner was penalised.",
+    ["miner"],
+)
+
 MANAGER_EVENTS: tuple[Collector, ...] = (
     *MESSAGES.values(),
     GAS_USED,
@@ -141,6 +149,7 @@ MANAGER_EVENTS: tuple[Collector, ...] = (
     PROOF_STEP,
     SHADOW_MARGIN,
     SHADOW_OUTCOMES,
+    POSTS_DISPUTED,
 )
 
 
@@ -221,6 +230,7 @@ def miner_followed(miner: int, deadlines: int) -> None:
         FEES_PAID.labels(m, kind)
     for reason in SKIP_REASONS:
         SECTORS_SKIPPED.labels(m, reason)
+    POSTS_DISPUTED.labels(m)
 
 
 def partition_missed(miner: int, deadline: int) -> None:
@@ -263,6 +273,10 @@ def shadow_ready(miner: int, epochs_before_close: int) -> None:
 
 def shadow_outcome(miner: int, outcome: str) -> None:
     SHADOW_OUTCOMES.labels(str(miner), outcome).inc()
+
+
+def post_disputed(miner: int) -> None:
+    POSTS_DISPUTED.labels(str(miner)).inc()
 
 
 def heartbeat(worker: str) -> None:

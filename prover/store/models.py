@@ -323,3 +323,41 @@ class ShadowRow(SQLModel, table=True):
     outcome: str = Field(default="", max_length=16)
     ready_at: datetime | None = _ts(nullable=True)
     settled_at: datetime | None = _ts(nullable=True)
+
+
+class DisputeRow(SQLModel, table=True):
+    """A ``DisputeWindowedPoSt`` that landed (exit code 0) against one of our
+    miners for a deadline turn in which we had a PoSt on chain: the chain
+    verified an optimistically accepted PoSt again and found it invalid, so
+    its partitions' sectors are faulty and the miner was penalised. One row
+    per dispute message (``prover.store.disputes``)."""
+
+    __tablename__ = "post_disputes"
+    __table_args__ = (
+        UniqueConstraint("dispute_cid", name="uq_post_disputes_cid"),
+        Index("ix_post_disputes_epoch", "epoch"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: int | None = Field(default=None, sa_column=Column(ID_TYPE, primary_key=True))
+    miner: int = Field(sa_column=Column(BigInteger, nullable=False))
+    period_start: int = Field(sa_column=Column(BigInteger, nullable=False))
+    deadline: int
+    # the index into the deadline's optimistically accepted PoSts it named
+    post_index: int = Field(sa_column=Column(BigInteger, nullable=False))
+    # the partitions of the PoSt at that index (as the chain's PoSts of the
+    # turn map it; empty when they could not be told)
+    partitions: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    dispute_cid: str = Field(max_length=255)
+    disputer: str = Field(max_length=255)
+    # where StateSearchMsg found the dispute executed
+    epoch: int = Field(sa_column=Column(BigInteger, nullable=False))
+    # our PoSt message it names ("" when the PoSt at that index was not one
+    # of ours), and the workers whose proofs that message carried
+    post_cid: str = Field(default="", max_length=255)
+    workers: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    recorded_at: datetime = _ts(nullable=False)
+
+
+# The dispute watch follows landed PoSts by the epoch they landed at.
+Index("ix_messages_landed", MessageRow.__table__.c.landed_epoch)

@@ -32,7 +32,9 @@ from prover.config import ChainConfig
 from prover.logs import get_logger
 from prover.storage.access import SectorAccess
 from prover.store import JobStore, Ledger, MessageKind, StoreUnavailable
+from prover.store.disputes import DisputeBook
 from prover.store.shadow import ShadowBook
+from prover.tracker.disputes import DisputeWatch
 from prover.tracker.follow import follow
 from prover.tracker.misses import Settler
 from prover.tracker.planning import DeadlinePlan, Planner, ProofTypes, access_of
@@ -85,6 +87,11 @@ class Tracker:
         self.shadow: ShadowProver | None = None
         if config.shadow:
             self.shadow = ShadowProver(jobs, ShadowBook(jobs.db), client, config, self._policy_of)
+        # our landed PoSts followed through their dispute window (none in shadow mode)
+        self.disputes: DisputeWatch | None = None
+        if not config.shadow:
+            book = DisputeBook(ledger.db, fence=ledger.fence)
+            self.disputes = DisputeWatch(book, ledger, jobs, client, config, self.heads)
         self._finished = threading.Event()
         self._full_pass = True
         self._planning_pool = ThreadPoolExecutor(PLANNING_THREADS, thread_name_prefix="planning")
@@ -175,6 +182,8 @@ class Tracker:
                     self.shadow.settle(self.epoch, self.config.confidence, self.longest_period)
                 else:
                     self.settler.settle(self.epoch, self.config.confidence, self.longest_period)
+                if self.disputes is not None:
+                    self.disputes.watch(self.epoch)
             elif finished:
                 for miner, head in self.heads.items():
                     if may_submit(head.info, self.config.confidence):
