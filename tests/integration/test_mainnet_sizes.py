@@ -153,6 +153,9 @@ def test_a_slow_plan_for_one_miner_does_not_hold_up_another(tmp_path, store, led
         while miners_with_jobs() != {MINER + 1} and time.monotonic() < deadline:
             time.sleep(0.05)
         assert miners_with_jobs() == {MINER + 1}  # the other miner was planned meanwhile
+        # (its thread lets go of the deadline just after storing its jobs)
+        while tracker.planning() != {(MINER, 0, 0)} and time.monotonic() < deadline:
+            time.sleep(0.05)
         assert tracker.planning() == {(MINER, 0, 0)}
         tracker.tick()  # a deadline being planned is not planned twice
         release.set()
