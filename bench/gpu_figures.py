@@ -315,6 +315,15 @@ def format_table(report: Mapping[str, Any]) -> str:
                 f"    concurrency 2 vs 1: {_f(conc.get('throughput_c2_over_c1'), '.2f', 'x')}"
                 " throughput"
             )
+    first = report.get("gpu_first_on_machine")
+    if first:
+        lines.append(
+            f"\nCUDA build's first proof on this machine ({first.get('size')}, before the "
+            f"figures above): SNARK {_f(first.get('snark_s'), '.3f', ' s')}, kernel cache "
+            f"{_f(first.get('jit_cache_mib_before'), '.1f')} -> "
+            f"{_f(first.get('jit_cache_mib_after'), '.1f', ' MiB')}"
+            + (f"; {first['error']}" if first.get("error") else "")
+        )
     if report.get("stopped"):
         lines.append(f"\nstopped early: {report['stopped']}")
     return "\n".join(lines).lstrip("\n")

@@ -146,6 +146,13 @@ def full_report(mode="gpu"):
         "concurrency": conc,
     }
     report["sizes"]["512MiB"] = {"status": "skipped", "reason": "ParametersMissing: ..."}
+    if mode == "gpu":
+        report["gpu_first_on_machine"] = {
+            "size": "2KiB",
+            "snark_s": 41.5,
+            "jit_cache_mib_before": 0.0,
+            "jit_cache_mib_after": 2.1,
+        }
     report["complete"] = True
     return report
 
@@ -162,6 +169,7 @@ def test_the_report_is_one_json_object_of_the_known_shape(mode):
     if mode == "gpu":
         assert "11.00x" in table  # warm SNARK, CPU over GPU: 1.1 s against 0.1 s
         assert "3000 MiB" in table
+        assert "first proof on this machine (2KiB" in table and "0.0 -> 2.1 MiB" in table
     else:
         assert "GPU side skipped: --cpu-only" in table
 
