@@ -46,7 +46,12 @@ def setup(spec: dict, out: Path) -> None:
     from prover.proofs.native import _native
 
     pt = PoStProofType.from_sector_size(spec["size"])
-    result: dict = {"native": _native.__file__, "partition_sectors": pt.partition_sectors}
+    result: dict = {
+        "native": _native.__file__,
+        "partition_sectors": pt.partition_sectors,
+        "python": sys.executable,
+        "packages": package_versions(),
+    }
     t0 = time.perf_counter()
     try:
         files = ensure_test_params(pt)
@@ -78,6 +83,26 @@ def setup(spec: dict, out: Path) -> None:
         "bytes": sum(f.stat().st_size for f in Path(spec["root"]).rglob("*") if f.is_file()),
     }
     write_result(out, result)
+
+
+def package_versions() -> dict[str, str]:
+    """What this interpreter loaded for the packages that must match the
+    generated code (grpcio, protobuf) and the rest: from the pack's wheels,
+    or the machine's own where the pack has none that fits."""
+    import importlib.metadata as md
+
+    got = {}
+    for name in ("grpcio", "protobuf", "pydantic", "structlog", "nvidia-ml-py"):
+        try:
+            got[name] = md.version(name)
+        except md.PackageNotFoundError:
+            got[name] = "missing"
+    import google.protobuf
+    import grpc
+
+    got["grpc_from"] = str(Path(grpc.__file__).parent.parent)
+    got["protobuf_from"] = str(Path(google.protobuf.__file__).parent.parent.parent)
+    return got
 
 
 class Prover:

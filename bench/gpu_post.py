@@ -311,7 +311,8 @@ class Side:
             result["stopped"] = f"budget: {tag} killed after {timeout:.0f} s"
         elif code != 0:
             tail = log.read_text()[-2000:]
-            result["error"] = f"{tag} exited with {code}: {tail.strip().splitlines()[-1:]}"
+            last = (tail.strip().splitlines() or ["no output"])[-1]
+            result["error"] = f"{tag} exited with {code}: {last}"
             result["log_tail"] = tail
         return result
 
