@@ -645,7 +645,7 @@ def main(argv: list[str] | None = None) -> int:
     nvml = load_nvml()
     machine = machine_facts(nvml)
     settings = {
-        "sizes": args.sizes.split(","),
+        "sizes": [s.strip() for s in args.sizes.split(",") if s.strip()],
         "rounds": args.rounds,
         "stream": args.stream,
         "rtt_ms": args.rtt_ms,
