@@ -227,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  the checkout  {tree / MIB:6.1f} MiB")
     print(f"  travels       {manifest['total_bytes'] / MIB:6.1f} MiB of {args.limit_mib:g} MiB")
     rel = out.relative_to(ROOT) if out.is_relative_to(ROOT) else out
-    print(f"\ncarry: {rel}\nrun:   python3 bench/gpu_post.py --pack {rel} --out $OUT/gpu_post.json")
+    print(f"\ncarry: {rel}\nrun:   python3 bench/gpu_post.py --pack {rel} --out gpu_post.json")
     return 0 if manifest["total_bytes"] <= limit else 1
 
 
