@@ -439,13 +439,26 @@ class LotusClient:
         )
 
     def state_list_messages(
-        self, *, to: str | None = None, sender: str | None = None, from_height: int
+        self,
+        *,
+        to: str | None = None,
+        sender: str | None = None,
+        from_height: int,
+        tsk: TipSet | None = None,
     ) -> list[str]:
-        """CIDs of the messages on chain from the head back to
-        ``from_height`` sent to ``to`` and/or by ``sender``
-        (StateListMessages with a MessageMatch)."""
+        """CIDs of the messages on chain from ``tsk`` (the head when None)
+        back to ``from_height`` sent to ``to`` and/or by ``sender``
+        (StateListMessages with a MessageMatch). The node walks every
+        tipset in between: a tipset near ``from_height`` keeps an old
+        range cheap."""
         match = {"To": to, "From": sender}
-        return [c["/"] for c in self.call("StateListMessages", match, [], from_height) or []]
+        key = tsk.key if tsk else []
+        return [c["/"] for c in self.call("StateListMessages", match, key, from_height) or []]
+
+    def chain_get_tipset_by_height(self, height: int) -> TipSet:
+        """The tipset at ``height`` on the head's chain (ChainGetTipSetByHeight;
+        at a null round, the one below it)."""
+        return tipset_from_json(self.call("ChainGetTipSetByHeight", height, []))
 
     def chain_get_message(self, cid: str) -> ChainMessage:
         r = self.call("ChainGetMessage", {"/": cid})

@@ -83,6 +83,13 @@ def _answer(net: Devnet, method: str, name: str, params: list[Any]) -> Any:
         return net.tipset(now)
     if name == "ChainGetTipSet":
         return net.tipset_by_key(params[0])
+    if name == "ChainGetTipSetByHeight":
+        height = int(params[0])
+        top = net.tipset_by_key(params[1])["Height"] if len(params) > 1 and params[1] else now
+        if height > top:
+            # Lotus: "looking for tipset with height greater than start point"
+            raise ValueError(f"looking for tipset with height greater than start point ({top})")
+        return net.tipset(max(0, height))
     if name == "StateNetworkVersion":
         return 21
     if name in ("StateGetRandomnessFromBeacon", "StateGetRandomnessFromTickets"):

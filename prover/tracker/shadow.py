@@ -10,8 +10,9 @@ Submitter and the Settler:
   records it beside ours (``ShadowBook.settle``).
 
 What the chain shows is read in Lotus' documented JSON: the messages to the
-miner actor since the deadline opened (``StateListMessages`` with a
-MessageMatch on To), each one's method and parameters (``ChainGetMessage``:
+miner actor between the deadline's Open and the tipset after its Close
+(``ChainGetTipSetByHeight``, then ``StateListMessages`` from that tipset
+with a MessageMatch on To), each one's method and parameters (``ChainGetMessage``:
 a SubmitWindowedPoSt for this deadline, which partitions), where and how it
 executed (``StateSearchMsg``: height, exit code), and the partitions'
 faults after Close (``StateMinerPartitions``). A PoSt counts for the
@@ -43,7 +44,12 @@ def chain_posts(client: LotusClient, miner: int, turn: DeadlineTurn) -> list[Cha
     """The SubmitWindowedPoSt messages for ``turn`` the chain executed
     between its Open and its Close, whoever sent them."""
     out = []
-    for cid in client.state_list_messages(to=client.address(miner), from_height=turn.open):
+    # from the tipset just after Close (its parent's messages executed by
+    # then), not the head: a deadline settled late walks no further back
+    head = client.chain_head().height
+    top = client.chain_get_tipset_by_height(min(turn.close + 1, head))
+    listed = client.state_list_messages(to=client.address(miner), from_height=turn.open, tsk=top)
+    for cid in listed:
         msg = client.chain_get_message(cid)
         if msg.method != METHOD_SUBMIT_WINDOWED_POST:
             continue

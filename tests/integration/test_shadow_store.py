@@ -6,6 +6,7 @@ read and compared per partition, once."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 
 from conftest import job_spec
 from prover.chain.deadlines import Policy, deadline_info
@@ -67,13 +68,26 @@ class NodeDouble:
     messages: dict[str, tuple[ChainMessage, MsgLookup]] = field(default_factory=dict)
     faulty: dict[int, set[int]] = field(default_factory=dict)
     calls: list[str] = field(default_factory=list)
+    listed_up_to: list[int] = field(default_factory=list)
 
     def address(self, actor_id: int) -> str:
         return f"t0{actor_id}"
 
-    def state_list_messages(self, *, to=None, sender=None, from_height: int) -> list[str]:
+    head: int = 32
+
+    def chain_head(self):
+        self.calls.append("ChainHead")
+        return SimpleNamespace(height=self.head)
+
+    def chain_get_tipset_by_height(self, height: int):
+        self.calls.append("ChainGetTipSetByHeight")
+        return SimpleNamespace(height=height)
+
+    def state_list_messages(self, *, to=None, sender=None, from_height: int, tsk=None):
         self.calls.append("StateListMessages")
-        return [c for c, (m, look) in self.messages.items() if look.height >= from_height]
+        top = tsk.height if tsk is not None else self.head
+        self.listed_up_to.append(top)
+        return [c for c, (m, look) in self.messages.items() if from_height <= look.height <= top]
 
     def chain_get_message(self, cid: str) -> ChainMessage:
         self.calls.append("ChainGetMessage")
@@ -132,14 +146,18 @@ def test_the_shadow_prover_records_when_it_would_push_and_compares_at_close(stor
     # recovery declaration and a PoSt of another deadline beside it
     node.land("bafy-post", 26, METHOD_SUBMIT_WINDOWED_POST, post_params(2, 0, 1))
     node.land("bafy-other", 27, METHOD_SUBMIT_WINDOWED_POST, post_params(3, 0))
+    node.head = 36
+    node.land("bafy-after", 35, METHOD_SUBMIT_WINDOWED_POST, post_params(2, 1))  # after Close
     node.land(
         "bafy-rec",
         25,
         METHOD_DECLARE_FAULTS_RECOVERED,
         encode_declare_faults_recovered([(4, 0, {1})]),
     )
-    shadow.settle(32, confidence=1, lookback=lambda: 40)
+    shadow.settle(36, confidence=1, lookback=lambda: 40)
     rows = {r.partition: r for r in book.rows(MINER)}
+    # read from the tipset after Close (31), not from the head (36)
+    assert node.listed_up_to == [31]
     assert rows[0].outcome == "both" and rows[0].ready_epoch == 24
     assert rows[0].chain_cid == "bafy-post" and rows[0].chain_sender == "t0101"
     assert rows[1].outcome == "chain_only" and rows[1].ready_epoch is None

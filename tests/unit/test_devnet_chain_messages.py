@@ -93,6 +93,12 @@ def test_state_list_messages_lists_what_is_on_chain_newest_first(node):
     assert listed(client, to=f"t0{MINER}", to_height=4) == [c]
     assert listed(client, to=f"t0{MINER}", to_height=3) == [c, a]
     assert listed(client, to=f"t0{MINER}", tsk=net.tipset(4)["Cids"]) == [a]
+    # the same through the client, from the tipset ChainGetTipSetByHeight gives
+    four = client.chain_get_tipset_by_height(4)
+    assert four.height == 4 and list(four.key) == net.tipset(4)["Cids"]
+    assert client.state_list_messages(to=f"t0{MINER}", from_height=0, tsk=four) == [a]
+    with pytest.raises(LotusError, match="greater than start point"):
+        client.chain_get_tipset_by_height(7)
     # nothing: null, as Lotus' nil list; no actor for the address: null too
     assert listed(client, to=f"t0{MINER}", sender=WORKER, to_height=5) is None
     assert listed(client, to="t09999") is None
