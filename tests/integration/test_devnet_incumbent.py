@@ -119,6 +119,8 @@ def test_the_incumbent_proves_each_deadline_itself_through_the_mpool(chain):
     assert status["duplicate_posts"] == 0 and status["miners"][0]["misses"] == []
     # the incumbent called nothing over RPC: only this test's calls are counted
     assert set(status["rpc_calls"]) == {
+        "Filecoin.ChainHead",  # chain_posts: the tipset after Close, under the head
+        "Filecoin.ChainGetTipSetByHeight",
         "Filecoin.StateListMessages",
         "Filecoin.ChainGetMessage",
         "Filecoin.StateSearchMsg",
