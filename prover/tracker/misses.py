@@ -68,6 +68,33 @@ def deadline_misses(
     return out
 
 
+class ClosedSince:
+    """The deadlines that closed since the last pass, ``confidence`` epochs
+    back (for their last message to show); on the first pass, ``lookback()``
+    epochs further back (what is done with them must be idempotent). A pass
+    that stops early does not call ``done``, so the next one takes the same
+    deadlines again. Shared by the Settler and shadow mode's settling."""
+
+    def __init__(self, jobs: JobStore) -> None:
+        self.jobs = jobs
+        self.through: int | None = None
+
+    def take(
+        self, epoch: int, confidence: int, lookback: Callable[[], int]
+    ) -> tuple[int, list[tuple[int, int, int, int]]]:
+        """(the epoch this pass reaches, the (miner, period start, deadline,
+        close) that closed since the last pass's)."""
+        through = epoch - max(1, confidence)
+        if self.through is None:
+            self.through = through - lookback()
+        if through <= self.through:
+            return through, []
+        return through, self.jobs.closed_deadlines(self.through, through)
+
+    def done(self, through: int) -> None:
+        self.through = through
+
+
 class Settler:
     def __init__(
         self,
@@ -78,21 +105,15 @@ class Settler:
         self.jobs = jobs
         self.ledger = ledger
         self.push_errors = push_errors
-        self._through: int | None = None
+        self.closed = ClosedSince(jobs)
 
     def settle(self, epoch: int, confidence: int, lookback: Callable[[], int]) -> None:
         """Records the misses of every deadline that closed since the last
-        call, ``confidence`` epochs back (for its last message to show).
-        After a start it looks ``lookback()`` epochs further back (recording
-        is idempotent)."""
-        through = epoch - max(1, confidence)
-        if self._through is None:
-            self._through = through - lookback()
-        if through <= self._through:
-            return
-        for miner, period_start, index, close in self.jobs.closed_deadlines(self._through, through):
+        call (see ``ClosedSince``)."""
+        through, closed = self.closed.take(epoch, confidence, lookback)
+        for miner, period_start, index, close in closed:
             self._deadline(miner, period_start, index, close)
-        self._through = through
+        self.closed.done(through)
 
     def _deadline(self, miner: int, period_start: int, index: int, close: int) -> None:
         latest = self.jobs.latest_deadline_jobs(miner, period_start, index, sectors=True)

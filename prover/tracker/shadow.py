@@ -31,6 +31,7 @@ from prover.config import ChainConfig
 from prover.logs import get_logger
 from prover.store import JobState, JobStore
 from prover.store.shadow import ChainPost, DeadlineTurn, ReadyPartition, ShadowBook
+from prover.tracker.misses import ClosedSince
 from prover.tracker.submission import ready
 
 log = get_logger("prover.tracker.shadow")
@@ -88,7 +89,7 @@ class ShadowProver:
         self.client = client
         self.config = config
         self.policy_of = policy_of
-        self._through: int | None = None
+        self.closed = ClosedSince(jobs)
 
     def submit(self, miner: int, d: DeadlineInfo, epoch: int) -> None:
         """Records the partitions of ``d`` whose message would be pushed now."""
@@ -121,22 +122,16 @@ class ShadowProver:
             )
 
     def settle(self, epoch: int, confidence: int, lookback: Callable[[], int]) -> None:
-        """Compares every deadline that closed since the last call,
-        ``confidence`` epochs back (so the chain's last PoSt shows); after a
-        start, ``lookback()`` epochs further back (settling is idempotent)."""
-        through = epoch - max(1, confidence)
-        if self._through is None:
-            self._through = through - lookback()
-        if through <= self._through:
-            return
-        closed = self.jobs.closed_deadlines(self._through, through)
+        """Compares every deadline that closed since the last call (see
+        ``ClosedSince``; so the chain's last PoSt shows)."""
+        through, closed = self.closed.take(epoch, confidence, lookback)
         for miner, period_start, index, _close in closed:
             policy = self.policy_of(miner)
             if policy is None:
                 return  # the miner's head is not known yet: the next pass
             d = deadline_info(period_start, index, epoch, policy)
             self._deadline(turn_of(miner, d))
-        self._through = through
+        self.closed.done(through)
 
     def _deadline(self, turn: DeadlineTurn) -> None:
         if self.book.settled_turns([turn]):
