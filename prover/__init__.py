@@ -1,3 +1,3 @@
 """prover: a standalone Filecoin WindowPoSt prover service."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

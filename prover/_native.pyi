@@ -13,6 +13,10 @@ PARTITION_PROOF_LEN: int
 PARAMETERS_JSON: str
 # the cache version in parameter file names (v28-...)
 PARAMETER_CACHE_VERSION: int
+# "cpu" or "cuda" (the cargo feature it was built with)
+BUILD_FLAVOR: str
+# the CUDA toolkit version of a cuda build ("" when not recorded)
+CUDA_VERSION: str
 
 def proof_type_info(proof_type: str) -> tuple[int, int, int]:
     """(sector size in bytes, sectors per partition, challenges per sector)."""

@@ -301,6 +301,12 @@ fn native_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     // `prover params check` compares files against.
     m.add("PARAMETERS_JSON", params::PUBLISHED_PARAMETERS)?;
     m.add("PARAMETER_CACHE_VERSION", params::CACHE_VERSION)?;
+    // Which build this is, for `prover --version`, worker start lines and
+    // `prover workers list`: cpu, or cuda (bellperson's CUDA kernels).
+    m.add("BUILD_FLAVOR", if cfg!(feature = "cuda") { "cuda" } else { "cpu" })?;
+    // The CUDA toolkit a cuda build was compiled with (.ci/cuda-build sets
+    // PROVER_BUILD_CUDA), which decides the oldest driver it runs on.
+    m.add("CUDA_VERSION", option_env!("PROVER_BUILD_CUDA").unwrap_or(""))?;
     m.add_function(wrap_pyfunction!(proof_type_info, m)?)?;
     m.add_function(wrap_pyfunction!(parameter_cache_dir, m)?)?;
     m.add_function(wrap_pyfunction!(parameter_files, m)?)?;

@@ -104,7 +104,7 @@ class GpuInfo(_message.Message):
     def __init__(self, index: _Optional[int] = ..., name: _Optional[str] = ..., uuid: _Optional[str] = ..., memory_total: _Optional[int] = ..., memory_used: _Optional[int] = ..., utilization: _Optional[int] = ..., temperature: _Optional[int] = ...) -> None: ...
 
 class Worker(_message.Message):
-    __slots__ = ("name", "host", "version", "gpus", "cpus", "cpuset", "allowed_miners", "allowed_proof_types", "registered_at", "last_seen_at", "draining", "running_jobs", "param_problems")
+    __slots__ = ("name", "host", "version", "gpus", "cpus", "cpuset", "allowed_miners", "allowed_proof_types", "registered_at", "last_seen_at", "draining", "running_jobs", "param_problems", "build", "driver_required", "api_version")
     NAME_FIELD_NUMBER: _ClassVar[int]
     HOST_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
@@ -118,6 +118,9 @@ class Worker(_message.Message):
     DRAINING_FIELD_NUMBER: _ClassVar[int]
     RUNNING_JOBS_FIELD_NUMBER: _ClassVar[int]
     PARAM_PROBLEMS_FIELD_NUMBER: _ClassVar[int]
+    BUILD_FIELD_NUMBER: _ClassVar[int]
+    DRIVER_REQUIRED_FIELD_NUMBER: _ClassVar[int]
+    API_VERSION_FIELD_NUMBER: _ClassVar[int]
     name: str
     host: str
     version: str
@@ -131,7 +134,10 @@ class Worker(_message.Message):
     draining: bool
     running_jobs: _containers.RepeatedScalarFieldContainer[int]
     param_problems: _containers.RepeatedCompositeFieldContainer[ParamProblem]
-    def __init__(self, name: _Optional[str] = ..., host: _Optional[str] = ..., version: _Optional[str] = ..., gpus: _Optional[_Iterable[_Union[GpuInfo, _Mapping]]] = ..., cpus: _Optional[int] = ..., cpuset: _Optional[str] = ..., allowed_miners: _Optional[_Iterable[int]] = ..., allowed_proof_types: _Optional[_Iterable[int]] = ..., registered_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_seen_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., draining: _Optional[bool] = ..., running_jobs: _Optional[_Iterable[int]] = ..., param_problems: _Optional[_Iterable[_Union[ParamProblem, _Mapping]]] = ...) -> None: ...
+    build: str
+    driver_required: str
+    api_version: int
+    def __init__(self, name: _Optional[str] = ..., host: _Optional[str] = ..., version: _Optional[str] = ..., gpus: _Optional[_Iterable[_Union[GpuInfo, _Mapping]]] = ..., cpus: _Optional[int] = ..., cpuset: _Optional[str] = ..., allowed_miners: _Optional[_Iterable[int]] = ..., allowed_proof_types: _Optional[_Iterable[int]] = ..., registered_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_seen_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., draining: _Optional[bool] = ..., running_jobs: _Optional[_Iterable[int]] = ..., param_problems: _Optional[_Iterable[_Union[ParamProblem, _Mapping]]] = ..., build: _Optional[str] = ..., driver_required: _Optional[str] = ..., api_version: _Optional[int] = ...) -> None: ...
 
 class ParamProblem(_message.Message):
     __slots__ = ("proof_type", "file", "problem", "detail")
@@ -146,7 +152,7 @@ class ParamProblem(_message.Message):
     def __init__(self, proof_type: _Optional[int] = ..., file: _Optional[str] = ..., problem: _Optional[str] = ..., detail: _Optional[str] = ...) -> None: ...
 
 class RegisterRequest(_message.Message):
-    __slots__ = ("name", "host", "version", "gpus", "cpus", "cpuset", "allowed_miners", "allowed_proof_types", "param_problems")
+    __slots__ = ("name", "host", "version", "gpus", "cpus", "cpuset", "allowed_miners", "allowed_proof_types", "param_problems", "build", "driver_required", "api_version")
     NAME_FIELD_NUMBER: _ClassVar[int]
     HOST_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
@@ -156,6 +162,9 @@ class RegisterRequest(_message.Message):
     ALLOWED_MINERS_FIELD_NUMBER: _ClassVar[int]
     ALLOWED_PROOF_TYPES_FIELD_NUMBER: _ClassVar[int]
     PARAM_PROBLEMS_FIELD_NUMBER: _ClassVar[int]
+    BUILD_FIELD_NUMBER: _ClassVar[int]
+    DRIVER_REQUIRED_FIELD_NUMBER: _ClassVar[int]
+    API_VERSION_FIELD_NUMBER: _ClassVar[int]
     name: str
     host: str
     version: str
@@ -165,17 +174,24 @@ class RegisterRequest(_message.Message):
     allowed_miners: _containers.RepeatedScalarFieldContainer[int]
     allowed_proof_types: _containers.RepeatedScalarFieldContainer[int]
     param_problems: _containers.RepeatedCompositeFieldContainer[ParamProblem]
-    def __init__(self, name: _Optional[str] = ..., host: _Optional[str] = ..., version: _Optional[str] = ..., gpus: _Optional[_Iterable[_Union[GpuInfo, _Mapping]]] = ..., cpus: _Optional[int] = ..., cpuset: _Optional[str] = ..., allowed_miners: _Optional[_Iterable[int]] = ..., allowed_proof_types: _Optional[_Iterable[int]] = ..., param_problems: _Optional[_Iterable[_Union[ParamProblem, _Mapping]]] = ...) -> None: ...
+    build: str
+    driver_required: str
+    api_version: int
+    def __init__(self, name: _Optional[str] = ..., host: _Optional[str] = ..., version: _Optional[str] = ..., gpus: _Optional[_Iterable[_Union[GpuInfo, _Mapping]]] = ..., cpus: _Optional[int] = ..., cpuset: _Optional[str] = ..., allowed_miners: _Optional[_Iterable[int]] = ..., allowed_proof_types: _Optional[_Iterable[int]] = ..., param_problems: _Optional[_Iterable[_Union[ParamProblem, _Mapping]]] = ..., build: _Optional[str] = ..., driver_required: _Optional[str] = ..., api_version: _Optional[int] = ...) -> None: ...
 
 class RegisterResponse(_message.Message):
-    __slots__ = ("heartbeat_interval_ms", "heartbeat_timeout_ms", "server_version")
+    __slots__ = ("heartbeat_interval_ms", "heartbeat_timeout_ms", "server_version", "api_version", "min_client_api")
     HEARTBEAT_INTERVAL_MS_FIELD_NUMBER: _ClassVar[int]
     HEARTBEAT_TIMEOUT_MS_FIELD_NUMBER: _ClassVar[int]
     SERVER_VERSION_FIELD_NUMBER: _ClassVar[int]
+    API_VERSION_FIELD_NUMBER: _ClassVar[int]
+    MIN_CLIENT_API_FIELD_NUMBER: _ClassVar[int]
     heartbeat_interval_ms: int
     heartbeat_timeout_ms: int
     server_version: str
-    def __init__(self, heartbeat_interval_ms: _Optional[int] = ..., heartbeat_timeout_ms: _Optional[int] = ..., server_version: _Optional[str] = ...) -> None: ...
+    api_version: int
+    min_client_api: int
+    def __init__(self, heartbeat_interval_ms: _Optional[int] = ..., heartbeat_timeout_ms: _Optional[int] = ..., server_version: _Optional[str] = ..., api_version: _Optional[int] = ..., min_client_api: _Optional[int] = ...) -> None: ...
 
 class ClaimRequest(_message.Message):
     __slots__ = ("worker", "wait_ms", "exclude")
@@ -310,28 +326,34 @@ class StorageHost(_message.Message):
     def __init__(self, name: _Optional[str] = ..., address: _Optional[str] = ..., storages: _Optional[_Iterable[str]] = ..., host: _Optional[str] = ..., version: _Optional[str] = ..., tls: _Optional[bool] = ..., registered_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_seen_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., live: _Optional[bool] = ...) -> None: ...
 
 class AnnounceStorageRequest(_message.Message):
-    __slots__ = ("name", "address", "storages", "host", "version", "tls")
+    __slots__ = ("name", "address", "storages", "host", "version", "tls", "api_version")
     NAME_FIELD_NUMBER: _ClassVar[int]
     ADDRESS_FIELD_NUMBER: _ClassVar[int]
     STORAGES_FIELD_NUMBER: _ClassVar[int]
     HOST_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     TLS_FIELD_NUMBER: _ClassVar[int]
+    API_VERSION_FIELD_NUMBER: _ClassVar[int]
     name: str
     address: str
     storages: _containers.RepeatedScalarFieldContainer[str]
     host: str
     version: str
     tls: bool
-    def __init__(self, name: _Optional[str] = ..., address: _Optional[str] = ..., storages: _Optional[_Iterable[str]] = ..., host: _Optional[str] = ..., version: _Optional[str] = ..., tls: _Optional[bool] = ...) -> None: ...
+    api_version: int
+    def __init__(self, name: _Optional[str] = ..., address: _Optional[str] = ..., storages: _Optional[_Iterable[str]] = ..., host: _Optional[str] = ..., version: _Optional[str] = ..., tls: _Optional[bool] = ..., api_version: _Optional[int] = ...) -> None: ...
 
 class AnnounceStorageResponse(_message.Message):
-    __slots__ = ("interval_ms", "timeout_ms")
+    __slots__ = ("interval_ms", "timeout_ms", "api_version", "min_client_api")
     INTERVAL_MS_FIELD_NUMBER: _ClassVar[int]
     TIMEOUT_MS_FIELD_NUMBER: _ClassVar[int]
+    API_VERSION_FIELD_NUMBER: _ClassVar[int]
+    MIN_CLIENT_API_FIELD_NUMBER: _ClassVar[int]
     interval_ms: int
     timeout_ms: int
-    def __init__(self, interval_ms: _Optional[int] = ..., timeout_ms: _Optional[int] = ...) -> None: ...
+    api_version: int
+    min_client_api: int
+    def __init__(self, interval_ms: _Optional[int] = ..., timeout_ms: _Optional[int] = ..., api_version: _Optional[int] = ..., min_client_api: _Optional[int] = ...) -> None: ...
 
 class LocateStorageRequest(_message.Message):
     __slots__ = ("storages",)
@@ -452,18 +474,20 @@ class ListWorkersResponse(_message.Message):
     def __init__(self, workers: _Optional[_Iterable[_Union[Worker, _Mapping]]] = ..., leader: _Optional[_Union[Leader, _Mapping]] = ...) -> None: ...
 
 class ManagerInfo(_message.Message):
-    __slots__ = ("name", "address", "http", "live", "last_seen_age_s")
+    __slots__ = ("name", "address", "http", "live", "last_seen_age_s", "version")
     NAME_FIELD_NUMBER: _ClassVar[int]
     ADDRESS_FIELD_NUMBER: _ClassVar[int]
     HTTP_FIELD_NUMBER: _ClassVar[int]
     LIVE_FIELD_NUMBER: _ClassVar[int]
     LAST_SEEN_AGE_S_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
     name: str
     address: str
     http: str
     live: bool
     last_seen_age_s: float
-    def __init__(self, name: _Optional[str] = ..., address: _Optional[str] = ..., http: _Optional[str] = ..., live: _Optional[bool] = ..., last_seen_age_s: _Optional[float] = ...) -> None: ...
+    version: str
+    def __init__(self, name: _Optional[str] = ..., address: _Optional[str] = ..., http: _Optional[str] = ..., live: _Optional[bool] = ..., last_seen_age_s: _Optional[float] = ..., version: _Optional[str] = ...) -> None: ...
 
 class Leader(_message.Message):
     __slots__ = ("name", "address", "term", "expires_in_s", "answered_by", "managers")
@@ -498,7 +522,7 @@ class StatusRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class StatusResponse(_message.Message):
-    __slots__ = ("version", "database", "jobs_by_state", "workers", "uptime_s", "current_epoch", "leader")
+    __slots__ = ("version", "database", "jobs_by_state", "workers", "uptime_s", "current_epoch", "leader", "commit", "build", "api_version", "min_client_api", "schema", "schema_head")
     class JobsByStateEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -513,6 +537,12 @@ class StatusResponse(_message.Message):
     UPTIME_S_FIELD_NUMBER: _ClassVar[int]
     CURRENT_EPOCH_FIELD_NUMBER: _ClassVar[int]
     LEADER_FIELD_NUMBER: _ClassVar[int]
+    COMMIT_FIELD_NUMBER: _ClassVar[int]
+    BUILD_FIELD_NUMBER: _ClassVar[int]
+    API_VERSION_FIELD_NUMBER: _ClassVar[int]
+    MIN_CLIENT_API_FIELD_NUMBER: _ClassVar[int]
+    SCHEMA_FIELD_NUMBER: _ClassVar[int]
+    SCHEMA_HEAD_FIELD_NUMBER: _ClassVar[int]
     version: str
     database: str
     jobs_by_state: _containers.ScalarMap[str, int]
@@ -520,7 +550,13 @@ class StatusResponse(_message.Message):
     uptime_s: float
     current_epoch: int
     leader: Leader
-    def __init__(self, version: _Optional[str] = ..., database: _Optional[str] = ..., jobs_by_state: _Optional[_Mapping[str, int]] = ..., workers: _Optional[int] = ..., uptime_s: _Optional[float] = ..., current_epoch: _Optional[int] = ..., leader: _Optional[_Union[Leader, _Mapping]] = ...) -> None: ...
+    commit: str
+    build: str
+    api_version: int
+    min_client_api: int
+    schema: str
+    schema_head: str
+    def __init__(self, version: _Optional[str] = ..., database: _Optional[str] = ..., jobs_by_state: _Optional[_Mapping[str, int]] = ..., workers: _Optional[int] = ..., uptime_s: _Optional[float] = ..., current_epoch: _Optional[int] = ..., leader: _Optional[_Union[Leader, _Mapping]] = ..., commit: _Optional[str] = ..., build: _Optional[str] = ..., api_version: _Optional[int] = ..., min_client_api: _Optional[int] = ..., schema: _Optional[str] = ..., schema_head: _Optional[str] = ...) -> None: ...
 
 class DeadlinesRequest(_message.Message):
     __slots__ = ("miner",)

@@ -163,6 +163,10 @@ class WorkerRow(SQLModel, table=True):
     param_problems: list[dict] = Field(
         default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]")
     )
+    # release 0.2.0 on (migration 0013); None for a worker of 0.1.0
+    build: str | None = Field(default=None, max_length=32)  # cpu or cuda
+    driver_required: str | None = Field(default=None, max_length=32)
+    api_version: int | None = None
 
 
 class MessageRow(SQLModel, table=True):
@@ -252,6 +256,7 @@ class StorageHostRow(SQLModel, table=True):
     tls: bool = False
     registered_at: datetime = _ts(nullable=False)
     last_seen_at: datetime = _ts(nullable=False)
+    api_version: int | None = None  # migration 0013; None for a host of 0.1.0
 
 
 class ManagerRow(SQLModel, table=True):
