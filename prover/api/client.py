@@ -35,6 +35,21 @@ API_INFO_SHAPE = "TOKEN:HOST:PORT[,HOST:PORT...]"
 log = get_logger("prover.api")
 
 
+REFUSAL_KEY = "prover-refusal"
+CLIENT_TOO_OLD = "client-too-old"
+
+
+def refusal(exc: grpc.RpcError) -> str:
+    """The machine-readable reason a manager gave with a refusal (its
+    ``prover-refusal`` trailing metadata), or "": what a client acts on,
+    rather than the wording of the message."""
+    try:
+        trailing = exc.trailing_metadata() or ()  # type: ignore[attr-defined]
+    except Exception:  # an error raised before any answer has none
+        return ""
+    return next((str(v) for k, v in trailing if k == REFUSAL_KEY), "")
+
+
 class ApiInfoError(ValueError):
     pass
 

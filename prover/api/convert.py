@@ -167,6 +167,9 @@ def worker_to_pb(w: WorkerRow, running: list[int]) -> pb.Worker:
         draining=w.draining,
         running_jobs=running,
         param_problems=param_problems_to_pb(w.param_problems or ()),
+        build=w.build or "",
+        driver_required=w.driver_required or "",
+        api_version=w.api_version or 0,
     )
     msg.registered_at.CopyFrom(timestamp(w.registered_at))
     msg.last_seen_at.CopyFrom(timestamp(w.last_seen_at))

@@ -389,6 +389,9 @@ def workers_list(as_json, api, api_ca):
                         "name": w.name,
                         "host": w.host,
                         "version": w.version,
+                        "build": w.build or None,
+                        "driver_required": w.driver_required or None,
+                        "api_version": w.api_version or 1,
                         "cpus": w.cpus,
                         "cpuset": w.cpuset,
                         "draining": w.draining,
@@ -416,6 +419,8 @@ def workers_list(as_json, api, api_ca):
             [
                 w.name,
                 w.host,
+                w.version or "-",
+                _build(w),
                 "draining" if w.draining else "active",
                 ",".join(map(str, w.running_jobs)) or "-",
                 gpus,
@@ -423,12 +428,22 @@ def workers_list(as_json, api, api_ca):
                 _ago(from_timestamp(w, "last_seen_at"), now),
             ]
         )
-    print_table(["Name", "Host", "State", "Jobs", "GPUs", "Params", "LastSeen"], rows)
+    print_table(
+        ["Name", "Host", "Version", "Build", "State", "Jobs", "GPUs", "Params", "LastSeen"], rows
+    )
     for w in workers:
         for line in _param_problem_lines(w):
             click.echo(line)
     if resp.leader.managers:
         click.echo(leader_line(resp.leader))
+
+
+def _build(w: pb.Worker) -> str:
+    """``cpu``, ``cuda (driver >= 580.65.06)``, or ``?`` for a 0.1.0 worker
+    (it does not say)."""
+    if not w.build:
+        return "?"
+    return f"{w.build} (driver >= {w.driver_required})" if w.driver_required else w.build
 
 
 def _size_name(proof_type: int) -> str:

@@ -20,7 +20,8 @@ def leader_line(leader: pb.Leader) -> str:
         head = "leader: none"
     managers = ", ".join(
         f"{m.name}{'*' if m.name == leader.answered_by else ''} "
-        f"({'live' if m.live else f'silent {m.last_seen_age_s:.0f}s'})"
+        f"({'live' if m.live else f'silent {m.last_seen_age_s:.0f}s'}"
+        f"{', ' + m.version if m.version else ''})"
         for m in leader.managers
     )
     return f"{head}; managers: {managers}" if managers else head

@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import click
 
-from prover import __version__
 from prover.cli.alerts_cmds import alerts
 from prover.cli.deadlines_cmds import deadlines_group
 from prover.cli.demo import demo
 from prover.cli.devnet_cmds import devnet_group
 from prover.cli.jobs_cmds import jobs_group, workers_group
+from prover.cli.options import version_option
 from prover.cli.proofs_cmds import bench_group, params_group, sectors_group
 from prover.cli.storage_cmds import storage_group
 from prover.logs import configure_logging
 
 
 @click.group()
-@click.version_option(__version__, prog_name="prover")
+@version_option("prover")
 @click.option("--log-json", is_flag=True, help="Log JSON lines instead of key=value text.")
 @click.option(
     "--log-level",

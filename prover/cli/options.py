@@ -35,3 +35,27 @@ def size_option(**kwargs):
         help="Sector size: 2KiB, 8MiB, 512MiB, 32GiB or 64GiB.",
         **kwargs,
     )
+
+
+def version_option(prog: str):
+    """``--version``: the release, the commit it was built from and the build
+    (cpu or cuda, with the driver a cuda build needs): what an operator asks
+    of each host during an upgrade. Worked out only when asked (it may run
+    git in a checkout)."""
+
+    def show(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+        if not value or ctx.resilient_parsing:
+            return
+        from prover.buildinfo import build_info
+
+        click.echo(f"{prog} {build_info().describe()}")
+        ctx.exit()
+
+    return click.option(
+        "--version",
+        is_flag=True,
+        expose_value=False,
+        is_eager=True,
+        callback=show,
+        help="Show the version, commit and build, and exit.",
+    )

@@ -11,10 +11,12 @@ from pathlib import Path
 
 import click
 
+from prover.cli.options import version_option
 from prover.config import ConfigError, check_listen
 
 
 @click.command()
+@version_option("prover-storage")
 @click.option(
     "--config",
     "config_path",

@@ -8,10 +8,12 @@ from pathlib import Path
 
 import click
 
+from prover.cli.options import version_option
 from prover.config import ConfigError, check_listen
 
 
 @click.command()
+@version_option("prover-worker")
 @click.option(
     "--config",
     "config_path",

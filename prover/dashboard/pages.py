@@ -22,6 +22,7 @@ from urllib.parse import parse_qs
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from prover.alerts import Alert
+from prover.buildinfo import build_info
 from prover.chain.deadlines import MAINNET
 from prover.dashboard.auth import (
     SESSION_SECONDS,
@@ -100,6 +101,8 @@ def environment() -> Environment:
         lstrip_blocks=True,
     )
     env.filters.update(ago=ago, fil=fee_text, sectors=_sectors, gib=_gib)
+    # which release and commit this manager runs: upgrades go host by host
+    env.globals["build"] = build_info().describe()
     return env
 
 

@@ -19,6 +19,7 @@ from prover._proto import manager_pb2_grpc as pb_grpc
 from prover.alerts import AlertBook, Deliverer
 from prover.api.keepalive import SERVER_KEEPALIVE_OPTIONS
 from prover.api.tokens import make_token
+from prover.buildinfo import build_info
 from prover.chain.clock import EpochClock
 from prover.chain.lotus import LotusClient
 from prover.config import ManagerConfig, StorageConfig, database_url, public_host
@@ -249,6 +250,7 @@ class Manager:
         log.info(
             "manager_started",
             listen=f"{host}:{self.port}",
+            version=build_info().describe(),
             http=self.http.address if self.http else "",
             database=self.store.backend,
             tls=creds is not None,

@@ -12,10 +12,11 @@ from datetime import datetime
 
 import grpc
 
-from prover import __version__, metrics
+from prover import metrics
 from prover._proto import manager_pb2 as pb
 from prover._proto import manager_pb2_grpc as pb_grpc
 from prover.alerts import Alert
+from prover.api.client import CLIENT_TOO_OLD, REFUSAL_KEY
 from prover.api.convert import (
     alert_to_pb,
     gpu_to_dict,
@@ -28,6 +29,7 @@ from prover.api.convert import (
     timings_from_pb,
     worker_to_pb,
 )
+from prover.buildinfo import API_VERSION, MIN_CLIENT_API, build_info
 from prover.chain.clock import EpochClock
 from prover.chain.lotus import LotusError
 from prover.config import check_listen
@@ -36,7 +38,7 @@ from prover.manager.deadline_view import deadlines_view
 from prover.manager.dispatch import Dispatcher
 from prover.manager.finish import CannotVerify, Report, accept
 from prover.manager.listing import list_page
-from prover.manager.requests import BadRequest
+from prover.manager.requests import BadRequest, ClientTooOld
 from prover.manager.sector_check import check_sectors
 from prover.proofs import InvalidInput, PoStProofType
 from prover.store import (
@@ -92,7 +94,12 @@ def leader_to_pb(
         age = (now - m.last_seen_at).total_seconds()
         msg.managers.append(
             pb.ManagerInfo(
-                name=m.name, address=m.address, http=m.http, live=age <= live_s, last_seen_age_s=age
+                name=m.name,
+                address=m.address,
+                http=m.http,
+                live=age <= live_s,
+                last_seen_age_s=age,
+                version=m.version,
             )
         )
     return msg
@@ -114,6 +121,10 @@ def status_mapping(context: grpc.ServicerContext) -> Iterator[None]:
         context.abort(grpc.StatusCode.NOT_FOUND, str(exc))
     except (TransitionRefused, UnknownWorker, NoChain) as exc:
         context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(exc))
+    except ClientTooOld as exc:
+        # machine-readable beside the text: a client stops rather than retries
+        context.set_trailing_metadata(((REFUSAL_KEY, CLIENT_TOO_OLD),))
+        context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(exc))
     except NotLeader as exc:
         context.abort(grpc.StatusCode.UNAVAILABLE, str(exc))
     except StoreUnavailable as exc:
@@ -130,6 +141,15 @@ def _worker_name(name: str) -> str:
     if not NAME_RE.match(name):
         raise BadRequest("worker", f"must be 1-255 of [A-Za-z0-9._:@/-], got {name!r}")
     return name
+
+
+def client_api(kind: str, name: str, version: str, api_version: int) -> int:
+    """The API a registering client speaks (0.1.0 sent none: API 1), refused
+    when older than this manager serves."""
+    api = api_version or 1
+    if api < MIN_CLIENT_API:
+        raise ClientTooOld(kind, name, version, api)
+    return api
 
 
 def _param_problems(msgs) -> list[dict]:
@@ -184,6 +204,7 @@ class WorkerServicer(pb_grpc.WorkerServiceServicer):
                 except InvalidInput as exc:
                     raise BadRequest("allowed_proof_types", str(exc)) from None
             problems = _param_problems(request.param_problems)
+            api = client_api("worker", name, request.version, request.api_version)
             self.store.register_worker(
                 name,
                 host=request.host,
@@ -194,15 +215,28 @@ class WorkerServicer(pb_grpc.WorkerServiceServicer):
                 allowed_miners=request.allowed_miners,
                 allowed_proof_types=request.allowed_proof_types,
                 param_problems=problems,
+                build=request.build or None,
+                driver_required=request.driver_required or None,
+                api_version=api if request.api_version else None,
             )
-            log.info("worker_registered", worker=name, host=request.host, gpus=len(request.gpus))
+            log.info(
+                "worker_registered",
+                worker=name,
+                host=request.host,
+                gpus=len(request.gpus),
+                version=request.version,
+                build=request.build or "unknown",
+                api=api,
+            )
             for p in problems:
                 log.error("worker_parameters_refused", worker=name, **p)
             self.dispatcher.kick()
             return pb.RegisterResponse(
                 heartbeat_interval_ms=int(self.heartbeat_interval_s * 1000),
                 heartbeat_timeout_ms=int(self.store.heartbeat_timeout.total_seconds() * 1000),
-                server_version=__version__,
+                server_version=build_info().short(),
+                api_version=API_VERSION,
+                min_client_api=MIN_CLIENT_API,
             )
 
     def Claim(self, request, context):
@@ -319,6 +353,7 @@ class WorkerServicer(pb_grpc.WorkerServiceServicer):
             for storage in request.storages:
                 if not NAME_RE.match(storage):
                     raise BadRequest("storages", f"not a storage name: {storage!r}")
+            api = client_api("storage host", name, request.version, request.api_version)
             before = next((h for h in hosts.list() if h.name == name), None)
             row = hosts.announce(
                 name,
@@ -327,6 +362,7 @@ class WorkerServicer(pb_grpc.WorkerServiceServicer):
                 host=request.host,
                 version=request.version,
                 tls=request.tls,
+                api_version=api if request.api_version else None,
             )
             if (
                 before is None
@@ -342,6 +378,8 @@ class WorkerServicer(pb_grpc.WorkerServiceServicer):
             return pb.AnnounceStorageResponse(
                 interval_ms=int(self.heartbeat_interval_s * 1000),
                 timeout_ms=int(hosts.timeout.total_seconds() * 1000),
+                api_version=API_VERSION,
+                min_client_api=MIN_CLIENT_API,
             )
 
     def LocateStorage(self, request, context):
@@ -531,8 +569,16 @@ class AdminServicer(pb_grpc.AdminServiceServicer):
     def Status(self, request, context):
         with status_mapping(context):
             counts = self.store.counts()
+            info = build_info()
+            schema, head = self.store.schema_revisions()
             msg = pb.StatusResponse(
-                version=__version__,
+                version=info.version,
+                commit=info.commit,
+                build=info.build,
+                api_version=API_VERSION,
+                min_client_api=MIN_CLIENT_API,
+                schema=schema,
+                schema_head=head,
                 database=self.store.backend,
                 jobs_by_state={s.value: counts.get(s.value, 0) for s in JobState},
                 workers=len(self.store.list_workers()),

@@ -15,11 +15,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import grpc
 
-from prover import __version__
 from prover._proto import manager_pb2 as pb
 from prover._proto import storage_pb2_grpc as spb_grpc
 from prover.api.client import ApiInfo, ManagerClient
 from prover.api.keepalive import SERVER_KEEPALIVE_OPTIONS
+from prover.buildinfo import API_VERSION, build_info
 from prover.logs import get_logger
 from prover.metrics.http import HttpServer, metrics_route
 from prover.storage.config import StorageHostConfig
@@ -128,6 +128,7 @@ class StorageHost:
         log.info(
             "storage_host_started",
             name=cfg.name,
+            version=build_info().describe(),
             listen=f"{cfg.listen.rpartition(':')[0]}:{self.port}",
             address=self.address,
             storages=sorted(cfg.storages),
@@ -144,8 +145,9 @@ class StorageHost:
             address=self.address,
             storages=sorted(self.config.storages),
             host=socket.gethostname(),
-            version=__version__,
+            version=build_info().short(),
             tls=self.config.tls_cert is not None,
+            api_version=API_VERSION,
         )
         return self.manager.call(self.manager.worker.AnnounceStorage, req, timeout=10)
 

@@ -34,8 +34,10 @@ class StorageHosts:
         host: str = "",
         version: str = "",
         tls: bool = False,
+        api_version: int | None = None,
     ) -> StorageHostRow:
-        """Records a host's announcement (creating it the first time)."""
+        """Records a host's announcement (creating it the first time);
+        ``api_version`` is None for a host of 0.1.0."""
         now = self.clock()
         attached = sorted(set(storages))
         with self.db.write(), self.db.session() as s, s.begin():
@@ -45,6 +47,7 @@ class StorageHosts:
             elif row.address != address or row.storages != attached:
                 row.registered_at = now  # moved or re-attached: a new registration
             row.address, row.host, row.version, row.tls = address, host, version, tls
+            row.api_version = api_version
             row.storages = attached
             row.last_seen_at = now
             s.add(row)

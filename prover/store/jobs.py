@@ -25,6 +25,7 @@ from sqlmodel import col, select
 
 from prover.store.database import Database, unavailable_on_db_errors, utcnow
 from prover.store.errors import InvalidJob, TransitionRefused, UnknownJob, UnknownWorker
+from prover.store.migrate import current_revision, head_revision
 from prover.store.models import JOB_ORDER, NO_CLOSE, JobRow, WorkerRow
 from prover.store.specs import NewJobSpec
 from prover.store.states import FINISHED_STATES, JobState
@@ -185,6 +186,11 @@ class FinishOutcome:
     duplicate: bool
 
 
+@functools.cache
+def _head_revision(engine) -> str:
+    return head_revision(engine) or ""
+
+
 class JobStore:
     """The job table's contract; see the module docstring. Time comes from
     ``clock`` (tests move it); the chain epoch, where a call needs it, is an
@@ -219,6 +225,12 @@ class JobStore:
     @property
     def backend(self) -> str:
         return self.db.backend
+
+    @unavailable_on_db_errors
+    def schema_revisions(self) -> tuple[str, str]:
+        """(the database's migration revision, the newest this code knows):
+        they differ during a rolling upgrade, which Status reports."""
+        return current_revision(self.db.engine) or "", _head_revision(self.db.engine)
 
     def close(self) -> None:
         self.db.close()
@@ -679,11 +691,15 @@ class JobStore:
         allowed_miners: Iterable[int] = (),
         allowed_proof_types: Iterable[int] = (),
         param_problems: Iterable[Mapping] = (),
+        build: str | None = None,
+        driver_required: str | None = None,
+        api_version: int | None = None,
     ) -> WorkerRow:
         """Creates or refreshes a worker; registering again ends a drain.
         ``param_problems`` ({proof_type, file, problem, detail}) are the
         files its start-up check found wrong: no job of their proof types is
-        handed to it (``claim_filter``)."""
+        handed to it (``claim_filter``). ``build`` (cpu or cuda), the driver a
+        cuda build needs and the API it speaks are None for a 0.1.0 worker."""
         now = self._now()
         with self._write(), self._session() as s, s.begin():
             w = s.get(WorkerRow, name) or WorkerRow(name=name, registered_at=now, last_seen_at=now)
@@ -695,6 +711,7 @@ class JobStore:
                 {k: p.get(k, "") for k in ("proof_type", "file", "problem", "detail")}
                 for p in param_problems
             ]
+            w.build, w.driver_required, w.api_version = build, driver_required, api_version
             w.registered_at = now
             w.last_seen_at = now
             w.draining = False

@@ -26,10 +26,10 @@ from dataclasses import dataclass
 
 import grpc
 
-from prover import __version__
 from prover._proto import manager_pb2 as pb
-from prover.api.client import ManagerClient
+from prover.api.client import CLIENT_TOO_OLD, ManagerClient, refusal
 from prover.api.convert import param_problems_to_pb, sector_from_pb, timings_to_pb
+from prover.buildinfo import API_VERSION, build_info
 from prover.logs import get_logger
 from prover.metrics.http import HttpServer, metrics_route
 from prover.proofs import MissingStorage, PoStProofType
@@ -61,6 +61,10 @@ def check_parameters(proof_types: list[int]) -> list[dict]:
         }
         for f in report.problems
     ]
+
+
+class WorkerTooOld(RuntimeError):
+    """The managers serve only newer workers: this release must be upgraded."""
 
 
 RETRYABLE = {
@@ -230,10 +234,14 @@ class Worker:
 
     def register(self) -> None:
         gpus = gpu_facts(self.pinning.gpu)
+        info = build_info()
         req = pb.RegisterRequest(
             name=self.config.name,
             host=socket.gethostname(),
-            version=__version__,
+            version=info.short(),
+            build=info.build,
+            driver_required=info.driver_required,
+            api_version=API_VERSION,
             gpus=[pb.GpuInfo(**g) for g in gpus],
             cpus=len(self.pinning.cpus),
             cpuset=",".join(map(str, sorted(self.pinning.cpus))),
@@ -259,6 +267,9 @@ class Worker:
                 )
                 return
             except grpc.RpcError as exc:
+                if refusal(exc) == CLIENT_TOO_OLD:
+                    # both versions are named in the text; retrying cannot help
+                    raise WorkerTooOld(exc.details()) from None
                 if exc.code() not in RETRYABLE:
                     raise
                 log.warning("manager_unreachable", call="Register", error=exc.details())
@@ -611,6 +622,7 @@ class Worker:
         log.info(
             "worker_started",
             name=self.config.name,
+            version=build_info().describe(),
             slots=len(self.slots),
             gpu=self.pinning.gpu,
             tmpdir=str(self.pinning.tmpdir),
