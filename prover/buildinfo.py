@@ -110,8 +110,10 @@ def _git_commit(where: Path) -> str:
 
 
 def _native_build() -> tuple[str, str]:
+    from prover.proofs.native import load
+
     try:
-        from prover.proofs.native import _native
+        _native = load()
     except ImportError as exc:
         # a cuda build without its driver cannot be loaded at all
         return ("cuda", "") if "libcuda" in str(exc) else ("unknown", "")

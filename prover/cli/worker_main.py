@@ -69,11 +69,17 @@ def cli(
 ) -> None:
     """Filecoin WindowPoSt prover: a worker."""
     from prover.logs import configure_logging, get_logger
+    from prover.proofs.native import NativeUnavailable
+    from prover.proofs.native import load as load_native
     from prover.worker.config import default_spool_dir, load_worker_config
     from prover.worker.pinning import apply_pinning
 
     configure_logging(json=log_json, level=log_level)
     log = get_logger("prover.worker")
+    try:  # a cuda build without the NVIDIA driver: say so before anything else
+        load_native()
+    except NativeUnavailable as exc:
+        raise click.ClickException(str(exc)) from exc
     try:
         config = load_worker_config(config_path)
     except ConfigError as exc:

@@ -8,11 +8,20 @@ instead of the loader's bare "cannot open shared object file". Where the
 driver's library is there but no GPU can be used (no device, no kernel
 module, ``CUDA_VISIBLE_DEVICES`` empty), the module loads and bellperson
 proves on the CPU.
+
+The module is loaded at its first use, not when ``prover.proofs`` is
+imported: on a GPU host whose driver is missing, ``prover --version`` and
+``prover doctor`` must still run and say so, and a manager's or storage
+host's commands that never prove need not load it at all.
 """
 
 from __future__ import annotations
 
-__all__ = ["CUDA_DRIVER_MISSING", "NativeUnavailable", "_native"]
+import functools
+from types import ModuleType
+from typing import Any
+
+__all__ = ["CUDA_DRIVER_MISSING", "NativeUnavailable", "_native", "load"]
 
 CUDA_DRIVER_MISSING = (
     "this build of prover was made with CUDA (--features cuda) and needs the NVIDIA "
@@ -25,7 +34,9 @@ class NativeUnavailable(ImportError):
     """The native module cannot be loaded on this machine (an ImportError)."""
 
 
-def _load():
+@functools.cache
+def load() -> ModuleType:
+    """The native module, loaded once; NativeUnavailable names a missing driver."""
     try:
         from prover import _native
     except ImportError as exc:
@@ -35,4 +46,11 @@ def _load():
     return _native
 
 
-_native = _load()
+class _LazyNative:
+    """Stands for the module until an attribute is asked of it."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(load(), name)
+
+
+_native: Any = _LazyNative()

@@ -1,7 +1,8 @@
 """The CUDA build (``--features cuda``) on a machine with no GPU and no driver.
 
 ``.ci/cuda-build`` builds the package with the ``cuda`` feature and names its
-directory in ``PROVER_TEST_CUDA_BUILD``: ``wheel/prover-*.whl`` and
+directory in ``PROVER_TEST_CUDA_BUILD``: ``wheel/prover_cuda-*.whl`` (the
+distribution GPU hosts install, tagged manylinux_2_28) and
 ``cuda/lib64/``, the ``libcuda.so.1`` it was linked against (Debian's
 ``libcuda1``, the driver's user-space library, unpacked, not installed). The
 wheel is unpacked into a folder of its own and loaded in a subprocess with that
@@ -49,7 +50,7 @@ def cuda_build(tmp_path_factory) -> tuple[Path, Path]:
         if os.environ.get("CI") == "true":
             pytest.fail(f"{ENV} is not set: CI must build and test the CUDA build (.ci/cuda-build)")
         pytest.skip(f"{ENV} is not set (.ci/cuda-build makes the CUDA build; CI runs this test)")
-    wheels = sorted(Path(build, "wheel").glob("prover-*.whl"))
+    wheels = sorted(Path(build, "wheel").glob("prover_cuda-*.whl"))
     assert len(wheels) == 1, f"expected one wheel in {build}/wheel, found {wheels}"
     site = tmp_path_factory.mktemp("cuda-build")
     with zipfile.ZipFile(wheels[0]) as wheel:
@@ -93,6 +94,41 @@ def test_the_cuda_build_is_the_cuda_build(cuda_build):
     assert (lib64 / "libcuda.so.1").exists()
 
 
+def test_the_cuda_wheel_is_its_own_distribution_tagged_manylinux_2_28():
+    build = os.environ.get(ENV)
+    if not build:
+        pytest.skip(f"{ENV} is not set")
+    (wheel,) = Path(build, "wheel").glob("prover_cuda-*.whl")
+    assert wheel.name.endswith("-cp311-abi3-manylinux_2_28_x86_64.whl"), wheel.name
+    with zipfile.ZipFile(wheel) as zf:
+        record = json.loads(zf.read("prover/_build.json"))
+        (metadata,) = [n for n in zf.namelist() if n.endswith(".dist-info/METADATA")]
+        assert "\nName: prover-cuda\n" in zf.read(metadata).decode()
+        # the driver's library is never carried: auditwheel left it out
+        assert not [n for n in zf.namelist() if "libcuda" in n]
+    assert record["build"] == "cuda" and record["cuda"] == "13.0", record
+
+
+def test_without_a_driver_the_version_still_says_cuda_and_which_driver(cuda_build, tmp_path):
+    """``prover --version`` must answer where the module cannot load: from
+    the wheel's record, never by loading the module."""
+    if driver_installed():
+        pytest.skip("libcuda.so.1 is installed here: this machine has the driver")
+    site, _ = cuda_build
+    env = {k: v for k, v in os.environ.items() if k != "LD_LIBRARY_PATH"}
+    done = run_cuda_build(
+        site,
+        """
+        from prover.cli.main import cli
+        cli(["--version"])
+        """,
+        env=env,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert ", cuda, CUDA 13.0: driver >= 580.65.06)" in done.stdout, done.stdout
+
+
 def test_no_driver_refuses_naming_the_driver(cuda_build, tmp_path):
     if driver_installed():
         pytest.skip("libcuda.so.1 is installed here: this machine has the driver")
@@ -102,7 +138,8 @@ def test_no_driver_refuses_naming_the_driver(cuda_build, tmp_path):
         site,
         """
         try:
-            import prover.proofs
+            from prover.proofs.native import load
+            load()  # the first use of the proof core
         except ImportError as exc:
             print(type(exc).__module__, type(exc).__name__)
             print(exc)

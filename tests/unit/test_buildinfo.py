@@ -5,12 +5,15 @@ client whose API is older than a manager serves."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import grpc
 import pytest
 
+import prover
 from prover import __version__, buildinfo
 from prover.buildinfo import API_VERSION, MIN_CLIENT_API, BuildInfo
 from prover.manager.requests import ClientTooOld
@@ -101,3 +104,30 @@ def test_the_refusal_is_machine_readable():
     assert ctx.aborted[0] == grpc.StatusCode.FAILED_PRECONDITION
     assert ("prover-refusal", "client-too-old") in ctx.trailing
     assert "storage host s1 runs prover 0.1.0" in ctx.aborted[1]
+
+
+def test_the_proof_length_literal_is_the_native_modules():
+    from prover.proofs.native import load
+    from prover.proofs.steps import PARTITION_PROOF_LEN
+
+    assert load().PARTITION_PROOF_LEN == PARTITION_PROOF_LEN
+
+
+def test_the_commands_answer_without_loading_the_native_module(tmp_path):
+    """A GPU host whose driver is missing cannot load a cuda build's module:
+    --version and --help must still answer there."""
+    code = (
+        "import sys; sys.modules['prover._native'] = None\n"
+        "from prover.cli.main import cli\n"
+        "cli(['--version'])\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(Path(prover.__file__).parent.parent)},
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.startswith(f"prover {__version__} (")
