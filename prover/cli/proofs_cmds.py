@@ -7,7 +7,9 @@ import json
 import os
 import secrets
 import time
+from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -26,6 +28,9 @@ from prover.proofs import (
     verify_window_post,
 )
 from prover.proofs.params import TEST_PARAMETER_SIZES
+
+if TYPE_CHECKING:  # prover.proofs.fetch (httpx) loads only when `params fetch` runs
+    from prover.proofs.fetch import Event, FileProgress
 
 
 def _use_parameter_dir(directory: Path | None) -> None:
@@ -129,6 +134,206 @@ def params_check(
         bad = report.problems
         click.echo(f"{len(report.files) - len(bad)} ok, {len(bad)} wrong")
     if nothing or not report.ok:
+        raise SystemExit(1)
+
+
+def _fetch_sizes(
+    ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
+) -> tuple[PoStProofType, ...]:
+    """``--sizes 32GiB,64GiB`` (also repeated): each size read as ``--size`` reads it."""
+    out: list[PoStProofType] = []
+    for value in values:
+        for item in (v.strip() for v in value.split(",")):
+            if item:
+                out.append(SECTOR_SIZE.convert(item, param, ctx))
+    if not out:
+        raise click.BadParameter("name at least one sector size", ctx, param)
+    return tuple(dict.fromkeys(out))
+
+
+def _bytes(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(n) < 1024 or unit == "TiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TiB"
+
+
+class _FetchDisplay:
+    """What ``params fetch`` shows while it runs: on a terminal, one bar
+    over all files redrawn in place, with the events printed above it; else
+    (a log, a pipe) the events only, a line each, so a log stays readable."""
+
+    def __init__(self, *, tty: bool, err: bool) -> None:
+        self.tty, self.err = tty, err
+        self.began = time.monotonic()
+        self.drawn = False
+
+    def _clear(self) -> None:
+        if self.drawn:
+            click.echo("\r\x1b[2K", nl=False, err=self.err)
+            self.drawn = False
+
+    def event(self, event: Event) -> None:
+        self._clear()
+        click.echo(event.message, err=self.err)
+
+    def tick(self, progress: Mapping[str, FileProgress]) -> None:
+        if not self.tty:
+            return
+        files = list(progress.values())
+        known = [f for f in files if f.total]
+        got = sum(min(f.received, f.total or 0) for f in known)
+        total = sum(f.total or 0 for f in known)
+        busy = sum(f.state in ("fetching", "checking") for f in files)
+        done = sum(f.state == "done" for f in files)
+        rate = sum(f.fetched for f in files) / max(time.monotonic() - self.began, 1e-3)
+        width = 30
+        filled = int(width * got / total) if total else 0
+        bar = "#" * filled + "-" * (width - filled)
+        eta = f"  eta {int((total - got) / rate)}s" if rate > 0 and total > got else ""
+        line = (
+            f"[{bar}] {done}/{len(files)} done, {busy} busy  {_bytes(got)} of {_bytes(total)}"
+            f"  {_bytes(rate)}/s{eta}"
+        )
+        click.echo("\r\x1b[2K" + line, nl=False, err=self.err)
+        self.drawn = True
+
+    def close(self) -> None:
+        self._clear()
+
+
+@params_group.command("fetch")
+@click.option(
+    "--sizes",
+    "proof_types",
+    multiple=True,
+    required=True,
+    callback=_fetch_sizes,
+    metavar="SIZE[,SIZE...]",
+    help="Sector sizes whose WindowPoSt files to fetch: 2KiB, 8MiB, 512MiB, 32GiB, 64GiB "
+    "(comma-separated or repeated).",
+)
+@click.option(
+    "--role",
+    type=click.Choice(["worker", "manager"]),
+    default="worker",
+    show_default=True,
+    help="worker: the .params and .vk files (it proves); manager: the .vk files only (it "
+    "verifies). A storage host needs none.",
+)
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Parameter cache directory [default: FIL_PROOFS_PARAMETER_CACHE or "
+    "/var/tmp/filecoin-proof-parameters/].",
+)
+@click.option(
+    "--base-url",
+    default=None,
+    metavar="URL",
+    help="Gateway the files' cids are appended to [default: IPFS_GATEWAY, else "
+    "https://proofs.filecoin.io/ipfs/, go-paramfetch's, as lotus fetch-params uses].",
+)
+@click.option(
+    "--jobs",
+    type=click.IntRange(1, 32),
+    default=4,
+    show_default=True,
+    help="Files fetched at once.",
+)
+@click.option(
+    "--retries",
+    type=click.IntRange(min=0),
+    default=3,
+    show_default=True,
+    help="Times a file is tried again, resuming, after a refused or cut connection, a "
+    "timeout or an HTTP 5xx before it is given up (counted afresh once bytes arrive).",
+)
+@click.option(
+    "--parameters-json",
+    "parameters_json",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Read the files' cids and digests from this parameters.json [default: the one "
+    "built into this prover's proofs library].",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object at the end.")
+def params_fetch(
+    proof_types: tuple[PoStProofType, ...],
+    role: str,
+    directory: Path | None,
+    base_url: str | None,
+    jobs: int,
+    retries: int,
+    parameters_json: Path | None,
+    as_json: bool,
+) -> None:
+    """Fetch the official WindowPoSt parameter files a host needs, from the
+    gateway lotus fetch-params uses, each checked against its published
+    digest before it takes its name; exit status 1 if any could not be
+    fetched."""
+    import sys
+
+    from prover.proofs import fetch as pf
+
+    try:
+        gateway = pf.gateway_url(base_url)
+    except pf.FetchError as exc:
+        raise click.BadParameter(str(exc), param_hint="'--base-url' / IPFS_GATEWAY") from None
+    try:
+        listing = pf.read_listing(parameters_json)
+    except pf.FetchError as exc:
+        raise click.BadParameter(str(exc), param_hint="'--parameters-json'") from None
+    source = str(parameters_json) if parameters_json else "the library's parameters.json"
+    directory = directory or parameter_cache_dir()
+    display = _FetchDisplay(tty=not as_json and sys.stdout.isatty(), err=as_json)
+    if not as_json:
+        click.echo(f"{role} files for {', '.join(map(str, proof_types))} into {directory}")
+        click.echo(f"from {gateway}")
+    try:
+        files = pf.wanted_files(proof_types, role, listing, source)
+        report = pf.fetch_files(
+            files,
+            directory,
+            gateway=gateway,
+            role=role,
+            jobs=jobs,
+            retries=retries,
+            on_event=display.event,
+            on_tick=display.tick,
+        )
+    except pf.FetchError as exc:
+        display.close()
+        raise click.ClickException(str(exc)) from None
+    except KeyboardInterrupt:
+        display.close()
+        click.echo(
+            "interrupted: partial files are kept as NAME.part (never under a parameter's "
+            "name); the same command resumes them",
+            err=True,
+        )
+        raise SystemExit(130) from None
+    display.close()
+    if as_json:
+        click.echo(json.dumps(report.as_dict(), indent=1))
+    else:
+        out = report.as_dict()
+        fetched = [f for f in report.files if f.status == pf.FETCHED]
+        got = sum(f.bytes for f in fetched)
+        how = ""
+        if got:
+            rate = got / max(report.seconds, 1e-3)
+            how = f" ({_bytes(got)} in {report.seconds:.1f} s, {_bytes(rate)}/s)"
+        click.echo(
+            f"{len(report.files)} files: {out['fetched']} fetched{how}, "
+            f"{out['present']} already present, {out['failed']} failed"
+        )
+        for f in report.failed:
+            click.echo(f"  FAILED {f.file.name}: {f.detail}")
+    if not report.ok:
         raise SystemExit(1)
 
 
