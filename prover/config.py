@@ -11,7 +11,7 @@ import socket
 import tomllib
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -92,8 +92,25 @@ class HttpConfig(_Strict):
 
 
 class DatabaseConfig(_Strict):
+    """Where the job table and ledger live, and whether a daemon started on
+    an older schema migrates it itself (see configs/manager.toml)."""
+
     # Empty: a SQLite file `prover.db` in the home directory.
     url: str = ""
+    # "auto": a daemon upgrades an older schema at start (under the
+    # migration lock); "never": it refuses to start and says to run
+    # `prover-manager db upgrade`. Unset: auto on SQLite, never on PostgreSQL.
+    migrate: Literal["auto", "never"] | None = None
+
+    def migrate_policy(self, url: str) -> Literal["auto", "never"]:
+        """The policy for ``url``: SQLite is one manager on its own file,
+        so upgrading the software upgrades its schema (the demo goes on
+        working after a pull); PostgreSQL is shared by several managers,
+        perhaps of two releases, so its upgrade is one deliberate step and
+        never a side effect of whichever manager restarts first."""
+        if self.migrate is not None:
+            return self.migrate
+        return "auto" if url.startswith("sqlite") else "never"
 
 
 class JobsConfig(_Strict):

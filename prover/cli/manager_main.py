@@ -7,19 +7,24 @@ from pathlib import Path
 
 import click
 
+from prover import __version__
 from prover.api.tokens import PERMS, make_token, new_secret, read_secret
 from prover.cli.import_lotus import import_lotus
+from prover.cli.options import version_option
 from prover.config import (
     CONFIG_FILE,
     SECRET_FILE,
     ConfigError,
     HttpConfig,
+    ManagerConfig,
     database_url,
     load_manager_config,
     resolve_home,
 )
 from prover.homelock import HomeInUse, lock_manager_home
 from prover.logs import configure_logging, get_logger
+from prover.store.database import unavailable_on_db_errors
+from prover.store.errors import StoreUnavailable
 
 
 def default_config_text() -> str:
@@ -30,6 +35,7 @@ def default_config_text() -> str:
 
 
 @click.group()
+@version_option("prover-manager")
 @click.option(
     "--home",
     type=click.Path(file_okay=False, path_type=Path),
@@ -128,6 +134,7 @@ def daemon_run(
         except HomeInUse as exc:
             raise click.ClickException(str(exc)) from exc
     configure_logging(json=config.log.json_lines, level=config.log.level)
+    _check_schema(config, home)
     try:
         if no_storage_mounts:
             config = config.model_copy(update={"storage": []})
@@ -138,6 +145,118 @@ def daemon_run(
     finally:
         if lock is not None:
             lock.release()  # the process exiting would drop it too
+
+
+def _check_schema(config: ManagerConfig, home: Path) -> None:
+    """Before anything starts: an older schema is upgraded ([database]
+    migrate = "auto") or refused with what to run, exit 1 ("never"); a newer
+    one is run on, with a warning. Unreachable, the database is left to the
+    daemon's own start, which says so as before."""
+    from prover.store.engine import make_engine
+    from prover.store.migrate import MigrationLockTimeout, SchemaBehind, upgrade
+
+    url = database_url(config, home)
+    engine = make_engine(url)
+    try:
+        unavailable_on_db_errors(upgrade)(engine, policy=config.database.migrate_policy(url))
+    except SchemaBehind as exc:
+        get_logger("prover.manager").error(
+            "schema_older_than_this_manager",
+            schema=exc.status.current,
+            head=exc.status.head,
+            hint="prover-manager db upgrade",
+        )
+        raise click.ClickException(str(exc)) from exc
+    except MigrationLockTimeout as exc:
+        raise click.ClickException(str(exc)) from exc
+    except StoreUnavailable:
+        pass
+    finally:
+        engine.dispose()
+
+
+@cli.group("db")
+def db_group() -> None:
+    """The database schema: where it stands, and upgrading it (once per
+    release, from any manager host, while the managers run)."""
+
+
+_config_option = click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="The manager's config [default: config.toml in the home].",
+)
+
+
+def _db_engine(home: Path, config_path: Path | None):
+    """(the database URL, an engine on it) as the config names them."""
+    from prover.store.engine import make_engine
+
+    try:
+        config = load_manager_config(config_path or home / CONFIG_FILE)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+    # the outcome is printed; the log says only what needs a second look
+    # (a schema newer than this build, a wait for the migration lock)
+    configure_logging(json=config.log.json_lines, level="warning")
+    url = database_url(config, home)
+    return url, make_engine(url)
+
+
+@db_group.command("status")
+@_config_option
+@click.option("--json", "as_json", is_flag=True, help="One JSON object.")
+@click.pass_obj
+def db_status(home: Path, config_path: Path | None, as_json: bool) -> None:
+    """The schema's revision, this build's head, and whether it is behind or ahead."""
+    import json
+
+    from prover.store.migrate import schema_status
+
+    _, engine = _db_engine(home, config_path)
+    try:
+        status = unavailable_on_db_errors(schema_status)(engine)
+    except StoreUnavailable as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        engine.dispose()
+    if as_json:
+        click.echo(json.dumps(status.as_dict()))
+        return
+    click.echo(f"current: {status.current or 'none'}")
+    click.echo(f"head:    {status.head} (this build, {__version__})")
+    click.echo(status.describe())
+
+
+@db_group.command("upgrade")
+@_config_option
+@click.pass_obj
+def db_upgrade(home: Path, config_path: Path | None) -> None:
+    """Apply this build's migrations, under a database lock (one process
+    migrates at a time; managers of the previous release keep running)."""
+    from prover.store.migrate import MigrationLockTimeout, upgrade
+
+    url, engine = _db_engine(home, config_path)
+    lock = None
+    try:
+        if url.startswith("sqlite"):
+            lock = lock_manager_home(home)  # SQLite: one manager, stopped for this
+        done = unavailable_on_db_errors(upgrade)(engine)
+    except (HomeInUse, StoreUnavailable, MigrationLockTimeout) as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        engine.dispose()
+        if lock is not None:
+            lock.release()
+    if done.applied:
+        click.echo(
+            f"upgraded the schema from {done.before.current or 'none'} to {done.after}: "
+            f"{', '.join(done.applied)}"
+        )
+    else:
+        click.echo(done.before.describe())
 
 
 @cli.group("config")

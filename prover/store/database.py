@@ -1,5 +1,6 @@
 """The database both aggregates of the store share: one engine, migrated at
-open, and on SQLite one writer lock for the process.
+open (under the migration lock, see ``prover.store.migrate``), and on
+SQLite one writer lock for the process.
 
 SQLite has one writer: queueing this process's writers on a lock, instead of
 letting them collide on the file lock and sleep in SQLite's busy handler,
@@ -22,7 +23,7 @@ from sqlmodel import Session
 
 from prover.store.engine import backend_name, make_engine
 from prover.store.errors import StoreUnavailable
-from prover.store.migrate import upgrade
+from prover.store.migrate import Policy, upgrade
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -58,10 +59,19 @@ class Database:
         self._write_lock = threading.Lock() if engine.dialect.name == "sqlite" else None
 
     @classmethod
-    def open(cls, url: str) -> Database:
-        """Connects and brings the schema to the newest migration."""
+    def open(cls, url: str, *, migrate: Policy = "auto") -> Database:
+        """Connects and brings the schema to this build's newest migration.
+
+        ``migrate="never"`` refuses an older schema (``SchemaBehind``) instead
+        of upgrading it; an empty database is set up either way. A schema
+        newer than this build (a later release's, which only added) is used
+        as it is, with a warning."""
         engine = make_engine(url)
-        unavailable_on_db_errors(upgrade)(engine)
+        try:
+            unavailable_on_db_errors(upgrade)(engine, policy=migrate)
+        except BaseException:
+            engine.dispose()
+            raise
         return cls(engine)
 
     @property

@@ -32,7 +32,7 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, select
 
-from prover import __version__
+from prover.buildinfo import build_info
 from prover.store.database import Database, unavailable_on_db_errors, utcnow
 from prover.store.errors import StoreUnavailable
 from prover.store.models import LeaseRow, ManagerRow
@@ -144,7 +144,7 @@ class ChainLease:
                 http=self.http,
                 host=socket.gethostname(),
                 pid=os.getpid(),
-                version=__version__,
+                version=build_info().short(),
                 started_at=self.started_at,
                 last_seen_at=now,
             )
