@@ -7,7 +7,7 @@ from __future__ import annotations
 import contextlib
 import re
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
 
 import grpc
@@ -152,6 +152,35 @@ def client_api(kind: str, name: str, version: str, api_version: int) -> int:
     return api
 
 
+def _log_parameter_problems(worker: str, problems: list[dict], allowed_ids: Iterable[int]) -> None:
+    """One line at info saying which sizes a worker can prove; an error only
+    for a file that is there and wrong, or missing for a size the worker was
+    told to take (its allowed sizes). A host that holds only the sizes it
+    proves is normal: an error per absent file of every other size was noise
+    (issue 27)."""
+    explicit = {PoStProofType.from_chain_id(t) for t in allowed_ids}
+    refused = {PoStProofType.from_chain_id(p["proof_type"]) for p in problems}
+    provable = sorted((explicit or set(PoStProofType)) - refused, key=lambda t: t.chain_id)
+    absent = sorted(
+        {
+            t
+            for t in refused
+            if all(p["problem"] == "missing" for p in problems if p["proof_type"] == t.chain_id)
+        },
+        key=lambda t: t.chain_id,
+    )
+    log.info(
+        "worker_sizes",
+        worker=worker,
+        provable=[t.size_name for t in provable],
+        without_files=[t.size_name for t in absent],
+    )
+    for p in problems:
+        if p["problem"] == "missing" and not explicit:
+            continue
+        log.error("worker_parameters_refused", worker=worker, **p)
+
+
 def _param_problems(msgs) -> list[dict]:
     """A worker's parameter problems, checked: known proof types, short text."""
     if len(msgs) > 50:
@@ -228,8 +257,7 @@ class WorkerServicer(pb_grpc.WorkerServiceServicer):
                 build=request.build or "unknown",
                 api=api,
             )
-            for p in problems:
-                log.error("worker_parameters_refused", worker=name, **p)
+            _log_parameter_problems(name, problems, request.allowed_proof_types)
             self.dispatcher.kick()
             return pb.RegisterResponse(
                 heartbeat_interval_ms=int(self.heartbeat_interval_s * 1000),
