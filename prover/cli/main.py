@@ -8,6 +8,7 @@ from prover.cli.alerts_cmds import alerts
 from prover.cli.deadlines_cmds import deadlines_group
 from prover.cli.demo import demo
 from prover.cli.devnet_cmds import devnet_group
+from prover.cli.doctor_cmd import doctor
 from prover.cli.jobs_cmds import jobs_group, workers_group
 from prover.cli.options import version_option
 from prover.cli.proofs_cmds import bench_group, params_group, sectors_group
@@ -39,3 +40,4 @@ cli.add_command(deadlines_group)
 cli.add_command(demo)
 cli.add_command(alerts)
 cli.add_command(storage_group)
+cli.add_command(doctor)
