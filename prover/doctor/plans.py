@@ -77,8 +77,31 @@ def worker_sizes(config: Any, directory: Path) -> list[PoStProofType]:
     return params.present_sizes(directory)
 
 
-def _api_info(options: Options, config: Any, readings: host.Readings) -> str:
-    return options.api or config.api or readings.environ.get(ENV_API_INFO, "")
+def env_file_value(path: Path | None, key: str) -> str:
+    """``KEY=VALUE`` from a systemd ``EnvironmentFile`` (quotes and comments
+    allowed), or ""."""
+    if path is None:
+        return ""
+    try:
+        lines = path.read_text().splitlines()
+    except OSError:
+        return ""
+    for line in lines:
+        name, sep, value = line.strip().partition("=")
+        if sep and name.strip() == key:
+            return value.strip().strip("'\"")
+    return ""
+
+
+def api_info(options: Options, config: Any, readings: host.Readings, role: str) -> str:
+    """The managers as the daemon finds them: ``--api``, the config's
+    ``api``, ``PROVER_API_INFO``, else its unit's environment file."""
+    return (
+        options.api
+        or config.api
+        or readings.environ.get(ENV_API_INFO, "")
+        or env_file_value(options.unit_file(role, ".env"), ENV_API_INFO)
+    )
 
 
 def worker_probes(
@@ -129,7 +152,7 @@ def worker_probes(
         (
             "managers",
             lambda: network.manager_checks(
-                _api_info(options, config, readings),
+                api_info(options, config, readings, "worker"),
                 "worker",
                 api=API_VERSION,
                 ca_file=config.api_ca,
@@ -157,7 +180,7 @@ def storage_probes(
         (
             "managers",
             lambda: network.manager_checks(
-                _api_info(options, config, readings),
+                api_info(options, config, readings, "storage"),
                 "storage host",
                 api=API_VERSION,
                 ca_file=config.api_ca,

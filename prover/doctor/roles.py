@@ -11,8 +11,16 @@ runs.
    ``name``, ``[[storage]]``) is told by its name (``worker.toml``,
    ``storage.toml``), else the doctor asks for ``--role``.
 2. No ``--config``: a manager's home (``--home``, ``PROVER_HOME``,
-   ``~/.prover``) with its ``config.toml`` makes it a manager; anything
+   ``~/.prover``) with its ``config.toml`` makes it a manager.
+3. Else the systemd layout (``systemd/``): ``/etc/prover/worker.toml`` or
+   ``/etc/prover/storage.toml``, when only one of them is there; anything
    else needs ``--role`` (workers and storage hosts may run on flags alone).
+
+A worker or storage host given no ``--config`` is checked with its
+``/etc/prover`` file when there is one, and with the manager address in
+its unit's ``EnvironmentFile`` (``/etc/prover/worker.env``,
+``storage.env``) when ``PROVER_API_INFO`` is not set: what ``prover doctor
+--role worker`` on a host set up as the README says must find.
 
 The doctor reads the environment the daemon would run with
 (``PROVER_API_INFO``, ``FIL_PROOFS_PARAMETER_CACHE``,
@@ -24,7 +32,7 @@ The doctor reads the environment the daemon would run with
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +91,14 @@ class Options:
     cpuset: str | None = None
     storages: list[tuple[str, Path]] = field(default_factory=list)
     timeout_s: float = 5.0
+    etc: Path = Path("/etc/prover")  # where the systemd units read configs
+
+    def unit_file(self, role: str, suffix: str) -> Path | None:
+        """``/etc/prover/worker.toml`` (``.env``) and the storage host's, if there."""
+        if role not in ("worker", "storage"):
+            return None
+        path = self.etc / f"{role}{suffix}"
+        return path if path.is_file() else None
 
     def manager_home(self) -> Path:
         """The manager's home: ``--home``, else the folder of ``--config``,
@@ -128,6 +144,9 @@ def detect_role(options: Options) -> tuple[str, str]:
     home = options.manager_home()
     if (home / "config.toml").is_file():
         return "manager", f"a manager's home, {home}"
+    units = [r for r in ("worker", "storage") if options.unit_file(r, ".toml")]
+    if len(units) == 1:
+        return units[0], f"{options.unit_file(units[0], '.toml')}"
     raise RoleError(
         f"no --role, no --config, and no manager config in {home}: pass --role "
         "manager|worker|storage (and --config for a worker's or storage host's file)"
@@ -205,6 +224,9 @@ def run_doctor(options: Options, readings: Readings | None = None) -> Report:
     watch = Stopwatch()
     readings = readings or Readings()
     role, how = detect_role(options)
+    unit_config = options.unit_file(role, ".toml")
+    if options.config is None and unit_config is not None:
+        options = replace(options, config=unit_config)  # as its systemd unit runs it
     check, config = config_check(role, options)
     report = Report(role, how, str(options.config or ""), build_info().describe(), [check])
     if config is not None:

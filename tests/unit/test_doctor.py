@@ -392,3 +392,34 @@ def test_a_cuda_worker_on_an_old_driver_and_a_foreign_cpuset(monkeypatch, tmp_pa
     assert status["GPU"] == OK
     assert status["GPU driver"] == FAIL
     assert status["cpuset"] == FAIL
+
+
+def test_a_host_set_up_by_the_systemd_units_is_found_in_etc_prover(tmp_path):
+    """`prover doctor --role worker` on a host set up as the README says:
+    the unit's config and the manager address in its environment file."""
+    etc = tmp_path / "etc"
+    etc.mkdir()
+    (etc / "worker.toml").write_text("concurrency = 2\n")
+    (etc / "worker.env").write_text(
+        "# prover-manager auth api-info --perm worker\n"
+        'PROVER_API_INFO="worker.abc:mgr-a:9700,mgr-b:9700"\n'
+    )
+    options = roles.Options(home=tmp_path / "no-home", etc=etc)
+    assert roles.detect_role(options) == ("worker", str(etc / "worker.toml"))
+    assert options.unit_file("worker", ".toml") == etc / "worker.toml"
+    assert options.unit_file("storage", ".toml") is None
+    assert options.unit_file("manager", ".toml") is None
+
+    class Config:
+        api = ""
+
+    readings = Readings(environ={})
+    assert (
+        plans.api_info(options, Config(), readings, "worker") == "worker.abc:mgr-a:9700,mgr-b:9700"
+    )
+    assert plans.api_info(options, Config(), readings, "storage") == ""
+    readings = Readings(environ={"PROVER_API_INFO": "worker.env:h:1"})
+    assert plans.api_info(options, Config(), readings, "worker") == "worker.env:h:1"
+    (etc / "storage.toml").write_text("")  # both: the role must be named
+    with pytest.raises(roles.RoleError):
+        roles.detect_role(options)
