@@ -36,10 +36,17 @@ def present_sizes(directory: Path) -> list[PoStProofType]:
     return present_proof_types(directory)
 
 
-def mend(size: str, verifying_keys_only: bool) -> str:
-    """The command that puts a size's files right."""
+def mend(size: str, verifying_keys_only: bool, wrong: list[FileCheck] | None = None) -> str:
+    """The command that puts a size's files right. ``prover params fetch``
+    takes a wrong or cut file as a partial one and fetches it again; test
+    parameters are made again only once the pair is gone (``params
+    generate`` leaves files that are there alone, whole or not)."""
     if size in TEST_SIZES:
-        return f"prover params generate --size {size} (test parameters, local use only)"
+        command = f"prover params generate --size {size} (test parameters, local use only)"
+        if wrong:
+            stem = wrong[0].path.with_suffix("")
+            return f"remove {stem}.* (the pair and its record), then {command}"
+        return command
     role = " --role manager" if verifying_keys_only else ""
     return f"prover params fetch --sizes {size}{role}"
 
@@ -53,10 +60,14 @@ def size_check(
     files = [f for f in report.files if f.proof_type == proof_type]
     bad = [f for f in files if not f.ok]
     if bad:
+        missing = [f.name for f in bad if f.status == "missing"]
+        said = [f"{' and '.join(missing)} missing"] if missing else []
+        said += [f.describe() for f in bad if f.status != "missing"]
+        wrong = [f for f in bad if f.status != "missing"]
         return fail(
             name,
-            "; ".join(f.describe() for f in bad) + f" (in {report.directory})",
-            mend(size, verifying_keys_only),
+            "; ".join(said) + f", in {report.directory}",
+            mend(size, verifying_keys_only, wrong),
         )
     return ok(name, f"{_origins(files)} in {report.directory} (quick check)")
 

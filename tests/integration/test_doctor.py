@@ -92,6 +92,10 @@ def test_a_corrupt_parameter_file_fails_naming_the_file(tmp_path, params_2kib, d
     assert rc == 1
     found = checks["parameters 2KiB"]
     assert found["status"] == FAIL and verdict in found["detail"] and bad in found["detail"]
+    # `params generate` leaves files that are there alone: the pair must go first
+    assert (
+        found["fix"].startswith("remove ") and "prover params generate --size 2KiB" in found["fix"]
+    )
 
 
 # ---- storage paths ------------------------------------------------------------------

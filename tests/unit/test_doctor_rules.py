@@ -423,3 +423,11 @@ def test_a_host_set_up_by_the_systemd_units_is_found_in_etc_prover(tmp_path):
     (etc / "storage.toml").write_text("")  # both: the role must be named
     with pytest.raises(roles.RoleError):
         roles.detect_role(options)
+
+
+def test_official_parameters_are_mended_by_fetching_them_again():
+    from prover.doctor import params
+
+    assert params.mend("32GiB", False) == "prover params fetch --sizes 32GiB"
+    assert params.mend("64GiB", True) == "prover params fetch --sizes 64GiB --role manager"
+    assert params.mend("2KiB", False).startswith("prover params generate --size 2KiB")
