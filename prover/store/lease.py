@@ -149,6 +149,8 @@ class ChainLease:
                 last_seen_at=now,
             )
         row.address, row.http, row.pid = self.address, self.http, os.getpid()
+        # a manager restarted under its name on another release says so
+        row.version, row.started_at = build_info().short(), self.started_at
         row.last_seen_at = now
         s.add(row)
 

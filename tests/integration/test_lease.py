@@ -146,3 +146,26 @@ def test_a_restarted_worker_gets_its_jobs_back_at_its_first_heartbeat(store, clo
     store.heartbeat("w", [], lost=gone)
     assert gone == [job_id]
     assert store.get(job_id).state == JobState.READY
+
+
+def test_a_manager_restarted_on_another_release_shows_its_new_version(
+    store, clock, mono, monkeypatch
+):
+    """Upgraded one at a time under the same name: the managers table (and so
+    `prover workers list` and the dashboard) must not keep the old version."""
+    from prover.buildinfo import BuildInfo
+
+    monkeypatch.setattr(
+        "prover.store.lease.build_info", lambda: BuildInfo("0.1.0", "73e2e59", "cpu")
+    )
+    lease(store, clock, mono, "a").step()
+    assert [m.version for m in lease(store, clock, mono, "b").managers()] == ["0.1.0+73e2e59"]
+    advance(clock, mono, 30)  # a is stopped, then started again on the new release
+    monkeypatch.setattr(
+        "prover.store.lease.build_info", lambda: BuildInfo("0.2.0", "abc1234", "cpu")
+    )
+    restarted = lease(store, clock, mono, "a")
+    restarted.step()
+    (row,) = restarted.managers()
+    assert row.version == "0.2.0+abc1234"
+    assert row.started_at == restarted.started_at
