@@ -109,7 +109,7 @@ class Manager:
         # not wait out CPython's default 5 ms switch interval.
         sys.setswitchinterval(0.0005)
         url = database_url(cfg, self.home)
-        db = Database.open(url)
+        db = Database.open(url, migrate=cfg.database.migrate_policy(url))
         self.store = JobStore(
             db,
             clock=self.clock,
