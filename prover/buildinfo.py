@@ -88,22 +88,16 @@ def _record() -> dict | None:
     return json.loads(text)
 
 
+def _git(where: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", "-C", str(where), *args], capture_output=True, text=True, timeout=5, check=True
+    ).stdout.strip()
+
+
 def _git_commit(where: Path) -> str:
     try:
-        head = subprocess.run(
-            ["git", "-C", str(where), "rev-parse", "--short=7", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "-C", str(where), "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=True,
-        ).stdout.strip()
+        head = _git(where, "rev-parse", "--short=7", "HEAD")
+        dirty = _git(where, "status", "--porcelain", "--untracked-files=no")
     except (OSError, subprocess.SubprocessError):
         return ""
     return f"{head}-dirty" if dirty else head
