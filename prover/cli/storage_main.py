@@ -12,7 +12,8 @@ from pathlib import Path
 import click
 
 from prover.cli.options import version_option
-from prover.config import ConfigError, check_listen
+from prover.config import ConfigError
+from prover.settings import Override
 
 
 @click.command()
@@ -73,54 +74,25 @@ def cli(
     log_level,
 ) -> None:
     """Filecoin WindowPoSt prover: a storage host."""
-    from prover.config import StorageConfig
     from prover.logs import configure_logging, get_logger
     from prover.storage.config import load_storage_config
-    from prover.storage.sectorstore import lotus_path_notes, storage_option
+    from prover.storage.sectorstore import lotus_path_notes
 
     configure_logging(json=log_json, level=log_level)
     log = get_logger("prover.storage")
-    try:
-        config = load_storage_config(config_path)
+    overrides = _overrides(
+        api=api,
+        name=name,
+        listen=listen,
+        advertise=advertise,
+        storages=storages,
+        metrics_listen=metrics_listen,
+        lotus_listen=lotus_listen,
+        lotus_miner_api=lotus_miner_api,
+    )
+    try:  # the file and the flags validated as one: a setting may sit in either
+        config = load_storage_config(config_path, overrides)
     except ConfigError as exc:
-        raise click.ClickException(str(exc)) from exc
-    extra = []
-    for item in storages:
-        try:
-            label, path = storage_option(item)
-        except ValueError as exc:
-            raise click.BadParameter(str(exc), param_hint="--storage") from exc
-        extra.append(StorageConfig(name=label, path=path))
-    for flag, value in (
-        ("--listen", listen),
-        ("--advertise", advertise),
-        ("--metrics-listen", metrics_listen),
-        ("--lotus-listen", lotus_listen),
-    ):
-        if value:
-            try:
-                check_listen(value)
-            except ValueError as exc:
-                raise click.BadParameter(str(exc), param_hint=flag) from exc
-    updates = {
-        k: v
-        for k, v in {
-            "api": api,
-            "name": name,
-            "listen": listen,
-            "advertise": advertise,
-            "metrics_listen": metrics_listen,
-            "lotus_listen": lotus_listen,
-        }.items()
-        if v is not None
-    }
-    if lotus_miner_api is not None:
-        updates["lotus_index"] = {**config.lotus_index.model_dump(), "api": lotus_miner_api}
-    if extra:
-        updates["storage"] = [*config.storage, *extra]
-    try:
-        config = type(config).model_validate({**config.model_dump(), **updates})
-    except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
     for note in lotus_path_notes(config.storages):  # a prover only reads: say what it ignores
         log.info("lotus_storage_path", **note)
@@ -157,6 +129,29 @@ def cli(
     finally:
         host.stop()
     sys.exit(0)
+
+
+def _overrides(*, storages: tuple[str, ...], **flags: str | None) -> list[Override]:
+    """The options given, as overrides of the file's settings (each named
+    by its option, for the errors); ``--storage`` adds to ``[[storage]]``."""
+    from prover.storage.sectorstore import storage_option
+
+    keys = {"lotus_miner_api": "lotus_index.api"}
+    out = [
+        Override(f"--{flag.replace('_', '-')}", keys.get(flag, flag), value)
+        for flag, value in flags.items()
+        if value is not None
+    ]
+    extra = []
+    for item in storages:
+        try:
+            label, path = storage_option(item)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--storage") from exc
+        extra.append({"name": label, "path": str(path)})
+    if extra:
+        out.append(Override("--storage", "storage", extra, extend=True))
+    return out
 
 
 if __name__ == "__main__":

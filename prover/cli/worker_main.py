@@ -9,7 +9,8 @@ from pathlib import Path
 import click
 
 from prover.cli.options import version_option
-from prover.config import ConfigError, check_listen
+from prover.config import ConfigError
+from prover.settings import Override
 
 
 @click.command()
@@ -80,29 +81,24 @@ def cli(
         load_native()
     except NativeUnavailable as exc:
         raise click.ClickException(str(exc)) from exc
-    try:
-        config = load_worker_config(config_path)
+    flags = {
+        "api": api,
+        "gpu": gpu,
+        "cpuset": cpuset,
+        "name": name,
+        "concurrency": concurrency,
+        "metrics_listen": metrics_listen,
+        "spool_dir": spool_dir,
+    }
+    overrides = [
+        Override(f"--{key.replace('_', '-')}", key, str(v) if isinstance(v, Path) else v)
+        for key, v in flags.items()
+        if v is not None
+    ]
+    try:  # the file and the flags validated as one: a flag overrides the file's value
+        config = load_worker_config(config_path, overrides)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
-    updates = {
-        k: v
-        for k, v in {
-            "api": api,
-            "gpu": gpu,
-            "cpuset": cpuset,
-            "name": name,
-            "concurrency": concurrency,
-            "metrics_listen": metrics_listen,
-            "spool_dir": spool_dir,
-        }.items()
-        if v is not None
-    }
-    if metrics_listen:
-        try:
-            check_listen(metrics_listen)
-        except ValueError as exc:
-            raise click.BadParameter(str(exc), param_hint="--metrics-listen") from exc
-    config = config.model_copy(update=updates)
     # before pinning points TMPDIR at a folder of this process' own
     config = config.model_copy(update={"spool_dir": config.spool_dir or default_spool_dir(config)})
     try:

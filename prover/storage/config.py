@@ -1,5 +1,6 @@
 """Storage host configuration (TOML; every key documented in
-configs/storage.toml). Command-line flags override the file."""
+configs/storage.toml). Command-line flags override the file: the merge is
+what is validated (prover.settings), so a setting may sit in either."""
 
 from __future__ import annotations
 
@@ -7,9 +8,17 @@ import socket
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
-from prover.config import StorageConfig, check_listen, load_toml_model, unique_storages
+from prover.config import StorageConfig, check_listen, unique_storages
+from prover.settings import Override, load_settings, set_by
 from prover.storage.lotus_index import LotusIndexConfig
 from prover.storage.sectorstore import name_lotus_paths
 
@@ -66,14 +75,22 @@ class StorageHostConfig(BaseModel):
         return name_lotus_paths(data)
 
     @model_validator(mode="after")
-    def _lotus_needs_a_token(self) -> StorageHostConfig:
+    def _lotus_needs_a_token(self, info: ValidationInfo) -> StorageHostConfig:
+        """Checked on the merged settings: either half may come from the
+        file and the other from the command line. The message says where
+        the half that is set came from, and where the other may go."""
         # with [lotus_index] the miner vouches for the tokens Lotus sends
         if self.lotus_listen and not self.lotus_token and not self.lotus_index.enabled:
-            raise ValueError("lotus_listen is set but lotus_token is not")
+            raise ValueError(
+                f"lotus_listen{set_by(info, 'lotus_listen')} is set but lotus_token is not: "
+                "set lotus_token to the token Lotus sends, or attach to the miner's index "
+                "([lotus_index] api, --lotus-miner-api), which checks it"
+            )
         if self.lotus_index.enabled and not self.lotus_listen:
             raise ValueError(
-                "[lotus_index] api is set but lotus_listen is not: the miner is given "
-                "that listener's http://HOST:PORT/remote"
+                f"[lotus_index] api{set_by(info, 'lotus_index.api')} is set but lotus_listen "
+                "is not: the miner is given that listener's http://HOST:PORT/remote "
+                "(lotus_listen in the file, or --lotus-listen)"
             )
         return self
 
@@ -92,5 +109,9 @@ class StorageHostConfig(BaseModel):
         return f"{host}:{port}"
 
 
-def load_storage_config(path: Path | None) -> StorageHostConfig:
-    return StorageHostConfig() if path is None else load_toml_model(path, StorageHostConfig)
+def load_storage_config(
+    path: Path | None, overrides: list[Override] | None = None
+) -> StorageHostConfig:
+    """The file at ``path`` (None: the defaults) with the command line's
+    ``overrides`` on top, validated as one (see prover.settings)."""
+    return load_settings(path, StorageHostConfig, overrides or ())

@@ -1,5 +1,6 @@
 """Worker configuration (TOML; every key documented in configs/worker.toml).
-Command-line flags override the file."""
+Command-line flags override the file: the merge is what is validated
+(prover.settings), flags included."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from prover.config import StorageConfig, check_listen, load_toml_model, unique_storages
+from prover.config import StorageConfig, check_listen, unique_storages
 from prover.proofs import InvalidInput, PoStProofType
+from prover.settings import Override, load_settings
 
 
 class WorkerConfig(BaseModel):
@@ -74,5 +76,7 @@ def default_spool_dir(config: WorkerConfig) -> Path:
     return base / f"prover-spool-{config.name.replace(os.sep, '_')}"
 
 
-def load_worker_config(path: Path | None) -> WorkerConfig:
-    return WorkerConfig() if path is None else load_toml_model(path, WorkerConfig)
+def load_worker_config(path: Path | None, overrides: list[Override] | None = None) -> WorkerConfig:
+    """The file at ``path`` (None: the defaults) with the command line's
+    ``overrides`` on top, validated as one (see prover.settings)."""
+    return load_settings(path, WorkerConfig, overrides or ())
