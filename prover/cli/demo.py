@@ -2,7 +2,9 @@
 machine against a devnet: the devnet, the manager (or several, on a
 PostgreSQL the demo starts), a storage host serving the devnet's sectors,
 and local workers, all real processes. The demo watches them: one that
-exits is started again on the same ports, as systemd would, and said so."""
+exits is started again on the same ports, as systemd would, and said so.
+SIGTERM stops it as Ctrl-C does (summary, children stopped in order), and
+its children die with it however it ends (prover.cli.children)."""
 
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ from pathlib import Path
 import click
 
 from prover.chain.message import fil
+from prover.cli.children import dies_with_this_process
 from prover.cli.devnet_cmds import (
     DEMO_DEADLINES,
     _home_option,
@@ -57,7 +60,7 @@ class _Proc:
         mode = "a" if self.starts else "w"
         self.starts.append(time.monotonic())
         self.popen = subprocess.Popen(
-            self.argv(),
+            dies_with_this_process(self.argv()),  # SIGTERM to it when the demo ends
             env=self.env,
             stdout=self.log.open(mode),
             stderr=subprocess.STDOUT,
@@ -217,32 +220,26 @@ def _wait_for_devnet(home: Path, proc: _Proc) -> str:
     "the others stand by), following `prover devnet run`.",
 )
 @click.option(
-    "--minutes", type=float, default=0, help="Stop after this long [default: run until Ctrl-C]."
+    "--minutes",
+    type=float,
+    default=0,
+    help="Stop after this long [default: run until Ctrl-C or SIGTERM].",
 )
 @_shape_options(DEMO_DEADLINES)
 @_home_option
 def demo(workers, managers, minutes, window, deadlines, home) -> None:
     """Devnet + manager + local workers on this machine, deadlines proven live."""
-    from prover.api.tokens import make_token, new_secret, read_secret
-    from prover.cli.manager_main import default_config_text
+    from prover.api.tokens import make_token, read_secret
 
+    # SIGTERM (what timeout, systemd and CI send) as Ctrl-C: KeyboardInterrupt,
+    # so the summary is printed and the children are stopped in order
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     home = resolve_home(home)
     try:
         lock_demo_home(home)  # held until the demo exits: one demo per home
     except HomeInUse as exc:
         raise click.ClickException(str(exc)) from exc
-    if not (home / CONFIG_FILE).exists():
-        (home / CONFIG_FILE).write_text(default_config_text())
-    if not (home / SECRET_FILE).exists():
-        new_secret(home / SECRET_FILE)
-    devnet_config, store = devnet_paths(home)
-    if not devnet_config.exists():
-        click.echo(
-            "making the devnet: 8 test sectors (2 of them snap-upgraded) "
-            "and 2KiB test parameters ..."
-        )
-        init_devnet(home, upgraded=2, policy=devnet_policy(window, deadlines), spread=True)
-    endpoint_path(home).unlink(missing_ok=True)
+    store = _prepare_home(home, window, deadlines)
     logs = home / "logs"
     logs.mkdir(exist_ok=True)
     env = {**os.environ, "PROVER_HOME": str(home)}
@@ -261,39 +258,9 @@ def demo(workers, managers, minutes, window, deadlines, home) -> None:
             postgres, managers_up = _several_managers(home, managers, env, logs, procs)
         addresses = ",".join(f"127.0.0.1:{m.port}" for m in managers_up)
         token = make_token(secret, "worker")
-        # the devnet's store is served by a storage host; the workers mount
-        # nothing and get their vanilla proofs from it
-        storage = _Proc("storage host", lambda: [], env, logs / "storage.log")
-        storage.argv = lambda: _python(
-            "prover.cli.storage_main",
-            "--name",
-            "storage-local",
-            "--listen",
-            "127.0.0.1:0",
-            "--storage",
-            f"{STORAGE_NAME}={store}",
-            "--api",
-            f"{token}:{addresses}",
-            *_metrics_option(storage),
+        storage, local = _storage_and_workers(
+            home, store, workers, f"{token}:{addresses}", env, procs
         )
-        procs.append(storage.start())
-        worker_toml = home / "worker-local.toml"
-        worker_toml.write_text("claim_wait_s = 5.0\n")
-        local = []
-        for i in range(workers):
-            w = _Proc(f"worker local-{i}", lambda: [], env, logs / f"worker-{i}.log")
-            w.argv = lambda w=w, i=i: _python(
-                "prover.cli.worker_main",
-                "--config",
-                str(worker_toml),
-                "--name",
-                f"local-{i}",
-                "--api",
-                f"{token}:{addresses}",
-                *_metrics_option(w),
-            )
-            procs.append(w.start())
-            local.append(w)
         scrape = _ScrapeConfig(home / "prometheus.yml", managers_up, storage, local)
         if managers == 1:
             click.echo(
@@ -320,6 +287,67 @@ def demo(workers, managers, minutes, window, deadlines, home) -> None:
             p.wait()
         if postgres is not None:
             postgres.close()
+
+
+def _prepare_home(home: Path, window: int, deadlines: int) -> Path:
+    """The home's manager config, secret and devnet, made the first time;
+    the devnet's sector store."""
+    from prover.api.tokens import new_secret
+    from prover.cli.manager_main import default_config_text
+
+    if not (home / CONFIG_FILE).exists():
+        (home / CONFIG_FILE).write_text(default_config_text())
+    if not (home / SECRET_FILE).exists():
+        new_secret(home / SECRET_FILE)
+    devnet_config, store = devnet_paths(home)
+    if not devnet_config.exists():
+        click.echo(
+            "making the devnet: 8 test sectors (2 of them snap-upgraded) "
+            "and 2KiB test parameters ..."
+        )
+        init_devnet(home, upgraded=2, policy=devnet_policy(window, deadlines), spread=True)
+    endpoint_path(home).unlink(missing_ok=True)
+    return store
+
+
+def _storage_and_workers(
+    home: Path, store: Path, workers: int, api: str, env: dict, procs: list[_Proc]
+) -> tuple[_Proc, list[_Proc]]:
+    """The storage host serving the devnet's store, and the local workers:
+    they mount nothing and get their vanilla proofs from it."""
+    logs = home / "logs"
+    storage = _Proc("storage host", lambda: [], env, logs / "storage.log")
+    storage.argv = lambda: _python(
+        "prover.cli.storage_main",
+        "--name",
+        "storage-local",
+        "--listen",
+        "127.0.0.1:0",
+        "--storage",
+        f"{STORAGE_NAME}={store}",
+        "--api",
+        api,
+        *_metrics_option(storage),
+    )
+    procs.append(storage.start())
+    worker_toml = home / "worker-local.toml"
+    worker_toml.write_text("claim_wait_s = 5.0\n")
+    local = []
+    for i in range(workers):
+        w = _Proc(f"worker local-{i}", lambda: [], env, logs / f"worker-{i}.log")
+        w.argv = lambda w=w, i=i: _python(
+            "prover.cli.worker_main",
+            "--config",
+            str(worker_toml),
+            "--name",
+            f"local-{i}",
+            "--api",
+            api,
+            *_metrics_option(w),
+        )
+        procs.append(w.start())
+        local.append(w)
+    return storage, local
 
 
 def _several_managers(home: Path, count: int, env: dict, logs: Path, procs: list[_Proc]):
@@ -580,7 +608,7 @@ def _watch(
     scrape: _ScrapeConfig | None = None,
 ) -> None:
     """Prints what happens on the devnet, with a live status line, until
-    the time is up or Ctrl-C; then a summary of the run."""
+    the time is up, Ctrl-C or SIGTERM; then a summary of the run."""
     from prover.api.client import ManagerClient, parse_api_info
     from prover.logs import configure_logging
 
