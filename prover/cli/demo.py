@@ -381,7 +381,9 @@ def _several_managers(home: Path, count: int, env: dict, logs: Path, procs: list
         (mhome / CONFIG_FILE).write_text(
             "# written by `prover demo --managers`: one of several managers on one\n"
             "# PostgreSQL database, following the demo's `prover devnet run`\n"
-            f'[database]\nurl = "{postgres.url}"\n\n'
+            # the demo's own database, kept between runs: a newer prover
+            # upgrades it at start (a fleet runs `prover-manager db upgrade`)
+            f'[database]\nurl = "{postgres.url}"\nmigrate = "auto"\n\n'
             f'[lease]\nname = "manager-{i}"\n\n'
             f"[chain]\n{chain}"
         )
