@@ -15,7 +15,6 @@ from prover.config import (
     CONFIG_FILE,
     SECRET_FILE,
     ConfigError,
-    HttpConfig,
     ManagerConfig,
     database_url,
     load_manager_config,
@@ -23,6 +22,7 @@ from prover.config import (
 )
 from prover.homelock import HomeInUse, lock_manager_home
 from prover.logs import configure_logging, get_logger
+from prover.settings import Override, load_settings
 from prover.store.database import unavailable_on_db_errors
 from prover.store.errors import StoreUnavailable
 
@@ -71,9 +71,20 @@ def daemon_init(home: Path, force: bool) -> None:
         click.echo(f"wrote {secret} (mode 0600)")
 
 
-def _load(home: Path):
+def _load(home: Path, overrides: list[Override] | None = None):
+    """The home's config with the command line's settings on top, validated
+    as one (the merge is what runs: a file value a flag replaces is not
+    refused, and a bad flag is named), and the token secret."""
     try:
-        config = load_manager_config(home / CONFIG_FILE)
+        if overrides:
+            config = load_settings(
+                home / CONFIG_FILE,
+                ManagerConfig,
+                overrides,
+                missing_hint="; run `prover-manager daemon init` first",
+            )
+        else:
+            config = load_manager_config(home / CONFIG_FILE)
         secret = read_secret(home / SECRET_FILE)
     except (ConfigError, FileNotFoundError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
@@ -110,19 +121,16 @@ def daemon_run(
     """Serve until SIGTERM or SIGINT."""
     from prover.manager.server import Manager, run_until_signalled
 
-    config, secret = _load(home)
-    if shadow:
-        config = config.model_copy(
-            update={"chain": config.chain.model_copy(update={"shadow": True})}
-        )
-    if listen:
-        config = config.model_copy(update={"api": config.api.model_copy(update={"listen": listen})})
-    if http_listen is not None:
-        try:
-            http = HttpConfig.model_validate({"listen": http_listen})
-        except ValueError as exc:
-            raise click.BadParameter(str(exc), param_hint="--http-listen") from exc
-        config = config.model_copy(update={"http": http})
+    overrides = [
+        *([Override("--shadow", "chain.shadow", True)] if shadow else []),
+        *([Override("--listen", "api.listen", listen)] if listen else []),
+        *(
+            [Override("--http-listen", "http.listen", http_listen)]
+            if http_listen is not None
+            else []
+        ),
+    ]
+    config, secret = _load(home, overrides)
     lock = None
     if database_url(config, home).startswith("sqlite"):
         # One manager per SQLite home, checked before anything is opened:

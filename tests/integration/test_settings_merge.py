@@ -169,3 +169,40 @@ def test_each_error_names_where_its_setting_came_from(tmp_path):
     # from the file alone, errors read as they always did: FILE: key: message
     with pytest.raises(ConfigError, match="^" + re.escape(f"{config}: colour: ")):
         load_storage_config(config)
+
+
+def test_a_manager_flag_overrides_a_file_value_and_is_checked_itself(tmp_path):
+    """``prover-manager daemon run --listen`` replaces a bad ``[api] listen``
+    (it used to be refused, the file being checked alone), and a bad
+    ``--listen`` is named at once (it used to fail only at bind)."""
+    from manager_harness import ManagerProcess
+
+    m = ManagerProcess(tmp_path / "home")
+    config = m.home / "config.toml"
+    text = config.read_text()
+    api_listen = re.compile(r'(?m)^listen = "127\.0\.0\.1:\d+"$')  # [api] comes first
+    config.write_text(api_listen.sub('listen = "nowhere"', text, count=1))
+    env = {**os.environ, "PROVER_HOME": str(m.home)}
+    cmd = [sys.executable, "-m", "prover.cli.manager_main", "daemon", "run"]
+    refused = subprocess.run(
+        [*cmd, "--listen", "nowhere-either"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert "api.listen (from --listen): " in refused.stderr, refused.stderr
+    done = subprocess.Popen(
+        [*cmd, "--listen", "127.0.0.1:0"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        for line in done.stdout:
+            if "manager_started" in line:
+                break
+        else:
+            pytest.fail("the manager did not start")
+        done.send_signal(signal.SIGTERM)
+        assert done.wait(30) == 0
+    finally:
+        done.kill()
