@@ -36,9 +36,7 @@ def timed_install(target: str, *, only_binary: bool, env: dict[str, str]) -> flo
             cmd.append("--only-binary=:all:")
         subprocess.run([*cmd, target], check=True, env={**env, "CARGO_TARGET_DIR": tmp + "/t"})
         took = time.perf_counter() - t0
-        subprocess.run(
-            [str(venv / "bin" / "prover"), "--version"], check=True, env=env, cwd=tmp
-        )
+        subprocess.run([str(venv / "bin" / "prover"), "--version"], check=True, env=env, cwd=tmp)
         return took
 
 

@@ -291,6 +291,16 @@ fn update_sector<'py>(
     Ok(PyBytes::new(py, &comm_r))
 }
 
+const BUILD_FLAVOR: &str = if cfg!(feature = "cuda") {
+    "cuda"
+} else {
+    "cpu"
+};
+const CUDA_VERSION: &str = match option_env!("PROVER_BUILD_CUDA") {
+    Some(v) => v,
+    None => "",
+};
+
 #[pymodule]
 #[pyo3(name = "_native")]
 fn native_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -303,10 +313,10 @@ fn native_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("PARAMETER_CACHE_VERSION", params::CACHE_VERSION)?;
     // Which build this is, for `prover --version`, worker start lines and
     // `prover workers list`: cpu, or cuda (bellperson's CUDA kernels).
-    m.add("BUILD_FLAVOR", if cfg!(feature = "cuda") { "cuda" } else { "cpu" })?;
+    m.add("BUILD_FLAVOR", BUILD_FLAVOR)?;
     // The CUDA toolkit a cuda build was compiled with (.ci/cuda-build sets
     // PROVER_BUILD_CUDA), which decides the oldest driver it runs on.
-    m.add("CUDA_VERSION", option_env!("PROVER_BUILD_CUDA").unwrap_or(""))?;
+    m.add("CUDA_VERSION", CUDA_VERSION)?;
     m.add_function(wrap_pyfunction!(proof_type_info, m)?)?;
     m.add_function(wrap_pyfunction!(parameter_cache_dir, m)?)?;
     m.add_function(wrap_pyfunction!(parameter_files, m)?)?;
