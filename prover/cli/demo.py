@@ -234,6 +234,10 @@ def demo(workers, managers, minutes, window, deadlines, home) -> None:
     # SIGTERM (what timeout, systemd and CI send) as Ctrl-C: KeyboardInterrupt,
     # so the summary is printed and the children are stopped in order
     signal.signal(signal.SIGTERM, signal.default_int_handler)
+    # and Ctrl-C itself, even where it came in ignored: Python leaves an
+    # inherited SIG_IGN in place (a demo started by `nohup ... &` from a
+    # script), and such a demo could then only be stopped by SIGTERM
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     home = resolve_home(home)
     try:
         lock_demo_home(home)  # held until the demo exits: one demo per home
