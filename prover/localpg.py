@@ -75,8 +75,26 @@ class LocalPostgres:
                 f"{(proc.stderr or proc.stdout).strip()[-500:]}"
             )
 
-    def start(self) -> LocalPostgres:
+    def running(self) -> bool:
+        """Whether a server runs on this data directory (``pg_ctl status``)."""
+        if not (self.data / "postmaster.pid").exists():
+            return False
+        try:
+            self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "status", timeout=30)
+        except NoPostgres:
+            return False
+        return True
+
+    def start(self, *, replace_leftover: bool = False) -> LocalPostgres:
+        """Starts the server (``initdb`` the first time). ``replace_leftover``
+        first stops a server still running on the data directory: one whose
+        owner was killed (``pg_ctl`` detaches the server, so no death signal
+        reaches it) and that would otherwise refuse this start ("another
+        server might be running"). Only for an owner that knows no one else
+        can be using it, as the demo does under its home lock."""
         self.root.mkdir(parents=True, exist_ok=True)
+        if replace_leftover and self.running():
+            self.stop("fast")
         if self._as_postgres:
             shutil.chown(self.root, "postgres")
         if not (self.data / "PG_VERSION").exists():

@@ -362,7 +362,7 @@ def _several_managers(home: Path, count: int, env: dict, logs: Path, procs: list
     from prover.localpg import LocalPostgres, NoPostgres, data_dir_for
 
     try:
-        postgres = LocalPostgres(data_dir_for(home)).start()
+        postgres = LocalPostgres(data_dir_for(home)).start(replace_leftover=True)
     except NoPostgres as exc:
         raise click.ClickException(f"--managers {count}: {exc}") from exc
     click.echo(f"PostgreSQL for {count} managers at {postgres.url} (data in {postgres.data})")
