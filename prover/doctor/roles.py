@@ -156,9 +156,13 @@ def detect_role(options: Options) -> tuple[str, str]:
 # ---- configs ---------------------------------------------------------------------
 
 
-def _validated(config: Any, updates: dict[str, Any]) -> Any:
-    updates = {k: v for k, v in updates.items() if v is not None}
-    return type(config).model_validate({**config.model_dump(), **updates}) if updates else config
+def _overrides(given: dict[str, Any]) -> list[Any]:
+    """The doctor's own flags as the daemon's command line would give them,
+    so that the config is the daemon's merge, validated as one
+    (prover.settings): a file value a flag replaces is not refused."""
+    from prover.settings import Override
+
+    return [Override(f"--{key}", key, value) for key, value in given.items() if value is not None]
 
 
 def load_config(role: str, options: Options) -> Any:
@@ -171,17 +175,16 @@ def load_config(role: str, options: Options) -> Any:
     if role == "worker":
         from prover.worker.config import load_worker_config
 
-        config = load_worker_config(options.config)
-        return _validated(
-            config, {"api": options.api, "gpu": options.gpu, "cpuset": options.cpuset}
-        )
-    from prover.config import StorageConfig
+        given = {"api": options.api, "gpu": options.gpu, "cpuset": options.cpuset}
+        return load_worker_config(options.config, _overrides(given))
+    from prover.settings import Override
     from prover.storage.config import load_storage_config
 
-    config = load_storage_config(options.config)
-    extra = [StorageConfig(name=n, path=p) for n, p in options.storages]
-    storage = [*config.storage, *extra] if extra else None
-    return _validated(config, {"api": options.api, "storage": storage})
+    overrides = _overrides({"api": options.api})
+    extra = [{"name": n, "path": str(p)} for n, p in options.storages]
+    if extra:
+        overrides.append(Override("--storage", "storage", extra, extend=True))
+    return load_storage_config(options.config, overrides)
 
 
 def config_check(role: str, options: Options) -> tuple[Check, Any]:

@@ -431,3 +431,21 @@ def test_official_parameters_are_mended_by_fetching_them_again():
     assert params.mend("32GiB", False) == "prover params fetch --sizes 32GiB"
     assert params.mend("64GiB", True) == "prover params fetch --sizes 64GiB --role manager"
     assert params.mend("2KiB", False).startswith("prover params generate --size 2KiB")
+
+
+def test_the_config_checked_is_the_daemons_merge_of_file_and_flags(tmp_path):
+    """The doctor reads a host's config as its daemon does (issue 27, item
+    4): a file value a flag replaces is not refused, and an error names
+    where each setting came from."""
+    from prover.doctor.roles import Options, load_config
+
+    worker = tmp_path / "worker.toml"
+    worker.write_text('metrics_listen = "127.0.0.1:9"\napi = "nonsense"\n')
+    config = load_config("worker", Options(config=worker, api="tok:127.0.0.1:9700", gpu=1))
+    assert (config.api, config.gpu) == ("tok:127.0.0.1:9700", 1)
+
+    storage = tmp_path / "storage.toml"
+    storage.write_text(f'[[storage]]\nname = "a"\npath = "{tmp_path}"\n')
+    with pytest.raises(Exception) as info:
+        load_config("storage", Options(config=storage, storages=[("a", tmp_path)]))
+    assert f"(from {storage} and --storage)" in str(info.value)
