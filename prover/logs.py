@@ -7,8 +7,12 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from collections.abc import MutableMapping
+from typing import Any
 
 import structlog
+
+from prover.logrepeat import RepeatFilter
 
 # how the process logs, for the children it spawns (compute children): they
 # log like their parent, JSON lines included
@@ -24,11 +28,22 @@ def configure_logging(*, json: bool = False, level: str = "info") -> None:
         renderer = [structlog.processors.format_exc_info, structlog.processors.JSONRenderer()]
     else:
         renderer = [structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())]
+    stamp = structlog.processors.TimeStamper(fmt="iso", utc=True)
+
+    def emit(method: str, event: MutableMapping[str, Any]) -> None:
+        """A summary of held-back repeats, through the rest of the chain."""
+        line: Any = stamp(None, method, event)
+        for step in renderer:
+            line = step(None, method, line)
+        print(line, file=sys.stderr, flush=True)
+
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            stamp,
+            # repeated identical warnings and errors: once, then "N more"
+            RepeatFilter(emit),
             *renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(
