@@ -155,6 +155,7 @@ class Manager:
                 heartbeat_interval_s=cfg.jobs.heartbeat_interval_s,
                 on_proof=self._proof_accepted,
                 on_refused=self.alert_watch.refused,
+                on_storage_back=self._storage_back,
                 hosts=self.hosts,
                 unverifiable={
                     p["proof_type"]: f"its verifying key {p['file']} is {p['problem']} "
@@ -371,6 +372,16 @@ class Manager:
             tracker.job_finished()
         elif self.notifier is not None and self.config.chain.api:
             self.notifier.notify(notify.PROOFS)  # a standby: tell the leader
+
+    def _storage_back(self) -> None:
+        """A storage host announced itself anew (or after a silence): the
+        leader plans at once what found no sector, rather than at its next
+        pass; a standby that heard it wakes the leader."""
+        tracker = self.tracker
+        if tracker is not None:
+            tracker.wake()
+        elif self.notifier is not None and self.config.chain.api:
+            self.notifier.notify(notify.PROOFS)  # wakes the leader's tracker
 
     def _proof_elsewhere(self) -> None:
         tracker = self.tracker

@@ -211,6 +211,7 @@ class WorkerServicer(pb_grpc.WorkerServiceServicer):
         heartbeat_interval_s: float,
         on_proof: Callable[[], None] = lambda: None,
         on_refused: Callable[[int, str, str], None] = lambda job_id, worker, error: None,
+        on_storage_back: Callable[[], None] = lambda: None,
         hosts: StorageHosts | None = None,
         unverifiable: Mapping[int, str] | None = None,
     ) -> None:
@@ -223,6 +224,8 @@ class WorkerServicer(pb_grpc.WorkerServiceServicer):
         self.heartbeat_interval_s = heartbeat_interval_s
         self.on_proof = on_proof  # the tracker submits without waiting for its next tick
         self.on_refused = on_refused  # (job id, worker, error): the alert on refused proofs
+        # a storage host new or back: the tracker plans what found no sector now
+        self.on_storage_back = on_storage_back
 
     def Register(self, request, context):
         with status_mapping(context):
@@ -403,6 +406,7 @@ class WorkerServicer(pb_grpc.WorkerServiceServicer):
                     address=row.address,
                     storages=row.storages,
                 )
+                self.on_storage_back()
             return pb.AnnounceStorageResponse(
                 interval_ms=int(self.heartbeat_interval_s * 1000),
                 timeout_ms=int(hosts.timeout.total_seconds() * 1000),

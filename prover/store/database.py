@@ -33,19 +33,29 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def _unavailable(args: tuple, exc: BaseException, what: str) -> StoreUnavailable:
+    """The refusal, its time noted on the database it concerns (the first
+    argument's ``db``: a store, the ledger, the lease, the hosts' index)."""
+    db = getattr(args[0], "db", None) if args else None
+    if isinstance(db, Database):
+        db.unavailable_at = utcnow()
+    return StoreUnavailable(f"{what}: {getattr(exc, 'orig', None) or exc}")
+
+
 def unavailable_on_db_errors(fn: Callable[P, R]) -> Callable[P, R]:
     """A lost or unreachable database becomes ``StoreUnavailable`` (callers
-    retry later); any other database error is a bug and propagates."""
+    retry later), and its time is noted (``Database.unavailable_at``); any
+    other database error is a bug and propagates."""
 
     @functools.wraps(fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return fn(*args, **kwargs)
         except (OperationalError, InterfaceError) as exc:
-            raise StoreUnavailable(f"database unavailable: {exc.orig or exc}") from exc
+            raise _unavailable(args, exc, "database unavailable") from exc
         except DBAPIError as exc:
             if exc.connection_invalidated:
-                raise StoreUnavailable(f"database connection lost: {exc.orig or exc}") from exc
+                raise _unavailable(args, exc, "database connection lost") from exc
             raise
 
     return wrapper
@@ -56,6 +66,10 @@ class Database:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        # when this process last found the database unavailable: what others
+        # could not write meanwhile (a storage host's announcements) is
+        # judged from then, not from before the outage
+        self.unavailable_at: datetime | None = None
         self._write_lock = threading.Lock() if engine.dialect.name == "sqlite" else None
 
     @classmethod

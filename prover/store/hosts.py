@@ -54,7 +54,16 @@ class StorageHosts:
         return row
 
     def live(self, row: StorageHostRow) -> bool:
-        return self.clock() - row.last_seen_at <= self.timeout
+        """Heard from within the timeout. A host's silence counts only from
+        when it could have been heard: while the database was away its
+        announcements failed, so after an outage every host has a timeout
+        from the outage's last moment (seen by this manager) before it is
+        judged gone; its sectors are not lost for a silence not its own."""
+        seen = row.last_seen_at
+        outage = self.db.unavailable_at
+        if outage is not None and outage > seen:
+            seen = outage
+        return self.clock() - seen <= self.timeout
 
     @unavailable_on_db_errors
     def list(self) -> list[StorageHostRow]:
