@@ -36,6 +36,7 @@ class ManagerProcess:
         self.database_url = database_url
         self.replace = replace or {}
         self.proc: subprocess.Popen | None = None
+        self._reader: threading.Thread | None = None  # reads its log lines
         self.port: int | None = None
         self.http_port: int | None = None
         self.lines: list[dict] = []
@@ -95,7 +96,8 @@ class ManagerProcess:
                         self.http_port = int(event["http"].rpartition(":")[2])
                     started.set()
 
-        threading.Thread(target=read, daemon=True).start()
+        self._reader = threading.Thread(target=read, daemon=True)
+        self._reader.start()
         if not started.wait(timeout):
             self.kill()
             raise RuntimeError(f"manager did not start: {self.lines}")
@@ -115,7 +117,11 @@ class ManagerProcess:
 
     def terminate(self, timeout: float = 30.0) -> int:
         self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(timeout)
+        code = self.proc.wait(timeout)
+        # its last lines (manager_stopped) are read by then, not a moment later
+        if self._reader is not None:
+            self._reader.join(timeout)
+        return code
 
     def kill(self) -> None:
         if self.proc and self.proc.poll() is None:
