@@ -77,7 +77,8 @@ class RepeatFilter:
         self.window_s = window_s
         self.clock = clock
         self._runs: OrderedDict[tuple, _Run] = OrderedDict()
-        self._lock = threading.Lock()
+        # reentrant: a signal handler that logs may run while this thread logs
+        self._lock = threading.RLock()
         self._timer = timer
         self._thread: threading.Thread | None = None
         if timer:  # what is held back at exit is said then
