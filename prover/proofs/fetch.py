@@ -683,6 +683,77 @@ class _Run:
         self.events.put(event)
 
 
+def _writable(directory: Path) -> None:
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise FetchError(f"cannot make {directory}: {exc.strerror or exc}") from exc
+    if not os.access(directory, os.W_OK):
+        raise FetchError(f"cannot write in {directory}")
+
+
+def _locked(directory: Path, on_event: Callable[[Event], None] | None) -> DirectoryLock:
+    """The directory's ``fetch.lock``, held (waiting, and saying so, while
+    another fetch writes the directory)."""
+    lock = DirectoryLock(directory)
+
+    def waiting() -> None:
+        if on_event is not None:
+            on_event(
+                Event(
+                    "lock-wait",
+                    "",
+                    f"waiting for {lock.path}: another fetch (prover params fetch, or lotus "
+                    "or curio fetch-params) is writing this directory",
+                )
+            )
+
+    try:
+        lock.acquire(on_wait=waiting)
+    except OSError as exc:
+        raise FetchError(f"cannot lock {lock.path}: {exc.strerror or exc}") from exc
+    return lock
+
+
+def _client(jobs: int) -> httpx.Client:
+    return httpx.Client(
+        follow_redirects=True,
+        timeout=httpx.Timeout(READ_TIMEOUT_S, connect=CONNECT_TIMEOUT_S, pool=None),
+        limits=httpx.Limits(max_connections=max(jobs, 1), max_keepalive_connections=jobs),
+        trust_env=True,
+    )
+
+
+def _fetch_all(
+    run: _Run,
+    files: list[WantedFile],
+    jobs: int,
+    deliver: Callable[[], None],
+    on_tick: Callable[[Mapping[str, FileProgress]], None] | None,
+    tick_s: float,
+) -> dict[str, FileResult]:
+    """Every file, ``jobs`` at a time; events and progress handed to the
+    caller's thread between waits."""
+    results: dict[str, FileResult] = {}
+    with ThreadPoolExecutor(max_workers=max(jobs, 1), thread_name_prefix="fetch") as pool:
+        pending: dict[Future[FileResult], WantedFile] = {
+            pool.submit(_FileFetch(run, f)): f for f in files
+        }
+        try:
+            while pending:
+                done, _ = wait(pending, timeout=tick_s, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    results[pending.pop(fut).name] = fut.result()
+                deliver()
+                if on_tick is not None:
+                    on_tick(run.progress)
+        except BaseException:
+            run.stop.set()  # running fetches stop at their next chunk, keeping .part
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+    return results
+
+
 def fetch_files(
     files: list[WantedFile],
     directory: str | Path,
@@ -704,12 +775,7 @@ def fetch_files(
     throughout. A KeyboardInterrupt stops every fetch, keeps the ``.part``
     files, and is raised again once the threads are done."""
     directory = Path(directory)
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise FetchError(f"cannot make {directory}: {exc.strerror or exc}") from exc
-    if not os.access(directory, os.W_OK):
-        raise FetchError(f"cannot write in {directory}")
+    _writable(directory)
     events: queue.SimpleQueue[Event] = queue.SimpleQueue()
 
     def deliver() -> None:
@@ -721,64 +787,18 @@ def fetch_files(
             if on_event is not None:
                 on_event(event)
 
-    lock = DirectoryLock(directory)
-
-    def waiting() -> None:
-        if on_event is not None:
-            on_event(
-                Event(
-                    "lock-wait",
-                    "",
-                    f"waiting for {lock.path}: another fetch (prover params fetch, or lotus "
-                    "or curio fetch-params) is writing this directory",
-                )
-            )
-
-    try:
-        lock.acquire(on_wait=waiting)
-    except OSError as exc:
-        raise FetchError(f"cannot lock {lock.path}: {exc.strerror or exc}") from exc
+    lock = _locked(directory, on_event)
     own_client = client is None
-    if client is None:
-        client = httpx.Client(
-            follow_redirects=True,
-            timeout=httpx.Timeout(READ_TIMEOUT_S, connect=CONNECT_TIMEOUT_S, pool=None),
-            limits=httpx.Limits(max_connections=max(jobs, 1), max_keepalive_connections=jobs),
-            trust_env=True,
-        )
-    run = _Run(
-        directory,
-        gateway,
-        client,
-        retries,
-        backoff_s,
-        {f.name: FileProgress(f.name) for f in files},
-        events,
-        threading.Event(),
-    )
+    http = client if client is not None else _client(jobs)
+    progress = {f.name: FileProgress(f.name) for f in files}
+    run = _Run(directory, gateway, http, retries, backoff_s, progress, events, threading.Event())
     began = time.monotonic()
-    results: dict[str, FileResult] = {}
     try:
-        with ThreadPoolExecutor(max_workers=max(jobs, 1), thread_name_prefix="fetch") as pool:
-            pending: dict[Future[FileResult], WantedFile] = {
-                pool.submit(_FileFetch(run, f)): f for f in files
-            }
-            try:
-                while pending:
-                    done, _ = wait(pending, timeout=tick_s, return_when=FIRST_COMPLETED)
-                    for fut in done:
-                        results[pending.pop(fut).name] = fut.result()
-                    deliver()
-                    if on_tick is not None:
-                        on_tick(run.progress)
-            except BaseException:
-                run.stop.set()  # running fetches stop at their next chunk, keeping .part
-                pool.shutdown(wait=True, cancel_futures=True)
-                raise
+        results = _fetch_all(run, files, jobs, deliver, on_tick, tick_s)
     finally:
         deliver()
         if own_client:
-            client.close()
+            http.close()
         lock.release()
     return FetchReport(
         directory,
