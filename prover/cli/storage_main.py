@@ -112,18 +112,20 @@ def cli(
         info = resolve_api_info(config.api or None)
     except ApiInfoError as exc:
         raise click.UsageError(str(exc)) from exc
-    try:
-        host = StorageHost(config, info).start()
-    except (ValueError, OSError) as exc:
-        raise click.ClickException(str(exc)) from exc
     stop = threading.Event()
 
     def on_signal(signum, _frame) -> None:
         log.info("signal_received", signal=signal.Signals(signum).name)
         stop.set()
 
+    # before start: a SIGTERM as soon as it has attached to a miner's index
+    # (its start line) must still detach it, not kill it where it stands
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    try:
+        host = StorageHost(config, info).start()
+    except (ValueError, OSError) as exc:
+        raise click.ClickException(str(exc)) from exc
     try:
         stop.wait()
     finally:
