@@ -8,31 +8,26 @@ from __future__ import annotations
 
 import os
 import socket
-import tomllib
+from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    ValidationError,
     field_validator,
     model_validator,
 )
 
 from prover.chain.message import ATTO_PER_FIL
-
-M = TypeVar("M", bound=BaseModel)
+from prover.settings import ConfigError as ConfigError  # raised by every loader
+from prover.settings import Override, load_settings
 
 DEFAULT_HOME = Path("~/.prover")
 CONFIG_FILE = "config.toml"
 SECRET_FILE = "secret"
-
-
-class ConfigError(Exception):
-    pass
 
 
 class _Strict(BaseModel):
@@ -311,24 +306,12 @@ def resolve_home(home: str | Path | None) -> Path:
     return Path(raw).expanduser()
 
 
-def load_toml_model(path: Path, model: type[M], missing_hint: str = "") -> M:
-    """Reads a TOML file into a pydantic model; every error names the file
-    and the key (``jobs.max_tries: ...``)."""
-    try:
-        data = tomllib.loads(path.read_text())
-    except FileNotFoundError as exc:
-        raise ConfigError(f"{path}: not found{missing_hint}") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: {exc}") from exc
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        lines = [f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()]
-        raise ConfigError(f"{path}: " + "; ".join(lines)) from exc
-
-
-def load_manager_config(path: Path) -> ManagerConfig:
-    return load_toml_model(path, ManagerConfig, "; run `prover-manager daemon init` first")
+def load_manager_config(path: Path, overrides: Iterable[Override] = ()) -> ManagerConfig:
+    """The manager's file with its command line's ``overrides`` on top,
+    validated as one (``prover.settings``, as for the other daemons)."""
+    return load_settings(
+        path, ManagerConfig, overrides, missing_hint="; run `prover-manager daemon init` first"
+    )
 
 
 def database_url(config: ManagerConfig, home: Path) -> str:

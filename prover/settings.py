@@ -22,9 +22,12 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError, ValidationInfo
 
-from prover.config import ConfigError
-
 M = TypeVar("M", bound=BaseModel)
+
+
+class ConfigError(Exception):
+    """A daemon's settings refused: names the setting and where it came from."""
+
 
 # the validation context's key: setting (dotted for a table's key) -> where it came from
 ORIGINS = "origins"

@@ -22,7 +22,7 @@ from prover.config import (
 )
 from prover.homelock import HomeInUse, lock_manager_home
 from prover.logs import configure_logging, get_logger
-from prover.settings import Override, load_settings
+from prover.settings import Override
 from prover.store.database import unavailable_on_db_errors
 from prover.store.errors import StoreUnavailable
 
@@ -76,15 +76,7 @@ def _load(home: Path, overrides: list[Override] | None = None):
     as one (the merge is what runs: a file value a flag replaces is not
     refused, and a bad flag is named), and the token secret."""
     try:
-        if overrides:
-            config = load_settings(
-                home / CONFIG_FILE,
-                ManagerConfig,
-                overrides,
-                missing_hint="; run `prover-manager daemon init` first",
-            )
-        else:
-            config = load_manager_config(home / CONFIG_FILE)
+        config = load_manager_config(home / CONFIG_FILE, overrides or ())
         secret = read_secret(home / SECRET_FILE)
     except (ConfigError, FileNotFoundError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc

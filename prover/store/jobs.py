@@ -186,11 +186,6 @@ class FinishOutcome:
     duplicate: bool
 
 
-@functools.cache
-def _head_revision(engine) -> str:
-    return head_revision(engine) or ""
-
-
 class JobStore:
     """The job table's contract; see the module docstring. Time comes from
     ``clock`` (tests move it); the chain epoch, where a call needs it, is an
@@ -230,7 +225,7 @@ class JobStore:
     def schema_revisions(self) -> tuple[str, str]:
         """(the database's migration revision, the newest this code knows):
         they differ during a rolling upgrade, which Status reports."""
-        return current_revision(self.db.engine) or "", _head_revision(self.db.engine)
+        return current_revision(self.db.engine) or "", head_revision() or ""
 
     def close(self) -> None:
         self.db.close()
