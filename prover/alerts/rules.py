@@ -132,21 +132,26 @@ class MessageFact:
     close_epoch: int  # of the deadline it is for
     exit_code: int | None = None
     error: str = ""
+    partitions: Sequence[int] = ()
 
 
 def message_problems(
     messages: Iterable[MessageFact], epoch: int, proving_period: int, before_close: int
 ) -> list[Alert]:
     """A message that failed on chain; a PoSt still not on chain
-    ``before_close`` epochs before its deadline's Close."""
+    ``before_close`` epochs before its deadline's Close.
+
+    A failed message is final, so its CID names it. A late PoSt is named by
+    the partitions it carries, its current CID a detail: a replacement by
+    fee (a new CID for the same PoSt, as stuck as before) must not resolve
+    the alert and fire another (its CID when it fired is a detail)."""
     out = []
     for m in messages:
-        labels = _deadline_labels(m.miner, m.period_start, m.deadline, kind=m.kind, cid=m.cid)
         if m.state == "failed" and _recent(m.close_epoch, epoch, proving_period):
             out.append(
                 Alert(
                     MESSAGE_FAILED,
-                    labels,
+                    _deadline_labels(m.miner, m.period_start, m.deadline, kind=m.kind, cid=m.cid),
                     summary=f"{m.kind} message for deadline {m.deadline} failed on chain "
                     f"(exit code {m.exit_code})",
                     details={"error": m.error},
@@ -157,12 +162,16 @@ def message_problems(
             and m.state == "pending"
             and m.close_epoch - before_close <= epoch < m.close_epoch
         ):
+            partitions = ",".join(str(p) for p in sorted(m.partitions))
             out.append(
                 Alert(
                     MESSAGE_NOT_LANDED,
-                    labels,
+                    _deadline_labels(
+                        m.miner, m.period_start, m.deadline, kind=m.kind, partitions=partitions
+                    ),
                     summary=f"PoSt for deadline {m.deadline} not on chain "
                     f"{m.close_epoch - epoch} epochs before Close",
+                    details={"cid": m.cid},
                 )
             )
     return out

@@ -320,6 +320,7 @@ class AlertWatch:
                     m.period_start + (m.deadline + 1) * window,
                     m.exit_code,
                     m.error or "",
+                    tuple(m.partitions),
                 )
             )
         # "N epochs before Close" within the window: a message just pushed

@@ -215,20 +215,32 @@ def test_a_post_stuck_in_the_mpool_is_alerted_before_close_then_the_miss(tmp_pat
     hook = WebhookReceiver()
     m = chain.manager(
         tmp_path / "mgr",
-        alerts={"webhooks": [hook.url], "interval_s": 0.5, "not_landed_epochs": 3},
+        # late from 4 epochs before Close (half the window) ...
+        alerts={"webhooks": [hook.url], "interval_s": 0.5, "not_landed_epochs": 4},
         maximize_window_post_fee_cap=False,
         max_window_post_gas_fee="1 FIL",
+        # ... and replaced by fee every other epoch: once or more after the
+        # alert fired, whenever the PoSt was pushed
+        replace_after=1,
     )
     w = chain.worker(tmp_path / "w1", m)
     try:
         wait_for(lambda: hook.of("ProverMessageNotLanded"), 60, "the PoSt not landed")
-        (late,) = hook.of("ProverMessageNotLanded")
+        late = hook.of("ProverMessageNotLanded")[0]
         assert late["labels"]["deadline"] == "2" and late["labels"]["kind"] == "post"
+        assert late["labels"]["partitions"] == "0"
         assert "epochs before Close" in late["summary"]
         # at Close it resolves, and the miss says the rest
-        wait_for(lambda: len(hook.of("ProverMessageNotLanded")) == 2, 60, "resolved at Close")
-        assert hook.of("ProverMessageNotLanded")[1]["status"] == "resolved"
         wait_for(lambda: hook.of("ProverPartitionMissed"), 60, "the miss")
+        wait_for(
+            lambda: [a["status"] for a in hook.of("ProverMessageNotLanded")][-1] == "resolved",
+            30,
+            "resolved at Close",
+        )
+        # once: the replacements by fee (new CIDs for the same stuck PoSt)
+        # neither resolved it early nor fired it again
+        assert [a["status"] for a in hook.of("ProverMessageNotLanded")] == ["firing", "resolved"]
+        assert len(m.events("message_replaced")) >= 2
     finally:
         w.kill()
         m.kill()

@@ -18,6 +18,7 @@ from prover.chain.deadlines import Policy, deadline_info
 from prover.config import AlertsConfig
 from prover.manager.alert_watch import AlertWatch
 from prover.store import MessageKind, Miss, StorageHosts
+from prover.store.ledger import Sent
 
 MINER = 1000
 POLICY = Policy.devnet(challenge_window=10, challenge_lookback=2, fault_declaration_cutoff=3)
@@ -144,6 +145,7 @@ def test_a_message_failed_on_chain_and_a_post_not_landed_before_close(watch, led
         partitions=[0],
         cid="bafy-post",
         pushed_epoch=101,
+        sent=Sent("t3sender", 7, b"params", 1000, 100, 10),
     )  # deadline 10 closes at 110
     (fired,) = watch.check()
     assert fired.name == r.MESSAGE_FAILED and fired.labels["cid"] == "bafy-recovery"
@@ -151,8 +153,15 @@ def test_a_message_failed_on_chain_and_a_post_not_landed_before_close(watch, led
     # a PoSt still pending 5 epochs before Close (half the 10-epoch window)
     watch.chain.epoch = 105
     (late,) = watch.check()
-    assert late.name == r.MESSAGE_NOT_LANDED and late.labels["cid"] == "bafy-post"
+    assert late.name == r.MESSAGE_NOT_LANDED and late.labels["partitions"] == "0"
+    assert late.details == {"cid": "bafy-post"}
     assert "5 epochs before Close" in late.summary
+    # replaced by fee, still not on chain: the same alert goes on, no resolve
+    (post,) = [m for m in ledger.troubled_messages(0) if m.cid == "bafy-post"]
+    higher = Sent("t3sender", 7, b"params", 1000, 200, 20)
+    ledger.record_replacement(post.id, cid="bafy-post-2", sent=higher, pushed_epoch=106)
+    watch.chain.epoch = 106
+    assert watch.check() == []
     watch.chain.epoch = 110  # closed: the miss says the rest
     assert names(watch.check()) == [(r.MESSAGE_NOT_LANDED, True)]
 
