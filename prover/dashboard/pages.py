@@ -15,6 +15,7 @@ import secrets
 import time
 from collections import defaultdict
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs
@@ -112,9 +113,9 @@ def _query(request: Request) -> dict[str, str]:
 
 class Dashboard:
     """The pages over one manager's store. ``chain`` gives the tracker's
-    facts (None: no chain is followed), ``alerts`` the active alerts (read
-    from the thread that serves the page; the alert watch fills them from
-    its own)."""
+    facts, or on a standby the leader's (None: no chain is followed),
+    ``alerts`` the active alerts (read from the thread that serves the page;
+    the alert watch fills them from its own)."""
 
     def __init__(
         self,
@@ -281,7 +282,7 @@ class Dashboard:
             return self._text(400, "expected /shadow[?miner=M] (an integer)")
         chain = self.chain()
         if miner is not None and chain is not None:
-            chain = ChainFacts(chain.epoch, [miner], chain.heads, chain.confidence)
+            chain = replace(chain, miners=[miner])
         rows = self.shadow_book.rows(miner, since_close=since_close(chain), limit=SHADOW_ROWS)
         recent = self.shadow_book.rows(
             miner, outcomes=("chain_only", "ours_only"), limit=RECENT_DISAGREEMENTS
@@ -333,6 +334,8 @@ class Dashboard:
     def _chain_line(self, chain: ChainFacts | None) -> str:
         if chain is None:
             return "no chain is followed: showing what the store has (jobs added by hand)"
+        if chain.leader is not None:
+            return _standby_line(chain)
         if chain.epoch is None:
             return "following the chain: no head yet"
         return f"chain epoch {chain.epoch}"
@@ -364,6 +367,19 @@ class Dashboard:
 
     def _text(self, status: int, text: str) -> Response:
         return Response(status, (text + "\n").encode(), headers=_headers(""))
+
+
+def _standby_line(chain: ChainFacts) -> str:
+    """A standby's header: it follows no chain itself, so it says whose
+    chain view this is and how old its epoch may be (the leader publishes
+    its head each time it renews the lease)."""
+    if chain.leader:
+        who, whose = f"{chain.leader} leads and follows the chain", chain.leader
+    else:
+        who, whose = "no manager leads now", "the last leader"
+    if chain.epoch is None:
+        return f"this manager stands by: {who}; no chain epoch reported yet"
+    return f"this manager stands by: {who}; chain epoch {chain.epoch} as {whose} last reported it"
 
 
 def _headers(nonce: str) -> tuple[tuple[str, str], ...]:

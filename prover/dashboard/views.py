@@ -30,7 +30,10 @@ Key = tuple[int, int, int]  # (miner, period start, deadline)
 @dataclass(frozen=True)
 class ChainFacts:
     """What the tracker knows of the chain: its head, and each configured
-    miner's deadline as last read (absent until the first read)."""
+    miner's deadline as last read (absent until the first read). On a
+    standby, which runs no tracker, the same view of the leader's chain:
+    the epoch the leader published with its lease, each miner's deadline as
+    the standby read it (``prover.manager.standby``)."""
 
     epoch: int | None
     miners: Sequence[int]
@@ -39,6 +42,9 @@ class ChainFacts:
     # shadow mode: nothing is sent, so a deadline reads proven when its
     # proofs were (the chain's own PoSts are on /shadow)
     shadow: bool = False
+    # None: this manager's own tracker gave these facts. On a standby: the
+    # leader whose epoch this is, by name ("" while none holds a live lease)
+    leader: str | None = None
 
 
 def human_seconds(seconds: float) -> str:

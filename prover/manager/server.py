@@ -30,6 +30,8 @@ from prover.manager.auth import TokenInterceptor
 from prover.manager.dispatch import Dispatcher
 from prover.manager.metrics import manager_registry
 from prover.manager.servicers import AdminServicer, WorkerServicer
+from prover.manager.standby import REFRESH_S as STANDBY_READ_S
+from prover.manager.standby import StandbyChain
 from prover.manager.web import start_http
 from prover.metrics.http import HttpServer
 from prover.storage.access import SectorAccess
@@ -41,6 +43,10 @@ from prover.store.notify import Notifier
 from prover.tracker import Tracker
 
 log = get_logger("prover.manager")
+
+# a standby's chain reads are for its dashboard: a node slower than this is
+# asked again at the next pass rather than waited on
+STANDBY_READ_TIMEOUT_S = 5.0
 
 
 def server_credentials(config: ManagerConfig) -> grpc.ServerCredentials | None:
@@ -88,6 +94,9 @@ class Manager:
         self.alert_deliverer: Deliverer | None = None
         self.alert_client: LotusClient | None = None
         self.lease: ChainLease | None = None
+        # what this manager's dashboard shows of the leader's chain while it
+        # stands by (None: no chain is followed)
+        self.standby_chain: StandbyChain | None = None
         self.notifier: Notifier | None = None
         # the tracker of this manager's current term (None on a standby)
         self.tracker: Tracker | None = None
@@ -198,6 +207,7 @@ class Manager:
         self.lease.address = advertise
         # /metrics (and later the dashboard) on [http] listen; port 0 binds
         # any free port, logged in manager_started like the API's.
+        self.standby_chain = self._standby_chain(cfg)
         self.metrics = manager_registry(
             self.store,
             self.epochs,
@@ -211,6 +221,7 @@ class Manager:
             self.metrics,
             store=self.store,
             tracker=lambda: self.tracker,
+            standby=self.standby_chain.facts if self.standby_chain is not None else None,
             secret=self.secret,
             alerts=self.alert_book.active,
             storage_hosts=lambda: [(h, self.hosts.live(h)) for h in self.hosts.list()],
@@ -232,6 +243,7 @@ class Manager:
             (self.sweep_deadlines, every),
             (self.sweep_lifetime, 600),
             (self.check_alerts, cfg.alerts.interval_s),
+            (self.read_standby_chain, STANDBY_READ_S),
         ):
             self.scheduler.add_job(
                 sweep, "interval", seconds=seconds, max_instances=1, coalesce=True
@@ -352,6 +364,33 @@ class Manager:
                 # tries to record or send is refused by the fence
                 self._tracker_thread.join(10)
             tracker.close()
+
+    def _standby_chain(self, cfg: ManagerConfig) -> StandbyChain | None:
+        """The leader's chain as this manager's dashboard shows it while it
+        stands by: the lease's leader and epoch, each miner's policy read
+        from the chain with a client of its own (read-only: a standby sends
+        nothing; a short timeout: the scheduler's pass waits on it)."""
+        if not cfg.chain.api:
+            return None
+        return StandbyChain(
+            cfg.chain,
+            self.lease.leadership,
+            lambda: LotusClient.from_env(
+                cfg.chain.api,
+                network=cfg.chain.network,
+                epoch_seconds=cfg.chain.epoch_seconds,
+                read_only=True,
+                timeout=STANDBY_READ_TIMEOUT_S,
+                retries=0,
+            ),
+            clock=self.clock,
+        )
+
+    def read_standby_chain(self) -> None:
+        """The standby's chain reads (a no-op once each miner is read); the
+        leader's dashboard has its tracker's."""
+        if self.standby_chain is not None and not self.leading():
+            self.standby_chain.refresh()
 
     def _managers_view(self) -> dict | None:
         """The dashboard's managers section; None for a lone manager that
@@ -523,6 +562,8 @@ class Manager:
             self.alert_deliverer.stop()
         if self.alert_client is not None:
             self.alert_client.close()
+        if self.standby_chain is not None:
+            self.standby_chain.close()
         if self.server is not None:
             self.server.stop(grace).wait()
         if self.store is not None:

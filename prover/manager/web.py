@@ -20,15 +20,19 @@ from prover.store import JobStore
 from prover.tracker import Tracker
 
 
-def chain_facts(current: Callable[[], Tracker | None]) -> Callable[[], ChainFacts | None]:
+def chain_facts(
+    current: Callable[[], Tracker | None],
+    standby: Callable[[], ChainFacts] | None = None,
+) -> Callable[[], ChainFacts | None]:
     """The tracker's head and miners' deadlines as the dashboard reads them
     (from the HTTP threads: a copy of what the tracker's thread last set);
-    None while this manager runs no tracker (a standby)."""
+    while this manager runs no tracker, ``standby``'s view of the leader's
+    chain (``prover.manager.standby``), or None where no chain is followed."""
 
     def facts() -> ChainFacts | None:
         tracker = current()
         if tracker is None:
-            return None
+            return standby() if standby is not None else None
         heads = dict(tracker.heads)
         return ChainFacts(
             epoch=tracker.epoch,
@@ -47,6 +51,7 @@ def start_http(
     *,
     store: JobStore | None = None,
     tracker: Callable[[], Tracker | None] | None = None,
+    standby: Callable[[], ChainFacts] | None = None,
     secret: bytes | None = None,
     alerts: Callable[[], list[Alert]] = list,
     storage_hosts: Callable[[], list] = list,
@@ -55,7 +60,8 @@ def start_http(
     """Serves the manager's routes on ``listen``; None when it is empty
     (turned off). The dashboard comes with a store and the token secret;
     ``tracker`` gives the tracker of the moment (None: no chain is followed,
-    or a standby follows none now). Raises OSError when the
+    or a standby follows none now), ``standby`` the leader's chain as a
+    standby shows it while it runs no tracker. Raises OSError when the
     address cannot be bound."""
     if not listen:
         return None
@@ -65,7 +71,7 @@ def start_http(
             store.db,
             secret=secret,
             listen_host=parse_listen(listen)[0],
-            chain=chain_facts(tracker) if tracker is not None else lambda: None,
+            chain=chain_facts(tracker or (lambda: None), standby),
             alerts=alerts,
             storage_hosts=storage_hosts,
             managers=managers,

@@ -2,7 +2,8 @@
 devnet and a real worker prove a deadline, then headless Chromium (Debian's
 package) loads the page; the rendered DOM shows that deadline proven on
 the strip (and the shadow page renders), and a screenshot is saved to
-look at.
+look at. Two managers on one PostgreSQL: the standby's page shows the
+leader's chain (its deadlines, the open one) and says that it stands by.
 
 Chromium is required in CI (``.ci/run`` installs it); elsewhere the test is
 skipped when it is not installed.
@@ -20,8 +21,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from chain_fixtures import wait_for
+from chain_fixtures import start_devnet, wait_for
 from manager_harness import ManagerProcess, WorkerProcess
+from pg_server import PrivateServer, pg_bin
 from prover.chain.deadlines import Policy
 from prover.devnet import STORAGE_NAME, devnet_paths, init_devnet
 
@@ -130,3 +132,56 @@ def test_the_strip_shows_a_deadline_proven_in_a_real_browser(tmp_path):
         if worker is not None:
             worker.kill()
         manager.kill()
+
+
+@pytest.mark.skipif(pg_bin() is None, reason="no PostgreSQL server installed")
+def test_a_standbys_page_shows_the_leaders_chain_in_a_real_browser(tmp_path):
+    chromium()
+    # short leases: the leader publishes its head with each renewal (0.5 s)
+    lease = {"ttl_s": 2.0, "renew_s": 0.5}
+    chain = start_devnet(tmp_path, {2: [[1, 2]]}, POLICY)
+    pg = PrivateServer().start()
+    managers = []
+    try:
+        leader = chain.manager(tmp_path / "m1", database_url=pg.url, lease=lease)
+        managers.append(leader)
+        wait_for(lambda: leader.events("leader_elected"), 10, "the first manager leads")
+        standby = chain.manager(
+            tmp_path / "m2", database_url=pg.url, lease=lease, secret=leader.secret
+        )
+        managers.append(standby)
+        assert not standby.events("leader_elected")
+        (started,) = leader.events("manager_started")
+        name = started["name"]
+
+        def drawn(m: ManagerProcess) -> Strip:
+            return Strip(httpx.get(f"http://127.0.0.1:{m.http_port}/", timeout=10).text)
+
+        # the standby reads each miner's policy on its scheduler's first pass
+        wait_for(
+            lambda: "current" in {c["data-state"] for c in drawn(standby).cells.values()},
+            30,
+            "the standby's strip drawn",
+        )
+
+        ours = Strip(browse(tmp_path, f"http://127.0.0.1:{leader.http_port}/", "--dump-dom"))
+        dom = browse(tmp_path, f"http://127.0.0.1:{standby.http_port}/", "--dump-dom")
+        theirs = Strip(dom)
+        head = Strip(dom.partition("</header>")[0]).text
+        assert len(ours.cells) == len(theirs.cells) == POLICY.period_deadlines  # 8, not 48
+        assert "no chain is followed" not in theirs.text
+        assert f"this manager stands by: {name} leads and follows the chain" in head, head
+        # the open deadline, at the epoch the leader last published (a
+        # renewal or two behind the devnet's head)
+        epoch = int(re.search(r"chain epoch (\d+) as ", head)[1])
+        assert 0 <= chain.net.epoch() - epoch <= 5
+        want = chain.net.deadline_of(chain.miner, epoch)
+        opened = f"deadline {want.index} open (epochs {want.open}-{want.close})"
+        assert re.search(rf"miner t01000 ?: {re.escape(opened)}", theirs.text), theirs.text
+        assert theirs.cells[want.index]["data-state"] == "current"
+        assert f"Leader: {name}" in theirs.text  # the Managers section agrees
+    finally:
+        for m in managers:
+            m.kill()
+        chain.server.stop()
+        pg.close()

@@ -20,11 +20,14 @@ from conftest import KIB2, job_spec
 from prover.alerts import Alert
 from prover.api.tokens import make_token
 from prover.chain.deadlines import Policy, deadline_info
-from prover.chain.lotus import ProvingDeadline
+from prover.chain.lotus import LotusError, ProvingDeadline
+from prover.config import ChainConfig
 from prover.dashboard.auth import COOKIE, SESSION_SECONDS, session_value
+from prover.manager.standby import StandbyChain
 from prover.manager.web import start_http
 from prover.proofs import SectorRef
 from prover.store import MessageKind, Miss, StorageHosts
+from prover.store.lease import ChainLease
 from prover.store.models import JobRow, MessageRow
 
 # 8 deadlines of 10 epochs (a period of 80); at epoch 133 deadline 5 of the
@@ -223,13 +226,16 @@ def served(store, ledger):
     hosts = StorageHosts(store.db, timeout_s=15)
     hosts.announce("store-a", address="10.0.0.7:9702", storages=["store-1", "store-2"])
 
-    def serve(listen="127.0.0.1:0", *, tracker=None, alerts=lambda: ALERTS, chain=True):
+    def serve(
+        listen="127.0.0.1:0", *, tracker=None, alerts=lambda: ALERTS, chain=True, standby=None
+    ):
         tracker = tracker or (tracker_at() if chain else None)
         http = start_http(
             listen,
             CollectorRegistry(),
             store=store,
             tracker=(lambda: tracker) if tracker is not None else None,
+            standby=standby,
             secret=SECRET,
             alerts=alerts,
             storage_hosts=lambda: [(h, hosts.live(h)) for h in hosts.list()],
@@ -336,6 +342,78 @@ def test_without_a_chain_the_store_is_shown_and_says_so(served, store):
     assert states[:8] == [
         "empty", "proven", "partly-faulty", "missed", "proven", "current", "proven", "proven",
     ]  # fmt: skip
+
+
+class StandbyNode:
+    """The chain as a standby reads it: each miner's deadline and policy
+    (StateMinerProvingDeadline), read a while before the page is drawn."""
+
+    def __init__(self) -> None:
+        self.reads = 0
+        self.down = False
+
+    def state_miner_proving_deadline(self, miner: int) -> ProvingDeadline:
+        self.reads += 1
+        if self.down:
+            raise LotusError("StateMinerProvingDeadline", "node unreachable")
+        return ProvingDeadline(deadline_info(80, 2, EPOCH - 30, POLICY), POLICY)
+
+    def close(self) -> None:
+        pass
+
+
+def header(html: str) -> str:
+    return Page(html.partition("</header>")[0]).all_text
+
+
+def test_a_standby_shows_the_leaders_chain_and_says_it_stands_by(served, store, clock):
+    # manager-1 leads and publishes its head with the lease; this one stands by
+    assert ChainLease(store.db, "manager-1", clock=clock).step(EPOCH) == 1
+    me = ChainLease(store.db, "manager-2", clock=clock)
+    assert me.step() is None
+    node = StandbyNode()
+    standby = StandbyChain(
+        ChainConfig(miners=[MINER], confidence=1), me.leadership, lambda: node, clock=clock
+    )
+    base = served(chain=False, standby=standby.facts)
+
+    # before its first read of the chain (the node away): the leader named,
+    # no strip guessed
+    node.down = True
+    standby.refresh()
+    got = get(f"{base}/").text
+    assert "no chain is followed" not in got
+    assert "stands by: manager-1 leads" in header(got)
+    assert "not read from the chain yet" in Page(got).all_text and not Page(got).cells
+
+    node.down = False
+    standby.refresh()  # the node back: read at the next pass
+    standby.refresh()  # and once: a miner's policy and period offset stay put
+    assert node.reads == 2
+    got = get(f"{base}/").text
+    page = Page(got)
+    # the leader's view (the first test's): the policy's 8 deadlines, not
+    # mainnet's 48, at the leader's epoch, deadline 5 open
+    assert page.states() == [
+        "empty", "proven", "partly-faulty", "missed", "faulty", "current", "proven", "proven",
+    ]  # fmt: skip
+    assert "deadline 5 open (epochs 130-140), next Close in 7 s" in page.all_text
+    assert header(got).endswith(
+        "this manager stands by: manager-1 leads and follows the chain; "
+        "chain epoch 133 as manager-1 last reported it"
+    )
+    assert "no chain is followed" not in got
+    # a deadline's page knows the policy too (8 deadlines) and says the same
+    detail = get(f"{base}/deadline?miner={MINER}&index=1").text
+    assert "challenge at epoch 87, open 90, Close 100" in Page(detail).all_text
+    assert "stands by: manager-1 leads" in header(detail)
+    assert "0..7" in get(f"{base}/deadline?miner={MINER}&index=8").text
+
+    # the leader's lease ran out: nobody leads, the last epoch is said to be its
+    clock.advance(11)
+    assert "this manager stands by: no manager leads now; chain epoch 133 as the last leader" in (
+        header(get(f"{base}/").text)
+    )
 
 
 def test_a_failing_alert_source_does_not_take_the_page_down(served):
