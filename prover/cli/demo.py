@@ -36,6 +36,16 @@ from prover.homelock import HomeInUse, lock_demo_home
 
 # A process that keeps exiting is given up on: this many starts in a minute.
 MAX_RESTARTS_PER_MINUTE = 5
+# Deadline windows of a new demo devnet (1-s epochs). Several managers get
+# windows of three production lease periods (10 s): a leader killed at the
+# worst moment (its partition proven, the PoSt not yet sent) is replaced one
+# lease period later, which leaves two for the new leader to plan, prove and
+# land the PoSt before Close. The production lease is kept, not shortened:
+# the demo shows the takeover a fleet would see, and a lease of a few
+# seconds would flap on a loaded machine.
+DEMO_WINDOW = 10
+DEMO_WINDOW_SEVERAL = 30
+LEASES_PER_WINDOW = 3
 
 
 @dataclass
@@ -225,7 +235,12 @@ def _wait_for_devnet(home: Path, proc: _Proc) -> str:
     default=0,
     help="Stop after this long [default: run until Ctrl-C or SIGTERM].",
 )
-@_shape_options(DEMO_DEADLINES)
+@_shape_options(
+    DEMO_DEADLINES,
+    window=None,
+    window_help=f"  [default: {DEMO_WINDOW}; {DEMO_WINDOW_SEVERAL} with --managers 2 or more, "
+    "so that a leader killed at any moment is replaced before Close]",
+)
 @_home_option
 def demo(workers, managers, minutes, window, deadlines, home) -> None:
     """Devnet + manager + local workers on this machine, deadlines proven live."""
@@ -243,6 +258,8 @@ def demo(workers, managers, minutes, window, deadlines, home) -> None:
         lock_demo_home(home)  # held until the demo exits: one demo per home
     except HomeInUse as exc:
         raise click.ClickException(str(exc)) from exc
+    if window is None:
+        window = DEMO_WINDOW_SEVERAL if managers > 1 else DEMO_WINDOW
     store = _prepare_home(home, window, deadlines)
     logs = home / "logs"
     logs.mkdir(exist_ok=True)
@@ -377,6 +394,7 @@ def _several_managers(home: Path, count: int, env: dict, logs: Path, procs: list
     api = _wait_for_devnet(home, devnet)
     devnet.port = int(api.rpartition(":")[2].split("/")[0])
     net = load_devnet_setup(home)
+    _warn_short_windows(net.policy)
     chain = "".join(f"{k} = {json.dumps(v)}\n" for k, v in follow_settings(net, api).items())
     up = []
     for i in range(1, count + 1):
@@ -403,6 +421,23 @@ def _several_managers(home: Path, count: int, env: dict, logs: Path, procs: list
         m.port, m.http = _wait_for_port(m.log, m)
         up.append(m)
     return postgres, up
+
+
+def _warn_short_windows(policy) -> None:
+    """Says so when this home's devnet (made by an earlier run, or with
+    --window) has windows too short for a takeover: a leader killed late
+    enough then costs the deadline."""
+    from prover.config import LeaseConfig
+
+    lease = LeaseConfig().ttl_s
+    window_s = policy.challenge_window * policy.epoch_seconds
+    if window_s < LEASES_PER_WINDOW * lease:
+        click.echo(
+            f"warning: this devnet's deadlines last {window_s:g} s; a killed leader is replaced "
+            f"after its lease ({lease:g} s), so a kill late in a window can cost the deadline. "
+            f"A new home (--home) makes windows of {DEMO_WINDOW_SEVERAL} s.",
+            err=True,
+        )
 
 
 class _Run:

@@ -45,8 +45,9 @@ def devnet_policy(window: int, deadlines: int = 48) -> Policy:
     )
 
 
-def _shape_options(deadlines: int):
-    """--window and --deadlines: the shape of a new devnet's proving period."""
+def _shape_options(deadlines: int, window: int | None = 10, window_help: str = ""):
+    """--window and --deadlines: the shape of a new devnet's proving period
+    (``window`` None: the command picks its default, said in ``window_help``)."""
 
     def options(f):
         f = click.option(
@@ -59,9 +60,9 @@ def _shape_options(deadlines: int):
         return click.option(
             "--window",
             type=click.IntRange(4, 120),
-            default=10,
-            show_default=True,
-            help="Epochs per deadline (1 s epochs) of a new devnet.",
+            default=window,
+            show_default=window is not None,
+            help="Epochs per deadline (1 s epochs) of a new devnet." + window_help,
         )(f)
 
     return options
