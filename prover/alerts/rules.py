@@ -17,6 +17,7 @@ from datetime import datetime
 
 from prover.alerts.book import Alert
 from prover.chain.message import fil
+from prover.proofs.types import PoStProofType
 from prover.store.ledger import Miss
 
 # the kinds (Alertmanager's alertname)
@@ -245,7 +246,6 @@ def no_capable_worker(
 
 
 def _size(proof_type: int) -> str:
-    from prover.proofs.types import PoStProofType  # pure Python, no native code
 
     try:
         return PoStProofType.from_chain_id(int(proof_type)).size_name
@@ -295,7 +295,7 @@ def bad_manager_parameters(
     An absent key pages only for a proof type some miner or job uses. Every
     manager verifies the results sent to it, so a standby raises these too
     (a kind of its own, kept apart from what the leader raises)."""
-    used = {t + 5 if 5 <= t <= 9 else t for t in in_use}  # V1 ids as V1_1
+    used = {max(PoStProofType.same_size_ids(t)) for t in in_use}  # V1 ids as V1_1
     out = []
     for p in problems:
         pt = int(p.get("proof_type") or 0)

@@ -188,7 +188,7 @@ def _answer(net: Devnet, method: str, name: str, params: list[Any]) -> Any:
         return [
             {
                 "SectorNumber": n,
-                "SealProof": m.proof_type - 5,  # StackedDrg*V1_1
+                "SealProof": PoStProofType.from_chain_id(m.proof_type).seal_proof_id,
                 "SealedCID": {"/": _sealed_cid(c)},
                 "SectorKeyCID": (
                     {"/": _sealed_cid(m.sector_keys[n])} if n in m.sector_keys else None

@@ -55,6 +55,28 @@ class PoStProofType(enum.Enum):
         return self.value
 
     @property
+    def chain_ids(self) -> tuple[int, int]:
+        """Both chain ids of this size: ``V1`` (5..9, before the network
+        upgrade that added ``V1_1``) and ``V1_1`` (10..14); one circuit, one
+        set of parameters. The only place that knows how the two relate."""
+        return (self.value - 5, self.value)
+
+    @property
+    def seal_proof_id(self) -> int:
+        """The chain's ``RegisteredSealProof`` of sectors proven by this
+        type (``StackedDrg*V1_1``, 5..9), as ``StateMinerSectors`` shows."""
+        return self.value - 5
+
+    @classmethod
+    def same_size_ids(cls, chain_id: int) -> tuple[int, int]:
+        """Both chain ids of the size ``chain_id`` names (either of them);
+        an unknown id names only itself."""
+        try:
+            return cls.from_chain_id(chain_id).chain_ids
+        except InvalidInput:
+            return (chain_id, chain_id)
+
+    @property
     def sector_size(self) -> int:
         return _INFO[self][0]
 
@@ -79,10 +101,9 @@ class PoStProofType(enum.Enum):
     def from_chain_id(cls, chain_id: int) -> PoStProofType:
         """Chain ids 5..9 (``V1``) and 10..14 (``V1_1``) name the same sizes."""
         if isinstance(chain_id, int) and not isinstance(chain_id, bool):
-            if 5 <= chain_id <= 9:
-                return cls(chain_id + 5)
-            if 10 <= chain_id <= 14:
-                return cls(chain_id)
+            for member in cls:
+                if chain_id in member.chain_ids:
+                    return member
         raise InvalidInput(f"unknown WindowPoSt proof type id {chain_id!r}: chain ids are 5..14")
 
     @classmethod

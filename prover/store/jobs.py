@@ -23,6 +23,7 @@ from sqlalchemy import String, bindparam, case, cast, delete, func, update
 from sqlalchemy.orm import defer
 from sqlmodel import col, select
 
+from prover.proofs.types import PoStProofType
 from prover.store.database import Database, unavailable_on_db_errors, utcnow
 from prover.store.errors import InvalidJob, TransitionRefused, UnknownJob, UnknownWorker
 from prover.store.migrate import current_revision, head_revision
@@ -141,14 +142,12 @@ def _without_bulk(q, sectors: bool, proofs: bool):
 
 def refused_proof_types(param_problems: Iterable[Mapping]) -> frozenset[int]:
     """The proof type ids a worker refuses for its parameter problems: each
-    size under both its chain ids (V1 ``t - 5`` and V1_1 ``t``), one circuit."""
+    size under both its chain ids (V1 and V1_1), one circuit."""
     out: set[int] = set()
     for p in param_problems:
         t = int(p.get("proof_type") or 0)
-        if 10 <= t <= 14:
-            out |= {t, t - 5}
-        elif 5 <= t <= 9:
-            out |= {t, t + 5}
+        if t:
+            out |= set(PoStProofType.same_size_ids(t))
     return frozenset(out)
 
 

@@ -166,7 +166,7 @@ class Worker:
             problems = []
         self.param_problems = problems
         self.refused_proof_types = frozenset(
-            t for p in problems for t in (p["proof_type"], p["proof_type"] - 5)
+            t for p in problems for t in PoStProofType.same_size_ids(p["proof_type"])
         )
         for p in problems:
             explicit = p["proof_type"] in self.config.allowed_proof_types
@@ -328,7 +328,7 @@ class Worker:
         files = [
             f"{p['file']} {p['problem']}"
             for p in self.param_problems
-            if proof_type in (p["proof_type"], p["proof_type"] - 5)
+            if proof_type in PoStProofType.same_size_ids(p["proof_type"])
         ]
         size = PoStProofType.from_chain_id(proof_type).size_name
         return f"worker refuses {size} proofs, its parameter files are wrong: " + "; ".join(files)

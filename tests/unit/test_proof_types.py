@@ -93,3 +93,14 @@ def test_mask_randomness_clears_top_two_bits():
 def test_mask_randomness_refuses_wrong_lengths(bad):
     with pytest.raises(InvalidInput, match="32 bytes"):
         mask_randomness(bad)
+
+
+def test_both_chain_ids_of_a_size_are_asked_of_the_type():
+    """V1 and V1_1 ids name one circuit; the type owns how they relate."""
+    from prover.proofs.types import PoStProofType as T
+
+    assert T.WINDOW_2KIB.chain_ids == (5, 10) and T.WINDOW_64GIB.chain_ids == (9, 14)
+    assert all(T.from_chain_id(i) is t for t in T for i in t.chain_ids)
+    assert T.same_size_ids(8) == T.same_size_ids(13) == (8, 13)
+    assert T.same_size_ids(99) == (99, 99)  # unknown: only itself
+    assert T.WINDOW_32GIB.seal_proof_id == 8  # StackedDrg32GiBV1_1
