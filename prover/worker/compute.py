@@ -115,12 +115,13 @@ def _child_main(conn, settings: ComputeSettings) -> None:
         prove_partition,
         prover_id,
     )
-    from prover.storage.remote import RemoteVanilla, fetch_for
+    from prover.storage.remote import HostChannels, RemoteVanilla, fetch_for
 
     lock = GpuLock(settings.lock_path)
     # connections to storage hosts, kept from one task to the next: a new
-    # one costs round trips that every partition would otherwise pay
-    channels: dict = {}
+    # one costs round trips that every partition would otherwise pay, and a
+    # host that stopped answering is remembered (logged once, not per task)
+    channels = HostChannels()
     conn.send(("ready", os.getpid()))
     while True:
         try:
