@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import httpx
 
 from prover.alerts.book import Alert
+from prover.backoff import Backoff
 from prover.logs import get_logger
 
 log = get_logger("prover.alerts")
@@ -119,7 +120,7 @@ class Deliverer:
         # receiver index -> alert key -> latest state not yet delivered
         self._waiting: list[dict[tuple, Alert]] = [{} for _ in self.receivers]
         self._retry_at = [0.0 for _ in self.receivers]
-        self._backoff = [RETRY_FIRST_S for _ in self.receivers]
+        self._backoff = [Backoff(RETRY_FIRST_S, RETRY_MAX_S) for _ in self.receivers]
         self._resent_at = [clock() for _ in self.receivers]
         self._stopped = False
         # a thread per receiver: one that hangs (a webhook whose server
@@ -198,8 +199,7 @@ class Deliverer:
         except httpx.HTTPError as exc:
             with self._cond:
                 self.failures += 1
-                self._retry_at[i] = self.clock() + self._backoff[i]
-                self._backoff[i] = min(self._backoff[i] * 2, RETRY_MAX_S)
+                self._retry_at[i] = self.clock() + self._backoff[i].next()
             log.warning(
                 "alert_delivery_failed",
                 receiver=receiver.kind,
@@ -213,6 +213,6 @@ class Deliverer:
             for a in alerts:
                 if self._waiting[i].get(a.key) == a:  # not replaced meanwhile
                     del self._waiting[i][a.key]
-            self._backoff[i] = RETRY_FIRST_S
+            self._backoff[i].reset()
             self._retry_at[i] = 0.0
             self._resent_at[i] = self.clock()

@@ -20,6 +20,7 @@ from typing import Any
 
 import httpx
 
+from prover.backoff import Backoff
 from prover.chain.deadlines import DeadlineInfo, Policy, deadline_info
 from prover.chain.encoding import bitfield_from_json, bitfield_to_json, comm_r_from_cid
 from prover.chain.message import Message, SignedMessage
@@ -235,7 +236,7 @@ class LotusClient:
             raise ReadOnlyRefused(method, "this client is read-only (shadow mode): nothing is sent")
         name = f"Filecoin.{method}"
         body = {"jsonrpc": "2.0", "id": next(self._ids), "method": name, "params": list(params)}
-        delay = 0.2
+        backoff = Backoff(0.2, 5)
         for attempt in range(self.retries + 1):
             try:
                 resp = self._http.post(self.url, json=body)
@@ -250,8 +251,7 @@ class LotusClient:
             except (httpx.TransportError, httpx.HTTPStatusError, ValueError) as exc:
                 if attempt == self.retries:
                     raise LotusError(method, f"node unreachable at {self.url}: {exc}") from exc
-                time.sleep(delay)
-                delay = min(delay * 2, 5)
+                time.sleep(backoff.next())
                 continue
             if answer.get("error"):
                 err = answer["error"]

@@ -79,6 +79,7 @@ from typing import Any
 
 import httpx
 
+from prover.backoff import Backoff
 from prover.proofs.paramcheck import (
     DIGEST_HEX_CHARS,
     Published,
@@ -566,6 +567,7 @@ class _FileFetch:
         how = f" (resuming at {offset} bytes)" if offset else ""
         self.emit("start", f"{w.name}: fetching from {self.url}{how}")
         failures = 0
+        backoff = Backoff(min(run.backoff_s, MAX_BACKOFF_S), MAX_BACKOFF_S)
         while True:
             if run.stop.is_set():
                 raise _Cancelled
@@ -575,12 +577,14 @@ class _FileFetch:
                 break
             except _Transient as exc:
                 if self.part.size > before:
-                    failures = 0  # it moved on: only failures in a row count
+                    # it moved on: only failures in a row count
+                    failures = 0
+                    backoff.reset()
                 failures += 1
                 if failures > run.retries:
                     tried = "once" if failures == 1 else f"{failures} times in a row"
                     raise _Failed(f"cannot fetch {self.url}: {exc} (tried {tried})") from None
-                delay = min(run.backoff_s * 2 ** (failures - 1), MAX_BACKOFF_S)
+                delay = backoff.next()
                 self.emit(
                     "retry",
                     f"{w.name}: {exc}; trying again in {delay:g}s"

@@ -68,6 +68,7 @@ from urllib.parse import urlsplit
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from prover.backoff import Backoff
 from prover.logs import get_logger
 from prover.metrics.http import Request, Response, Route, method_not_allowed
 from prover.storage.sectorstore import META_FILE, read_sectorstore
@@ -593,17 +594,16 @@ class LotusIndex:
     # -- the threads
 
     def _sync_loop(self) -> None:
-        delay = 1.0
+        backoff = Backoff(1.0, SYNC_RETRY_MAX_S)
         next_scan = 0.0
         while not self.stopping.is_set():
             try:
                 self._sync()
             except MinerApiError as exc:
                 self._failed(exc)
-                self._wait(delay)
-                delay = min(delay * 2, SYNC_RETRY_MAX_S)
+                self._wait(backoff.next())
                 continue
-            delay = 1.0
+            backoff.reset()
             next_scan = time.monotonic() + self.config.scan_interval_s
             self._wait(max(0.0, next_scan - time.monotonic()))
 

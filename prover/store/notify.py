@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping
 
 import psycopg
 
+from prover.backoff import Backoff
 from prover.logs import get_logger
 from prover.store.engine import normalise_url
 
@@ -88,7 +89,7 @@ class Notifier:
 
     def _send(self) -> None:
         conn: psycopg.Connection | None = None
-        backoff = 0.2
+        backoff = Backoff(0.2, self.max_backoff_s)
         while not self._stop.is_set():
             with self._want:
                 while not self._wanted and not self._stop.is_set():
@@ -101,7 +102,7 @@ class Notifier:
                     conn = self._connect()
                 for channel in sorted(channels):
                     conn.execute("SELECT pg_notify(%s, %s)", (channel, self.name))
-                backoff = 0.2
+                backoff.reset()
             except psycopg.Error as exc:
                 log.warning("notify_failed", channels=sorted(channels), error=str(exc))
                 if conn is not None:
@@ -109,20 +110,19 @@ class Notifier:
                 conn = None
                 # the others poll too (the dispatcher each second): a lost
                 # hint costs latency, not a job
-                self._stop.wait(backoff)
-                backoff = min(backoff * 2, self.max_backoff_s)
+                backoff.wait(self._stop)
         if conn is not None:
             conn.close()
 
     def _listen(self) -> None:
-        backoff = 0.2
+        backoff = Backoff(0.2, self.max_backoff_s)
         while not self._stop.is_set():
             try:
                 with self._connect() as conn:
                     for channel in self.handlers:
                         conn.execute(f"LISTEN {channel}")
                     self.listening.set()
-                    backoff = 0.2
+                    backoff.reset()
                     # whatever was sent while we were not listening
                     for handler in self.handlers.values():
                         handler()
@@ -132,7 +132,6 @@ class Notifier:
                                 self.handlers[n.channel]()
             except psycopg.Error as exc:
                 self.listening.clear()
-                log.warning("notify_listen_lost", error=str(exc), retry_in=backoff)
-                self._stop.wait(backoff)
-                backoff = min(backoff * 2, self.max_backoff_s)
+                log.warning("notify_listen_lost", error=str(exc), retry_in=backoff.delay)
+                backoff.wait(self._stop)
         self.listening.clear()
