@@ -10,7 +10,7 @@ import click
 
 from prover._proto import manager_pb2 as pb
 from prover.api.convert import from_timestamp
-from prover.cli.jobs_cmds import _ago, api_option, call, connect, print_table
+from prover.cli.common import ago, api_option, call, connect, print_table
 
 
 @click.command("alerts")
@@ -48,7 +48,7 @@ def alerts(as_json, api, api_ca):
                 a.severity,
                 a.name,
                 " ".join(f"{k}={v}" for k, v in sorted(a.labels.items())),
-                _ago(from_timestamp(a, "starts_at"), now),
+                ago(from_timestamp(a, "starts_at"), now),
                 a.summary,
             ]
             for a in active

@@ -14,7 +14,7 @@ from google.protobuf.json_format import MessageToDict
 from prover._proto import manager_pb2 as pb
 from prover.api.convert import from_timestamp
 from prover.chain.message import fil
-from prover.cli.jobs_cmds import _elapsed, api_option, call, connect, print_table
+from prover.cli.common import api_option, call, connect, elapsed, print_table
 from prover.cli.leader import leader_line
 from prover.store.states import FINISHED_STATES
 
@@ -255,7 +255,7 @@ def deadlines_prove(miner, deadline, wait, timeout, api, api_ca) -> None:
                 str(j.sector_count),
                 ",".join(map(str, j.skipped)) or "-",
                 ",".join(map(str, j.faulty)) or "-",
-                _elapsed(j, now),
+                elapsed(j, now),
                 j.error,
             ]
             for j in jobs

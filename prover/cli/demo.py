@@ -23,13 +23,8 @@ import click
 
 from prover.chain.message import fil
 from prover.cli.children import dies_with_this_process
-from prover.cli.devnet_cmds import (
-    DEMO_DEADLINES,
-    _home_option,
-    _shape_options,
-    _status,
-    devnet_policy,
-)
+from prover.cli.common import home_option, read_devnet_status, shape_options
+from prover.cli.devnet_cmds import DEMO_DEADLINES, devnet_policy
 from prover.config import CONFIG_FILE, SECRET_FILE, resolve_home
 from prover.devnet import STORAGE_NAME, devnet_paths, endpoint_path, init_devnet
 from prover.homelock import HomeInUse, lock_demo_home
@@ -235,13 +230,13 @@ def _wait_for_devnet(home: Path, proc: _Proc) -> str:
     default=0,
     help="Stop after this long [default: run until Ctrl-C or SIGTERM].",
 )
-@_shape_options(
+@shape_options(
     DEMO_DEADLINES,
     window=None,
     window_help=f"  [default: {DEMO_WINDOW}; {DEMO_WINDOW_SEVERAL} with --managers 2 or more, "
     "so that a leader killed at any moment is replaced before Close]",
 )
-@_home_option
+@home_option
 def demo(workers, managers, minutes, window, deadlines, home) -> None:
     """Devnet + manager + local workers on this machine, deadlines proven live."""
     from prover.api.tokens import make_token, read_secret
@@ -674,7 +669,7 @@ def _watch(
                     screen.event("no manager leads now")
                 led = now
             try:
-                status = _status(home)
+                status = read_devnet_status(home)
             except click.ClickException:
                 time.sleep(0.5)
                 continue

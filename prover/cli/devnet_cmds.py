@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 
 from prover.chain.deadlines import Policy
-from prover.chain.lotus import LotusClient, LotusError, parse_api_info
+from prover.cli.common import home_option, read_devnet_status, shape_options
 from prover.cli.options import size_option
 from prover.config import check_listen, public_host, resolve_home
 from prover.devnet import (
@@ -45,38 +45,6 @@ def devnet_policy(window: int, deadlines: int = 48) -> Policy:
     )
 
 
-def _shape_options(deadlines: int, window: int | None = 10, window_help: str = ""):
-    """--window and --deadlines: the shape of a new devnet's proving period
-    (``window`` None: the command picks its default, said in ``window_help``)."""
-
-    def options(f):
-        f = click.option(
-            "--deadlines",
-            type=click.IntRange(4, 48),
-            default=deadlines,
-            show_default=True,
-            help="Deadlines per proving period (48 on mainnet) of a new devnet.",
-        )(f)
-        return click.option(
-            "--window",
-            type=click.IntRange(4, 120),
-            default=window,
-            show_default=window is not None,
-            help="Epochs per deadline (1 s epochs) of a new devnet." + window_help,
-        )(f)
-
-    return options
-
-
-def _home_option(f):
-    return click.option(
-        "--home",
-        type=click.Path(file_okay=False, path_type=Path),
-        default=None,
-        help="Data directory [default: PROVER_HOME or ~/.prover].",
-    )(f)
-
-
 @click.group("devnet")
 def devnet_group() -> None:
     """The embedded devnet (a chain with miner actors, for trying things out)."""
@@ -93,7 +61,7 @@ def devnet_group() -> None:
     help="Of these, how many (the last) are snap-upgraded for real.",
 )
 @size_option()
-@_shape_options(48)
+@shape_options(48)
 @click.option(
     "--incumbent",
     is_flag=True,
@@ -123,7 +91,7 @@ def devnet_group() -> None:
     "(0: at Close, too late) instead of at Open.",
 )
 @click.option("--force", is_flag=True, help="Replace an existing devnet.")
-@_home_option
+@home_option
 def devnet_init(
     miners,
     sectors,
@@ -207,26 +175,6 @@ def _describe_incumbent(cfg: dict) -> str:
     return ", ".join(parts)
 
 
-def _devnet_client(home: Path) -> LotusClient:
-    endpoint = endpoint_path(home)
-    if not endpoint.is_file():
-        raise click.ClickException(
-            "no devnet running (start `prover devnet run` or `prover-manager daemon run`)"
-        )
-    token, url = parse_api_info(endpoint.read_text().strip())
-    return LotusClient(url, token, network="t", retries=0, timeout=5)
-
-
-def _status(home: Path) -> dict:
-    client = _devnet_client(home)
-    try:
-        return client.call("DevnetStatus")
-    except LotusError as exc:
-        raise click.ClickException(f"devnet not reachable: {exc}") from exc
-    finally:
-        client.close()
-
-
 def _print_status(status: dict) -> None:
     click.echo(f"epoch {status['epoch']}")
     for m in status["miners"]:
@@ -266,13 +214,13 @@ def _print_status(status: dict) -> None:
 
 @devnet_group.command("status")
 @click.option("--json", "as_json", is_flag=True)
-@_home_option
+@home_option
 def devnet_status(as_json, home) -> None:
     """Proven, missed and faulty per deadline, PoSts refused as duplicates
     (``duplicate_posts``), the messages the devnet took, the RPC calls it
     answered per method since it started (``rpc_calls``) and, with an
     incumbent, what it pushed and skipped."""
-    status = _status(resolve_home(home))
+    status = read_devnet_status(resolve_home(home))
     if as_json:
         click.echo(json.dumps(status, indent=1))
     else:
@@ -298,7 +246,7 @@ def devnet_status(as_json, home) -> None:
     envvar="PROVER_DEVNET_TOKEN",
     help="Require this bearer token on every call, as a Lotus node's API token does.",
 )
-@_home_option
+@home_option
 def devnet_run(listen: str, advertise: str | None, token: str | None, home: Path | None) -> None:
     """Serve the home's devnet until SIGTERM or SIGINT, for managers to
     follow through [chain] api, as they would follow a Lotus node."""
@@ -360,7 +308,7 @@ def devnet_run(listen: str, advertise: str | None, token: str | None, home: Path
 
 
 @devnet_group.command("chain-config")
-@_home_option
+@home_option
 def devnet_chain_config(home: Path | None) -> None:
     """Print the config.toml lines ([chain], [[storage]]) of a manager that
     follows the home's running devnet."""

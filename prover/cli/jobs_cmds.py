@@ -10,10 +10,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import click
-import grpc
 
 from prover._proto import manager_pb2 as pb
-from prover.api.client import ApiInfoError, ManagerClient, resolve_api_info
+from prover.api.client import ManagerClient
 from prover.api.convert import (
     from_timestamp,
     gpu_to_dict,
@@ -22,55 +21,9 @@ from prover.api.convert import (
     timings_from_pb,
 )
 from prover.api.jobfile import parse_job_file
+from prover.cli.common import ago, api_option, call, connect, elapsed, print_table
 from prover.cli.leader import leader_line
 from prover.store import InvalidJob
-
-
-def api_option(f):
-    f = click.option(
-        "--api-ca",
-        type=click.Path(dir_okay=False),
-        default=None,
-        help="CA certificate of a TLS manager [default: PROVER_API_CA].",
-    )(f)
-    return click.option(
-        "--api",
-        default=None,
-        help="TOKEN:HOST:PORT[,HOST:PORT...] of the managers [default: PROVER_API_INFO].",
-    )(f)
-
-
-def connect(api: str | None, api_ca: str | None) -> ManagerClient:
-    try:
-        return ManagerClient(resolve_api_info(api), ca_file=api_ca)
-    except ApiInfoError as exc:
-        raise click.UsageError(str(exc)) from exc
-
-
-def call(client: ManagerClient, method, request):
-    try:
-        return client.call(method, request)
-    except grpc.RpcError as exc:
-        raise click.ClickException(f"{exc.code().name}: {exc.details()}") from exc
-
-
-def _ago(then: datetime | None, now: datetime) -> str:
-    if then is None:
-        return "-"
-    secs = int((now - then).total_seconds())
-    return (
-        f"{secs // 3600}h{secs % 3600 // 60:02d}m"
-        if secs >= 3600
-        else (f"{secs // 60}m{secs % 60:02d}s" if secs >= 60 else f"{secs}s")
-    )
-
-
-def _elapsed(job: pb.Job, now: datetime) -> str:
-    started = from_timestamp(job, "started_at")
-    if started is None:
-        return "-"
-    end = from_timestamp(job, "finished_at") or now
-    return _ago(started, end) if end >= started else "-"
 
 
 def job_json(job: pb.Job, *, sectors: bool = False) -> dict:
@@ -157,13 +110,6 @@ def json_lines(items: list[str]) -> str:
     return "[\n" + ",\n".join(items) + "\n]" if items else "[]"
 
 
-def print_table(headers: list[str], rows: list[list[str]]) -> None:
-    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
-    click.echo("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip())
-    for r in rows:
-        click.echo("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
-
-
 @click.group("jobs")
 def jobs_group() -> None:
     """Proving jobs on the manager."""
@@ -237,8 +183,8 @@ def jobs_list(all_, states, miner, deadline, detail, as_json, sectors, limit, ap
             j.state + (" (dry run)" if j.dry_run else ""),
             tries,
             created.strftime("%Y-%m-%d %H:%M:%S") if created else "-",
-            _elapsed(j, now),
-            _ago(from_timestamp(j, "heartbeat_at"), now) if j.state == "running" else "-",
+            elapsed(j, now),
+            ago(from_timestamp(j, "heartbeat_at"), now) if j.state == "running" else "-",
             (j.error or "")[:60],
         ]
         if detail:
@@ -425,7 +371,7 @@ def workers_list(as_json, api, api_ca):
                 ",".join(map(str, w.running_jobs)) or "-",
                 gpus,
                 "refuses " + ",".join(_refused_sizes(w)) if w.param_problems else "ok",
-                _ago(from_timestamp(w, "last_seen_at"), now),
+                ago(from_timestamp(w, "last_seen_at"), now),
             ]
         )
     print_table(

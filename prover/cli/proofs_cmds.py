@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from prover.cli.jobs_cmds import api_option, connect
+from prover.cli.common import api_option, connect
 from prover.cli.options import SECTOR_SIZE, size_option
 from prover.proofs import (
     PoStProofType,

@@ -10,7 +10,7 @@ import click
 
 from prover._proto import manager_pb2 as pb
 from prover.api.convert import from_timestamp
-from prover.cli.jobs_cmds import _ago, api_option, call, connect, print_table
+from prover.cli.common import ago, api_option, call, connect, print_table
 
 
 @click.group("storage")
@@ -58,7 +58,7 @@ def storage_list(as_json, api, api_ca):
                 h.address + (" (tls)" if h.tls else ""),
                 ",".join(h.storages),
                 "live" if h.live else "silent",
-                _ago(from_timestamp(h, "last_seen_at"), now),
+                ago(from_timestamp(h, "last_seen_at"), now),
             ]
             for h in hosts
         ],
