@@ -316,3 +316,11 @@ def load_manager_config(path: Path, overrides: Iterable[Override] = ()) -> Manag
 
 def database_url(config: ManagerConfig, home: Path) -> str:
     return config.database.url or f"sqlite:///{home / 'prover.db'}"
+
+
+def default_config_text() -> str:
+    """The commented default config (configs/manager.toml), shipped in the
+    package: what `daemon init` writes and `config import-lotus` fills in."""
+    from importlib import resources
+
+    return resources.files("prover").joinpath("manager.default.toml").read_text()

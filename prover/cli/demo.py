@@ -309,7 +309,7 @@ def _prepare_home(home: Path, window: int, deadlines: int) -> Path:
     """The home's manager config, secret and devnet, made the first time;
     the devnet's sector store."""
     from prover.api.tokens import new_secret
-    from prover.cli.manager_main import default_config_text
+    from prover.config import default_config_text
 
     if not (home / CONFIG_FILE).exists():
         (home / CONFIG_FILE).write_text(default_config_text())

@@ -10,7 +10,13 @@ from pathlib import Path
 
 import click
 
-from prover.config import CONFIG_FILE, SECRET_FILE, ConfigError, load_manager_config
+from prover.config import (
+    CONFIG_FILE,
+    SECRET_FILE,
+    ConfigError,
+    default_config_text,
+    load_manager_config,
+)
 
 
 @click.command("import-lotus")
@@ -70,7 +76,6 @@ def import_lotus(
     settings, its storage paths. Every Lotus key not carried over is printed
     with the reason."""
     from prover.api.tokens import new_secret
-    from prover.cli.manager_main import default_config_text
     from prover.lotusimport import LotusImportError, Nodes, import_repo, parse_miner, render
 
     target = out or home / CONFIG_FILE

@@ -17,6 +17,7 @@ from prover.config import (
     ConfigError,
     ManagerConfig,
     database_url,
+    default_config_text,
     load_manager_config,
     resolve_home,
 )
@@ -25,13 +26,6 @@ from prover.logs import configure_logging, get_logger
 from prover.settings import Override
 from prover.store.database import unavailable_on_db_errors
 from prover.store.errors import StoreUnavailable
-
-
-def default_config_text() -> str:
-    """The commented default config (configs/manager.toml), shipped in the package."""
-    from importlib import resources
-
-    return resources.files("prover").joinpath("manager.default.toml").read_text()
 
 
 @click.group()

@@ -36,6 +36,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from prover.doctor import plans
 from prover.doctor.checks import Check, Probe, Report, Stopwatch, fail, ok, run_probes
 from prover.doctor.host import Readings
 
@@ -210,8 +211,6 @@ def config_check(role: str, options: Options) -> tuple[Check, Any]:
 def probes_for(
     role: str, config: Any, options: Options, readings: Readings
 ) -> list[tuple[str, Probe]]:
-    from prover.doctor import plans
-
     if role == "manager":
         return plans.manager_probes(config, options.manager_home(), options, readings)
     if role == "worker":
@@ -222,7 +221,6 @@ def probes_for(
 def run_doctor(options: Options, readings: Readings | None = None) -> Report:
     """Every check of this host's role, in one report."""
     from prover.buildinfo import build_info
-    from prover.doctor import plans
 
     watch = Stopwatch()
     readings = readings or Readings()

@@ -26,7 +26,7 @@ from conftest import _postgres_admin_url
 from manager_harness import ManagerProcess, WorkerProcess
 from pg_scratch import scratch_database
 from prover.cli.devnet_cmds import devnet_policy
-from prover.cli.manager_main import default_config_text
+from prover.config import default_config_text
 from prover.devnet import endpoint_path, init_devnet
 
 

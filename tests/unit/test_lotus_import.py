@@ -19,8 +19,8 @@ import pytest
 from click.testing import CliRunner
 
 from prover.chain.message import ATTO_PER_FIL
-from prover.cli.manager_main import cli, default_config_text
-from prover.config import load_manager_config
+from prover.cli.manager_main import cli
+from prover.config import default_config_text, load_manager_config
 from prover.lotusimport import (
     LotusImportError,
     Nodes,
