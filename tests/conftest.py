@@ -135,6 +135,14 @@ def store(store_url, clock):
 
 
 @pytest.fixture
+def workers(store, clock):
+    """The worker registry on the store's database, on the store's clock."""
+    from prover.store import WorkerRegistry
+
+    return WorkerRegistry(store.db, clock=clock)
+
+
+@pytest.fixture
 def ledger(store, clock):
     """The ledger on the store's database (both backends, like the store)."""
     from prover.store import Ledger

@@ -28,11 +28,11 @@ from prover.alerts import Alert, AlertBook, Deliverer, Receiver, rules
 from prover.chain.deadlines import MAINNET
 from prover.config import AlertsConfig
 from prover.logs import get_logger
-from prover.store import JobStore, Ledger, StorageHosts
+from prover.store import JobQueries, Ledger, StorageHosts, WorkerRegistry
 from prover.store.database import utcnow
-from prover.store.jobs import refused_proof_types
 from prover.store.lease import Leadership
 from prover.store.ledger import Miss
+from prover.store.workers import refused_proof_types
 from prover.tracker import Tracker
 
 log = get_logger("prover.alerts")
@@ -59,10 +59,11 @@ class AlertWatch:
         self,
         config: AlertsConfig,
         book: AlertBook,
-        jobs: JobStore,
+        jobs: JobQueries,
         ledger: Ledger,
         tracker: Tracker | None,
         *,
+        workers: WorkerRegistry,
         epoch: Callable[[], int | None],
         epoch_seconds: float,
         worker_live_s: float,
@@ -80,6 +81,7 @@ class AlertWatch:
         self.config = config
         self.book = book
         self.jobs = jobs
+        self.workers = workers
         self.ledger = ledger
         self.tracker = tracker
         self.epoch = epoch
@@ -247,7 +249,7 @@ class AlertWatch:
                 refused_proof_types(w.param_problems or ()),
                 w.param_problems or (),
             )
-            for w in self.jobs.list_workers()
+            for w in self.workers.all()
         ]
         out = rules.bad_worker_parameters(workers, now, self.worker_live_s)
         miners = self._proof_types_in_use()

@@ -22,8 +22,9 @@ from dataclasses import dataclass, field
 
 from prover.chain.clock import EpochClock
 from prover.logs import get_logger
-from prover.store import JobStore, StoreUnavailable, UnknownWorker
+from prover.store import JobStore, StoreUnavailable, UnknownWorker, WorkerRegistry
 from prover.store.models import JobRow
+from prover.store.workers import claim_filter
 
 log = get_logger("prover.manager.dispatch")
 
@@ -48,10 +49,12 @@ class Dispatcher:
         self,
         store: JobStore | None = None,
         *,
+        workers: WorkerRegistry | None = None,
         clock: EpochClock | None = None,
         poll_interval: float = 1.0,
     ) -> None:
         self.store = store
+        self.workers = workers
         # jobs whose deadline closed by the clock's epoch are not handed out
         self.clock = clock or EpochClock()
         self.poll_interval = poll_interval
@@ -63,8 +66,9 @@ class Dispatcher:
         self._stopped = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def start(self, store: JobStore) -> None:
+    def start(self, store: JobStore, workers: WorkerRegistry) -> None:
         self.store = store
+        self.workers = workers
         self._thread = threading.Thread(target=self._run, name="dispatcher", daemon=True)
         self._thread.start()
 
@@ -154,11 +158,11 @@ class Dispatcher:
                     continue
                 waiter.state = CLAIMING
             try:
-                worker = self.store.get_worker(waiter.worker)
+                worker = self.workers.get(waiter.worker)
             except Exception:
                 worker = None
             # what the worker may take (its refused proof types left out)
-            filt = JobStore.claim_filter(worker)
+            filt = claim_filter(worker)
             key = (
                 tuple(sorted(filt.miners)),
                 tuple(sorted(filt.proof_types)),

@@ -29,7 +29,7 @@ from prover.alerts.rules import ALERT_NAMES, usual_severity
 from prover.chain.clock import EpochClock
 from prover.logs import get_logger
 from prover.metrics import MANAGER_EVENTS, registry_of
-from prover.store import JobState, JobStore, StoreUnavailable
+from prover.store import JobState, JobStore, StoreUnavailable, WorkerRegistry
 from prover.store.models import JobRow
 
 log = get_logger("prover.manager.metrics")
@@ -38,15 +38,16 @@ log = get_logger("prover.manager.metrics")
 def job_counts(store: JobStore) -> dict[tuple[int, str], int]:
     """(miner, state) -> jobs, by one GROUP BY."""
     q = select(JobRow.miner, JobRow.state, func.count()).group_by(JobRow.miner, JobRow.state)
-    with store.db.write(), store.engine.connect() as conn:
+    with store.db.connect() as conn:
         return {(miner, state): n for miner, state, n in conn.execute(q)}
 
 
 class StoreCollector(Collector):
     """Jobs by miner and state, workers' last heartbeat: see the module."""
 
-    def __init__(self, store: JobStore) -> None:
+    def __init__(self, store: JobStore, workers: WorkerRegistry) -> None:
         self.store = store
+        self.workers = workers
 
     def describe(self) -> list[Metric]:
         return []  # computed at scrape time; nothing to check at registration
@@ -54,7 +55,7 @@ class StoreCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         try:
             counts = job_counts(self.store)
-            workers = self.store.list_workers()
+            workers = self.workers.all()
         except StoreUnavailable as exc:  # the scrape shows no jobs rather than failing
             log.warning("metrics_store_unavailable", error=str(exc))
             return
@@ -165,6 +166,7 @@ class LeaderCollector(Collector):
 
 def manager_registry(
     store: JobStore,
+    workers: WorkerRegistry,
     epochs: EpochClock,
     genesis_unix: float,
     epoch_seconds: float,
@@ -174,7 +176,7 @@ def manager_registry(
     """One Manager's registry: the process's event counters and histograms,
     and this manager's scrape-time collectors."""
     chain = ChainCollector(epochs, genesis_unix, epoch_seconds)
-    collectors = [*MANAGER_EVENTS, StoreCollector(store), chain, AlertCollector(alerts)]
+    collectors = [*MANAGER_EVENTS, StoreCollector(store, workers), chain, AlertCollector(alerts)]
     if leading is not None:
         collectors.append(LeaderCollector(leading))
     return registry_of(collectors)

@@ -36,7 +36,15 @@ from prover.manager.web import start_http
 from prover.metrics.http import HttpServer
 from prover.storage.access import SectorAccess
 from prover.storage.remote import HostAddress
-from prover.store import Database, JobStore, Ledger, StorageHosts, StoreUnavailable, notify
+from prover.store import (
+    Database,
+    JobStore,
+    Ledger,
+    StorageHosts,
+    StoreUnavailable,
+    WorkerRegistry,
+    notify,
+)
 from prover.store.database import utcnow
 from prover.store.lease import ChainLease, Leadership
 from prover.store.notify import Notifier
@@ -83,6 +91,7 @@ class Manager:
         self.clock = clock
         self.dispatcher: Dispatcher | None = None
         self.store: JobStore | None = None
+        self.workers: WorkerRegistry | None = None
         self.ledger: Ledger | None = None
         self.server: grpc.Server | None = None
         self.scheduler: BackgroundScheduler | None = None
@@ -126,6 +135,7 @@ class Manager:
             max_tries=cfg.jobs.max_tries,
             lifetime=timedelta(hours=cfg.jobs.lifetime_h),
         )
+        self.workers = WorkerRegistry(db, clock=self.clock)
         self.hosts = StorageHosts(db, clock=self.clock, timeout_s=cfg.jobs.heartbeat_timeout_s)
         # named (and told its address) once the API port is bound, before
         # its first step
@@ -143,7 +153,7 @@ class Manager:
         self.parameter_problems = check_verifying_keys()
         self.alert_watch = self._alert_watch(cfg)
         started = time.monotonic()
-        self.dispatcher.start(self.store)
+        self.dispatcher.start(self.store, self.workers)
 
         options = [
             ("grpc.max_receive_message_length", cfg.api.max_message_bytes),
@@ -160,6 +170,7 @@ class Manager:
             WorkerServicer(
                 self.store,
                 self.dispatcher,
+                workers=self.workers,
                 max_claim_wait_s=cfg.api.max_claim_wait_s,
                 heartbeat_interval_s=cfg.jobs.heartbeat_interval_s,
                 on_proof=self._proof_accepted,
@@ -179,6 +190,7 @@ class Manager:
             AdminServicer(
                 self.store,
                 self.dispatcher,
+                workers=self.workers,
                 started=started,
                 clock=self.epochs,
                 tracker=lambda: self.tracker,
@@ -210,6 +222,7 @@ class Manager:
         self.standby_chain = self._standby_chain(cfg)
         self.metrics = manager_registry(
             self.store,
+            self.workers,
             self.epochs,
             cfg.chain.genesis_unix,
             cfg.chain.epoch_seconds,
@@ -471,6 +484,7 @@ class Manager:
             self.store,
             self.ledger,
             self.tracker,
+            workers=self.workers,
             epoch=self.epochs.epoch,
             epoch_seconds=cfg.chain.epoch_seconds,
             worker_live_s=cfg.jobs.heartbeat_timeout_s,

@@ -50,6 +50,7 @@ from prover.store import (
     TransitionRefused,
     UnknownJob,
     UnknownWorker,
+    WorkerRegistry,
 )
 from prover.store.database import utcnow
 from prover.store.lease import ChainLease, Leadership
@@ -207,6 +208,7 @@ class WorkerServicer(pb_grpc.WorkerServiceServicer):
         store: JobStore,
         dispatcher: Dispatcher,
         *,
+        workers: WorkerRegistry,
         max_claim_wait_s: float,
         heartbeat_interval_s: float,
         on_proof: Callable[[], None] = lambda: None,
@@ -216,6 +218,7 @@ class WorkerServicer(pb_grpc.WorkerServiceServicer):
         unverifiable: Mapping[int, str] | None = None,
     ) -> None:
         self.store = store
+        self.workers = workers
         self.hosts = hosts  # the storage hosts' index (AnnounceStorage, LocateStorage)
         # proof types whose verifying key the manager found wrong at start
         self.unverifiable = dict(unverifiable or {})
@@ -237,7 +240,7 @@ class WorkerServicer(pb_grpc.WorkerServiceServicer):
                     raise BadRequest("allowed_proof_types", str(exc)) from None
             problems = _param_problems(request.param_problems)
             api = client_api("worker", name, request.version, request.api_version)
-            self.store.register_worker(
+            self.workers.register(
                 name,
                 host=request.host,
                 version=request.version,
@@ -311,7 +314,7 @@ class WorkerServicer(pb_grpc.WorkerServiceServicer):
                 self.dispatcher.kick()
             for s in stops:
                 log.info("job_stop_ordered", job_id=s.job_id, worker=name, reason=s.reason)
-            worker = self.store.get_worker(name)
+            worker = self.workers.get(name)
             return pb.HeartbeatResponse(
                 stop=[
                     pb.StopOrder(job_id=s.job_id, attempt=s.attempt, reason=s.reason) for s in stops
@@ -429,6 +432,7 @@ class AdminServicer(pb_grpc.AdminServiceServicer):
         store: JobStore,
         dispatcher: Dispatcher,
         *,
+        workers: WorkerRegistry,
         started: float,
         clock: EpochClock,
         tracker: Callable[[], Tracker | None] = lambda: None,
@@ -441,6 +445,7 @@ class AdminServicer(pb_grpc.AdminServiceServicer):
         shadow: bool = False,
     ) -> None:
         self.store = store
+        self.workers = workers
         self.hosts = hosts
         self.shadow = shadow
         self.alerts = alerts  # the active ones, from the manager's AlertBook
@@ -584,16 +589,14 @@ class AdminServicer(pb_grpc.AdminServiceServicer):
             for job in self.store.list_jobs(states=[JobState.RUNNING]):  # without sectors
                 running.setdefault(job.worker or "", []).append(job.id)
             return pb.ListWorkersResponse(
-                workers=[
-                    worker_to_pb(w, running.get(w.name, [])) for w in self.store.list_workers()
-                ],
+                workers=[worker_to_pb(w, running.get(w.name, [])) for w in self.workers.all()],
                 leader=self._leader(),
             )
 
     def DrainWorker(self, request, context):
         with status_mapping(context):
             name = _worker_name(request.name)
-            if not self.store.set_draining(name, True):
+            if not self.workers.set_draining(name, True):
                 raise WorkerNotFound(name)
             log.info("worker_draining", worker=name)
             return pb.DrainWorkerResponse(ok=True)
@@ -613,7 +616,7 @@ class AdminServicer(pb_grpc.AdminServiceServicer):
                 schema_head=head,
                 database=self.store.backend,
                 jobs_by_state={s.value: counts.get(s.value, 0) for s in JobState},
-                workers=len(self.store.list_workers()),
+                workers=len(self.workers.all()),
                 uptime_s=time.monotonic() - self.started,
                 leader=self._leader(),
             )

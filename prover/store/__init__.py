@@ -1,7 +1,8 @@
 """The durable state of the manager, on SQLite (WAL) by default or
-PostgreSQL to scale out: ``JobStore`` (jobs and workers: every state change
-of a job) and ``Ledger`` (chain messages and misses), sharing one migrated
-``Database``.
+PostgreSQL to scale out: ``JobStore`` (every state change of a job; its
+reads are ``JobQueries``), ``WorkerRegistry`` (the workers as they
+registered), ``Ledger`` (chain messages and misses) and the rest, sharing
+one migrated ``Database``; docs/ARCHITECTURE.md says which owns which table.
 
 Names load on first use (PEP 562): the CLI and the wire conversions take
 ``NewJobSpec`` and the states without loading SQLAlchemy, which costs an
@@ -21,8 +22,10 @@ _WHERE = {
     "TransitionRefused": "errors",
     "UnknownJob": "errors",
     "UnknownWorker": "errors",
-    "ClaimFilter": "jobs",
+    "WorkerRegistry": "workers",
+    "ClaimFilter": "workers",
     "FinishOutcome": "jobs",
+    "JobQueries": "job_queries",
     "JobStore": "jobs",
     "StopOrder": "jobs",
     "expiry_reason": "jobs",
@@ -47,6 +50,7 @@ __all__ = [
     "Database",
     "FinishOutcome",
     "InvalidJob",
+    "JobQueries",
     "JobState",
     "JobStore",
     "Ledger",
@@ -62,6 +66,7 @@ __all__ = [
     "TransitionRefused",
     "UnknownJob",
     "UnknownWorker",
+    "WorkerRegistry",
     "expiry_reason",
 ]
 
@@ -76,7 +81,8 @@ if TYPE_CHECKING:
         UnknownWorker,
     )
     from prover.store.hosts import StorageHosts
-    from prover.store.jobs import ClaimFilter, FinishOutcome, JobStore, StopOrder, expiry_reason
+    from prover.store.job_queries import JobQueries
+    from prover.store.jobs import FinishOutcome, JobStore, StopOrder, expiry_reason
     from prover.store.ledger import Ledger, Miss, Sent
     from prover.store.specs import NewJobSpec
     from prover.store.states import (
@@ -87,6 +93,7 @@ if TYPE_CHECKING:
         MessageKind,
         MessageState,
     )
+    from prover.store.workers import ClaimFilter, WorkerRegistry
 
 
 def __getattr__(name: str) -> Any:

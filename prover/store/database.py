@@ -1,11 +1,13 @@
-"""The database both aggregates of the store share: one engine, migrated at
-open (under the migration lock, see ``prover.store.migrate``), and on
-SQLite one writer lock for the process.
+"""The database every store module shares: one engine, migrated at open
+(under the migration lock, see ``prover.store.migrate``), and on SQLite one
+writer lock for the process.
 
 SQLite has one writer: queueing this process's writers on a lock, instead of
 letting them collide on the file lock and sleep in SQLite's busy handler,
-keeps claims fast under many concurrent workers. The job store and the
-ledger must share that lock, so they share this object.
+keeps claims fast under many concurrent workers. The job store, the worker
+registry, the ledger and the rest must share that lock, so they share this
+object, and reach the database only through ``transaction``, ``begin`` and
+``connect``, which take it.
 """
 
 from __future__ import annotations
@@ -13,11 +15,11 @@ from __future__ import annotations
 import contextlib
 import functools
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import ParamSpec, TypeVar
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlmodel import Session
 
@@ -99,6 +101,28 @@ class Database:
 
     def session(self) -> Session:
         return Session(self.engine, expire_on_commit=False)
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """A session in one transaction under the writer lock: committed
+        when the block ends, rolled back if it raises. Its rows stay
+        readable after the block (``expire_on_commit=False``)."""
+        with self.write(), self.session() as s, s.begin():
+            yield s
+
+    @contextlib.contextmanager
+    def begin(self) -> Iterator[Connection]:
+        """``transaction`` for Core statements (``engine.begin()`` under the
+        writer lock): the hot paths, a claim and a finish, skip the ORM."""
+        with self.write(), self.engine.begin() as conn:
+            yield conn
+
+    @contextlib.contextmanager
+    def connect(self) -> Iterator[Connection]:
+        """A connection for reads under the writer lock (``engine.connect()``:
+        its transaction is rolled back at the end, nothing is committed)."""
+        with self.write(), self.engine.connect() as conn:
+            yield conn
 
     def close(self) -> None:
         self.engine.dispose()

@@ -91,7 +91,7 @@ class DisputeBook:
     @unavailable_on_db_errors
     def record(self, d: Dispute) -> bool:
         """Records a dispute once; False when its message was recorded already."""
-        with self.db.write(), self.db.session() as s, s.begin():
+        with self.db.transaction() as s:
             if self.fence is not None:
                 self.fence(s)
             q = select(DisputeRow.id).where(DisputeRow.dispute_cid == d.dispute_cid)

@@ -40,7 +40,7 @@ class StorageHosts:
         ``api_version`` is None for a host of 0.1.0."""
         now = self.clock()
         attached = sorted(set(storages))
-        with self.db.write(), self.db.session() as s, s.begin():
+        with self.db.transaction() as s:
             row = s.get(StorageHostRow, name)
             if row is None:
                 row = StorageHostRow(name=name, address=address, registered_at=now)
@@ -67,7 +67,7 @@ class StorageHosts:
 
     @unavailable_on_db_errors
     def list(self) -> list[StorageHostRow]:
-        with self.db.write(), self.db.session() as s, s.begin():
+        with self.db.transaction() as s:
             return list(s.exec(select(StorageHostRow).order_by(col(StorageHostRow.name))).all())
 
     def serving(self, storages: Iterable[str]) -> list[StorageHostRow]:

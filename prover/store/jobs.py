@@ -1,9 +1,10 @@
-"""``JobStore``: the one gateway that runs SQL on the job table.
+"""``JobStore``: every state change of the job table.
 
 Every state change of a job happens here, each in one transaction, and
 records who did it (worker, attempt), so that a late or duplicate message is
-recognised and refused. The servicers, sweeps and CLI reach the table only
-through this class.
+recognised and refused. The servicers, sweeps, tracker and CLI reach the
+table only through this class; its reads live in ``JobQueries``, which it
+extends, and the workers' registrations in ``WorkerRegistry``.
 
 Claims are atomic on both backends: ``FOR UPDATE SKIP LOCKED`` on
 PostgreSQL, a single-writer (``BEGIN IMMEDIATE``) transaction on SQLite.
@@ -14,34 +15,23 @@ that heartbeats and finishes must present.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
-from sqlalchemy import String, bindparam, case, cast, delete, func, update
+from sqlalchemy import bindparam, case, delete, update
 from sqlalchemy.orm import defer
 from sqlmodel import col, select
 
-from prover.proofs.types import PoStProofType
 from prover.store.database import Database, unavailable_on_db_errors, utcnow
 from prover.store.errors import InvalidJob, TransitionRefused, UnknownJob, UnknownWorker
-from prover.store.migrate import current_revision, head_revision
-from prover.store.models import JOB_ORDER, NO_CLOSE, JobRow, WorkerRow
+from prover.store.job_queries import JobQueries
+from prover.store.models import JobRow, WorkerRow
 from prover.store.specs import NewJobSpec
 from prover.store.states import FINISHED_STATES, JobState
+from prover.store.workers import WORKER_FILTERS, ClaimFilter, claim_filter
 
 JOBS = JobRow.__table__
-WORKERS = WorkerRow.__table__
-
-_WORKER_FILTERS = select(
-    WORKERS.c.draining,
-    WORKERS.c.allowed_miners,
-    WORKERS.c.allowed_proof_types,
-    WORKERS.c.param_problems,
-).where(WORKERS.c.name == bindparam("name"))
-# every WindowPoSt proof type id a job may carry (V1 5..9, V1_1 10..14)
-_ALL_PROOF_TYPES = frozenset(range(5, 15))
 
 
 @functools.cache
@@ -120,37 +110,6 @@ def _claim_statement(by_miner: bool, by_type: bool, by_epoch: bool, excluding: b
 _LIGHT = (defer(JobRow.sectors, raiseload=True), defer(JobRow.proof, raiseload=True))
 
 
-def _tracked(miner: int, period_start: int, deadline: int) -> tuple:
-    """The conditions for the tracker's jobs of one deadline (no dry runs)."""
-    return (
-        JobRow.miner == miner,
-        JobRow.period_start == period_start,
-        JobRow.deadline == deadline,
-        JobRow.dry_run == False,  # noqa: E712 (SQL, not Python)
-    )
-
-
-def _without_bulk(q, sectors: bool, proofs: bool):
-    """``q`` without the columns not asked for: the sectors (75 kB packed in
-    a 32GiB job) and the proof. Touching one that was left out raises
-    rather than quietly loading it row by row."""
-    left_out = [
-        c for c, wanted in ((JobRow.sectors, sectors), (JobRow.proof, proofs)) if not wanted
-    ]
-    return q.options(*(defer(c, raiseload=True) for c in left_out)) if left_out else q
-
-
-def refused_proof_types(param_problems: Iterable[Mapping]) -> frozenset[int]:
-    """The proof type ids a worker refuses for its parameter problems: each
-    size under both its chain ids (V1 and V1_1), one circuit."""
-    out: set[int] = set()
-    for p in param_problems:
-        t = int(p.get("proof_type") or 0)
-        if t:
-            out |= set(PoStProofType.same_size_ids(t))
-    return frozenset(out)
-
-
 def expiry_reason(job: JobRow) -> str:
     """What an unfinished job was doing when its deadline closed: the first
     thing an operator needs after a miss."""
@@ -160,16 +119,6 @@ def expiry_reason(job: JobRow) -> str:
     if job.tries == 0:
         return f"{closed} before any worker claimed the job"
     return f"{closed} after {job.tries} failed tries; last error: {job.error}"
-
-
-@dataclass(frozen=True)
-class ClaimFilter:
-    """Which jobs a worker may take; empty means any, and ``nothing`` none
-    at all (every proof type it may take is one it refuses)."""
-
-    miners: frozenset[int] = field(default_factory=frozenset)
-    proof_types: frozenset[int] = field(default_factory=frozenset)
-    nothing: bool = False
 
 
 @dataclass(frozen=True)
@@ -185,9 +134,10 @@ class FinishOutcome:
     duplicate: bool
 
 
-class JobStore:
-    """The job table's contract; see the module docstring. Time comes from
-    ``clock`` (tests move it); the chain epoch, where a call needs it, is an
+class JobStore(JobQueries):
+    """The job table's contract; see the module docstring. Its reads are
+    ``JobQueries``'. Time comes from ``clock`` (tests move it; the worker
+    registry must share it); the chain epoch, where a call needs it, is an
     argument: the store does not know where epochs come from."""
 
     def __init__(
@@ -199,35 +149,11 @@ class JobStore:
         max_tries: int = 2,
         lifetime: timedelta = timedelta(hours=25),
     ) -> None:
-        self.db = db
+        super().__init__(db)
         self.clock = clock
         self.heartbeat_timeout = timedelta(seconds=heartbeat_timeout)
         self.max_tries = max_tries
         self.lifetime = lifetime
-        self._write = db.write
-        self._session = db.session
-
-    @classmethod
-    def open(cls, url: str, **kwargs: Any) -> JobStore:
-        """A store on its own database (migrated); see ``Database.open``."""
-        return cls(Database.open(url), **kwargs)
-
-    @property
-    def engine(self):
-        return self.db.engine
-
-    @property
-    def backend(self) -> str:
-        return self.db.backend
-
-    @unavailable_on_db_errors
-    def schema_revisions(self) -> tuple[str, str]:
-        """(the database's migration revision, the newest this code knows):
-        they differ during a rolling upgrade, which Status reports."""
-        return current_revision(self.db.engine) or "", head_revision() or ""
-
-    def close(self) -> None:
-        self.db.close()
 
     def _now(self) -> datetime:
         return self.clock()
@@ -248,7 +174,7 @@ class JobStore:
             raise InvalidJob(dup, "partition", "the same partition appears twice in the request")
         now = self._now()
         out: list[tuple[int, bool]] = []
-        with self._write(), self._session() as s, s.begin():
+        with self.db.transaction() as s:
             for spec in specs:
                 ids = [sector.id for sector in spec.sectors]
                 existing = s.exec(
@@ -311,14 +237,14 @@ class JobStore:
         RETURNING`` statement, built once per filter shape: this is the hot
         path of every worker."""
         now = self._now()
-        with self._write(), self.engine.begin() as conn:
-            w = conn.execute(_WORKER_FILTERS, {"name": worker}).first()
+        with self.db.begin() as conn:
+            w = conn.execute(WORKER_FILTERS, {"name": worker}).first()
             if w is None and registered_only:
                 raise UnknownWorker(worker)
             if w is not None and w.draining:
                 return None
             if filt is None:
-                filt = self.claim_filter(w)
+                filt = claim_filter(w)
             if filt.nothing:
                 return None
             params = {"b_worker": worker, "b_now": now}
@@ -359,7 +285,7 @@ class JobStore:
         stops: list[StopOrder] = []
         attempts = list(attempts)
         listed = {job_id for job_id, _ in attempts}
-        with self._write(), self._session() as s, s.begin():
+        with self.db.transaction() as s:
             w = s.get(WorkerRow, worker, with_for_update=True)
             if w is not None:
                 q = (
@@ -443,7 +369,7 @@ class JobStore:
             params["b_proof"] = bytes(proof)
         else:
             params["b_error"] = error or "worker reported failure"
-        with self._write(), self.engine.begin() as conn:
+        with self.db.begin() as conn:
             # Fast path: the holder's finish of a running attempt, one UPDATE.
             done = conn.execute(_finish_statement(success), params).first()
             if done is not None:
@@ -470,7 +396,7 @@ class JobStore:
         """The holder hands a job back unfinished (shutdown, drain): it is
         ready again at once and the try does not count."""
         now = self._now()
-        with self._write(), self._session() as s, s.begin():
+        with self.db.transaction() as s:
             job = s.get(JobRow, job_id, with_for_update=True, options=_LIGHT)
             if job is None:
                 raise UnknownJob(job_id)
@@ -515,7 +441,7 @@ class JobStore:
             return []
         cutoff = now - self.heartbeat_timeout
         touched = []
-        with self._write(), self._session() as s, s.begin():
+        with self.db.transaction() as s:
             q = (
                 select(JobRow)
                 .options(*_LIGHT)
@@ -536,7 +462,7 @@ class JobStore:
         """Expires unfinished jobs whose deadline has closed by ``epoch``."""
         now = self._now()
         touched = []
-        with self._write(), self._session() as s, s.begin():
+        with self.db.transaction() as s:
             q = (
                 select(JobRow)
                 .options(*_LIGHT)
@@ -560,7 +486,7 @@ class JobStore:
     def sweep_lifetime(self) -> int:
         """Deletes finished jobs older than the lifetime; returns how many."""
         cutoff = self._now() - self.lifetime
-        with self._write(), self._session() as s, s.begin():
+        with self.db.transaction() as s:
             result = s.exec(
                 delete(JobRow).where(
                     col(JobRow.state).in_(sorted(FINISHED_STATES)),
@@ -577,7 +503,7 @@ class JobStore:
         Returns per id ``None`` (done) or why not."""
         now = self._now()
         out: dict[int, str | None] = {}
-        with self._write(), self._session() as s, s.begin():
+        with self.db.transaction() as s:
             for job_id in ids:
                 job = s.get(JobRow, job_id, with_for_update=True, options=_LIGHT)
                 if job is None:
@@ -599,7 +525,7 @@ class JobStore:
     @unavailable_on_db_errors
     def remove(self, ids: Iterable[int]) -> dict[int, str | None]:
         out: dict[int, str | None] = {}
-        with self._write(), self._session() as s, s.begin():
+        with self.db.transaction() as s:
             for job_id in ids:
                 job = s.get(JobRow, job_id, with_for_update=True, options=_LIGHT)
                 if job is None:
@@ -611,252 +537,7 @@ class JobStore:
 
     @unavailable_on_db_errors
     def remove_all(self) -> list[int]:
-        with self._write(), self._session() as s, s.begin():
+        with self.db.transaction() as s:
             ids = list(s.exec(select(JobRow.id)).all())
             s.exec(delete(JobRow))
         return ids
-
-    @unavailable_on_db_errors
-    def get(self, job_id: int) -> JobRow | None:
-        with self._write(), self._session() as s, s.begin():
-            return s.get(JobRow, job_id)
-
-    @unavailable_on_db_errors
-    def list_jobs(
-        self,
-        states: Iterable[str] | None = None,
-        miner: int | None = None,
-        deadline: int | None = None,
-        *,
-        ids: Iterable[int] | None = None,
-        after: tuple[int, int] | None = None,
-        limit: int | None = None,
-        sectors: bool = False,
-        proofs: bool = False,
-    ) -> list[JobRow]:
-        """Jobs in close order (no close last), then id; a page of them with
-        ``limit``, the next one from ``after`` (the ``page_key`` of the last
-        job of the previous page). The sectors and the proof, the bulk of a
-        row (2349 sectors in a 32GiB job), are read only when asked for:
-        without them ``job.sectors``/``job.proof`` must not be touched
-        (``sector_count`` is there)."""
-        q = select(JobRow)
-        if states:
-            q = q.where(col(JobRow.state).in_(sorted(set(states))))
-        if miner is not None:
-            q = q.where(JobRow.miner == miner)
-        if deadline is not None:
-            q = q.where(JobRow.deadline == deadline)
-        if ids is not None:
-            q = q.where(col(JobRow.id).in_(sorted(set(ids))))
-        if after is not None:  # (close, id) > after, in a form both databases seek with
-            close, last_id = after
-            key = JOB_ORDER
-            q = q.where(key >= close, (key > close) | (col(JobRow.id) > last_id))
-        q = q.order_by(JOB_ORDER, col(JobRow.id))
-        if limit is not None:
-            q = q.limit(limit)
-        with self._write(), self._session() as s, s.begin():
-            return list(s.exec(_without_bulk(q, sectors, proofs)).all())
-
-    @staticmethod
-    def page_key(job: JobRow) -> tuple[int, int]:
-        """Where the page after ``job`` starts (see ``list_jobs``)."""
-        return (NO_CLOSE if job.close_epoch is None else job.close_epoch, job.id)
-
-    @unavailable_on_db_errors
-    def counts(self) -> dict[str, int]:
-        with self._write(), self._session() as s, s.begin():
-            rows = s.exec(select(JobRow.state, func.count()).group_by(JobRow.state)).all()
-        return {state: n for state, n in rows}
-
-    # ---- workers ----------------------------------------------------------
-
-    @unavailable_on_db_errors
-    def register_worker(
-        self,
-        name: str,
-        *,
-        host: str = "",
-        version: str = "",
-        gpus: list[dict] | None = None,
-        cpus: int = 0,
-        cpuset: str = "",
-        allowed_miners: Iterable[int] = (),
-        allowed_proof_types: Iterable[int] = (),
-        param_problems: Iterable[Mapping] = (),
-        build: str | None = None,
-        driver_required: str | None = None,
-        api_version: int | None = None,
-    ) -> WorkerRow:
-        """Creates or refreshes a worker; registering again ends a drain.
-        ``param_problems`` ({proof_type, file, problem, detail}) are the
-        files its start-up check found wrong: no job of their proof types is
-        handed to it (``claim_filter``). ``build`` (cpu or cuda), the driver a
-        cuda build needs and the API it speaks are None for a 0.1.0 worker."""
-        now = self._now()
-        with self._write(), self._session() as s, s.begin():
-            w = s.get(WorkerRow, name) or WorkerRow(name=name, registered_at=now, last_seen_at=now)
-            w.host, w.version, w.cpus, w.cpuset = host, version, cpus, cpuset
-            w.gpus = list(gpus or [])
-            w.allowed_miners = sorted(set(allowed_miners))
-            w.allowed_proof_types = sorted(set(allowed_proof_types))
-            w.param_problems = [
-                {k: p.get(k, "") for k in ("proof_type", "file", "problem", "detail")}
-                for p in param_problems
-            ]
-            w.build, w.driver_required, w.api_version = build, driver_required, api_version
-            w.registered_at = now
-            w.last_seen_at = now
-            w.draining = False
-            s.add(w)
-        return w
-
-    @unavailable_on_db_errors
-    def get_worker(self, name: str) -> WorkerRow | None:
-        with self._write(), self._session() as s, s.begin():
-            return s.get(WorkerRow, name)
-
-    @unavailable_on_db_errors
-    def list_workers(self) -> list[WorkerRow]:
-        with self._write(), self._session() as s, s.begin():
-            return list(s.exec(select(WorkerRow).order_by(col(WorkerRow.name))).all())
-
-    @unavailable_on_db_errors
-    def set_draining(self, name: str, draining: bool = True) -> bool:
-        with self._write(), self._session() as s, s.begin():
-            w = s.get(WorkerRow, name)
-            if w is None:
-                return False
-            w.draining = draining
-            s.add(w)
-            return True
-
-    # ---- the tracker's queries ---------------------------------------------------
-
-    @unavailable_on_db_errors
-    def deadline_jobs(
-        self,
-        miner: int,
-        period_start: int,
-        deadline: int,
-        *,
-        sectors: bool = False,
-        proofs: bool = False,
-    ) -> list[JobRow]:
-        """The tracker's jobs of one deadline (not dry runs), all generations,
-        in partition then generation order; sectors and proofs only when
-        asked for (as ``list_jobs``)."""
-        q = (
-            select(JobRow)
-            .where(*_tracked(miner, period_start, deadline))
-            .order_by(col(JobRow.partition), col(JobRow.generation))
-        )
-        with self._write(), self._session() as s, s.begin():
-            return list(s.exec(_without_bulk(q, sectors, proofs)).all())
-
-    @unavailable_on_db_errors
-    def has_deadline_jobs(self, miner: int, period_start: int, deadline: int) -> bool:
-        """Whether the tracker planned this deadline already: asked on every
-        head for the current and next deadline, so it reads one id, not the
-        jobs' sectors."""
-        q = select(JobRow.id).where(*_tracked(miner, period_start, deadline)).limit(1)
-        with self._write(), self._session() as s, s.begin():
-            return s.exec(q).first() is not None
-
-    def latest_deadline_jobs(
-        self,
-        miner: int,
-        period_start: int,
-        deadline: int,
-        *,
-        sectors: bool = False,
-        proofs: bool = False,
-    ) -> dict[int, JobRow]:
-        """The newest generation's job of each partition of a deadline: the
-        one that counts for it (an operator's re-plan adds a generation)."""
-        latest: dict[int, JobRow] = {}
-        jobs = self.deadline_jobs(miner, period_start, deadline, sectors=sectors, proofs=proofs)
-        for j in jobs:
-            latest[j.partition] = j  # ordered by generation: the newest wins
-        return latest
-
-    @unavailable_on_db_errors
-    def next_generation(self, miner: int, period_start: int, deadline: int) -> int:
-        """A generation no job of this deadline has (dry runs take these, so
-        they never collide with the tracker's generation 0)."""
-        q = select(func.max(JobRow.generation)).where(
-            JobRow.miner == miner,
-            JobRow.period_start == period_start,
-            JobRow.deadline == deadline,
-        )
-        with self._write(), self._session() as s, s.begin():
-            top = s.exec(q).one()
-        return 1 if top is None else top + 1
-
-    @unavailable_on_db_errors
-    def closed_deadlines(self, after_epoch: int, epoch: int) -> list[tuple[int, int, int, int]]:
-        """(miner, period start, deadline, close) of tracked deadlines that
-        closed in (after_epoch, epoch]."""
-        q = (
-            select(JobRow.miner, JobRow.period_start, JobRow.deadline, JobRow.close_epoch)
-            .where(
-                JobRow.dry_run == False,  # noqa: E712 (SQL, not Python)
-                col(JobRow.close_epoch) > after_epoch,
-                col(JobRow.close_epoch) <= epoch,
-            )
-            .distinct()
-        )
-        with self._write(), self._session() as s, s.begin():
-            return [tuple(r) for r in s.exec(q).all()]
-
-    # ---- the alert watch's queries ------------------------------------------------
-
-    @unavailable_on_db_errors
-    def left_out(self, closed_from: int) -> list[tuple[int, int, int, int, int, list, list]]:
-        """(miner, period start, deadline, partition, close, skipped, faulty)
-        of accepted tracker proofs that left sectors out, for deadlines that
-        close at or after ``closed_from``. Asked every few seconds: the empty
-        lists are filtered in SQL (as their JSON text) and no sectors read."""
-        q = select(
-            JobRow.miner,
-            JobRow.period_start,
-            JobRow.deadline,
-            JobRow.partition,
-            JobRow.close_epoch,
-            JobRow.skipped,
-            JobRow.faulty,
-        ).where(
-            JobRow.state == JobState.SUCCEEDED.value,
-            JobRow.dry_run == False,  # noqa: E712 (SQL, not Python)
-            col(JobRow.close_epoch) >= closed_from,
-            (cast(JOBS.c.skipped, String) != "[]") | (cast(JOBS.c.faulty, String) != "[]"),
-        )
-        with self._write(), self._session() as s, s.begin():
-            return [tuple(r) for r in s.exec(q).all()]
-
-    @unavailable_on_db_errors
-    def waiting_proof_types(self) -> set[tuple[int, int]]:
-        """(miner, proof type) of the jobs waiting for a worker."""
-        q = (
-            select(JobRow.miner, JobRow.proof_type)
-            .where(JobRow.state == JobState.READY.value)
-            .distinct()
-        )
-        with self._write(), self._session() as s, s.begin():
-            return {(m, t) for m, t in s.exec(q).all()}
-
-    @staticmethod
-    def claim_filter(worker) -> ClaimFilter:
-        """A registered worker's filters (a WorkerRow or a row with its
-        columns): the proof types it allows, less those it refuses."""
-        if worker is None:
-            return ClaimFilter()
-        miners = frozenset(worker.allowed_miners)
-        types = frozenset(worker.allowed_proof_types)
-        refused = refused_proof_types(worker.param_problems or ())
-        if refused:
-            types = (types or _ALL_PROOF_TYPES) - refused
-            if not types:
-                return ClaimFilter(miners, nothing=True)
-        return ClaimFilter(miners, types)

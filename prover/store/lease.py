@@ -112,7 +112,7 @@ class ChainLease:
         leader's ``epoch`` (its head) is published for the standbys."""
         started = self.monotonic()
         now = self.clock()
-        with self.db.write(), self.db.session() as s, s.begin():
+        with self.db.transaction() as s:
             self._alive(s, now)
             row = s.exec(select(LeaseRow).where(LeaseRow.name == CHAIN).with_for_update()).one()
             self.leader_epoch = row.epoch
@@ -162,7 +162,7 @@ class ChainLease:
         if term is None:
             return
         now = self.clock()
-        with self.db.write(), self.db.session() as s, s.begin():
+        with self.db.transaction() as s:
             row = s.exec(select(LeaseRow).where(LeaseRow.name == CHAIN).with_for_update()).one()
             if row.holder == self.name and row.term == term:
                 row.expires_at = now
@@ -196,7 +196,7 @@ class ChainLease:
 
     @unavailable_on_db_errors
     def leadership(self) -> Leadership:
-        with self.db.write(), self.db.session() as s, s.begin():
+        with self.db.transaction() as s:
             row = s.exec(select(LeaseRow).where(LeaseRow.name == CHAIN)).one()
             who = s.get(ManagerRow, row.holder) if row.holder else None
         return Leadership(
@@ -211,5 +211,5 @@ class ChainLease:
 
     @unavailable_on_db_errors
     def managers(self) -> list[ManagerRow]:
-        with self.db.write(), self.db.session() as s, s.begin():
+        with self.db.transaction() as s:
             return list(s.exec(select(ManagerRow).order_by(col(ManagerRow.name))).all())

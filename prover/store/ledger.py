@@ -118,7 +118,7 @@ class Ledger:
             created_at=now,
             updated_at=now,
         )
-        with self.db.write(), self.db.session() as s, s.begin():
+        with self.db.transaction() as s:
             self._fenced(s, push=True)
             s.add(row)
         return row
@@ -130,7 +130,7 @@ class Ledger:
         """A pending message was replaced by fee (same sender and nonce): it
         carries the new CID and gas from here, the old CID in
         ``replaced_cids``. Only a pending message can be replaced."""
-        with self.db.write(), self.db.session() as s, s.begin():
+        with self.db.transaction() as s:
             self._fenced(s, push=True)
             row = s.get(MessageRow, message_id, with_for_update=True)
             if row is None:
@@ -195,7 +195,7 @@ class Ledger:
         base_fee: int | None = None,
         fee_paid: int | None = None,
     ) -> None:
-        with self.db.write(), self.db.session() as s, s.begin():
+        with self.db.transaction() as s:
             self._fenced(s)
             row = s.get(MessageRow, message_id, with_for_update=True)
             if row is None:
@@ -224,13 +224,13 @@ class Ledger:
         )
         if kind is not None:
             q = q.where(MessageRow.kind == MessageKind(kind).value)
-        with self.db.write(), self.db.session() as s, s.begin():
+        with self.db.transaction() as s:
             return list(s.exec(q.order_by(col(MessageRow.id))).all())
 
     @unavailable_on_db_errors
     def pending_messages(self) -> list[MessageRow]:
         q = select(MessageRow).where(MessageRow.state == MessageState.PENDING.value)
-        with self.db.write(), self.db.session() as s, s.begin():
+        with self.db.transaction() as s:
             return list(s.exec(q.order_by(col(MessageRow.id))).all())
 
     # ---- misses ------------------------------------------------------------------
@@ -244,7 +244,7 @@ class Ledger:
             MissRow.deadline == miss.deadline,
             MissRow.partition == miss.partition,
         )
-        with self.db.write(), self.db.session() as s, s.begin():
+        with self.db.transaction() as s:
             self._fenced(s)
             if s.exec(select(MissRow.id).where(*key)).first() is not None:
                 return False
@@ -280,7 +280,7 @@ class Ledger:
         if deadline is not None:
             q = q.where(MissRow.deadline == deadline)
         q = q.order_by(col(MissRow.id).desc()).limit(limit)
-        with self.db.write(), self.db.session() as s, s.begin():
+        with self.db.transaction() as s:
             return list(s.exec(q).all())
 
     # ---- the alert watch's queries ------------------------------------------------
@@ -295,7 +295,7 @@ class Ledger:
             .where(col(MissRow.id) > last_id, col(MissRow.close_epoch) >= closed_from)
             .order_by(col(MissRow.id))
         )
-        with self.db.write(), self.db.session() as s, s.begin():
+        with self.db.transaction() as s:
             return list(s.exec(q).all())
 
     @unavailable_on_db_errors
@@ -306,7 +306,7 @@ class Ledger:
             col(MessageRow.state).in_([MessageState.PENDING.value, MessageState.FAILED.value]),
             col(MessageRow.period_start) >= period_from,
         )
-        with self.db.write(), self.db.session() as s, s.begin():
+        with self.db.transaction() as s:
             return list(s.exec(q.order_by(col(MessageRow.id))).all())
 
     @unavailable_on_db_errors
@@ -318,7 +318,7 @@ class Ledger:
             .where(col(MessageRow.period_start) >= period_from, MessageRow.sender != "")
             .distinct()
         )
-        with self.db.write(), self.db.session() as s, s.begin():
+        with self.db.transaction() as s:
             return set(s.exec(q).all())
 
 

@@ -186,7 +186,7 @@ class Overview:
         self.db = db
 
     def _rows(self, q) -> list:
-        with self.db.write(), self.db.engine.connect() as conn:
+        with self.db.connect() as conn:
             return list(conn.execute(q))
 
     # ---- the strip ------------------------------------------------------------
@@ -299,7 +299,7 @@ class Overview:
     @unavailable_on_db_errors
     def workers(self) -> list[WorkerRow]:
         """Every registered worker (a few small columns each)."""
-        with self.db.write(), self.db.session() as s, s.begin():
+        with self.db.transaction() as s:
             return list(s.scalars(select(WorkerRow).order_by(WORKERS.c.name)))
 
     @unavailable_on_db_errors

@@ -108,7 +108,7 @@ class ShadowBook:
         partition (the first time counts); the partitions recorded now."""
         now = self.clock()
         out = []
-        with self.db.write(), self.db.session() as s, s.begin():
+        with self.db.transaction() as s:
             rows = {r.partition: r for r in s.exec(select(ShadowRow).where(*self._key(turn))).all()}
             for r in ready:
                 row = rows.get(r.partition)
@@ -146,7 +146,7 @@ class ShadowBook:
         now = self.clock()
         every = set(partitions) | {p for post in posts for p in post.partitions}
         out = []
-        with self.db.write(), self.db.session() as s, s.begin():
+        with self.db.transaction() as s:
             rows = {r.partition: r for r in s.exec(select(ShadowRow).where(*self._key(turn))).all()}
             for partition in sorted(every):
                 row = rows.get(partition)

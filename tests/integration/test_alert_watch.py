@@ -42,7 +42,7 @@ class Chain:
 
 
 @pytest.fixture
-def watch(store, ledger, clock):
+def watch(store, workers, ledger, clock):
     chain = Chain()
     balances = {"t0100": 50 * 10**18}
     seconds = [0.0]
@@ -52,6 +52,7 @@ def watch(store, ledger, clock):
         store,
         ledger,
         chain,
+        workers=workers,
         epoch=lambda: chain.epoch,
         epoch_seconds=30.0,
         worker_live_s=15.0,
@@ -62,7 +63,7 @@ def watch(store, ledger, clock):
         monotonic=lambda: chain.head_moved_at + seconds[0],
     )
     w.chain, w.balances, w.seconds = chain, balances, seconds
-    store.register_worker("w1")
+    workers.register("w1")
     return w
 
 
@@ -179,15 +180,15 @@ def test_a_refused_proof_fires_with_the_worker_and_the_error(watch, store):
     assert names(watch.check()) == [(r.PROOF_REFUSED, True)]
 
 
-def test_no_live_worker_for_a_miners_proof_type(watch, store, clock):
+def test_no_live_worker_for_a_miners_proof_type(watch, store, workers, clock):
     store.add_jobs([job_spec(0, deadline=1, close_epoch=200)])  # a 2KiB job (type 10) waits
     watch.chain.types = {MINER: 14}
-    store.register_worker("w1", allowed_proof_types=[14])
+    workers.register("w1", allowed_proof_types=[14])
     fired = watch.check()
     assert [(a.name, a.labels["proof_type"]) for a in fired] == [(r.NO_WORKER, "10")]
     clock.advance(16)  # w1 silent past the heartbeat timeout: nobody for 14 either
     assert [a.labels["proof_type"] for a in watch.check()] == ["14"]
-    store.register_worker("w2")  # takes anything
+    workers.register("w2")  # takes anything
     assert names(watch.check()) == [(r.NO_WORKER, True)] * 2
 
 
@@ -248,7 +249,7 @@ def test_a_silent_storage_host_and_whether_another_serves_its_storages(watch, cl
 
 
 def test_a_standby_raises_only_that_nobody_leads_and_resolves_it_when_one_does(
-    store, ledger, clock
+    store, workers, ledger, clock
 ):
     from prover.store.lease import ChainLease
 
@@ -260,6 +261,7 @@ def test_a_standby_raises_only_that_nobody_leads_and_resolves_it_when_one_does(
         store,
         ledger,
         None,
+        workers=workers,
         epoch=lambda: None,
         epoch_seconds=30.0,
         worker_live_s=15.0,

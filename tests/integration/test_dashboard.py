@@ -26,7 +26,7 @@ from prover.dashboard.auth import COOKIE, SESSION_SECONDS, session_value
 from prover.manager.standby import StandbyChain
 from prover.manager.web import start_http
 from prover.proofs import SectorRef
-from prover.store import MessageKind, Miss, StorageHosts
+from prover.store import MessageKind, Miss, StorageHosts, WorkerRegistry
 from prover.store.lease import ChainLease
 from prover.store.models import JobRow, MessageRow
 
@@ -137,10 +137,11 @@ class Chain:
 
 
 def lay_out(store, ledger) -> Chain:
+    workers = WorkerRegistry(store.db, clock=store.clock)
     c = Chain(store, ledger)
-    store.register_worker("w1", host="gpu-box-1", gpus=[GPU], cpus=16, cpuset="0-15")
-    store.register_worker("w2", host="gpu-box-2", allowed_miners=[MINER])
-    store.set_draining("w2")
+    workers.register("w1", host="gpu-box-1", gpus=[GPU], cpus=16, cpuset="0-15")
+    workers.register("w2", host="gpu-box-2", allowed_miners=[MINER])
+    workers.set_draining("w2")
     # deadline 0: nothing -> empty
     # deadline 1: two partitions in one landed message -> proven
     d1 = [c.add(1, 0), c.add(1, 1)]
@@ -510,7 +511,7 @@ def test_a_page_is_a_handful_of_small_queries_at_mainnet_sizes(store):
     started = time.monotonic()
     # in bulk, as the tracker would have over two days (add_jobs takes a
     # millisecond a job, for checks this read-side test does not need)
-    with store.db.write(), store.engine.begin() as conn:
+    with store.db.begin() as conn:
         conn.execute(insert(JobRow.__table__), jobs)
         conn.execute(insert(MessageRow.__table__), messages)
     print(f"laid out {len(jobs)} jobs in {time.monotonic() - started:.1f} s")

@@ -110,8 +110,10 @@ def test_a_push_needs_half_the_lease_left(store, clock, mono):
     push(ledger)
 
 
-def test_a_claim_that_never_reached_its_worker_is_ready_at_its_next_heartbeat(store, clock):
-    store.register_worker("w")
+def test_a_claim_that_never_reached_its_worker_is_ready_at_its_next_heartbeat(
+    store, workers, clock
+):
+    workers.register("w")
     (lost,) = (store.add_jobs([job_spec(0)])[0][0],)
     job = store.claim("w")  # the answer is lost on its way
     assert job.id == lost and job.tries == 1
@@ -133,14 +135,14 @@ def test_a_claim_that_never_reached_its_worker_is_ready_at_its_next_heartbeat(st
     assert again.id == lost and again.attempt == job.attempt + 1
 
 
-def test_a_restarted_worker_gets_its_jobs_back_at_its_first_heartbeat(store, clock):
-    store.register_worker("w")
+def test_a_restarted_worker_gets_its_jobs_back_at_its_first_heartbeat(store, workers, clock):
+    workers.register("w")
     (job_id,) = (store.add_jobs([job_spec(0)])[0][0],)
     store.claim("w")
     clock.advance(1)
     store.heartbeat("w", [(job_id, 1)])
     clock.advance(1)
-    store.register_worker("w")  # restarted: its compute child is gone
+    workers.register("w")  # restarted: its compute child is gone
     clock.advance(1)
     gone: list[int] = []
     store.heartbeat("w", [], lost=gone)

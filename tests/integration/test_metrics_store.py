@@ -17,16 +17,16 @@ from prover.metrics import registry_of
 from prover.metrics.http import HttpServer, Response, metrics_route
 
 
-def test_jobs_by_miner_and_state_every_state_shown(store):
+def test_jobs_by_miner_and_state_every_state_shown(store, workers):
     store.add_jobs([job_spec(0), job_spec(1), job_spec(0, miner=1001)])
-    store.register_worker("w1")
+    workers.register("w1")
     claimed = store.claim("w1")
     assert claimed is not None
     expected = {(1000, "ready"): 2, (1001, "ready"): 1}
     expected[(claimed.miner, "ready")] -= 1
     expected[(claimed.miner, "running")] = 1
     assert job_counts(store) == {k: n for k, n in expected.items() if n}
-    reg = registry_of([StoreCollector(store)])
+    reg = registry_of([StoreCollector(store, workers)])
     total = sum(
         reg.get_sample_value("prover_jobs", {"miner": m, "state": s}) or 0
         for m in ("1000", "1001")
@@ -35,15 +35,15 @@ def test_jobs_by_miner_and_state_every_state_shown(store):
     assert total == 3
     assert reg.get_sample_value("prover_jobs", {"miner": "1000", "state": "expired"}) == 0
     seen = reg.get_sample_value("prover_worker_last_seen_timestamp_seconds", {"worker": "w1"})
-    assert seen == pytest.approx(store.get_worker("w1").last_seen_at.timestamp())
+    assert seen == pytest.approx(workers.get("w1").last_seen_at.timestamp())
     assert reg.get_sample_value("prover_worker_draining", {"worker": "w1"}) == 0
 
 
-def test_metrics_over_http_and_unknown_paths_404(store):
+def test_metrics_over_http_and_unknown_paths_404(store, workers):
     store.add_jobs([job_spec(0)])
     clock = EpochClock.following_chain()
     clock.observe(1234)
-    registry = manager_registry(store, clock, 0, 30.0)
+    registry = manager_registry(store, workers, clock, 0, 30.0)
 
     def boom(request):
         raise RuntimeError("bug")

@@ -29,34 +29,34 @@ def add(store, *specs) -> list[int]:
     return [job_id for job_id, _ in store.add_jobs(list(specs))]
 
 
-def test_problems_are_kept_with_the_worker_and_replaced_at_register(store):
-    store.register_worker("w1", param_problems=[TRUNCATED])
-    assert store.get_worker("w1").param_problems == [TRUNCATED]
-    store.register_worker("w1")  # mended, started again
-    assert store.get_worker("w1").param_problems == []
+def test_problems_are_kept_with_the_worker_and_replaced_at_register(store, workers):
+    workers.register("w1", param_problems=[TRUNCATED])
+    assert workers.get("w1").param_problems == [TRUNCATED]
+    workers.register("w1")  # mended, started again
+    assert workers.get("w1").param_problems == []
 
 
-def test_a_refusing_worker_is_not_handed_that_size_others_are(store):
+def test_a_refusing_worker_is_not_handed_that_size_others_are(store, workers):
     kib2, mib8 = add(store, job_spec(0), dataclasses.replace(job_spec(1), proof_type=MIB8.chain_id))
-    store.register_worker("w1", param_problems=[TRUNCATED])
-    store.register_worker("w2")
+    workers.register("w1", param_problems=[TRUNCATED])
+    workers.register("w2")
     assert store.claim("w1").id == mib8
     assert store.claim("w1") is None
     assert store.claim("w2").id == kib2
 
 
-def test_a_worker_refusing_every_size_it_may_take_gets_nothing(store):
+def test_a_worker_refusing_every_size_it_may_take_gets_nothing(store, workers):
     add(store, job_spec(0))
-    store.register_worker("w1", allowed_proof_types=[10], param_problems=[TRUNCATED])
+    workers.register("w1", allowed_proof_types=[10], param_problems=[TRUNCATED])
     assert store.claim("w1") is None
     assert store.get(1).state == "ready"
 
 
-def test_the_dispatcher_does_not_let_a_refusal_hold_back_another_worker(store):
-    store.register_worker("w1", param_problems=[TRUNCATED])
-    store.register_worker("w2")
+def test_the_dispatcher_does_not_let_a_refusal_hold_back_another_worker(store, workers):
+    workers.register("w1", param_problems=[TRUNCATED])
+    workers.register("w2")
     d = Dispatcher(poll_interval=60.0)  # passes on kicks only
-    d.start(store)
+    d.start(store, workers)
     got: dict[str, object] = {}
     threads = []
     try:
@@ -80,28 +80,29 @@ def test_the_dispatcher_does_not_let_a_refusal_hold_back_another_worker(store):
     assert got["w1"] is None
 
 
-def test_the_watch_pages_for_the_worker_and_file_then_resolves(store, ledger, clock):
+def test_the_watch_pages_for_the_worker_and_file_then_resolves(store, workers, ledger, clock):
     watch = AlertWatch(
         AlertsConfig(),
         AlertBook(),
         store,
         ledger,
         None,
+        workers=workers,
         epoch=lambda: None,
         epoch_seconds=30.0,
         worker_live_s=15.0,
         now=clock,
     )
-    store.register_worker("w1", param_problems=[TRUNCATED])
+    workers.register("w1", param_problems=[TRUNCATED])
     (fired,) = watch.check()
     assert fired.name == r.PARAMETERS_BAD and fired.labels == {"worker": "w1", "file": FILE}
     assert watch.check() == []  # fires once
-    store.register_worker("w1")
+    workers.register("w1")
     (resolved,) = watch.check()
     assert resolved.name == r.PARAMETERS_BAD and resolved.resolved
 
 
-def test_the_managers_own_bad_key_pages_on_a_standby_too(store, ledger, clock):
+def test_the_managers_own_bad_key_pages_on_a_standby_too(store, workers, ledger, clock):
     own = [dict(TRUNCATED, file="k.vk")]
     watch = AlertWatch(
         AlertsConfig(),
@@ -109,6 +110,7 @@ def test_the_managers_own_bad_key_pages_on_a_standby_too(store, ledger, clock):
         store,
         ledger,
         None,
+        workers=workers,
         epoch=lambda: None,
         epoch_seconds=30.0,
         worker_live_s=15.0,
@@ -122,9 +124,9 @@ def test_the_managers_own_bad_key_pages_on_a_standby_too(store, ledger, clock):
     assert watch.check(leading=True) == []  # the same alert, held
 
 
-def test_a_size_whose_key_the_manager_found_wrong_is_not_verified(store):
+def test_a_size_whose_key_the_manager_found_wrong_is_not_verified(store, workers):
     (job_id,) = add(store, job_spec(0))
-    store.register_worker("w1")
+    workers.register("w1")
     job = store.claim("w1")
     report = Report("w1", job_id, job.attempt, True, proof=bytes(192))
     with pytest.raises(CannotVerify, match=r"k\.vk is truncated"):

@@ -122,7 +122,7 @@ def prove(store, storages, *, rogue: bool) -> int:
     return job.id
 
 
-def test_a_rogue_post_is_disputed_recorded_once_and_paged(chain, store, ledger):
+def test_a_rogue_post_is_disputed_recorded_once_and_paged(chain, store, workers, ledger):
     net, client, clock, storages = chain
     config = ChainConfig(api="x", network="t", miners=[MINER], confidence=0, notify=False)
     tracker = Tracker(store, ledger, client, config, storages)
@@ -135,6 +135,7 @@ def test_a_rogue_post_is_disputed_recorded_once_and_paged(chain, store, ledger):
         store,
         ledger,
         tracker,
+        workers=workers,
         epoch=lambda: tracker.epoch,
         epoch_seconds=1.0,
         worker_live_s=15.0,

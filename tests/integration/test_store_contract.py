@@ -16,6 +16,7 @@ from prover.store import (
     UnknownJob,
 )
 from prover.store.migrate import current_revision, head_revision
+from prover.store.workers import claim_filter
 
 
 def add(store, *specs):
@@ -68,12 +69,12 @@ def test_claim_honours_worker_filters(store):
     assert store.claim("w", ClaimFilter(proof_types=frozenset({10}))).id == a
 
 
-def test_draining_worker_claims_nothing(store):
+def test_draining_worker_claims_nothing(store, workers):
     add(store, job_spec())
-    store.register_worker("w")
-    assert store.set_draining("w")
+    workers.register("w")
+    assert workers.set_draining("w")
     assert store.claim("w") is None
-    store.register_worker("w")  # registering again ends the drain
+    workers.register("w")  # registering again ends the drain
     assert store.claim("w") is not None
 
 
@@ -254,8 +255,8 @@ def test_rows_survive_a_new_connection(store_url, clock):
     second.close()
 
 
-def test_workers_register_and_list(store):
-    store.register_worker(
+def test_workers_register_and_list(store, workers):
+    workers.register(
         "gpu0",
         host="h",
         gpus=[{"index": 0, "name": "H200"}],
@@ -263,10 +264,10 @@ def test_workers_register_and_list(store):
         allowed_miners=[1000],
         allowed_proof_types=[13],
     )
-    (w,) = store.list_workers()
+    (w,) = workers.all()
     assert (w.name, w.cpus, w.allowed_miners, w.gpus[0]["name"]) == ("gpu0", 16, [1000], "H200")
-    assert JobStore.claim_filter(w) == ClaimFilter(frozenset({1000}), frozenset({13}))
-    assert store.set_draining("nobody") is False
+    assert claim_filter(w) == ClaimFilter(frozenset({1000}), frozenset({13}))
+    assert workers.set_draining("nobody") is False
 
 
 def test_has_deadline_jobs_counts_the_trackers_jobs_not_dry_runs(store):

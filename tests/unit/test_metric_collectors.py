@@ -194,8 +194,8 @@ def test_a_workers_counters_exist_at_zero_before_any_job():
         assert sample(reg, "prover_worker_jobs_total", worker="w-new", result=result) == 0
 
 
-class _NoStore:
-    def list_workers(self) -> list:
+class _NoWorkers:
+    def all(self) -> list:
         return []
 
 
@@ -206,7 +206,7 @@ def known_names(monkeypatch) -> set[str]:
     clock.observe(5)
     collectors = [
         *metrics.MANAGER_EVENTS,
-        manager_metrics.StoreCollector(_NoStore()),
+        manager_metrics.StoreCollector(None, _NoWorkers()),
         manager_metrics.ChainCollector(clock, 1, 30.0),
         manager_metrics.AlertCollector(list),
         manager_metrics.LeaderCollector(lambda: ("m1", True)),

@@ -9,7 +9,7 @@ from types import SimpleNamespace
 
 from prover._proto import manager_pb2 as pb
 from prover.alerts import rules
-from prover.store.jobs import ClaimFilter, JobStore, refused_proof_types
+from prover.store.workers import ClaimFilter, claim_filter, refused_proof_types
 from prover.worker import loop
 from prover.worker.config import WorkerConfig
 from prover.worker.pinning import Pinning
@@ -40,15 +40,15 @@ def fact(name="w1", allowed=(), problems=(), seen=T0):
 
 def test_a_refused_size_is_left_out_under_both_its_chain_ids():
     assert refused_proof_types([problem(10), problem(13, kind="missing")]) == {5, 10, 8, 13}
-    assert JobStore.claim_filter(row()) == ClaimFilter()
-    filt = JobStore.claim_filter(row(problems=[problem(10)]))
+    assert claim_filter(row()) == ClaimFilter()
+    filt = claim_filter(row(problems=[problem(10)]))
     assert filt.proof_types == frozenset(range(5, 15)) - {5, 10} and not filt.nothing
     # allowed 2KiB and 8MiB, 2KiB refused: only 8MiB
-    assert JobStore.claim_filter(row([10, 11], [problem(10)])).proof_types == {11}
+    assert claim_filter(row([10, 11], [problem(10)])).proof_types == {11}
 
 
 def test_a_worker_that_refuses_all_it_may_take_is_handed_nothing():
-    filt = JobStore.claim_filter(row([10], [problem(10)], miners=[1000]))
+    filt = claim_filter(row([10], [problem(10)], miners=[1000]))
     assert filt.nothing and filt.miners == {1000}
 
 
