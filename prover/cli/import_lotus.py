@@ -1,5 +1,5 @@
 """``prover-manager config import-lotus``: a manager config from a
-lotus-miner repo (prover/lotusimport.py does the reading and mapping)."""
+lotus-miner repo (the package prover.lotusimport does the reading and mapping)."""
 
 from __future__ import annotations
 

@@ -13,7 +13,6 @@ from prover.cli.import_lotus import import_lotus
 from prover.cli.options import version_option
 from prover.config import (
     CONFIG_FILE,
-    ENDPOINT_FILE,
     SECRET_FILE,
     ConfigError,
     ManagerConfig,
@@ -92,14 +91,6 @@ def _load(home: Path, overrides: list[Override] | None = None):
     "[[storage]] and the embedded devnet's store.",
 )
 @click.option(
-    "--endpoint-file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help=f"Where to write its pid, version and bound addresses (JSON) once it serves, removed "
-    f"at a clean stop [default: {ENDPOINT_FILE} in the home; give managers sharing a home "
-    "one each].",
-)
-@click.option(
     "--shadow",
     is_flag=True,
     help="Shadow mode ([chain] shadow): prove every deadline as live, never sign or send, and "
@@ -111,7 +102,6 @@ def daemon_run(
     listen: str | None,
     http_listen: str | None,
     no_storage_mounts: bool,
-    endpoint_file: Path | None,
     shadow: bool,
 ) -> None:
     """Serve until SIGTERM or SIGINT."""
@@ -142,14 +132,7 @@ def daemon_run(
     try:
         if no_storage_mounts:
             config = config.model_copy(update={"storage": []})
-        manager = Manager(
-            config,
-            home,
-            secret,
-            mounts=not no_storage_mounts,
-            endpoint_file=endpoint_file or home / ENDPOINT_FILE,
-        )
-        run_until_signalled(manager)
+        run_until_signalled(Manager(config, home, secret, mounts=not no_storage_mounts))
     except Exception as exc:
         get_logger("prover.manager").error("manager_failed", error=str(exc))
         sys.exit(1)
