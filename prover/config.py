@@ -28,6 +28,8 @@ from prover.settings import Override, load_settings
 DEFAULT_HOME = Path("~/.prover")
 CONFIG_FILE = "config.toml"
 SECRET_FILE = "secret"
+# where a running manager says it listens (prover.endpoints); --endpoint-file
+ENDPOINT_FILE = "endpoint.json"
 
 
 class _Strict(BaseModel):

@@ -7,12 +7,16 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
+import uuid
 from pathlib import Path
 
 from prover.api.client import ApiInfo, ManagerClient
 from prover.api.tokens import make_token, read_secret
+from prover.config import ENDPOINT_FILE
+from prover.endpoints import Endpoint, read_endpoint, wait_for_endpoint
 
 
 class ManagerProcess:
@@ -53,7 +57,7 @@ class ManagerProcess:
         config = self.home / "config.toml"
         text = config.read_text()
         text = text.replace('listen = "127.0.0.1:9700"', f'listen = "127.0.0.1:{self.fixed_port}"')
-        # /metrics on a free port of its own (read back from manager_started)
+        # /metrics on a free port of its own (read back from its endpoint file)
         text = text.replace('listen = "127.0.0.1:9701"', 'listen = "127.0.0.1:0"')
         text = text.replace("json = false", "json = true")
         text = text.replace('url = ""', f'url = "{self.database_url}"')
@@ -73,7 +77,16 @@ class ManagerProcess:
     def env(self) -> dict[str, str]:
         return {**os.environ, "PROVER_HOME": str(self.home), "PYTHONUNBUFFERED": "1"}
 
+    @property
+    def endpoint_file(self) -> Path:
+        return self.home / ENDPOINT_FILE
+
+    def endpoint(self) -> Endpoint | None:
+        """What the running manager's endpoint file says; None when it has none."""
+        return read_endpoint(self.endpoint_file, pid=self.proc.pid) if self.proc else None
+
     def start(self, timeout: float = 30.0) -> ManagerProcess:
+        self.endpoint_file.unlink(missing_ok=True)  # a killed run's
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "prover.cli.manager_main", "daemon", "run"],
             env=self.env(),
@@ -91,16 +104,24 @@ class ManagerProcess:
                     event = {"event": "raw", "line": line.rstrip()}
                 self.lines.append(event)
                 if event.get("event") == "manager_started":
-                    self.port = int(event["listen"].rpartition(":")[2])
-                    if event.get("http"):
-                        self.http_port = int(event["http"].rpartition(":")[2])
                     started.set()
 
         self._reader = threading.Thread(target=read, daemon=True)
         self._reader.start()
-        if not started.wait(timeout):
+        # its ports from the file it writes once started (the last thing it
+        # does), then its start line read, for the tests that look at it
+        until = time.monotonic() + timeout
+        endpoint = wait_for_endpoint(
+            self.endpoint_file,
+            self.proc.pid,
+            timeout_s=timeout,
+            gone=lambda: self.proc.poll() is not None,
+        )
+        if endpoint is None or not started.wait(max(0.0, until - time.monotonic())):
             self.kill()
             raise RuntimeError(f"manager did not start: {self.lines}")
+        self.port = endpoint.grpc_port
+        self.http_port = endpoint.http_port or None
         return self
 
     def events(self, name: str) -> list[dict]:
@@ -198,6 +219,18 @@ class LoggedProcess:
             time.sleep(0.05)
         raise AssertionError(f"no {name} {match} within {timeout}s: {self.lines[-20:]}")
 
+    def wait_for_endpoint(self, path: Path, timeout: float = 60.0) -> Endpoint:
+        """What this process wrote to its endpoint file ``path`` once it
+        listened (prover.endpoints)."""
+        found = wait_for_endpoint(
+            path, self.proc.pid, timeout_s=timeout, gone=lambda: self.proc.poll() is not None
+        )
+        if found is None:
+            raise AssertionError(
+                f"{self.name} wrote no endpoint to {path} ({self.proc.poll()}): {self.lines[-20:]}"
+            )
+        return found
+
     def signal(self, sig) -> None:
         self.proc.send_signal(sig)
 
@@ -258,6 +291,8 @@ class StorageHostProcess(LoggedProcess):
     def __init__(
         self, api_info: str, name: str, storages: dict, *, args: tuple[str, ...] = ()
     ) -> None:
+        # where it says which ports it bound (removed when it stops cleanly)
+        self.endpoint_file = Path(tempfile.gettempdir()) / f"prover-test-{uuid.uuid4().hex}.json"
         command = [
             sys.executable,
             "-m",
@@ -266,6 +301,8 @@ class StorageHostProcess(LoggedProcess):
             name,
             "--listen",
             "127.0.0.1:0",
+            "--endpoint-file",
+            str(self.endpoint_file),
             "--log-json",
             *[f"--storage={n}={p}" for n, p in storages.items()],
             *args,
@@ -276,4 +313,8 @@ class StorageHostProcess(LoggedProcess):
 
     @property
     def port(self) -> int:
-        return int(self.wait_for("storage_host_started", 30)["listen"].rpartition(":")[2])
+        return self.wait_for_endpoint(self.endpoint_file, 30).grpc_port
+
+    def kill(self) -> None:
+        super().kill()
+        self.endpoint_file.unlink(missing_ok=True)  # left by a kill

@@ -25,8 +25,9 @@ from prover.chain.message import fil
 from prover.cli.children import dies_with_this_process
 from prover.cli.common import home_option, read_devnet_status, shape_options
 from prover.cli.devnet_cmds import DEMO_DEADLINES, devnet_policy
-from prover.config import CONFIG_FILE, SECRET_FILE, resolve_home
+from prover.config import CONFIG_FILE, ENDPOINT_FILE, SECRET_FILE, resolve_home
 from prover.devnet import STORAGE_NAME, devnet_paths, endpoint_path, init_devnet
+from prover.endpoints import Endpoint, read_endpoint
 from prover.homelock import HomeInUse, lock_demo_home
 
 # A process that keeps exiting is given up on: this many starts in a minute.
@@ -39,6 +40,9 @@ MAX_RESTARTS_PER_MINUTE = 5
 # the demo shows the takeover a fleet would see, and a lease of a few
 # seconds would flap on a loaded machine.
 DEMO_WINDOW = 10
+# where the storage host and the workers write their endpoint files, in the
+# demo's home (a manager writes its own in its home)
+RUN_DIR = "run"
 DEMO_WINDOW_SEVERAL = 30
 LEASES_PER_WINDOW = 3
 
@@ -55,6 +59,8 @@ class _Proc:
     log: Path
     popen: subprocess.Popen | None = None
     starts: list[float] = field(default_factory=list)
+    # where it says what it bound (prover.endpoints); None: the devnet's own
+    endpoint: Path | None = None
     # set once known (a manager's API and HTTP ports, the devnet's; a
     # worker's or storage host's /metrics address)
     port: int = 0
@@ -64,6 +70,10 @@ class _Proc:
         # a new log each demo; a restart's lines follow its first run's
         mode = "a" if self.starts else "w"
         self.starts.append(time.monotonic())
+        if self.endpoint is not None:
+            # left by a run killed before it could remove it: in a fresh pid
+            # namespace (a restarted container) it may even name this pid
+            self.endpoint.unlink(missing_ok=True)
         self.popen = subprocess.Popen(
             dies_with_this_process(self.argv()),  # SIGTERM to it when the demo ends
             env=self.env,
@@ -75,6 +85,13 @@ class _Proc:
 
     def exited(self) -> int | None:
         return None if self.popen is None else self.popen.poll()
+
+    def bound(self) -> Endpoint | None:
+        """What this run of it wrote to its endpoint file; None before
+        (one left by an earlier run names another pid)."""
+        if self.popen is None or self.endpoint is None:
+            return None
+        return read_endpoint(self.endpoint, pid=self.popen.pid)
 
     def stop(self) -> None:
         if self.popen is not None and self.popen.poll() is None:
@@ -113,19 +130,18 @@ def _manager_argv(proc: _Proc, no_mounts: bool = True) -> Callable[[], list[str]
     return argv
 
 
-def _wait_for_port(log: Path, proc: _Proc) -> tuple[int, str]:
+def _wait_for_manager(proc: _Proc) -> None:
     """The manager's gRPC port and its HTTP address ("" when off), from its
-    ``manager_started`` line."""
+    endpoint file, written once it has started."""
     for _ in range(600):
         if proc.exited() is not None:
-            raise click.ClickException(f"{proc.name} exited; see {log}")
-        for line in log.read_text().splitlines():
-            if "manager_started" in line and "listen=" in line:
-                port = int(line.split("listen=")[1].split()[0].rpartition(":")[2])
-                http = line.split(" http=")[1].split()[0] if " http=" in line else ""
-                return port, http.strip("'\"")
+            raise click.ClickException(f"{proc.name} exited; see {proc.log}")
+        bound = proc.bound()
+        if bound is not None:
+            proc.port, proc.http = bound.grpc_port, bound.http
+            return
         time.sleep(0.1)
-    raise click.ClickException(f"{proc.name} did not start; see {log}")
+    raise click.ClickException(f"{proc.name} did not start; see {proc.log}")
 
 
 def _metrics_option(proc: _Proc) -> list[str]:
@@ -134,13 +150,11 @@ def _metrics_option(proc: _Proc) -> list[str]:
     return ["--metrics-listen", proc.http or "127.0.0.1:0"]
 
 
-def _metrics_address(proc: _Proc, event: str) -> str:
-    """The ``/metrics`` address ``proc`` logged in its ``event`` line, ""
-    while not logged yet."""
-    for line in proc.log.read_text().splitlines():
-        if event in line and "listen=" in line:
-            return line.split("listen=")[1].split()[0].strip("'\",")
-    return ""
+def _metrics_address(proc: _Proc) -> str:
+    """The ``/metrics`` address in ``proc``'s endpoint file, "" while it
+    has not written it yet."""
+    bound = proc.bound()
+    return bound.http if bound is not None else ""
 
 
 class _ScrapeConfig:
@@ -157,9 +171,9 @@ class _ScrapeConfig:
         """The line to print once written; None before and after."""
         if self.written:
             return None
-        self.storage.http = self.storage.http or _metrics_address(self.storage, "http_listening")
+        self.storage.http = self.storage.http or _metrics_address(self.storage)
         for w in self.workers:
-            w.http = w.http or _metrics_address(w, "metrics_listening")
+            w.http = w.http or _metrics_address(w)
         if not self.storage.http or not all(w.http for w in self.workers):
             return None
         self.path.write_text(
@@ -241,13 +255,7 @@ def demo(workers, managers, minutes, window, deadlines, home) -> None:
     """Devnet + manager + local workers on this machine, deadlines proven live."""
     from prover.api.tokens import make_token, read_secret
 
-    # SIGTERM (what timeout, systemd and CI send) as Ctrl-C: KeyboardInterrupt,
-    # so the summary is printed and the children are stopped in order
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
-    # and Ctrl-C itself, even where it came in ignored: Python leaves an
-    # inherited SIG_IGN in place (a demo started by `nohup ... &` from a
-    # script), and such a demo could then only be stopped by SIGTERM
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    _stop_on_signals()
     home = resolve_home(home)
     try:
         lock_demo_home(home)  # held until the demo exits: one demo per home
@@ -256,44 +264,20 @@ def demo(workers, managers, minutes, window, deadlines, home) -> None:
     if window is None:
         window = DEMO_WINDOW_SEVERAL if managers > 1 else DEMO_WINDOW
     store = _prepare_home(home, window, deadlines)
-    logs = home / "logs"
-    logs.mkdir(exist_ok=True)
+    (home / "logs").mkdir(exist_ok=True)
     env = {**os.environ, "PROVER_HOME": str(home)}
     secret = read_secret(home / SECRET_FILE)
     procs: list[_Proc] = []
     postgres = None
     try:
-        if managers == 1:
-            # the manager runs the devnet itself (the embedded default)
-            m = _Proc("manager", lambda: [], env, logs / "manager.log")
-            m.argv = _manager_argv(m)
-            procs.append(m.start())
-            m.port, m.http = _wait_for_port(m.log, m)
-            managers_up = [m]
-        else:
-            postgres, managers_up = _several_managers(home, managers, env, logs, procs)
-        addresses = ",".join(f"127.0.0.1:{m.port}" for m in managers_up)
+        postgres, up = _start_managers(home, managers, env, procs)
+        addresses = ",".join(f"127.0.0.1:{m.port}" for m in up)
         token = make_token(secret, "worker")
         storage, local = _storage_and_workers(
             home, store, workers, f"{token}:{addresses}", env, procs
         )
-        scrape = _ScrapeConfig(home / "prometheus.yml", managers_up, storage, local)
-        if managers == 1:
-            click.echo(
-                f"manager on 127.0.0.1:{managers_up[0].port}, a storage host and {workers} "
-                f"local workers without mounts; logs in {logs}"
-            )
-        else:
-            click.echo(
-                f"{managers} managers on {addresses} (PostgreSQL at {postgres.url}), following "
-                f"`prover devnet run`; a storage host and {workers} local workers given every "
-                f"manager's address; logs in {logs}"
-            )
-        for m in managers_up:
-            if m.http:
-                who = f"{m.name} " if managers > 1 else ""
-                click.echo(f"{who}dashboard: http://{m.http}/")
-                click.echo(f"{who}metrics: http://{m.http}/metrics")
+        scrape = _ScrapeConfig(home / "prometheus.yml", up, storage, local)
+        _say_what_runs(home, up, workers, postgres)
         admin = make_token(secret, "admin")
         _watch(home, minutes, procs, f"{admin}:{addresses}", several=managers > 1, scrape=scrape)
     finally:
@@ -303,6 +287,53 @@ def demo(workers, managers, minutes, window, deadlines, home) -> None:
             p.wait()
         if postgres is not None:
             postgres.close()
+
+
+def _stop_on_signals() -> None:
+    """SIGTERM (what timeout, systemd and CI send) as Ctrl-C:
+    KeyboardInterrupt, so the summary is printed and the children are
+    stopped in order; and Ctrl-C itself, even where it came in ignored:
+    Python leaves an inherited SIG_IGN in place (a demo started by
+    ``nohup ... &`` from a script), and such a demo could then only be
+    stopped by SIGTERM."""
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def _start_managers(home: Path, count: int, env: dict, procs: list[_Proc]):
+    """(PostgreSQL or None, the managers), each started and its ports
+    known: one manager runs the devnet itself (the embedded default), on
+    the demo's home; several follow ``prover devnet run``
+    (``_several_managers``)."""
+    logs = home / "logs"
+    if count > 1:
+        return _several_managers(home, count, env, logs, procs)
+    m = _Proc("manager", lambda: [], env, logs / "manager.log", home / ENDPOINT_FILE)
+    m.argv = _manager_argv(m)
+    procs.append(m.start())
+    _wait_for_manager(m)
+    return None, [m]
+
+
+def _say_what_runs(home: Path, up: list[_Proc], workers: int, postgres) -> None:
+    """What the demo started, and where each manager's dashboard is."""
+    logs, addresses = home / "logs", ",".join(f"127.0.0.1:{m.port}" for m in up)
+    if postgres is None:
+        click.echo(
+            f"manager on 127.0.0.1:{up[0].port}, a storage host and {workers} "
+            f"local workers without mounts; logs in {logs}"
+        )
+    else:
+        click.echo(
+            f"{len(up)} managers on {addresses} (PostgreSQL at {postgres.url}), following "
+            f"`prover devnet run`; a storage host and {workers} local workers given every "
+            f"manager's address; logs in {logs}"
+        )
+    for m in up:
+        if m.http:
+            who = f"{m.name} " if len(up) > 1 else ""
+            click.echo(f"{who}dashboard: http://{m.http}/")
+            click.echo(f"{who}metrics: http://{m.http}/metrics")
 
 
 def _prepare_home(home: Path, window: int, deadlines: int) -> Path:
@@ -331,8 +362,8 @@ def _storage_and_workers(
 ) -> tuple[_Proc, list[_Proc]]:
     """The storage host serving the devnet's store, and the local workers:
     they mount nothing and get their vanilla proofs from it."""
-    logs = home / "logs"
-    storage = _Proc("storage host", lambda: [], env, logs / "storage.log")
+    logs, run = home / "logs", home / RUN_DIR
+    storage = _Proc("storage host", lambda: [], env, logs / "storage.log", run / "storage.json")
     storage.argv = lambda: _python(
         "prover.cli.storage_main",
         "--name",
@@ -344,6 +375,8 @@ def _storage_and_workers(
         "--api",
         api,
         *_metrics_option(storage),
+        "--endpoint-file",
+        str(storage.endpoint),
     )
     procs.append(storage.start())
     worker_toml = home / "worker-local.toml"
@@ -351,6 +384,7 @@ def _storage_and_workers(
     local = []
     for i in range(workers):
         w = _Proc(f"worker local-{i}", lambda: [], env, logs / f"worker-{i}.log")
+        w.endpoint = run / f"worker-{i}.json"
         w.argv = lambda w=w, i=i: _python(
             "prover.cli.worker_main",
             "--config",
@@ -360,6 +394,8 @@ def _storage_and_workers(
             "--api",
             api,
             *_metrics_option(w),
+            "--endpoint-file",
+            str(w.endpoint),
         )
         procs.append(w.start())
         local.append(w)
@@ -410,10 +446,11 @@ def _several_managers(home: Path, count: int, env: dict, logs: Path, procs: list
             lambda: [],
             {**env, "PROVER_HOME": str(mhome)},
             logs / f"manager-{i}.log",
+            mhome / ENDPOINT_FILE,  # the default: in its home
         )
         m.argv = _manager_argv(m)
         procs.append(m.start())
-        m.port, m.http = _wait_for_port(m.log, m)
+        _wait_for_manager(m)
         up.append(m)
     return postgres, up
 

@@ -13,6 +13,7 @@ from prover.cli.import_lotus import import_lotus
 from prover.cli.options import version_option
 from prover.config import (
     CONFIG_FILE,
+    ENDPOINT_FILE,
     SECRET_FILE,
     ConfigError,
     ManagerConfig,
@@ -91,6 +92,14 @@ def _load(home: Path, overrides: list[Override] | None = None):
     "[[storage]] and the embedded devnet's store.",
 )
 @click.option(
+    "--endpoint-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help=f"Where to write its pid, version and bound addresses (JSON) once it serves, removed "
+    f"at a clean stop [default: {ENDPOINT_FILE} in the home; give managers sharing a home "
+    "one each].",
+)
+@click.option(
     "--shadow",
     is_flag=True,
     help="Shadow mode ([chain] shadow): prove every deadline as live, never sign or send, and "
@@ -102,6 +111,7 @@ def daemon_run(
     listen: str | None,
     http_listen: str | None,
     no_storage_mounts: bool,
+    endpoint_file: Path | None,
     shadow: bool,
 ) -> None:
     """Serve until SIGTERM or SIGINT."""
@@ -132,7 +142,14 @@ def daemon_run(
     try:
         if no_storage_mounts:
             config = config.model_copy(update={"storage": []})
-        run_until_signalled(Manager(config, home, secret, mounts=not no_storage_mounts))
+        manager = Manager(
+            config,
+            home,
+            secret,
+            mounts=not no_storage_mounts,
+            endpoint_file=endpoint_file or home / ENDPOINT_FILE,
+        )
+        run_until_signalled(manager)
     except Exception as exc:
         get_logger("prover.manager").error("manager_failed", error=str(exc))
         sys.exit(1)

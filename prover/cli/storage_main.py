@@ -8,12 +8,16 @@ import signal
 import sys
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from prover.cli.options import version_option
 from prover.config import ConfigError
 from prover.settings import Override
+
+if TYPE_CHECKING:
+    from prover.storage.config import StorageHostConfig
 
 
 @click.command()
@@ -56,6 +60,13 @@ from prover.settings import Override
     help="Attach the storages to this lotus-miner's sector index, as a lotus-worker does "
     "(an admin token: lotus-miner auth api-info --perm admin) [config [lotus_index] api].",
 )
+@click.option(
+    "--endpoint-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the bound addresses here as JSON once listening; removed at a clean stop "
+    "[config endpoint_file].",
+)
 @click.option("--log-json", is_flag=True)
 @click.option(
     "--log-level", default="info", type=click.Choice(["debug", "info", "warning", "error"])
@@ -70,17 +81,15 @@ def cli(
     metrics_listen,
     lotus_listen,
     lotus_miner_api,
+    endpoint_file,
     log_json,
     log_level,
 ) -> None:
     """Filecoin WindowPoSt prover: a storage host."""
-    from prover.logs import configure_logging, get_logger
-    from prover.storage.config import load_storage_config
-    from prover.storage.sectorstore import lotus_path_notes
+    from prover.logs import configure_logging
 
     configure_logging(json=log_json, level=log_level)
-    log = get_logger("prover.storage")
-    overrides = _overrides(
+    flags = _overrides(
         api=api,
         name=name,
         listen=listen,
@@ -89,22 +98,42 @@ def cli(
         metrics_listen=metrics_listen,
         lotus_listen=lotus_listen,
         lotus_miner_api=lotus_miner_api,
+        endpoint_file=str(endpoint_file) if endpoint_file is not None else None,
     )
-    try:  # the file and the flags validated as one: a setting may sit in either
-        config = load_storage_config(config_path, overrides)
+    config = _load_config(config_path, flags)
+    _size_read_pool(config.parallelism)
+    _serve_until_signalled(config)
+    sys.exit(0)
+
+
+def _load_config(path: Path | None, overrides: list[Override]) -> StorageHostConfig:
+    """The file and the flags validated as one (a setting may sit in
+    either); the Lotus storage paths' settings a prover ignores, said."""
+    from prover.storage.config import load_storage_config
+    from prover.storage.sectorstore import lotus_path_notes
+
+    try:
+        config = load_storage_config(path, overrides)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
     for note in lotus_path_notes(config.storages):  # a prover only reads: say what it ignores
-        log.info("lotus_storage_path", **note)
+        _log().info("lotus_storage_path", **note)
+    return config
 
-    # The proofs library reads a sector's challenges on rayon's global pool,
-    # one thread per core by default: that pool, not our threads, bounds the
-    # reads in flight, so it is sized to the read limit before its first use
-    # (bench/storage_paths.py: 32 reads at once over a 50 ms mount took 72 s
-    # for 200 sectors with the default pool of 2, 10 s with 32).
+
+def _size_read_pool(parallelism: int) -> None:
+    """The proofs library reads a sector's challenges on rayon's global
+    pool, one thread per core by default: that pool, not our threads,
+    bounds the reads in flight, so it is sized to the read limit before its
+    first use (bench/storage_paths.py: 32 reads at once over a 50 ms mount
+    took 72 s for 200 sectors with the default pool of 2, 10 s with 32)."""
     if "RAYON_NUM_THREADS" not in os.environ:
-        os.environ["RAYON_NUM_THREADS"] = str(max(config.parallelism, os.cpu_count() or 1))
+        os.environ["RAYON_NUM_THREADS"] = str(max(parallelism, os.cpu_count() or 1))
 
+
+def _serve_until_signalled(config: StorageHostConfig) -> None:
+    """Serves until SIGTERM or SIGINT, then stops cleanly (detached from a
+    miner's index, its endpoint file removed)."""
     from prover.api.client import ApiInfoError, resolve_api_info
     from prover.storage.daemon import StorageHost
 
@@ -115,7 +144,7 @@ def cli(
     stop = threading.Event()
 
     def on_signal(signum, _frame) -> None:
-        log.info("signal_received", signal=signal.Signals(signum).name)
+        _log().info("signal_received", signal=signal.Signals(signum).name)
         stop.set()
 
     # before start: a SIGTERM as soon as it has attached to a miner's index
@@ -130,7 +159,12 @@ def cli(
         stop.wait()
     finally:
         host.stop()
-    sys.exit(0)
+
+
+def _log():
+    from prover.logs import get_logger
+
+    return get_logger("prover.storage")
 
 
 def _overrides(*, storages: tuple[str, ...], **flags: str | None) -> list[Override]:

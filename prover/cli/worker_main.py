@@ -52,6 +52,13 @@ from prover.settings import Override
     default=None,
     help="Where finished results wait for a manager [default: config, TMPDIR/prover-spool-NAME].",
 )
+@click.option(
+    "--endpoint-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write its /metrics address here as JSON once listening; removed at a clean stop "
+    "[default: config, none].",
+)
 @click.option("--log-json", is_flag=True)
 @click.option(
     "--log-level", default="info", type=click.Choice(["debug", "info", "warning", "error"])
@@ -65,6 +72,7 @@ def cli(
     concurrency,
     metrics_listen,
     spool_dir,
+    endpoint_file,
     log_json,
     log_level,
 ) -> None:
@@ -89,6 +97,7 @@ def cli(
         "concurrency": concurrency,
         "metrics_listen": metrics_listen,
         "spool_dir": spool_dir,
+        "endpoint_file": endpoint_file,
     }
     overrides = [
         Override(f"--{key.replace('_', '-')}", key, str(v) if isinstance(v, Path) else v)
@@ -110,7 +119,6 @@ def cli(
 
     # Only now load anything that touches the proofs library or gRPC.
     from prover.api.client import ApiInfoError, ManagerClient, resolve_api_info
-    from prover.worker.loop import Worker
 
     try:
         info = resolve_api_info(config.api or None)
@@ -118,7 +126,7 @@ def cli(
         raise click.UsageError(str(exc)) from exc
     client = ManagerClient(info, ca_file=config.api_ca)
     try:
-        worker = Worker(config, client, pinning)
+        worker = _worker_class()(config, client, pinning)
     except OSError as exc:  # the spool cannot be made
         raise click.ClickException(f"spool_dir {config.spool_dir}: {exc}") from exc
 
@@ -133,6 +141,32 @@ def cli(
     except Exception as exc:
         log.error("worker_failed", error=f"{type(exc).__name__}: {exc}")
         sys.exit(1)
+
+
+def _worker_class():
+    """The Worker, writing its endpoint file (``endpoint_file``,
+    prover.endpoints) once its /metrics is bound and removing it when it
+    stops. Its start_metrics is the step that binds; the worker's own
+    module does not know of endpoint files yet."""
+    from prover.endpoints import remove_endpoint, this_process, write_endpoint
+    from prover.worker.loop import Worker
+
+    class AnnouncedWorker(Worker):
+        def start_metrics(self) -> None:
+            super().start_metrics()
+            if self.config.endpoint_file is not None:
+                http = self.http.address if self.http is not None else ""
+                endpoint = this_process("prover-worker", name=self.config.name, http=http)
+                write_endpoint(self.config.endpoint_file, endpoint)
+
+        def run(self) -> None:
+            try:
+                super().run()
+            finally:
+                if self.config.endpoint_file is not None:
+                    remove_endpoint(self.config.endpoint_file)
+
+    return AnnouncedWorker
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ from prover.chain.deadlines import Policy
 from prover.devnet.actor import Devnet, DevnetMiner
 from prover.devnet.incumbent import Incumbent, IncumbentConfig, add_incumbent_account
 from prover.devnet.server import DevnetServer
+from prover.endpoints import write_text_atomically
 from prover.homelock import HomeLock, lock_devnet_home
 from prover.proofs import PoStProofType
 
@@ -235,7 +236,9 @@ def serve_home_devnet(
         raise
     url = f"http://{advertise or host}:{server.port}/rpc/v1"
     api = f"{token}:{url}" if token else url
-    endpoint_path(home).write_text(api + "\n")
+    # whole or not at all: a reader (the demo, `prover devnet config`) may
+    # look while it is written
+    write_text_atomically(endpoint_path(home), api + "\n")
     return RunningDevnet(home, server, lock, url, api, incumbent)
 
 

@@ -1,4 +1,7 @@
-"""The manager process: store, sweeps on APScheduler, gRPC server."""
+"""The manager process: the store, the gRPC and HTTP servers, the sweeps,
+and the chain work while it holds the lease. ``Manager.start`` is the
+start-up sequence, in order (docs/ARCHITECTURE.md, "The manager's start-up,
+in order")."""
 
 from __future__ import annotations
 
@@ -8,34 +11,32 @@ import socket
 import sys
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 
 import grpc
-from apscheduler.schedulers.background import BackgroundScheduler
+from prometheus_client import CollectorRegistry
 
-from prover._proto import manager_pb2_grpc as pb_grpc
 from prover.alerts import AlertBook, Deliverer
-from prover.api.keepalive import SERVER_KEEPALIVE_OPTIONS
-from prover.api.tokens import make_token
 from prover.buildinfo import build_info
 from prover.chain.clock import EpochClock
 from prover.chain.lotus import LotusClient
-from prover.config import ManagerConfig, StorageConfig, database_url, public_host
-from prover.devnet import STORAGE_NAME, devnet_paths, follow_settings, serve_home_devnet
+from prover.config import ManagerConfig, database_url, public_host
+from prover.devnet import RunningDevnet
+from prover.endpoints import remove_endpoint, this_process, write_endpoint
 from prover.logs import get_logger
 from prover.manager.alert_watch import AlertWatch, receivers_of
-from prover.manager.auth import TokenInterceptor
+from prover.manager.chain_work import ChainWork, sector_access
 from prover.manager.dispatch import Dispatcher
+from prover.manager.embedded_devnet import embedded_devnet
+from prover.manager.grpc_server import serve_grpc
 from prover.manager.metrics import manager_registry
 from prover.manager.servicers import AdminServicer, WorkerServicer
-from prover.manager.standby import REFRESH_S as STANDBY_READ_S
-from prover.manager.standby import StandbyChain
+from prover.manager.standby import StandbyChain, standby_chain
+from prover.manager.sweeps import Sweeps
+from prover.manager.verify import check_verifying_keys
 from prover.manager.web import start_http
 from prover.metrics.http import HttpServer
-from prover.storage.access import SectorAccess
-from prover.storage.remote import HostAddress
 from prover.store import (
     Database,
     JobStore,
@@ -52,27 +53,9 @@ from prover.tracker import Tracker
 
 log = get_logger("prover.manager")
 
-# a standby's chain reads are for its dashboard: a node slower than this is
-# asked again at the next pass rather than waited on
-STANDBY_READ_TIMEOUT_S = 5.0
-
-
-def server_credentials(config: ManagerConfig) -> grpc.ServerCredentials | None:
-    tls = config.api.tls
-    if not tls.enabled:
-        return None
-    if tls.key is None:
-        raise ValueError("api.tls.cert is set but api.tls.key is not")
-    pair = [(tls.key.read_bytes(), tls.cert.read_bytes())]
-    if tls.client_ca is not None:
-        return grpc.ssl_server_credentials(
-            pair, root_certificates=tls.client_ca.read_bytes(), require_client_auth=True
-        )
-    return grpc.ssl_server_credentials(pair)
-
 
 class Manager:
-    """Owns the store, the sweeps and the server; start() then stop().
+    """Owns the store, the sweeps and the servers; start() then stop().
 
     Every manager serves the APIs. The chain work (the tracker, the sweeps,
     the alert watch) runs only while this manager holds the chain lease
@@ -81,7 +64,14 @@ class Manager:
     the lease is lost. With SQLite, the only manager always leads."""
 
     def __init__(
-        self, config: ManagerConfig, home: Path, secret: bytes, *, clock=utcnow, mounts: bool = True
+        self,
+        config: ManagerConfig,
+        home: Path,
+        secret: bytes,
+        *,
+        clock=utcnow,
+        mounts: bool = True,
+        endpoint_file: Path | None = None,
     ) -> None:
         self.config = config
         # False: sector files only through storage hosts (no devnet store mount)
@@ -89,43 +79,111 @@ class Manager:
         self.home = home
         self.secret = secret
         self.clock = clock
-        self.dispatcher: Dispatcher | None = None
+        # where start() says this manager listens (prover.endpoints); None: nowhere
+        self.endpoint_file = endpoint_file
+        # Made by start()'s steps, in their order; None until its step ran.
+        # _open_store:
         self.store: JobStore | None = None
         self.workers: WorkerRegistry | None = None
+        self.hosts: StorageHosts | None = None
+        self.lease: ChainLease | None = None
         self.ledger: Ledger | None = None
-        self.server: grpc.Server | None = None
-        self.scheduler: BackgroundScheduler | None = None
-        self.port: int | None = None
-        self.http: HttpServer | None = None
-        # the alerts active now: the alert watch keeps it, the dashboard and
-        # `prover alerts` read it
+        # _follow_chain (devnet_server: the devnet this process runs, if it does):
+        self.devnet_server: RunningDevnet | None = None
+        self.epochs: EpochClock | None = None
+        self.dispatcher: Dispatcher | None = None
+        # _check_verifying_keys: {proof_type, file, problem, detail} of each bad key
+        self.parameter_problems: list[dict] = []
+        # _start_alert_watch (the alerts active now: the alert watch keeps
+        # alert_book, the dashboard and `prover alerts` read it):
         self.alert_book = AlertBook()
         self.alert_deliverer: Deliverer | None = None
         self.alert_client: LotusClient | None = None
-        self.lease: ChainLease | None = None
-        # what this manager's dashboard shows of the leader's chain while it
-        # stands by (None: no chain is followed)
+        self.alert_watch: AlertWatch | None = None
+        # _serve_grpc:
+        self.server: grpc.Server | None = None
+        self.port: int | None = None
+        # _serve_http (standby_chain: what the dashboard shows of the
+        # leader's chain while this manager stands by; None: no chain):
         self.standby_chain: StandbyChain | None = None
+        self.metrics: CollectorRegistry | None = None
+        self.http: HttpServer | None = None
+        # _hear_other_managers (PostgreSQL only):
         self.notifier: Notifier | None = None
-        # the tracker of this manager's current term (None on a standby)
-        self.tracker: Tracker | None = None
-        self.term: int | None = None
-        self._tracker_stop = threading.Event()
-        self._tracker_thread: threading.Thread | None = None
-        self._chain_lock = threading.Lock()
-        self._stopping = threading.Event()
-        self._lead_thread: threading.Thread | None = None
-        self.grace_until = clock()
+        # _schedule_sweeps:
+        self.sweeps: Sweeps | None = None
+        # _lead: the lease's steps, and the tracker of each term held
+        self.chain_work: ChainWork | None = None
 
     @property
     def name(self) -> str:
         return self.lease.name if self.lease is not None else ""
 
+    @property
+    def tracker(self) -> Tracker | None:
+        """The tracker of this manager's current term; None on a standby."""
+        return self.chain_work.tracker if self.chain_work is not None else None
+
+    @property
+    def term(self) -> int | None:
+        return self.chain_work.term if self.chain_work is not None else None
+
+    @property
+    def grpc_address(self) -> str:
+        """HOST:PORT of the API as bound (the port chosen for a port 0)."""
+        return f"{self.config.api.listen.rpartition(':')[0]}:{self.port}"
+
     def start(self) -> None:
-        cfg = self.config
+        """Starts the manager a step at a time; each step needs only what
+        the steps before it made, and stop() undoes them:
+
+        1. ``_open_store``: the database, migrated as ``[database] migrate``
+           says, and the stores over it (jobs, workers, storage hosts, the
+           lease, the ledger fenced by the lease). Nothing runs before the
+           schema is right.
+        2. ``_follow_chain``: the chain (the embedded devnet where none is
+           configured, which rewrites ``[chain]``), the epoch clock that
+           follows it, and the dispatcher that reads the clock.
+        3. ``_check_verifying_keys``: before any servicer, so that a proof
+           type whose key is wrong is refused from the first Finish.
+        4. ``_start_alert_watch``: before the servicers, which report
+           refused proofs to it.
+        5. ``_serve_grpc``: the dispatcher, the servicers, the API port
+           bound (port 0: any free one) and served.
+        6. ``_name_in_lease``: this manager's name and address, known once
+           the port is bound, before the lease's first step.
+        7. ``_serve_http``: /metrics and the dashboard, their address in
+           the lease too.
+        8. ``_hear_other_managers``: PostgreSQL's LISTEN/NOTIFY, the hints
+           of new jobs and accepted proofs, once the dispatcher runs.
+        9. ``_schedule_sweeps``: the sweeps, the alert checks and a
+           standby's chain reads on the scheduler.
+        10. ``_lead``: the lease taken, or its holder learnt, before anyone
+            is told the manager started; then the lease thread, which
+            starts and stops a tracker at each term.
+        11. ``_announce``: long-lived objects out of the collector, the
+            start line, and the endpoint file last: whoever waits on it
+            finds every step done.
+        """
         # Hand-offs between the dispatcher and waiting Claim threads should
         # not wait out CPython's default 5 ms switch interval.
         sys.setswitchinterval(0.0005)
+        self._open_store()
+        self._follow_chain()
+        self._check_verifying_keys()
+        self._start_alert_watch()
+        self._serve_grpc()
+        self._name_in_lease()
+        self._serve_http()
+        self._hear_other_managers()
+        self._schedule_sweeps()
+        self._lead()
+        self._announce()
+
+    # ---- the start-up, in order ------------------------------------------------------
+
+    def _open_store(self) -> None:
+        cfg = self.config
         url = database_url(cfg, self.home)
         db = Database.open(url, migrate=cfg.database.migrate_policy(url))
         self.store = JobStore(
@@ -137,89 +195,112 @@ class Manager:
         )
         self.workers = WorkerRegistry(db, clock=self.clock)
         self.hosts = StorageHosts(db, clock=self.clock, timeout_s=cfg.jobs.heartbeat_timeout_s)
-        # named (and told its address) once the API port is bound, before
-        # its first step
+        # named (and told its address) once the API port is bound
         self.lease = ChainLease(db, cfg.lease.name, ttl_s=cfg.lease.ttl_s, clock=self.clock)
         self.ledger = Ledger(db, clock=self.clock, fence=self.lease.fence)
-        self.devnet_server = None
-        if not cfg.chain.api:
-            cfg = self._embedded_devnet(cfg)
-        if cfg.chain.api:
+
+    def _follow_chain(self) -> None:
+        if not self.config.chain.api:
+            self.config, self.devnet_server = embedded_devnet(
+                self.config, self.home, mounts=self.mounts
+            )
+        chain = self.config.chain
+        if chain.api:
             # The chain is the clock: jobs expire when the tracker's head passes Close.
             self.epochs = EpochClock.following_chain()
         else:
-            self.epochs = EpochClock(cfg.chain.genesis_unix, cfg.chain.epoch_seconds)
+            self.epochs = EpochClock(chain.genesis_unix, chain.epoch_seconds)
         self.dispatcher = Dispatcher(clock=self.epochs)
+
+    def _check_verifying_keys(self) -> None:
         self.parameter_problems = check_verifying_keys()
-        self.alert_watch = self._alert_watch(cfg)
+
+    def _start_alert_watch(self) -> None:
+        """The alert watch, its deliverer started, and a chain client of its
+        own for balances (the tracker's is the tracker thread's)."""
+        cfg = self.config
+        self.alert_deliverer = Deliverer(
+            receivers_of(cfg.alerts),
+            timeout_s=cfg.alerts.timeout_s,
+            resend_s=cfg.alerts.resend_s,
+            active=self.alert_book.active,
+        ).start()
+        if cfg.chain.api:
+            self.alert_client = LotusClient.from_env(
+                cfg.chain.api,
+                network=cfg.chain.network,
+                epoch_seconds=cfg.chain.epoch_seconds,
+                read_only=cfg.chain.shadow,
+            )
+        self.alert_watch = AlertWatch(
+            cfg.alerts,
+            self.alert_book,
+            self.store,
+            self.ledger,
+            self.tracker,
+            workers=self.workers,
+            epoch=self.epochs.epoch,
+            epoch_seconds=cfg.chain.epoch_seconds,
+            worker_live_s=cfg.jobs.heartbeat_timeout_s,
+            senders=cfg.chain.senders,
+            balance=self.alert_client.wallet_balance if self.alert_client else None,
+            deliverer=self.alert_deliverer,
+            hosts=self.hosts,
+            leadership=self.leadership,
+            lease_ttl_s=cfg.lease.ttl_s,
+            own_parameters=self.parameter_problems,
+            name=lambda: self.name,
+        )
+
+    def _serve_grpc(self) -> None:
+        cfg = self.config
         started = time.monotonic()
         self.dispatcher.start(self.store, self.workers)
+        worker = WorkerServicer(
+            self.store,
+            self.dispatcher,
+            workers=self.workers,
+            max_claim_wait_s=cfg.api.max_claim_wait_s,
+            heartbeat_interval_s=cfg.jobs.heartbeat_interval_s,
+            on_proof=self._proof_accepted,
+            on_refused=self.alert_watch.refused,
+            on_storage_back=self._storage_back,
+            hosts=self.hosts,
+            unverifiable={
+                p["proof_type"]: f"its verifying key {p['file']} is {p['problem']} "
+                f"({p['detail']}); mend it and restart the manager"
+                for p in self.parameter_problems
+                if p["problem"] != "missing"
+            },
+        )
+        admin = AdminServicer(
+            self.store,
+            self.dispatcher,
+            workers=self.workers,
+            started=started,
+            clock=self.epochs,
+            tracker=lambda: self.tracker,
+            follows_chain=bool(cfg.chain.api),
+            leadership=self.leadership,
+            lease=self.lease,
+            max_message_bytes=cfg.api.max_message_bytes,
+            alerts=self.alert_book.active,
+            hosts=self.hosts,
+            shadow=cfg.chain.shadow,
+        )
+        self.server, self.port = serve_grpc(cfg, self.secret, worker, admin)
 
-        options = [
-            ("grpc.max_receive_message_length", cfg.api.max_message_bytes),
-            ("grpc.max_send_message_length", cfg.api.max_message_bytes),
-            ("grpc.so_reuseport", 0),
-            *SERVER_KEEPALIVE_OPTIONS,
-        ]
-        server = grpc.server(
-            ThreadPoolExecutor(max_workers=cfg.api.threads, thread_name_prefix="grpc"),
-            interceptors=[TokenInterceptor(self.secret)],
-            options=options,
-        )
-        pb_grpc.add_WorkerServiceServicer_to_server(
-            WorkerServicer(
-                self.store,
-                self.dispatcher,
-                workers=self.workers,
-                max_claim_wait_s=cfg.api.max_claim_wait_s,
-                heartbeat_interval_s=cfg.jobs.heartbeat_interval_s,
-                on_proof=self._proof_accepted,
-                on_refused=self.alert_watch.refused,
-                on_storage_back=self._storage_back,
-                hosts=self.hosts,
-                unverifiable={
-                    p["proof_type"]: f"its verifying key {p['file']} is {p['problem']} "
-                    f"({p['detail']}); mend it and restart the manager"
-                    for p in self.parameter_problems
-                    if p["problem"] != "missing"
-                },
-            ),
-            server,
-        )
-        pb_grpc.add_AdminServiceServicer_to_server(
-            AdminServicer(
-                self.store,
-                self.dispatcher,
-                workers=self.workers,
-                started=started,
-                clock=self.epochs,
-                tracker=lambda: self.tracker,
-                follows_chain=bool(cfg.chain.api),
-                leadership=self.leadership,
-                lease=self.lease,
-                max_message_bytes=cfg.api.max_message_bytes,
-                alerts=self.alert_book.active,
-                hosts=self.hosts,
-                shadow=cfg.chain.shadow,
-            ),
-            server,
-        )
-        creds = server_credentials(cfg)
-        if creds is None:
-            self.port = server.add_insecure_port(cfg.api.listen)
-        else:
-            self.port = server.add_secure_port(cfg.api.listen, creds)
-        if not self.port:
-            raise OSError(f"cannot listen on {cfg.api.listen}")
-        server.start()
-        self.server = server
+    def _name_in_lease(self) -> None:
+        cfg = self.config
         host = cfg.api.listen.rpartition(":")[0]
-        advertise = cfg.lease.advertise or f"{public_host(host)}:{self.port}"
         self.lease.name = cfg.lease.name or f"{socket.gethostname()}:{self.port}"
-        self.lease.address = advertise
-        # /metrics (and later the dashboard) on [http] listen; port 0 binds
-        # any free port, logged in manager_started like the API's.
-        self.standby_chain = self._standby_chain(cfg)
+        self.lease.address = cfg.lease.advertise or f"{public_host(host)}:{self.port}"
+
+    def _serve_http(self) -> None:
+        """/metrics and the dashboard on ``[http] listen`` (port 0: any free
+        port, logged in manager_started like the API's)."""
+        cfg = self.config
+        self.standby_chain = standby_chain(cfg.chain, self.lease.leadership, clock=self.clock)
         self.metrics = manager_registry(
             self.store,
             self.workers,
@@ -241,49 +322,69 @@ class Manager:
             managers=self._managers_view,
         )
         self.lease.http = self.http.address if self.http else ""
-        if self.store.backend == "postgresql":
-            self.notifier = Notifier(
-                url,
-                self.lease.name,
-                {notify.JOBS: self.dispatcher.wake, notify.PROOFS: self._proof_elsewhere},
-            ).start()
-            self.dispatcher.on_kick = lambda: self.notifier.notify(notify.JOBS)
 
-        self.scheduler = BackgroundScheduler(timezone="UTC")
-        every = cfg.jobs.sweep_interval_s
-        for sweep, seconds in (
-            (self.sweep_heartbeats, every),
-            (self.sweep_deadlines, every),
-            (self.sweep_lifetime, 600),
-            (self.check_alerts, cfg.alerts.interval_s),
-            (self.read_standby_chain, STANDBY_READ_S),
-        ):
-            self.scheduler.add_job(
-                sweep, "interval", seconds=seconds, max_instances=1, coalesce=True
-            )
-        self.scheduler.start()
-        # Take the lease (or learn who has it) before serving chain work; the
-        # tracker gets its own thread per term (a finished proof wakes it).
-        self._lead_step()
-        self._lead_thread = threading.Thread(target=self._lead_loop, name="lease", daemon=True)
-        self._lead_thread.start()
+    def _hear_other_managers(self) -> None:
+        if self.store.backend != "postgresql":
+            return  # SQLite: the only manager
+        self.notifier = Notifier(
+            database_url(self.config, self.home),
+            self.lease.name,
+            {notify.JOBS: self.dispatcher.wake, notify.PROOFS: self._proof_elsewhere},
+        ).start()
+        self.dispatcher.on_kick = lambda: self.notifier.notify(notify.JOBS)
+
+    def _schedule_sweeps(self) -> None:
+        self.sweeps = Sweeps(
+            self.config,
+            self.store,
+            self.dispatcher,
+            self.epochs,
+            self.alert_watch,
+            self.standby_chain,
+            leading=self.leading,
+            # asked only while leading, so once the lease was stepped (_lead)
+            grace_until=lambda: self.chain_work.grace_until,
+        ).start()
+
+    def _lead(self) -> None:
+        """The first step of the lease now, the next ones on its thread; a
+        tracker of its own at each term (prover.manager.chain_work)."""
+        self.chain_work = ChainWork(
+            self.config,
+            self.lease,
+            self.epochs,
+            self.store,
+            self.ledger,
+            self.dispatcher,
+            self.alert_watch,
+            access=lambda: sector_access(self.config, self.hosts, self.secret),
+            clock=self.clock,
+        ).start()
+
+    def _announce(self) -> None:
         # Everything loaded so far (modules, protobuf descriptors, SQLAlchemy's
         # caches) lives as long as the process: out of the collector's full
         # passes, which otherwise stall a Claim by 60-80 ms every few dozen
         # (each builds 2349 sector tuples, enough to trigger them).
         gc.collect()
         gc.freeze()
+        http = self.http.address if self.http else ""
         log.info(
             "manager_started",
-            listen=f"{host}:{self.port}",
+            listen=self.grpc_address,
             version=build_info().describe(),
-            http=self.http.address if self.http else "",
+            http=http,
             database=self.store.backend,
-            tls=creds is not None,
+            tls=self.config.api.tls.enabled,
             home=str(self.home),
             name=self.lease.name,
             leader=self.term is not None,
         )
+        if self.endpoint_file is not None:
+            endpoint = this_process(
+                "prover-manager", name=self.lease.name, grpc=self.grpc_address, http=http
+            )
+            write_endpoint(self.endpoint_file, endpoint)
 
     # ---- the lease ---------------------------------------------------------------
 
@@ -297,113 +398,6 @@ class Manager:
             return self.lease.leadership() if self.lease is not None else None
         except StoreUnavailable:
             return None
-
-    def _lead_loop(self) -> None:
-        while not self._stopping.wait(self.config.lease.renew_s):
-            self._lead_step()
-
-    def _lead_step(self) -> None:
-        try:
-            self.lease.step(self.epochs.epoch() if self.term is not None else None)
-        except StoreUnavailable as exc:
-            # keep leading only while the last renewal is young enough
-            # (``holds``); a standby simply waits for the database
-            log.warning("lease_unreachable", error=str(exc), leader=self.leading())
-        held = self.lease.holds()
-        with self._chain_lock:
-            if self._stopping.is_set():
-                return
-            if held is not None and held != self.term:
-                self._stop_chain("new term")
-                self._start_chain(held)
-            elif held is None and self.term is not None:
-                self._stop_chain("lease lost")
-        if held is None and self.config.chain.api and self.lease.leader_epoch is not None:
-            # a standby works at the leader's epoch (claims of closed
-            # deadlines refused, status), as its step read it
-            self.epochs.observe(self.lease.leader_epoch)
-
-    def _start_chain(self, term: int) -> None:
-        cfg = self.config
-        self.term = term
-        # Running jobs get one full heartbeat timeout of grace at a new term:
-        # their heartbeats may have had nowhere to go while nobody led.
-        self.grace_until = self.clock() + timedelta(seconds=cfg.jobs.heartbeat_timeout_s)
-        log.info("leader_elected", name=self.lease.name, term=term)
-        if not cfg.chain.api:
-            return
-        # in shadow mode the client itself refuses to sign, estimate or push
-        client = LotusClient.from_env(
-            cfg.chain.api,
-            network=cfg.chain.network,
-            epoch_seconds=cfg.chain.epoch_seconds,
-            read_only=cfg.chain.shadow,
-        )
-        if cfg.chain.shadow:
-            log.warning(
-                "shadow_mode",
-                miners=cfg.chain.miners,
-                note="proving every deadline; nothing is signed or sent",
-            )
-        tracker = Tracker(
-            self.store,
-            self.ledger,
-            client,
-            cfg.chain,
-            self.sector_access(cfg),
-            clock=self.epochs,
-            kick=self.dispatcher.kick,
-        )
-        self._tracker_stop = threading.Event()
-        self._tracker_thread = threading.Thread(
-            target=tracker.run, args=(self._tracker_stop,), name=f"tracker-{term}", daemon=True
-        )
-        self.tracker = tracker
-        self.alert_watch.tracker = tracker
-        self._tracker_thread.start()
-
-    def _stop_chain(self, why: str) -> None:
-        if self.term is None:
-            return
-        log.warning("leader_stepped_down", name=self.lease.name, term=self.term, reason=why)
-        self.term = None
-        tracker, self.tracker = self.tracker, None
-        self.alert_watch.tracker = None
-        if tracker is not None:
-            self._tracker_stop.set()
-            tracker.wake()
-            if self._tracker_thread is not None:
-                # a thread stuck in a node call is left behind: whatever it
-                # tries to record or send is refused by the fence
-                self._tracker_thread.join(10)
-            tracker.close()
-
-    def _standby_chain(self, cfg: ManagerConfig) -> StandbyChain | None:
-        """The leader's chain as this manager's dashboard shows it while it
-        stands by: the lease's leader and epoch, each miner's policy read
-        from the chain with a client of its own (read-only: a standby sends
-        nothing; a short timeout: the scheduler's pass waits on it)."""
-        if not cfg.chain.api:
-            return None
-        return StandbyChain(
-            cfg.chain,
-            self.lease.leadership,
-            lambda: LotusClient.from_env(
-                cfg.chain.api,
-                network=cfg.chain.network,
-                epoch_seconds=cfg.chain.epoch_seconds,
-                read_only=True,
-                timeout=STANDBY_READ_TIMEOUT_S,
-                retries=0,
-            ),
-            clock=self.clock,
-        )
-
-    def read_standby_chain(self) -> None:
-        """The standby's chain reads (a no-op once each miner is read); the
-        leader's dashboard has its tracker's."""
-        if self.standby_chain is not None and not self.leading():
-            self.standby_chain.refresh()
 
     def _managers_view(self) -> dict | None:
         """The dashboard's managers section; None for a lone manager that
@@ -440,127 +434,15 @@ class Manager:
         if tracker is not None:
             tracker.job_finished()
 
-    def sector_access(self, cfg: ManagerConfig) -> SectorAccess:
-        """The manager's way to sector files: its [[storage]] mounts, else
-        the live storage hosts of the index, asked with the worker token
-        (which storage hosts take)."""
-
-        def live() -> list[HostAddress]:
-            return [
-                HostAddress(h.name, h.address, frozenset(h.storages), h.tls)
-                for h in self.hosts.list()
-                if self.hosts.live(h)
-            ]
-
-        return SectorAccess(
-            {s.name: s.path for s in cfg.storage},
-            live,
-            make_token(self.secret, "worker"),
-            ca_file=cfg.api.tls.storage_ca,
-            sector_timeout_s=cfg.chain.recovery_check_timeout_s,
-            parallelism=cfg.chain.recovery_check_parallelism,
-        )
-
-    def _alert_watch(self, cfg: ManagerConfig) -> AlertWatch:
-        """The alert watch, its deliverer started, and a chain client of its
-        own for balances (the tracker's is the tracker thread's)."""
-        self.alert_deliverer = Deliverer(
-            receivers_of(cfg.alerts),
-            timeout_s=cfg.alerts.timeout_s,
-            resend_s=cfg.alerts.resend_s,
-            active=self.alert_book.active,
-        ).start()
-        self.alert_client = None
-        if cfg.chain.api:
-            self.alert_client = LotusClient.from_env(
-                cfg.chain.api,
-                network=cfg.chain.network,
-                epoch_seconds=cfg.chain.epoch_seconds,
-                read_only=cfg.chain.shadow,
-            )
-        return AlertWatch(
-            cfg.alerts,
-            self.alert_book,
-            self.store,
-            self.ledger,
-            self.tracker,
-            workers=self.workers,
-            epoch=self.epochs.epoch,
-            epoch_seconds=cfg.chain.epoch_seconds,
-            worker_live_s=cfg.jobs.heartbeat_timeout_s,
-            senders=cfg.chain.senders,
-            balance=self.alert_client.wallet_balance if self.alert_client else None,
-            deliverer=self.alert_deliverer,
-            hosts=self.hosts,
-            leadership=self.leadership,
-            lease_ttl_s=cfg.lease.ttl_s,
-            own_parameters=self.parameter_problems,
-            name=lambda: self.name,
-        )
-
-    def _embedded_devnet(self, cfg: ManagerConfig) -> ManagerConfig:
-        """With no chain configured and a devnet initialised in the home
-        (`prover devnet init`), the devnet runs in this process and the
-        tracker follows it through the same Lotus client."""
-        # the home's devnet lock is taken first: one chain per home, whether
-        # this manager runs it or `prover devnet run` does
-        running = serve_home_devnet(self.home, holder="prover-manager")
-        if running is None:
-            return cfg
-        self.devnet_server = running
-        devnet = running.devnet
-        _, store = devnet_paths(self.home)
-        settings = follow_settings(devnet, running.api)
-        settings["poll_interval_s"] = min(cfg.chain.poll_interval_s, settings["poll_interval_s"])
-        chain = cfg.chain.model_copy(update=settings)
-        storage = cfg.storage
-        if not storage and self.mounts:
-            storage = [StorageConfig(name=STORAGE_NAME, path=store)]
-        log.info(
-            "devnet_started",
-            url=running.url,
-            miners=sorted(devnet.miners),
-            epoch_seconds=devnet.policy.epoch_seconds,
-        )
-        self.config = cfg.model_copy(update={"chain": chain, "storage": storage})
-        return self.config
-
-    def _sweep(self, name: str, fn) -> None:
-        if not self.leading():
-            return  # the leader sweeps
-        try:
-            touched = fn()
-        except StoreUnavailable as exc:
-            log.warning("sweep_skipped", sweep=name, error=str(exc))
-            return
-        if touched:
-            log.info("sweep", sweep=name, jobs=touched)
-            self.dispatcher.kick()
-
-    def sweep_heartbeats(self) -> None:
-        self._sweep("heartbeat", lambda: self.store.sweep_heartbeats(self.grace_until))
-
-    def sweep_deadlines(self) -> None:
-        epoch = self.epochs.epoch()
-        if epoch is not None:
-            self._sweep("deadline", lambda: self.store.sweep_deadlines(epoch))
-
-    def sweep_lifetime(self) -> None:
-        self._sweep("lifetime", self.store.sweep_lifetime)
-
-    def check_alerts(self) -> None:
-        """The alert watch's pass: every condition on the leader; on a
-        standby only whether anyone leads."""
-        self.alert_watch.check(leading=self.leading())
-
     def stop(self, grace: float = 5.0) -> None:
-        self._stopping.set()
-        if self._lead_thread is not None:
-            self._lead_thread.join(10)
+        if self.endpoint_file is not None:  # first: it must not name closed listeners
+            remove_endpoint(self.endpoint_file)
+        if self.chain_work is not None:
+            self.chain_work.stop_stepping()
         if self.dispatcher is not None:
             self.dispatcher.stop()
-        with self._chain_lock:
-            self._stop_chain("stopping")
+        if self.chain_work is not None:
+            self.chain_work.step_down("stopping")
         if self.lease is not None:
             try:
                 self.lease.release()  # a standby takes over at once
@@ -568,8 +450,8 @@ class Manager:
                 log.warning("lease_not_released", error=str(exc))
         if self.notifier is not None:
             self.notifier.stop()
-        if self.scheduler is not None:
-            self.scheduler.shutdown(wait=False)
+        if self.sweeps is not None:
+            self.sweeps.stop()
         if self.http is not None:
             self.http.stop()
         if self.alert_deliverer is not None:
@@ -585,52 +467,6 @@ class Manager:
         if self.devnet_server is not None:
             self.devnet_server.stop()
         log.info("manager_stopped")
-
-
-def check_verifying_keys(directory: Path | None = None) -> list[dict]:
-    """The quick parameter check of the manager's verifying keys (it
-    verifies every proof; it never proves, so it needs no ``.params``), at
-    start: each key present, of its right size and digest (they are small).
-    Returns the problems as {proof_type, file, problem, detail}; a wrong key
-    is logged as an error, raised as an alert, and its proof type's results
-    are not verified with it (``CannotVerify``: the workers keep them)."""
-    from prover.proofs import PoStProofType
-    from prover.proofs.paramcheck import MISSING, quick_check
-
-    try:
-        report = quick_check(
-            list(PoStProofType), directory, verifying_keys_only=True, record_earlier=True
-        )
-    except Exception as exc:  # never keep the manager from starting
-        log.warning("parameters_check_failed", error=f"{type(exc).__name__}: {exc}")
-        return []
-    problems = []
-    for f in report.problems:
-        problems.append(
-            {
-                "proof_type": f.proof_type.chain_id,
-                "file": f.name,
-                "problem": f.status,
-                "detail": f.detail,
-            }
-        )
-        if f.status != MISSING:
-            log.error(
-                "verifying_key_bad",
-                proof_type=f.proof_type.size_name,
-                file=f.name,
-                problem=f.status,
-                detail=f.detail,
-                path=str(f.path),
-            )
-    log.info(
-        "verifying_keys_checked",
-        directory=str(report.directory),
-        ok=[f.proof_type.size_name for f in report.files if f.ok],
-        missing=[f.proof_type.size_name for f in report.problems if f.status == MISSING],
-        bad=[f.proof_type.size_name for f in report.problems if f.status != MISSING],
-    )
-    return problems
 
 
 def run_until_signalled(manager: Manager) -> None:

@@ -22,7 +22,7 @@ from datetime import datetime
 from typing import Protocol
 
 from prover.chain.deadlines import DeadlineInfo
-from prover.chain.lotus import LotusError, ProvingDeadline
+from prover.chain.lotus import LotusClient, LotusError, ProvingDeadline
 from prover.config import ChainConfig
 from prover.dashboard.views import ChainFacts
 from prover.logs import get_logger
@@ -36,6 +36,9 @@ log = get_logger("prover.manager.standby")
 REFRESH_S = 5.0
 # how long a miner's policy and period offset are kept before reading again
 READ_EVERY_S = 600.0
+# a standby's chain reads are for its dashboard: a node slower than this is
+# asked again at the next pass rather than waited on
+READ_TIMEOUT_S = 5.0
 
 
 class ProvingDeadlines(Protocol):
@@ -114,3 +117,30 @@ class StandbyChain:
     def close(self) -> None:
         if self._node is not None:
             self._node.close()
+
+
+def standby_chain(
+    config: ChainConfig,
+    leadership: Callable[[], Leadership],
+    *,
+    clock: Callable[[], datetime] = utcnow,
+) -> StandbyChain | None:
+    """A manager's view of the leader's chain for while it stands by, None
+    where it follows no chain. Its node is a Lotus client of its own,
+    read-only (a standby sends nothing) and with a short timeout and no
+    retries (the scheduler's pass waits on it)."""
+    if not config.api:
+        return None
+    return StandbyChain(
+        config,
+        leadership,
+        lambda: LotusClient.from_env(
+            config.api,
+            network=config.network,
+            epoch_seconds=config.epoch_seconds,
+            read_only=True,
+            timeout=READ_TIMEOUT_S,
+            retries=0,
+        ),
+        clock=clock,
+    )

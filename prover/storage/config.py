@@ -54,6 +54,9 @@ class StorageHostConfig(BaseModel):
     # does, so that Lotus asks lotus_listen for their vanilla proofs
     # (prover.storage.lotus_index). Off while its api is empty.
     lotus_index: LotusIndexConfig = LotusIndexConfig()
+    # Where the host writes its endpoint file once it listens (prover.endpoints:
+    # pid, version, its bound addresses), removed at a clean stop; unset: none.
+    endpoint_file: Path | None = None
 
     @field_validator("listen")
     @classmethod

@@ -21,6 +21,7 @@ from prover.api.client import ApiInfo, ManagerClient
 from prover.api.keepalive import SERVER_KEEPALIVE_OPTIONS
 from prover.backoff import Backoff
 from prover.buildinfo import API_VERSION, build_info
+from prover.endpoints import Endpoint, remove_endpoint, this_process, write_endpoint
 from prover.logs import get_logger
 from prover.metrics.http import HttpServer, metrics_route
 from prover.storage.config import StorageHostConfig
@@ -50,6 +51,8 @@ class StorageHost:
         )
         self.server: grpc.Server | None = None
         self.http_servers: list[HttpServer] = []
+        # the same, by the listen address configured (port 0 included)
+        self.http_by_listen: dict[str, HttpServer] = {}
         self.port: int | None = None
         self.stopping = threading.Event()
         self.announced = threading.Event()
@@ -117,6 +120,7 @@ class StorageHost:
         for listen, routes in listeners.items():
             server = HttpServer(listen, routes).start()
             self.http_servers.append(server)
+            self.http_by_listen[listen] = server
             log.info("http_listening", listen=server.address, routes=sorted(routes))
             if index is not None and listen == cfg.lotus_listen:
                 url = cfg.lotus_index.url or default_url(
@@ -138,7 +142,22 @@ class StorageHost:
             sector_timeout_s=cfg.sector_timeout_s,
             tls=cfg.tls_cert is not None,
         )
+        if cfg.endpoint_file is not None:  # last: whoever waits on it finds the host started
+            write_endpoint(cfg.endpoint_file, self.endpoint())
         return self
+
+    def endpoint(self) -> Endpoint:
+        """Where this host listens, for its endpoint file (prover.endpoints)."""
+        cfg = self.config
+        metrics = self.http_by_listen.get(cfg.metrics_listen)
+        lotus = self.http_by_listen.get(cfg.lotus_listen)
+        return this_process(
+            "prover-storage",
+            name=cfg.name,
+            grpc=f"{cfg.listen.rpartition(':')[0]}:{self.port}",
+            http=metrics.address if metrics is not None else "",
+            lotus=lotus.address if lotus is not None else "",
+        )
 
     def announce(self) -> pb.AnnounceStorageResponse:
         req = pb.AnnounceStorageRequest(
@@ -174,6 +193,8 @@ class StorageHost:
 
     def stop(self, grace: float = 2.0) -> None:
         self.stopping.set()
+        if self.config.endpoint_file is not None:  # first: it must not name closed listeners
+            remove_endpoint(self.config.endpoint_file)
         if self.lotus_index is not None:
             self.lotus_index.stop()  # detaches first: the miner stops asking here
         for server in self.http_servers:

@@ -39,6 +39,9 @@ class WorkerConfig(BaseModel):
     spool_dir: Path | None = None
     # HOST:PORT of this worker's /metrics; empty: none.
     metrics_listen: str = ""
+    # Where the worker writes its endpoint file once it listens (prover.endpoints:
+    # pid, version, its /metrics address), removed at a clean stop; unset: none.
+    endpoint_file: Path | None = None
 
     @field_validator("metrics_listen")
     @classmethod

@@ -91,7 +91,7 @@ def test_the_strip_shows_a_deadline_proven_in_a_real_browser(tmp_path):
     manager.start()
     worker = None
     try:
-        assert manager.http_port, "manager_started names the HTTP listener"
+        assert manager.http_port, "its endpoint file names the HTTP listener"
         base = f"http://127.0.0.1:{manager.http_port}"
         _, store = devnet_paths(home)
         worker = WorkerProcess(

@@ -31,10 +31,13 @@ def test_a_proven_deadline_moves_the_managers_and_the_workers_metrics(tmp_path):
     m = chain.manager(tmp_path / "mgr")
     w = None
     try:
-        assert m.http_port, "manager_started names the HTTP listener"
+        assert m.http_port, "its endpoint file names the HTTP listener"
         before = scrape(m.http_port)
-        w = chain.worker(tmp_path / "w1", m, metrics_listen="127.0.0.1:0")
-        worker_port = int(w.wait_for("metrics_listening", 30)["listen"].rpartition(":")[2])
+        endpoint = tmp_path / "w1" / "endpoint.json"
+        w = chain.worker(
+            tmp_path / "w1", m, metrics_listen="127.0.0.1:0", endpoint_file=str(endpoint)
+        )
+        worker_port = w.wait_for_endpoint(endpoint, 30).http_port
         assert total(scrape(worker_port), "prover_worker_jobs_total") == 0
         wait_for(lambda: chain.proven(0, 2) == {0}, 90, "deadline 2 proven")
         wait_for(lambda: m.events("post_landed"), 30, "the PoSt message landed")
