@@ -10,7 +10,7 @@ manager follows it through the same client it uses for Lotus.
 mainnet size for the control plane (no proof of them can be made here).
 """
 
-from prover.devnet.actor import Devnet, DevnetMessage, DevnetMiner
+from prover.devnet.actor import Devnet
 from prover.devnet.home import (
     DEVNET_DIR,
     STORAGE_NAME,
@@ -26,6 +26,7 @@ from prover.devnet.home import (
 )
 from prover.devnet.placeholders import placeholder_miner, write_placeholder_files
 from prover.devnet.server import DevnetServer
+from prover.devnet.state import DevnetMessage, DevnetMiner
 
 __all__ = [
     "DEVNET_DIR",

@@ -24,9 +24,10 @@ from pathlib import Path
 from typing import Any
 
 from prover.chain.deadlines import Policy
-from prover.devnet.actor import Devnet, DevnetMiner
+from prover.devnet.actor import Devnet
 from prover.devnet.incumbent import Incumbent, IncumbentConfig, add_incumbent_account
 from prover.devnet.server import DevnetServer
+from prover.devnet.state import DevnetMiner
 from prover.endpoints import write_text_atomically
 from prover.homelock import HomeLock, lock_devnet_home
 from prover.proofs import PoStProofType

@@ -47,8 +47,9 @@ from prover.chain.encoding import (
 )
 from prover.chain.lotus import TAG_POST_CHAIN_COMMIT, TAG_WINDOWED_POST_CHALLENGE_SEED
 from prover.chain.message import ATTO_PER_FIL, Message
-from prover.devnet.actor import Devnet, DevnetMiner
+from prover.devnet.actor import Devnet
 from prover.devnet.mpool import Account, key_address_for
+from prover.devnet.state import DevnetMiner
 from prover.logs import get_logger
 from prover.proofs import (
     PoStProofType,

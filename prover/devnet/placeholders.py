@@ -22,7 +22,7 @@ import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from prover.devnet.actor import DevnetMiner
+from prover.devnet.state import DevnetMiner
 from prover.proofs import PoStProofType
 from prover.proofs.layout import sector_name
 

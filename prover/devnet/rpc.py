@@ -20,6 +20,7 @@ from typing import Any
 from prover.chain.encoding import bitfield_from_json, bitfield_to_json, sealed_cid
 from prover.chain.message import Message, SignedMessage
 from prover.devnet.actor import Devnet
+from prover.devnet.state import DevnetMiner
 from prover.proofs import PoStProofType
 
 # A node answers StateMinerSectors from its state; the devnet would spend
@@ -77,127 +78,219 @@ def handle(
 
 
 def _answer(net: Devnet, method: str, name: str, params: list[Any]) -> Any:
+    """One method by its handler: the chain's and the pool's by name, a miner
+    actor's once ``params[0]`` names one (an unknown method's first
+    parameter is read as a miner too, as it always was: an unknown actor is
+    the error then)."""
     net.settle()
     now = net.epoch()
-    if name == "ChainHead":
-        return net.tipset(now)
-    if name == "ChainGetTipSet":
-        return net.tipset_by_key(params[0])
-    if name == "ChainGetTipSetByHeight":
-        height = int(params[0])
-        top = net.tipset_by_key(params[1])["Height"] if len(params) > 1 and params[1] else now
-        if height > top:
-            # Lotus: "looking for tipset with height greater than start point"
-            raise ValueError(f"looking for tipset with height greater than start point ({top})")
-        return net.tipset(max(0, height))
-    if name == "StateNetworkVersion":
-        return 21
-    if name in ("StateGetRandomnessFromBeacon", "StateGetRandomnessFromTickets"):
-        tag, epoch, entropy = int(params[0]), int(params[1]), params[2]
-        if epoch > now:
-            raise ValueError(f"cannot draw randomness from the future ({epoch} > {now})")
-        raw = base64.b64decode(entropy) if entropy else b""
-        return base64.b64encode(net.randomness(tag, epoch, raw)).decode()
-    if name == "MpoolPushMessage":
-        return net.push(params[0], params[1] if len(params) > 1 else None).to_json()
-    if name == "MpoolPush":
-        return {"/": net.push_signed(SignedMessage.from_json(params[0]))}
-    if name == "MpoolGetNonce":
-        return net.mpool.next_nonce(params[0])
-    if name == "GasEstimateMessageGas":
-        spec = params[1] or {}
-        max_fee = int(spec["MaxFee"]) if spec.get("MaxFee") not in (None, "") else None
-        msg = Message.from_json(params[0])
-        net.mpool.account(msg.sender)  # Lotus cannot estimate for an unknown sender
-        return net.mpool.estimate(msg, max_fee, bool(spec.get("MaximizeFeeCap"))).to_json()
-    if name == "WalletHas":
-        return net.mpool.wallet_has(params[0])
-    if name == "WalletBalance":
-        try:
-            return str(net.mpool.account(params[0]).balance)
-        except KeyError:
-            return "0"  # Lotus: an address with no actor has nothing
-    if name == "WalletSignMessage":
-        signed = net.mpool.sign(params[0], Message.from_json(params[1]))
-        return signed.to_json()
-    if name == "StateLookupID":
-        return net.mpool.account(params[0]).id_address
-    if name == "StateAccountKey":
-        return net.mpool.account(params[0]).key_address
-    if name == "StateListMessages":
-        return list_messages(net, *params)
-    if name == "ChainGetMessage":
-        return get_message(net, params[0])
-    if name == "StateSearchMsg":
-        if len(params) != 4:  # Lotus v1: [tsk, cid, limit, allowReplaced]
-            raise ValueError(f"wrong param count (expected 4, got {len(params)})")
-        msg = net.lookup(params[1]["/"], bool(params[3]))
-        if msg is None:
-            return None
-        return {
-            "Message": {"/": msg.cid},
-            "Receipt": {"ExitCode": msg.exit_code, "Return": None, "GasUsed": msg.gas_used},
-            "ReturnDec": None,
-            "TipSet": net.tipset(msg.height)["Cids"],
-            "Height": msg.height,
-        }
+    chain = _CHAIN_METHODS.get(name)
+    if chain is not None:
+        return chain(net, now, params)
     m = net.miner(params[0])
-    if name == "StateMinerInfo":
-        pt = PoStProofType.from_chain_id(m.proof_type)
-        return {
-            "Owner": net.worker_address,
-            "Worker": net.worker_address,
-            "ControlAddresses": list(m.control_addresses),
-            "SectorSize": pt.sector_size,
-            "WindowPoStProofType": m.proof_type,
-            "WindowPoStPartitionSectors": pt.partition_sectors,
-        }
-    if name == "StateMinerProvingDeadline":
-        dl = net.deadline_of(m, now)
-        p = net.policy
-        return {
-            "CurrentEpoch": now,
-            "PeriodStart": dl.period_start,
-            "Index": dl.index,
-            "Open": dl.open,
-            "Close": dl.close,
-            "Challenge": dl.challenge,
-            "FaultCutoff": dl.fault_cutoff,
-            "WPoStPeriodDeadlines": p.period_deadlines,
-            "WPoStProvingPeriod": p.proving_period,
-            "WPoStChallengeWindow": p.challenge_window,
-            "WPoStChallengeLookback": p.challenge_lookback,
-            "FaultDeclarationCutoff": p.fault_declaration_cutoff,
-        }
-    if name == "StateMinerPartitions":
-        out = []
-        for sectors in m.deadlines.get(int(params[1]), []):
-            s = set(sectors)
-            out.append(
-                {
-                    "AllSectors": bitfield_to_json(s),
-                    "FaultySectors": bitfield_to_json(s & m.faulty),
-                    "RecoveringSectors": bitfield_to_json(s & m.recovering),
-                    "LiveSectors": bitfield_to_json(s),
-                    "ActiveSectors": bitfield_to_json(s - m.faulty),
-                }
-            )
-        return out
-    if name == "StateMinerSectors":
-        wanted = None if params[1] is None else bitfield_from_json(params[1])
-        return [
-            {
-                "SectorNumber": n,
-                "SealProof": PoStProofType.from_chain_id(m.proof_type).seal_proof_id,
-                "SealedCID": {"/": _sealed_cid(c)},
-                "SectorKeyCID": (
-                    {"/": _sealed_cid(m.sector_keys[n])} if n in m.sector_keys else None
-                ),
-            }
-            for n, c in sorted(m.comm_r.items())
-            if wanted is None or n in wanted
-        ]
+    miner = _MINER_METHODS.get(name)
+    if miner is not None:
+        return miner(net, m, now, params)
     raise KeyError(f"method {method} not supported by the devnet")
+
+
+# ---- the chain: tipsets, randomness ---------------------------------------------
+
+
+def _chain_head(net: Devnet, now: int, params: list[Any]) -> Any:
+    return net.tipset(now)
+
+
+def _chain_get_tipset(net: Devnet, now: int, params: list[Any]) -> Any:
+    return net.tipset_by_key(params[0])
+
+
+def _chain_get_tipset_by_height(net: Devnet, now: int, params: list[Any]) -> Any:
+    height = int(params[0])
+    top = net.tipset_by_key(params[1])["Height"] if len(params) > 1 and params[1] else now
+    if height > top:
+        # Lotus: "looking for tipset with height greater than start point"
+        raise ValueError(f"looking for tipset with height greater than start point ({top})")
+    return net.tipset(max(0, height))
+
+
+def _network_version(net: Devnet, now: int, params: list[Any]) -> Any:
+    return 21
+
+
+def _randomness(net: Devnet, now: int, params: list[Any]) -> Any:
+    tag, epoch, entropy = int(params[0]), int(params[1]), params[2]
+    if epoch > now:
+        raise ValueError(f"cannot draw randomness from the future ({epoch} > {now})")
+    raw = base64.b64decode(entropy) if entropy else b""
+    return base64.b64encode(net.randomness(tag, epoch, raw)).decode()
+
+
+# ---- the pool and the wallet ------------------------------------------------------
+
+
+def _mpool_push_message(net: Devnet, now: int, params: list[Any]) -> Any:
+    return net.push(params[0], params[1] if len(params) > 1 else None).to_json()
+
+
+def _mpool_push(net: Devnet, now: int, params: list[Any]) -> Any:
+    return {"/": net.push_signed(SignedMessage.from_json(params[0]))}
+
+
+def _mpool_get_nonce(net: Devnet, now: int, params: list[Any]) -> Any:
+    return net.mpool.next_nonce(params[0])
+
+
+def _gas_estimate_message_gas(net: Devnet, now: int, params: list[Any]) -> Any:
+    spec = params[1] or {}
+    max_fee = int(spec["MaxFee"]) if spec.get("MaxFee") not in (None, "") else None
+    msg = Message.from_json(params[0])
+    net.mpool.account(msg.sender)  # Lotus cannot estimate for an unknown sender
+    return net.mpool.estimate(msg, max_fee, bool(spec.get("MaximizeFeeCap"))).to_json()
+
+
+def _wallet_has(net: Devnet, now: int, params: list[Any]) -> Any:
+    return net.mpool.wallet_has(params[0])
+
+
+def _wallet_balance(net: Devnet, now: int, params: list[Any]) -> Any:
+    try:
+        return str(net.mpool.account(params[0]).balance)
+    except KeyError:
+        return "0"  # Lotus: an address with no actor has nothing
+
+
+def _wallet_sign_message(net: Devnet, now: int, params: list[Any]) -> Any:
+    signed = net.mpool.sign(params[0], Message.from_json(params[1]))
+    return signed.to_json()
+
+
+def _state_lookup_id(net: Devnet, now: int, params: list[Any]) -> Any:
+    return net.mpool.account(params[0]).id_address
+
+
+def _state_account_key(net: Devnet, now: int, params: list[Any]) -> Any:
+    return net.mpool.account(params[0]).key_address
+
+
+# ---- messages on chain ----------------------------------------------------------------
+
+
+def _state_list_messages(net: Devnet, now: int, params: list[Any]) -> Any:
+    return list_messages(net, *params)
+
+
+def _chain_get_message(net: Devnet, now: int, params: list[Any]) -> Any:
+    return get_message(net, params[0])
+
+
+def _state_search_msg(net: Devnet, now: int, params: list[Any]) -> Any:
+    if len(params) != 4:  # Lotus v1: [tsk, cid, limit, allowReplaced]
+        raise ValueError(f"wrong param count (expected 4, got {len(params)})")
+    msg = net.lookup(params[1]["/"], bool(params[3]))
+    if msg is None:
+        return None
+    return {
+        "Message": {"/": msg.cid},
+        "Receipt": {"ExitCode": msg.exit_code, "Return": None, "GasUsed": msg.gas_used},
+        "ReturnDec": None,
+        "TipSet": net.tipset(msg.height)["Cids"],
+        "Height": msg.height,
+    }
+
+
+# ---- a miner actor's state ----------------------------------------------------------
+
+
+def _state_miner_info(net: Devnet, m: DevnetMiner, now: int, params: list[Any]) -> Any:
+    pt = PoStProofType.from_chain_id(m.proof_type)
+    return {
+        "Owner": net.worker_address,
+        "Worker": net.worker_address,
+        "ControlAddresses": list(m.control_addresses),
+        "SectorSize": pt.sector_size,
+        "WindowPoStProofType": m.proof_type,
+        "WindowPoStPartitionSectors": pt.partition_sectors,
+    }
+
+
+def _state_miner_proving_deadline(net: Devnet, m: DevnetMiner, now: int, params: list[Any]) -> Any:
+    dl = net.deadline_of(m, now)
+    p = net.policy
+    return {
+        "CurrentEpoch": now,
+        "PeriodStart": dl.period_start,
+        "Index": dl.index,
+        "Open": dl.open,
+        "Close": dl.close,
+        "Challenge": dl.challenge,
+        "FaultCutoff": dl.fault_cutoff,
+        "WPoStPeriodDeadlines": p.period_deadlines,
+        "WPoStProvingPeriod": p.proving_period,
+        "WPoStChallengeWindow": p.challenge_window,
+        "WPoStChallengeLookback": p.challenge_lookback,
+        "FaultDeclarationCutoff": p.fault_declaration_cutoff,
+    }
+
+
+def _state_miner_partitions(net: Devnet, m: DevnetMiner, now: int, params: list[Any]) -> Any:
+    out = []
+    for sectors in m.deadlines.get(int(params[1]), []):
+        s = set(sectors)
+        out.append(
+            {
+                "AllSectors": bitfield_to_json(s),
+                "FaultySectors": bitfield_to_json(s & m.faulty),
+                "RecoveringSectors": bitfield_to_json(s & m.recovering),
+                "LiveSectors": bitfield_to_json(s),
+                "ActiveSectors": bitfield_to_json(s - m.faulty),
+            }
+        )
+    return out
+
+
+def _state_miner_sectors(net: Devnet, m: DevnetMiner, now: int, params: list[Any]) -> Any:
+    wanted = None if params[1] is None else bitfield_from_json(params[1])
+    return [
+        {
+            "SectorNumber": n,
+            "SealProof": PoStProofType.from_chain_id(m.proof_type).seal_proof_id,
+            "SealedCID": {"/": _sealed_cid(c)},
+            "SectorKeyCID": ({"/": _sealed_cid(m.sector_keys[n])} if n in m.sector_keys else None),
+        }
+        for n, c in sorted(m.comm_r.items())
+        if wanted is None or n in wanted
+    ]
+
+
+# The methods by name (without the ``Filecoin.`` prefix): those of the chain,
+# the pool and the wallet, then those that read a miner actor's state.
+_CHAIN_METHODS: dict[str, Callable[[Devnet, int, list[Any]], Any]] = {
+    "ChainHead": _chain_head,
+    "ChainGetTipSet": _chain_get_tipset,
+    "ChainGetTipSetByHeight": _chain_get_tipset_by_height,
+    "StateNetworkVersion": _network_version,
+    "StateGetRandomnessFromBeacon": _randomness,
+    "StateGetRandomnessFromTickets": _randomness,
+    "MpoolPushMessage": _mpool_push_message,
+    "MpoolPush": _mpool_push,
+    "MpoolGetNonce": _mpool_get_nonce,
+    "GasEstimateMessageGas": _gas_estimate_message_gas,
+    "WalletHas": _wallet_has,
+    "WalletBalance": _wallet_balance,
+    "WalletSignMessage": _wallet_sign_message,
+    "StateLookupID": _state_lookup_id,
+    "StateAccountKey": _state_account_key,
+    "StateListMessages": _state_list_messages,
+    "ChainGetMessage": _chain_get_message,
+    "StateSearchMsg": _state_search_msg,
+}
+_MINER_METHODS: dict[str, Callable[[Devnet, DevnetMiner, int, list[Any]], Any]] = {
+    "StateMinerInfo": _state_miner_info,
+    "StateMinerProvingDeadline": _state_miner_proving_deadline,
+    "StateMinerPartitions": _state_miner_partitions,
+    "StateMinerSectors": _state_miner_sectors,
+}
 
 
 # Lotus writes an unset address (address.Undef) as "<empty>"

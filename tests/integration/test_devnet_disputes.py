@@ -22,7 +22,7 @@ from prover.chain.encoding import (
 from prover.chain.lotus import TAG_POST_CHAIN_COMMIT, TAG_WINDOWED_POST_CHALLENGE_SEED, LotusClient
 from prover.chain.message import ATTO_PER_FIL
 from prover.devnet import Devnet, DevnetMiner, DevnetServer
-from prover.devnet.actor import DISPUTE_BASE_PENALTY, DISPUTE_REWARD
+from prover.devnet.disputes import DISPUTE_BASE_PENALTY, DISPUTE_REWARD
 from prover.devnet.mpool import Account, Mpool, key_address_for
 from prover.proofs import (
     PoStProofType,

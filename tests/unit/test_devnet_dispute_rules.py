@@ -26,7 +26,7 @@ from prover.chain.encoding import (
 from prover.chain.lotus import TAG_POST_CHAIN_COMMIT, LotusClient
 from prover.chain.message import ATTO_PER_FIL
 from prover.devnet import Devnet, DevnetMiner, DevnetServer
-from prover.devnet.actor import dispute_available
+from prover.devnet.disputes import dispute_available
 from prover.devnet.mpool import Account, Mpool, key_address_for
 
 MINER = 1000

@@ -16,7 +16,7 @@ import pytest
 
 from prover.config import ChainConfig, StorageConfig
 from prover.devnet import Devnet, DevnetMiner, manager_config_text
-from prover.devnet.actor import bitfield_debug
+from prover.devnet.posts import bitfield_debug
 from prover.homelock import (
     DEVNET_LOCK,
     MANAGER_LOCK,
