@@ -57,10 +57,10 @@ class _Proc:
     argv: Callable[[], list[str]]
     env: dict[str, str]
     log: Path
-    popen: subprocess.Popen | None = None
-    starts: list[float] = field(default_factory=list)
     # where it says what it bound (prover.endpoints); None: the devnet's own
     endpoint: Path | None = None
+    popen: subprocess.Popen | None = None
+    starts: list[float] = field(default_factory=list)
     # set once known (a manager's API and HTTP ports, the devnet's; a
     # worker's or storage host's /metrics address)
     port: int = 0
