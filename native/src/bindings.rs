@@ -10,12 +10,12 @@ use std::path::PathBuf;
 
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedBytes;
-use pyo3::types::PyBytes;
+use pyo3::types::{PyBytes, PyDict};
 
 use crate::error::{guard, CoreError, CoreResult};
 use crate::post::{self, Replica};
 use crate::types::{bytes32, comm_r, post_proof, scalar32, seal_proof_for};
-use crate::{params, sectors};
+use crate::{gpu, logbridge, params, sectors};
 
 impl CoreError {
     /// The one mapping from error kinds to Python classes. The classes live
@@ -91,15 +91,63 @@ fn parameter_files(
 }
 
 /// Random test parameters in `dir`; returns (params, vk, generated_now).
+/// 512MiB only with `allow_large` (and never into a production cache).
 #[pyfunction]
+#[pyo3(signature = (proof_type, dir, allow_large=false))]
 fn generate_test_params(
     py: Python<'_>,
     proof_type: &str,
     dir: PathBuf,
+    allow_large: bool,
 ) -> PyResult<(PathBuf, PathBuf, bool)> {
     let proof = post_proof(proof_type).py(py)?;
-    let (files, generated) = detached(py, move || params::generate_test_params(proof, &dir))?;
+    let (files, generated) = detached(py, move || {
+        params::generate_test_params(proof, &dir, allow_large)
+    })?;
     Ok((files.params, files.vk, generated))
+}
+
+/// (constraints, public inputs) of a partition circuit of `sectors` sectors
+/// (default: the proof type's partition).
+#[pyfunction]
+#[pyo3(signature = (proof_type, sectors=None))]
+fn circuit_size(
+    py: Python<'_>,
+    proof_type: &str,
+    sectors: Option<usize>,
+) -> PyResult<(usize, usize)> {
+    let proof = post_proof(proof_type).py(py)?;
+    detached(py, move || params::circuit_size(proof, sectors))
+}
+
+fn activity_dict<'py>(py: Python<'py>, a: &gpu::GpuActivity) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("snarks", a.snarks)?;
+    d.set_item("fft_kernels", a.fft_kernels)?;
+    d.set_item("multiexp_kernels", a.multiexp_kernels)?;
+    d.set_item("gpu_failures", a.gpu_failures)?;
+    d.set_item("last_failure", &a.last_failure)?;
+    d.set_item("device_error", &a.device_error)?;
+    d.set_item("synthesis_s", a.synthesis_s)?;
+    d.set_item("prover_s", a.prover_s)?;
+    d.set_item("timed_proofs", a.timed_proofs)?;
+    Ok(d)
+}
+
+/// What the GPU did in this process so far, as the libraries' logs told it
+/// (counters; see `gpu.rs`): read before and after a SNARK.
+#[pyfunction]
+fn gpu_activity(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
+    activity_dict(py, &gpu::activity())
+}
+
+/// One tiny Groth16 proof; returns its seconds and what the GPU did during it.
+#[pyfunction]
+fn gpu_probe(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
+    let probe = detached(py, gpu::probe)?;
+    let d = activity_dict(py, &probe.during)?;
+    d.set_item("seconds", probe.seconds)?;
+    Ok(d)
 }
 
 #[pyfunction]
@@ -330,5 +378,10 @@ fn native_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(fauxrep, m)?)?;
     m.add_function(wrap_pyfunction!(seal_sector, m)?)?;
     m.add_function(wrap_pyfunction!(update_sector, m)?)?;
+    m.add_function(wrap_pyfunction!(circuit_size, m)?)?;
+    m.add_function(wrap_pyfunction!(gpu_activity, m)?)?;
+    m.add_function(wrap_pyfunction!(gpu_probe, m)?)?;
+    // the libraries' log records, to Python's logging and to `gpu_activity`
+    logbridge::install(m.py())?;
     Ok(())
 }

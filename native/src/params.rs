@@ -6,13 +6,24 @@
 //! paramcache (random parameters for the real circuit) so that 2KiB and 8MiB
 //! proofs work on a machine without the official files. Such parameters are
 //! valid for nothing but local use.
+//!
+//! 512MiB test parameters are made only when asked explicitly (`allow_large`:
+//! minutes of CPU and 45 MB of file), and only into a directory of their own:
+//! never the library's default cache, never beside official files. Their
+//! names are the library's (it finds parameters by name alone); what marks
+//! them as test parameters is the `.meta` written beside them here and the
+//! record `prover.proofs.params` adds. 32GiB and 64GiB are never generated:
+//! their circuits take hours and tens of gigabytes to set up randomly, and
+//! only the official files can prove for a real network anyway.
 
 use std::fs::{self, File};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use bellperson::groth16;
-use blstrs::Bls12;
+use bellperson::util_cs::bench_cs::BenchCS;
+use bellperson::Circuit;
+use blstrs::{Bls12, Scalar as Fr};
 use filecoin_proofs::parameters::window_post_public_params;
 use filecoin_proofs::{with_shape, MerkleTreeTrait, PoStConfig};
 use filecoin_proofs_api::RegisteredPoStProof;
@@ -69,18 +80,40 @@ pub fn require_vk(proof: RegisteredPoStProof) -> CoreResult<()> {
     require(files_in(proof, &dir)?.vk, dir)
 }
 
+/// The library's default parameter cache, where a node's official files live.
+pub const DEFAULT_CACHE_DIR: &str = "/var/tmp/filecoin-proof-parameters";
+/// The largest sector size whose test parameters are made without asking.
+const SMALL_TEST_SIZE: u64 = 8 << 20;
+/// The one size made only when asked (`allow_large`).
+const LARGE_TEST_SIZE: u64 = 512 << 20;
+
 /// Writes random parameters and the matching verifying key into `dir` unless
 /// both are there. Returns the files and whether they were generated now.
+/// 2KiB and 8MiB always; 512MiB only with `allow_large`, and only into a
+/// directory that is neither the library's default cache nor one holding
+/// official files (see [`refuse_production_dir`]).
 pub fn generate_test_params(
     proof: RegisteredPoStProof,
     dir: &Path,
+    allow_large: bool,
 ) -> CoreResult<(ParameterFiles, bool)> {
     let size = u64::from(proof.sector_size());
-    if size > 8 << 20 {
-        return Err(CoreError::invalid(format!(
-            "test parameters are only generated for 2KiB and 8MiB sectors, not {size} bytes; \
-             fetch the official parameters for production sizes"
-        )));
+    if size > SMALL_TEST_SIZE {
+        if size != LARGE_TEST_SIZE {
+            return Err(CoreError::invalid(format!(
+                "test parameters are only generated for 2KiB and 8MiB sectors (512MiB when \
+                 asked), not {size} bytes; fetch the official parameters for production sizes"
+            )));
+        }
+        // where first: the directory is wrong whatever the flag says
+        refuse_production_dir(dir)?;
+        if !allow_large {
+            return Err(CoreError::invalid(
+                "512MiB test parameters are generated only when asked explicitly (allow_large; \
+                 `prover params generate --size 512MiB --large --dir DIR`): they take minutes \
+                 and belong in a directory of their own",
+            ));
+        }
     }
     let files = files_in(proof, dir)?;
     match (files.params.is_file(), files.vk.is_file()) {
@@ -108,12 +141,85 @@ pub fn generate_test_params(
     let meta = files.params.with_extension("meta");
     write_atomically(&meta, |w| {
         w.write_all(
-            serde_json::json!({ "sector_size": size })
-                .to_string()
-                .as_bytes(),
+            serde_json::json!({
+                "sector_size": size,
+                "test": true,
+                "note": "random TEST parameters: valid for local use only",
+            })
+            .to_string()
+            .as_bytes(),
         )
     })?;
     Ok((files, true))
+}
+
+/// Large test parameters must never land where production reads: not the
+/// library's default cache (`/var/tmp/filecoin-proof-parameters`, however
+/// it is spelt), and not a directory that holds official files (a file
+/// named in `parameters.json` without the `.meta` this module writes beside
+/// every file it generates): a node's cache moved elsewhere.
+pub fn refuse_production_dir(dir: &Path) -> CoreResult<()> {
+    let resolved = |p: &Path| fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+    let default = Path::new(DEFAULT_CACHE_DIR);
+    if resolved(dir) == resolved(default) {
+        return Err(CoreError::invalid(format!(
+            "{} is the proofs library's default parameter cache: 512MiB test parameters go \
+             into a directory of their own",
+            dir.display()
+        )));
+    }
+    let official: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(PUBLISHED_PARAMETERS).unwrap_or_default();
+    let Ok(entries) = fs::read_dir(dir) else {
+        return Ok(()); // not there yet: created empty
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !official.contains_key(&name) {
+            continue;
+        }
+        let stem = name.rsplit_once('.').map_or(name.as_str(), |(s, _)| s);
+        if !dir.join(format!("{stem}.meta")).is_file() {
+            return Err(CoreError::invalid(format!(
+                "{} holds official parameters ({name}): 512MiB test parameters go into a \
+                 directory of their own, never beside production files",
+                dir.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The number of constraints and public inputs of a WindowPoSt partition
+/// circuit of `sectors` sectors (default: the proof type's partition), from
+/// its blank circuit counted without any witness (`BenchCS`). The circuit
+/// repeats one gadget per sector, so two counts give the cost per sector.
+pub fn circuit_size(
+    proof: RegisteredPoStProof,
+    sectors: Option<usize>,
+) -> CoreResult<(usize, usize)> {
+    let size = u64::from(proof.sector_size());
+    let mut config = proof.as_v1_config();
+    if let Some(n) = sectors {
+        if n == 0 {
+            return Err(CoreError::invalid("a circuit needs at least one sector"));
+        }
+        config.sector_count = n;
+    }
+    Ok(with_shape!(size, blank_circuit_size, &config)?)
+}
+
+fn blank_circuit_size<Tree: 'static + MerkleTreeTrait>(
+    config: &PoStConfig,
+) -> anyhow::Result<(usize, usize)> {
+    let pub_params = window_post_public_params::<Tree>(config)?;
+    let circuit = <FallbackPoStCompound<Tree> as CompoundProof<
+        FallbackPoSt<'_, Tree>,
+        FallbackPoStCircuit<Tree>,
+    >>::blank_circuit(&pub_params);
+    let mut cs = BenchCS::<Fr>::new();
+    circuit.synthesize(&mut cs)?;
+    Ok((cs.num_constraints(), cs.num_inputs()))
 }
 
 fn random_params<Tree: 'static + MerkleTreeTrait>(

@@ -27,7 +27,7 @@ from prover.proofs import (
     prover_id,
     verify_window_post,
 )
-from prover.proofs.params import TEST_PARAMETER_SIZES
+from prover.proofs.params import LARGE_TEST_PARAMETER_SIZES, TEST_PARAMETER_SIZES
 
 if TYPE_CHECKING:  # prover.proofs.fetch (httpx) loads only when `params fetch` runs
     from prover.proofs.fetch import Event, FileProgress
@@ -60,12 +60,25 @@ def params_group() -> None:
     help="Parameter cache directory [default: FIL_PROOFS_PARAMETER_CACHE or "
     "/var/tmp/filecoin-proof-parameters/].",
 )
-def params_generate(proof_type: PoStProofType, directory: Path | None) -> None:
-    """Make random TEST parameters for 2KiB or 8MiB sectors (local use only)."""
-    if proof_type not in TEST_PARAMETER_SIZES:
+@click.option(
+    "--large",
+    is_flag=True,
+    help="Allow 512MiB (minutes of CPU, 45 MB), into a --dir of its own: never the "
+    "default cache, nor beside official files.",
+)
+def params_generate(proof_type: PoStProofType, directory: Path | None, large: bool) -> None:
+    """Make random TEST parameters for 2KiB or 8MiB sectors, or 512MiB with
+    --large (local use and benchmarks only)."""
+    if proof_type in LARGE_TEST_PARAMETER_SIZES:
+        if not large or directory is None:
+            raise click.UsageError(
+                f"{proof_type} test parameters are made only with --large and a --dir of "
+                "their own (never a production parameter cache)"
+            )
+    elif proof_type not in TEST_PARAMETER_SIZES:
         raise click.UsageError(
-            f"test parameters are only made for 2KiB and 8MiB; {proof_type} needs the "
-            "official parameter files"
+            f"test parameters are only made for 2KiB and 8MiB (512MiB with --large); "
+            f"{proof_type} needs the official parameter files"
         )
     _use_parameter_dir(directory)
     try:

@@ -9,6 +9,12 @@ upstream's paramcache does for its CI. They prove and verify locally and are
 worth nothing anywhere else; their sizes and digests are recorded beside
 them, so that ``prover params check`` tells them from the official files
 (``prover.proofs.paramcheck``).
+
+512MiB test parameters (for benchmarks: the smallest size whose circuit
+has the production trees' depth of base layer) are made only when asked
+(``allow_large``: about two minutes of CPU and 45 MB), and only into a
+directory of their own: the native side refuses the library's default cache
+and any directory holding official files.
 """
 
 from __future__ import annotations
@@ -25,6 +31,8 @@ from prover.proofs.types import PoStProofType
 log = get_logger(__name__)
 
 TEST_PARAMETER_SIZES = frozenset({PoStProofType.WINDOW_2KIB, PoStProofType.WINDOW_8MIB})
+# made only when asked for (``allow_large``), never into a production cache
+LARGE_TEST_PARAMETER_SIZES = frozenset({PoStProofType.WINDOW_512MIB})
 
 
 @dataclass(frozen=True)
@@ -52,24 +60,30 @@ def parameter_files(
 
 
 def ensure_test_params(
-    proof_type: PoStProofType | str | int, cache_dir: str | Path | None = None
+    proof_type: PoStProofType | str | int,
+    cache_dir: str | Path | None = None,
+    *,
+    allow_large: bool = False,
 ) -> ParameterFiles:
     """Makes sure the parameters and verifying key of ``proof_type`` are in
     ``cache_dir`` (default: the library's), generating random test
-    parameters for 2KiB and 8MiB when they are absent.
+    parameters for 2KiB and 8MiB when they are absent, and for 512MiB with
+    ``allow_large`` (``InvalidInput`` when ``cache_dir`` is the library's
+    default cache or holds official files).
 
     For other sizes nothing is generated: missing files raise
     ``ParametersMissing`` naming the file and the directory searched.
     """
     pt = PoStProofType.parse(proof_type)
     directory = Path(cache_dir) if cache_dir is not None else parameter_cache_dir()
-    if pt not in TEST_PARAMETER_SIZES:
+    generates = pt in TEST_PARAMETER_SIZES or (allow_large and pt in LARGE_TEST_PARAMETER_SIZES)
+    if not generates:
         files = parameter_files(pt, directory)
         for path in (files.params, files.verifying_key):
             if not path.is_file():
                 raise ParametersMissing(path, directory)
         return files
-    params, vk, generated = _native.generate_test_params(pt.api_name, str(directory))
+    params, vk, generated = _native.generate_test_params(pt.api_name, str(directory), allow_large)
     files = ParameterFiles(Path(params), Path(vk), generated)
     if generated:
         write_test_record(pt, files.params, files.verifying_key)

@@ -24,6 +24,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 
 from prover.logs import get_logger
+from prover.proofs import gpuuse
 from prover.proofs.errors import InvalidInput, PartitionUnprovable, SectorFault
 from prover.proofs.steps import generate_challenges, partition_snark, vanilla_proof
 from prover.proofs.types import PartitionProof, PoStProofType, SectorReplica, StepTimings
@@ -137,9 +138,12 @@ def prove_partition(
         raise PartitionUnprovable(partition_index, faults)
 
     with snark_guard or contextlib.nullcontext():
+        # inside the guard: another slot's SNARK must not count as this one's
+        before = gpuuse.snapshot()
         t_snark = time.perf_counter()
         proof = partition_snark(pt, randomness, prover_id, [v for _, v in good], partition_index)
-    end = time.perf_counter()
+        end = time.perf_counter()
+        gpu = gpuuse.judge(before, gpuuse.snapshot(), gpuuse.build_flavor())
 
     return PartitionProof(
         proof_type=pt,
@@ -154,4 +158,5 @@ def prove_partition(
             snark=end - t_snark,
             total=end - start,
         ),
+        gpu=gpu,
     )

@@ -7,8 +7,12 @@ import enum
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from prover.proofs.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from prover.proofs.gpuuse import SnarkGpu
 
 _SIZE_UNITS = {"KIB": 1 << 10, "MIB": 1 << 20, "GIB": 1 << 30}
 _SIZE_RE = re.compile(r"^\s*(\d+)\s*(KiB|MiB|GiB)\s*$", re.IGNORECASE)
@@ -237,3 +241,5 @@ class PartitionProof:
     faults: dict[int, str]
     public_sectors: list[tuple[int, bytes]]
     timings: StepTimings
+    # what the SNARK did with the GPU: a fallback to the CPU shows only here
+    gpu: SnarkGpu | None = None

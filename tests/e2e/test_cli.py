@@ -38,6 +38,25 @@ def test_params_generate_refuses_production_sizes(tmp_path):
     assert "official parameter files" in proc.stderr
 
 
+def test_params_generate_512mib_only_with_large_and_a_directory(tmp_path):
+    proc = prover("params", "generate", "--size", "512MiB", "--dir", str(tmp_path), check=False)
+    assert proc.returncode == 2 and "--large" in proc.stderr
+    proc = prover("params", "generate", "--size", "512MiB", "--large", check=False)
+    assert proc.returncode == 2 and "a --dir of their own" in proc.stderr
+    proc = prover(
+        "params",
+        "generate",
+        "--size",
+        "512MiB",
+        "--large",
+        "--dir",
+        "/var/tmp/filecoin-proof-parameters",
+        check=False,
+    )
+    assert proc.returncode == 1 and "default parameter cache" in proc.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_sectors_create_test_in_lotus_layout(tmp_path):
     out = prover(
         "sectors",

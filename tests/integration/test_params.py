@@ -11,6 +11,7 @@ import pytest
 
 from conftest import KIB2
 from prover.proofs import (
+    InvalidInput,
     ParametersMissing,
     PoStProofType,
     ProofError,
@@ -102,3 +103,50 @@ def test_a_process_pointed_at_an_empty_cache_fails_clearly(tmp_path, make_sector
     ).stdout
     assert out.startswith("MISSING v28-proof-of-spacetime-fallback")
     assert str(empty) in out
+
+
+# ---- 512MiB: only when asked, never into a production cache ------------------
+
+MIB512 = PoStProofType.WINDOW_512MIB
+
+
+def test_512mib_is_generated_only_when_asked(tmp_path):
+    from prover.proofs.native import _native
+
+    with pytest.raises(InvalidInput, match="only when asked explicitly"):
+        _native.generate_test_params(MIB512.api_name, str(tmp_path))
+    with pytest.raises(InvalidInput, match="not 68719476736 bytes"):
+        _native.generate_test_params(PoStProofType.WINDOW_64GIB.api_name, str(tmp_path), True)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "spelling", ["/var/tmp/filecoin-proof-parameters", "/var/tmp/filecoin-proof-parameters/"]
+)
+def test_512mib_never_goes_into_the_default_cache(spelling):
+    with pytest.raises(InvalidInput, match="default parameter cache"):
+        ensure_test_params(MIB512, spelling, allow_large=True)
+
+
+def test_512mib_never_goes_beside_official_files(tmp_path):
+    """A node's cache moved elsewhere: a file under an official name with no
+    ``.meta`` of ours beside it is someone's production file."""
+    from prover.proofs.paramcheck import published
+
+    official = next(n for n, e in published().items() if e.sector_size == 32 << 30)
+    (tmp_path / official).write_bytes(b"an operator's file")
+    with pytest.raises(InvalidInput, match=f"holds official parameters \\({official}\\)"):
+        ensure_test_params(MIB512, tmp_path, allow_large=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [official]
+
+
+def test_generated_test_parameters_do_not_count_as_official(tmp_path):
+    """Our own 2KiB files (official names, a ``.meta`` beside them) do not
+    make a directory a production cache: the directory is checked first,
+    so without the flag the refusal is the flag's."""
+    from prover.proofs.native import _native
+
+    files = ensure_test_params(KIB2, tmp_path)
+    assert '"test":true' in files.params.with_suffix(".meta").read_text()
+    with pytest.raises(InvalidInput, match="only when asked"):
+        _native.generate_test_params(MIB512.api_name, str(tmp_path), False)
