@@ -218,14 +218,30 @@ class JobAttempt(_message.Message):
     def __init__(self, job_id: _Optional[int] = ..., attempt: _Optional[int] = ...) -> None: ...
 
 class HeartbeatRequest(_message.Message):
-    __slots__ = ("worker", "jobs", "gpus")
+    __slots__ = ("worker", "jobs", "gpus", "gpu_fallback")
     WORKER_FIELD_NUMBER: _ClassVar[int]
     JOBS_FIELD_NUMBER: _ClassVar[int]
     GPUS_FIELD_NUMBER: _ClassVar[int]
+    GPU_FALLBACK_FIELD_NUMBER: _ClassVar[int]
     worker: str
     jobs: _containers.RepeatedCompositeFieldContainer[JobAttempt]
     gpus: _containers.RepeatedCompositeFieldContainer[GpuInfo]
-    def __init__(self, worker: _Optional[str] = ..., jobs: _Optional[_Iterable[_Union[JobAttempt, _Mapping]]] = ..., gpus: _Optional[_Iterable[_Union[GpuInfo, _Mapping]]] = ...) -> None: ...
+    gpu_fallback: GpuFallback
+    def __init__(self, worker: _Optional[str] = ..., jobs: _Optional[_Iterable[_Union[JobAttempt, _Mapping]]] = ..., gpus: _Optional[_Iterable[_Union[GpuInfo, _Mapping]]] = ..., gpu_fallback: _Optional[_Union[GpuFallback, _Mapping]] = ...) -> None: ...
+
+class GpuFallback(_message.Message):
+    __slots__ = ("count", "gpu_snarks", "current", "reason", "last_at")
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    GPU_SNARKS_FIELD_NUMBER: _ClassVar[int]
+    CURRENT_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    LAST_AT_FIELD_NUMBER: _ClassVar[int]
+    count: int
+    gpu_snarks: int
+    current: bool
+    reason: str
+    last_at: _timestamp_pb2.Timestamp
+    def __init__(self, count: _Optional[int] = ..., gpu_snarks: _Optional[int] = ..., current: _Optional[bool] = ..., reason: _Optional[str] = ..., last_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class StopOrder(_message.Message):
     __slots__ = ("job_id", "attempt", "reason")

@@ -36,6 +36,7 @@ MANAGER_PARAMETERS_BAD = "ProverManagerParametersBad"
 SHADOW_WOULD_MISS = "ProverShadowWouldMiss"
 SHADOW_CHAIN_MISSED = "ProverShadowChainMissed"
 POST_DISPUTED = "ProverPoStDisputed"
+GPU_FALLBACK = "ProverGpuFallback"
 ALERT_NAMES = (
     PARTITION_MISSED,
     SECTORS_LEFT_OUT,
@@ -52,6 +53,7 @@ ALERT_NAMES = (
     SHADOW_WOULD_MISS,
     SHADOW_CHAIN_MISSED,
     POST_DISPUTED,
+    GPU_FALLBACK,
 )
 # raised as warnings, or as information; the others are critical
 WARNINGS = frozenset({SECTORS_LEFT_OUT, LOW_BALANCE, SHADOW_WOULD_MISS})
@@ -216,6 +218,9 @@ class WorkerFact:
     refused_proof_types: Sequence[int] = ()
     # the files its start-up check found wrong: {proof_type, file, problem, detail}
     param_problems: Sequence[Mapping] = ()
+    # a GPU build's SNARKs that went to the CPU, as its last heartbeat said:
+    # {count, gpu_snarks, current, reason, last_at}; None from a cpu build
+    gpu_fallback: Mapping | None = None
 
 
 def no_capable_worker(
@@ -283,6 +288,37 @@ def bad_worker_parameters(
                     },
                 )
             )
+    return out
+
+
+def gpu_fallbacks(workers: Iterable[WorkerFact], now: datetime, live_s: float) -> list[Alert]:
+    """A live worker of a GPU build whose latest SNARK ran on the CPU: no
+    GPU kernel ran (no device visible, a driver too old for the build's
+    kernels) or one failed mid-proof. Its proofs still verify, so nothing
+    else pages, but each takes many times longer: a 32GiB partition close to
+    a deadline's 30 minutes. Critical; resolved by the worker's next SNARK
+    on the GPU (or when it is no longer live, which other alerts cover)."""
+    out = []
+    for w in workers:
+        fb = w.gpu_fallback or {}
+        if not fb.get("current") or (now - w.last_seen).total_seconds() > live_s:
+            continue
+        count, on_gpu = int(fb.get("count") or 0), int(fb.get("gpu_snarks") or 0)
+        out.append(
+            Alert(
+                GPU_FALLBACK,
+                {"worker": w.name},
+                summary=f"worker {w.name} proves on the CPU: its GPU build's latest SNARK fell "
+                f"back ({count} since it started, {on_gpu} on the GPU): {fb.get('reason') or '?'}",
+                details={
+                    "reason": str(fb.get("reason") or ""),
+                    "count": str(count),
+                    "gpu_snarks": str(on_gpu),
+                    "last_at": str(fb.get("last_at") or ""),
+                    "fix": "prover doctor --role worker on that host (its GPU proof check)",
+                },
+            )
+        )
     return out
 
 

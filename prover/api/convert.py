@@ -75,6 +75,28 @@ def gpu_to_dict(g: pb.GpuInfo) -> dict:
     }
 
 
+def gpu_fallback_to_pb(
+    count: int, gpu_snarks: int, current: bool, reason: str, last_at: datetime | None
+) -> pb.GpuFallback:
+    msg = pb.GpuFallback(count=count, gpu_snarks=gpu_snarks, current=current, reason=reason)
+    if last_at is not None:
+        msg.last_at.FromDatetime(last_at)
+    return msg
+
+
+def gpu_fallback_from_pb(msg: pb.GpuFallback) -> dict:
+    """A worker's report as the workers table keeps it (JSON)."""
+    return {
+        "count": msg.count,
+        "gpu_snarks": msg.gpu_snarks,
+        "current": msg.current,
+        "reason": msg.reason[:2000],
+        "last_at": msg.last_at.ToDatetime(tzinfo=UTC).isoformat()
+        if msg.HasField("last_at")
+        else None,
+    }
+
+
 # ---- jobs --------------------------------------------------------------------------
 
 

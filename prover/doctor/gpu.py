@@ -8,11 +8,18 @@ on the CPU instead (README, "GPU build"), and a 32GiB partition that took
 seconds takes many minutes, close to a deadline's 30. A cpu build on a GPU
 host is the same mistake made at install time. A cpuset naming CPUs the
 host does not have makes the worker refuse to start, or quietly use fewer.
+
+The NVML checks read what the driver says; the GPU proof check asks
+bellperson itself: one tiny Groth16 proof, in a process that sees the GPUs
+the worker would, and whether it instantiated GPU kernels
+(``prover.proofs.gpuuse``, from bellperson's own log) or fell back.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import subprocess
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 from prover.buildinfo import BuildInfo
 from prover.doctor.checks import Check, fail, ok, skip, warn
@@ -208,3 +215,51 @@ def cpuset_check(spec: str, host: set[int], allowed: set[int]) -> Check:
             "under systemd the unit's CPUAffinity decides: check it allows these CPUs",
         )
     return ok(name, f"cpuset {spec}: on this host, {len(usable)} CPUs usable")
+
+
+def gpu_proof_check(build: str, probe: Callable[[], Mapping[str, Any]]) -> Check | None:
+    """A GPU build's tiny proof on the GPU, or the reason it fell back
+    (None for a cpu build, which proves on the CPU by design). This is what
+    catches what NVML cannot: kernels the driver refuses, a GPU that NVML
+    lists but CUDA cannot open."""
+    from prover.proofs.gpuuse import judge
+
+    name = "GPU proof"
+    if build == "cpu":
+        return None
+    if build not in ("cuda", "supraseal"):
+        return skip(name, "the build is unknown (see native build)")
+    try:
+        got = dict(probe())
+    except subprocess.TimeoutExpired as exc:
+        return fail(
+            name,
+            f"a tiny proof did not finish in {exc.timeout:.0f} s",
+            "check `nvidia-smi` (a hung GPU or driver) and try again",
+        )
+    except Exception as exc:
+        return fail(
+            name,
+            f"a tiny proof failed: {exc}",
+            "check `nvidia-smi` and the driver against this build (GPU driver above)",
+        )
+    if "error" in got:
+        return skip(name, f"the native module cannot be loaded here: {got['error']}")
+    seconds = float(got.get("seconds") or 0.0)
+    zero = {k: 0 if isinstance(v, int | float) else "" for k, v in got.items()}
+    used = judge(zero, got, build)
+    if used.fallback:
+        return fail(
+            name,
+            f"a tiny proof of this {build} build ran on the CPU: {used.fallback}; "
+            "every partition would too, many times slower",
+            "make a GPU visible to the worker (`nvidia-smi`; its gpu / CUDA_VISIBLE_DEVICES) "
+            "and a driver this build runs on (GPU driver above)",
+        )
+    if build == "supraseal":
+        return ok(name, f"a tiny proof ran ({seconds:.2f} s; SupraSeal has no CPU path)")
+    return ok(
+        name,
+        f"a tiny proof ran on the GPU ({used.fft_kernels} FFT and {used.multiexp_kernels} "
+        f"multiexp kernels, {seconds:.2f} s)",
+    )

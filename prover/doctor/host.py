@@ -56,8 +56,10 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from prover.doctor.checks import Check, fail, ok, warn
+from prover.doctor.probe import run_gpu_probe
 
 KiB, MiB, GiB = 1 << 10, 1 << 20, 1 << 30
 
@@ -204,6 +206,8 @@ class Readings:
     affinity: Callable[[], set[int]] = lambda: set(os.sched_getaffinity(0))
     now: Callable[[], float] = time.time
     environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    # one tiny proof seeing the GPUs a CUDA_VISIBLE_DEVICES value leaves
+    gpu_probe: Callable[[str | None], Mapping[str, Any]] = run_gpu_probe
 
 
 # ---- the rules ------------------------------------------------------------------

@@ -59,10 +59,15 @@ def build_probes(
         found = gpu.driver_check(build, nvml)
         return [found] if found else []
 
+    def proof() -> list[Check]:
+        found = gpu.gpu_proof_check(build.build, lambda: readings.gpu_probe(spec))
+        return [found] if found else []
+
     return [
         ("native build", lambda: gpu.native_check(build, _load_native)),
         ("GPU", lambda: gpu.gpu_check(build.build, nvml, spec, source)),
         ("GPU driver", driver),
+        ("GPU proof", proof),
         ("cpuset", lambda: gpu.cpuset_check(cpuset or "", readings.cpus(), readings.affinity())),
     ]
 

@@ -248,10 +248,12 @@ class AlertWatch:
                 w.allowed_proof_types,
                 refused_proof_types(w.param_problems or ()),
                 w.param_problems or (),
+                w.gpu_fallback,
             )
             for w in self.workers.all()
         ]
         out = rules.bad_worker_parameters(workers, now, self.worker_live_s)
+        out += rules.gpu_fallbacks(workers, now, self.worker_live_s)
         miners = self._proof_types_in_use()
         if miners:
             out += rules.no_capable_worker(miners, workers, now, self.worker_live_s)

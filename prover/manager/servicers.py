@@ -19,6 +19,7 @@ from prover.alerts import Alert
 from prover.api.client import CLIENT_TOO_OLD, REFUSAL_KEY
 from prover.api.convert import (
     alert_to_pb,
+    gpu_fallback_from_pb,
     gpu_to_dict,
     job_to_pb,
     miss_to_pb,
@@ -306,8 +307,13 @@ class WorkerServicer(pb_grpc.WorkerServiceServicer):
             name = _worker_name(request.worker)
             pairs = [(_job_id(j.job_id, "jobs.job_id"), j.attempt) for j in request.jobs]
             gpus = [gpu_to_dict(g) for g in request.gpus] if request.gpus else None
+            fallback = (
+                gpu_fallback_from_pb(request.gpu_fallback)
+                if request.HasField("gpu_fallback")
+                else None
+            )
             lost: list[int] = []
-            stops = self.store.heartbeat(name, pairs, gpus, lost=lost)
+            stops = self.store.heartbeat(name, pairs, gpus, lost=lost, gpu_fallback=fallback)
             metrics.heartbeat(name)
             if lost:
                 log.warning("claims_lost", worker=name, jobs=lost)

@@ -271,6 +271,7 @@ class JobStore(JobQueries):
         gpus: list[dict] | None = None,
         *,
         lost: list[int] | None = None,
+        gpu_fallback: dict | None = None,
     ) -> list[StopOrder]:
         """Records that ``worker`` still works on these (job, attempt) pairs
         and answers which of them it must stop, and why.
@@ -319,6 +320,8 @@ class JobStore(JobQueries):
                 w.last_seen_at = now
                 if gpus is not None:
                     w.gpus = gpus
+                if gpu_fallback is not None:  # a GPU build's SNARKs that went to the CPU
+                    w.gpu_fallback = gpu_fallback
                 s.add(w)
         return stops
 

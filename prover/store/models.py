@@ -167,6 +167,10 @@ class WorkerRow(SQLModel, table=True):
     build: str | None = Field(default=None, max_length=32)  # cpu or cuda
     driver_required: str | None = Field(default=None, max_length=32)
     api_version: int | None = None
+    # a GPU build's SNARKs that went to the CPU, as its last heartbeat said:
+    # {count, gpu_snarks, current, reason, last_at} (migration 0014); None
+    # from a cpu build or an older worker
+    gpu_fallback: dict | None = Field(default=None, sa_column=Column(JSON, nullable=True))
 
 
 class MessageRow(SQLModel, table=True):

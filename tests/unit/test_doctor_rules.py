@@ -376,6 +376,9 @@ def simulated(**kw) -> Readings:
         "cpus": lambda: set(range(32)),
         "affinity": lambda: set(range(32)),
         "environ": {},
+        # a tiny proof that ran on the GPU (tests/unit/test_gpu_fallback.py
+        # has the ones that did not)
+        "gpu_probe": lambda spec: {"snarks": 1, "fft_kernels": 2, "multiexp_kernels": 1},
     }
     return Readings(**{**values, **kw})
 
@@ -391,6 +394,7 @@ def test_a_cuda_worker_on_an_old_driver_and_a_foreign_cpuset(monkeypatch, tmp_pa
     status = {c.name: c.status for c in found}
     assert status["GPU"] == OK
     assert status["GPU driver"] == FAIL
+    assert status["GPU proof"] == OK
     assert status["cpuset"] == FAIL
 
 
