@@ -25,6 +25,7 @@ import grpc
 from prover._proto import manager_pb2 as pb
 from prover._proto import manager_pb2_grpc as pb_grpc
 from prover.api.keepalive import CLIENT_KEEPALIVE_OPTIONS
+from prover.api.refusals import Refusal, refusal
 from prover.logs import get_logger
 
 ENV_API_INFO = "PROVER_API_INFO"
@@ -33,21 +34,6 @@ ENV_API_CA = "PROVER_API_CA"
 API_INFO_SHAPE = "TOKEN:HOST:PORT[,HOST:PORT...]"
 
 log = get_logger("prover.api")
-
-
-REFUSAL_KEY = "prover-refusal"
-CLIENT_TOO_OLD = "client-too-old"
-
-
-def refusal(exc: grpc.RpcError) -> str:
-    """The machine-readable reason a manager gave with a refusal (its
-    ``prover-refusal`` trailing metadata), or "": what a client acts on,
-    rather than the wording of the message."""
-    try:
-        trailing = exc.trailing_metadata() or ()  # type: ignore[attr-defined]
-    except Exception:  # an error raised before any answer has none
-        return ""
-    return next((str(v) for k, v in trailing if k == REFUSAL_KEY), "")
 
 
 class ApiInfoError(ValueError):
@@ -347,7 +333,7 @@ class ManagerClient:
             to = self.addresses[self._current]
         # a standby sending a chain call on to the leader is how it works;
         # a manager that does not answer is worth a warning
-        standby = (exc.details() or "").startswith("standby:")
+        standby = refusal(exc) is Refusal.NOT_LEADER
         (log.info if standby else log.warning)(
             "manager_failover",
             call=method,

@@ -16,7 +16,6 @@ from prover import metrics
 from prover._proto import manager_pb2 as pb
 from prover._proto import manager_pb2_grpc as pb_grpc
 from prover.alerts import Alert
-from prover.api.client import CLIENT_TOO_OLD, REFUSAL_KEY
 from prover.api.convert import (
     alert_to_pb,
     gpu_fallback_from_pb,
@@ -30,6 +29,7 @@ from prover.api.convert import (
     timings_from_pb,
     worker_to_pb,
 )
+from prover.api.refusals import Refusal, refusal_metadata
 from prover.buildinfo import API_VERSION, MIN_CLIENT_API, build_info
 from prover.chain.clock import EpochClock
 from prover.chain.lotus import LotusError
@@ -112,31 +112,54 @@ class WorkerNotFound(Exception):
         super().__init__(f"unknown worker {name}")
 
 
+def _refuse(
+    context: grpc.ServicerContext, code: grpc.StatusCode, reason: Refusal, message: str
+) -> None:
+    """Aborts the call: the code, the reason for programs, the text for people."""
+    context.set_trailing_metadata(refusal_metadata(reason))
+    context.abort(code, message)
+
+
 @contextlib.contextmanager
 def status_mapping(context: grpc.ServicerContext) -> Iterator[None]:
-    """The one place domain refusals become gRPC status codes."""
+    """The one place domain refusals become gRPC status codes, each with
+    its reason (``prover.api.refusals``): a client acts on the reason, as
+    a code such as FAILED_PRECONDITION answers refusals that want
+    different reactions."""
+    invalid, precondition = grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.FAILED_PRECONDITION
+    unavailable = grpc.StatusCode.UNAVAILABLE
     try:
         yield
-    except (BadRequest, InvalidJob, TrackerRefused) as exc:
-        context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
-    except (UnknownJob, WorkerNotFound) as exc:
-        context.abort(grpc.StatusCode.NOT_FOUND, str(exc))
-    except (TransitionRefused, UnknownWorker, NoChain) as exc:
-        context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(exc))
+    except BadRequest as exc:
+        _refuse(context, invalid, Refusal.BAD_REQUEST, str(exc))
+    except InvalidJob as exc:
+        _refuse(context, invalid, Refusal.INVALID_JOB, str(exc))
+    except TrackerRefused as exc:
+        _refuse(context, invalid, Refusal.TRACKER_REFUSED, str(exc))
+    except UnknownJob as exc:
+        _refuse(context, grpc.StatusCode.NOT_FOUND, Refusal.UNKNOWN_JOB, str(exc))
+    except WorkerNotFound as exc:
+        _refuse(context, grpc.StatusCode.NOT_FOUND, Refusal.WORKER_NOT_FOUND, str(exc))
+    except TransitionRefused as exc:
+        _refuse(context, precondition, Refusal.TRANSITION_REFUSED, str(exc))
+    except UnknownWorker as exc:
+        _refuse(context, precondition, Refusal.UNKNOWN_WORKER, str(exc))
+    except NoChain as exc:
+        _refuse(context, precondition, Refusal.NO_CHAIN, str(exc))
     except ClientTooOld as exc:
-        # machine-readable beside the text: a client stops rather than retries
-        context.set_trailing_metadata(((REFUSAL_KEY, CLIENT_TOO_OLD),))
-        context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(exc))
+        # a client stops rather than retries
+        _refuse(context, precondition, Refusal.CLIENT_TOO_OLD, str(exc))
     except NotLeader as exc:
-        context.abort(grpc.StatusCode.UNAVAILABLE, str(exc))
+        _refuse(context, unavailable, Refusal.NOT_LEADER, str(exc))
     except StoreUnavailable as exc:
         log.warning("database_unavailable", error=str(exc))
-        context.abort(grpc.StatusCode.UNAVAILABLE, "job database unavailable; retry later")
+        message = "job database unavailable; retry later"
+        _refuse(context, unavailable, Refusal.STORE_UNAVAILABLE, message)
     except CannotVerify as exc:
         log.error("proof_unverifiable", error=str(exc))
-        context.abort(grpc.StatusCode.UNAVAILABLE, str(exc))
+        _refuse(context, unavailable, Refusal.CANNOT_VERIFY, str(exc))
     except LotusError as exc:
-        context.abort(grpc.StatusCode.UNAVAILABLE, f"chain node: {exc}")
+        _refuse(context, unavailable, Refusal.CHAIN_NODE, f"chain node: {exc}")
 
 
 def _worker_name(name: str) -> str:

@@ -29,6 +29,7 @@ from prover.logs import get_logger, inherit_logging
 from prover.proofs.layout import SectorRef
 from prover.proofs.types import SectorReplica
 from prover.storage.remote import HostAddress
+from prover.worker.outcome import OutcomeKind
 
 log = get_logger("prover.worker.compute")
 
@@ -59,7 +60,7 @@ class Task:
 
 @dataclass
 class Outcome:
-    kind: str  # "ok", "failed" (the attempt failed, with reason), "stopped"
+    kind: OutcomeKind  # FAILED comes with its reason, STOPPED with the stop order's
     proof: bytes = b""
     faulty: dict[int, str] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
@@ -152,13 +153,13 @@ def _child_main(conn, settings: ComputeSettings) -> None:
                 remote=[(s.id, s.comm_r) for s in task.remote],
                 fetch_remote=fetch,
             )
-            conn.send(("ok", result.proof, result.faults, result.timings.as_dict()))
+            conn.send((OutcomeKind.OK, result.proof, result.faults, result.timings.as_dict()))
         except PartitionUnprovable as exc:
-            conn.send(("failed", str(exc), exc.faults))
+            conn.send((OutcomeKind.FAILED, str(exc), exc.faults))
         except ProofError as exc:
-            conn.send(("failed", f"{type(exc).__name__}: {exc}", {}))
+            conn.send((OutcomeKind.FAILED, f"{type(exc).__name__}: {exc}", {}))
         except Exception as exc:
-            conn.send(("failed", f"unexpected {type(exc).__name__}: {exc}", {}))
+            conn.send((OutcomeKind.FAILED, f"unexpected {type(exc).__name__}: {exc}", {}))
         finally:
             if remote is not None:
                 remote.close()
@@ -218,7 +219,7 @@ class ComputeSlot:
         except (BrokenPipeError, OSError):
             reason = self._death()
             self._restart()
-            return Outcome("failed", reason=reason)
+            return Outcome(OutcomeKind.FAILED, reason=reason)
         while True:
             try:
                 ready = self.conn.poll(0.1)
@@ -230,18 +231,18 @@ class ComputeSlot:
                 except (EOFError, OSError):
                     reason = self._death()
                     self._restart()
-                    return Outcome("failed", reason=reason)
-                if msg[0] == "ok":
+                    return Outcome(OutcomeKind.FAILED, reason=reason)
+                if msg[0] == OutcomeKind.OK:
                     _, proof, faulty, timings = msg
-                    return Outcome("ok", proof=proof, faulty=faulty, timings=timings)
+                    return Outcome(OutcomeKind.OK, proof=proof, faulty=faulty, timings=timings)
                 _, reason, faulty = msg
-                return Outcome("failed", faulty=faulty, reason=reason)
+                return Outcome(OutcomeKind.FAILED, faulty=faulty, reason=reason)
             if not self.proc.is_alive():
                 reason = self._death()
                 self._restart()
-                return Outcome("failed", reason=reason)
+                return Outcome(OutcomeKind.FAILED, reason=reason)
             why = stop_reason()
             if why:
                 log.info("compute_killed", slot=self.index, pid=self.pid, reason=why)
                 self._restart()
-                return Outcome("stopped", reason=why)
+                return Outcome(OutcomeKind.STOPPED, reason=why)

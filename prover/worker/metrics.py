@@ -16,6 +16,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from prover.metrics import STEP_BUCKETS
+from prover.worker.outcome import OutcomeKind
 
 
 class GpuCollector(Collector):
@@ -87,13 +88,13 @@ class WorkerMetrics:
         )
         # at 0 from the start, so increase() draws a flat line, not "no data"
         self.faulty.labels(worker)
-        for result in ("proven", "failed", "stopped"):
+        for result in ("proven", str(OutcomeKind.FAILED), str(OutcomeKind.STOPPED)):
             self.jobs.labels(worker, result)
         self.registry.register(GpuCollector(worker, gpu_facts))
 
-    def proved(self, kind: str, timings: dict[str, float] | None, faulty: int) -> None:
-        """A compute outcome (``ok``, ``failed`` or ``stopped``)."""
-        result = {"ok": "proven"}.get(kind, kind)
+    def proved(self, kind: OutcomeKind, timings: dict[str, float] | None, faulty: int) -> None:
+        """A compute outcome, counted as ``proven``, ``failed`` or ``stopped``."""
+        result = "proven" if kind == OutcomeKind.OK else str(kind)
         self.jobs.labels(self.worker, result).inc()
         for step, seconds in (timings or {}).items():
             self.steps.labels(self.worker, step).observe(seconds)

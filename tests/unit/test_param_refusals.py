@@ -11,6 +11,7 @@ from prover._proto import manager_pb2 as pb
 from prover.alerts import rules
 from prover.store.workers import ClaimFilter, claim_filter, refused_proof_types
 from prover.worker import loop
+from prover.worker.admission import GiveBack
 from prover.worker.config import WorkerConfig
 from prover.worker.pinning import Pinning
 from prover.worker.spool import Spool
@@ -156,12 +157,16 @@ def test_a_job_of_a_refused_size_handed_over_anyway_is_given_back_naming_the_fil
     w, _ = make_worker(tmp_path, monkeypatch, problems=[problem(10)])
     w.check_parameters()
     job = pb.Job(id=7, attempt=1, proof_type=10)
-    w._release(job, w._refusal(job.proof_type))
-    (rel,) = w.client.released
-    assert rel.job_id == 7
-    assert rel.reason == (
-        f"worker refuses 2KiB proofs, its parameter files are wrong: {PARAMS_2KIB} truncated"
+    rec = w.holdings.hold(job, w.slots[0])
+    why = w.admission.admit(rec)
+    assert why == GiveBack(
+        f"worker refuses 2KiB proofs, its parameter files are wrong: {PARAMS_2KIB} truncated",
+        exclude=True,
     )
+    w.proving.end(rec, why)  # the one way a job goes back
+    (rel,) = w.client.released
+    assert rel.job_id == 7 and rel.reason == why.reason
+    assert w.claims.excluded == {7} and w.held() == []
 
 
 def test_a_failing_check_never_stops_the_worker(tmp_path, monkeypatch):
@@ -170,6 +175,6 @@ def test_a_failing_check_never_stops_the_worker(tmp_path, monkeypatch):
     def broken(types):
         raise RuntimeError("no native module")
 
-    w._param_check = broken
+    w.params.check = broken
     w.check_parameters()
     assert w.param_problems == [] and w.refused_proof_types == frozenset()

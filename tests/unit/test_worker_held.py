@@ -123,7 +123,7 @@ def test_a_worker_holding_nothing_still_heartbeats_with_an_empty_list(worker):
 
 def test_a_claimed_job_is_listed_from_the_moment_its_answer_arrives(worker):
     got: list = []
-    t = threading.Thread(target=lambda: got.append(worker._claim(worker.slots[0])))
+    t = threading.Thread(target=lambda: got.append(worker.claims.claim(worker.slots[0])))
     t.start()
     assert worker.client.claimed.wait(5)
     worker.client.claims[0].answer(pb.ClaimResponse(job=pb.Job(id=5, attempt=3)))
@@ -133,14 +133,14 @@ def test_a_claimed_job_is_listed_from_the_moment_its_answer_arrives(worker):
     (job,) = got
     assert job.id == 5
     # the loop picks up the same record (a stop order may be on it already)
-    rec = worker._record(job, worker.slots[0])
-    assert rec is worker.running[5]
-    worker._let_go(job)  # released, or placement failed
+    rec = worker.holdings.record(job, worker.slots[0])
+    assert rec is worker.holdings.running[5]
+    worker.holdings.let_go(job)  # released, or placement failed
     assert _listed(worker) == []
 
 
 def test_an_answer_without_a_job_holds_nothing(worker):
-    t = threading.Thread(target=lambda: worker._claim(worker.slots[0]))
+    t = threading.Thread(target=lambda: worker.claims.claim(worker.slots[0]))
     t.start()
     assert worker.client.claimed.wait(5)
     worker.client.claims[0].answer(pb.ClaimResponse())
@@ -150,23 +150,23 @@ def test_an_answer_without_a_job_holds_nothing(worker):
 
 def test_a_result_is_held_while_spooled_and_let_go_once_answered(worker):
     req = pb.FinishRequest(worker="w1", job_id=9, attempt=1, success=True, proof=b"p" * 192)
-    worker._hold(pb.Job(id=9, attempt=1), worker.slots[0])
-    worker._spool(req)
-    worker._let_go(pb.Job(id=9, attempt=1))  # the slot moves on; the result is still held
+    worker.holdings.hold(pb.Job(id=9, attempt=1), worker.slots[0])
+    worker.delivery.spool_result(req)
+    worker.holdings.let_go(pb.Job(id=9, attempt=1))  # the slot moves on; the result is still held
     assert _listed(worker) == [(9, 1)] and worker.spool.load() == [req]
     worker.client.finish_answers = [_Refused(grpc.StatusCode.UNAVAILABLE)]
-    assert worker._deliver_once(req) is not None
+    assert worker.delivery.deliver_once(req) is not None
     assert _listed(worker) == [(9, 1)] and worker.spool.load() == [req]
     worker.client.finish_answers = [pb.FinishResponse(state="succeeded")]
-    assert worker._deliver_once(req) is None
+    assert worker.delivery.deliver_once(req) is None
     assert _listed(worker) == [] and worker.spool.load() == []
 
 
 def test_a_refused_result_is_logged_and_forgotten(worker):
     req = pb.FinishRequest(worker="w1", job_id=9, attempt=1, success=False, error="x")
-    worker._spool(req)
+    worker.delivery.spool_result(req)
     worker.client.finish_answers = [_Refused(grpc.StatusCode.FAILED_PRECONDITION)]
-    assert worker._deliver_once(req) is None
+    assert worker.delivery.deliver_once(req) is None
     assert _listed(worker) == [] and worker.spool.load() == []
 
 
@@ -179,9 +179,9 @@ def test_spooled_results_of_a_previous_process_are_listed_while_delivered(worker
         _Refused(grpc.StatusCode.UNAVAILABLE),
         pb.FinishResponse(state="succeeded"),
     ]
-    spooled = worker._load_spool()  # before Register and the first heartbeat
+    spooled = worker.delivery.load()  # before Register and the first heartbeat
     assert _listed(worker) == [(4, 2)]
-    worker._deliver_spooled(spooled)
+    worker.delivery.deliver_spooled(spooled, worker.stopping)
     assert worker.client.finishes == [old, old]  # the same bytes, sent again
     assert seen == [[(4, 2)], [(4, 2)]]
     assert _listed(worker) == [] and worker.spool.load() == []
