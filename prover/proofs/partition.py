@@ -68,75 +68,25 @@ def prove_partition(
     """
     pt = PoStProofType.parse(proof_type)
     remote = sorted((int(n), bytes(c)) for n, c in remote)
-    if remote and fetch_remote is None:
-        raise InvalidInput("remote sectors need fetch_remote")
-    count = len(replicas) + len(remote)
-    if not count:
-        raise InvalidInput("a partition needs at least one sector")
-    if count > pt.partition_sectors:
-        raise InvalidInput(
-            f"{count} sectors do not fit one {pt.size_name} partition "
-            f"(at most {pt.partition_sectors})"
-        )
     ordered = sorted(replicas, key=lambda r: r.sector_id)
-    ids = sorted([r.sector_id for r in ordered] + [n for n, _ in remote])
-    if len(set(ids)) != len(ids):
-        raise InvalidInput(f"duplicate sector ids in partition {partition_index}: {ids}")
-    if parallelism is not None and parallelism < 1:
-        raise InvalidInput(f"parallelism must be at least 1, got {parallelism}")
-    workers = parallelism or default_parallelism(max(1, len(ordered)))
+    ids = _sector_ids(pt, ordered, remote, partition_index, parallelism, fetch_remote)
 
     start = time.perf_counter()
     challenges = generate_challenges(pt, randomness, prover_id, ids)
     t_challenges = time.perf_counter()
-
-    def one(replica: SectorReplica) -> bytes | SectorFault:
-        try:
-            return vanilla_proof(pt, replica, challenges[replica.sector_id])
-        except SectorFault as fault:
-            return fault
-
-    fetched: dict[int, bytes | SectorFault] = {}
-    fetcher = None
-    if remote:
-        wanted = {n: challenges[n] for n, _ in remote}
-
-        def fetch() -> None:
-            try:
-                fetched.update(fetch_remote(wanted))
-            except Exception as exc:  # every remote sector is then skipped, never lost
-                log.exception("remote_vanilla_failed", partition=partition_index)
-                fetched.update({n: SectorFault(n, f"remote vanilla failed: {exc}") for n in wanted})
-
-        fetcher = threading.Thread(target=fetch, name="vanilla-remote", daemon=True)
-        fetcher.start()
-    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="vanilla")
-    try:
-        futures = [pool.submit(one, r) for r in ordered]
-        done, _ = wait(futures, timeout=sector_timeout)
-        results: dict[int, bytes | SectorFault] = {
-            r.sector_id: f.result()
-            if f in done
-            else SectorFault(r.sector_id, f"vanilla proof took longer than {sector_timeout:g} s")
-            for r, f in zip(ordered, futures, strict=True)
-        }
-    finally:
-        pool.shutdown(wait=False, cancel_futures=True)
-    if fetcher is not None:
-        fetcher.join()
-        for n, _ in remote:
-            got = fetched.get(n)
-            results[n] = got if got is not None else SectorFault(n, "no vanilla proof came back")
+    fetcher = _RemoteFetcher(fetch_remote, remote, challenges, partition_index)
+    results = _local_vanilla(
+        pt,
+        ordered,
+        challenges,
+        workers=parallelism or default_parallelism(max(1, len(ordered))),
+        sector_timeout=sector_timeout,
+    )
+    results |= fetcher.results()
     t_vanilla = time.perf_counter()
 
+    faults, good = _sort_out(results, partition_index)
     comm_r = {r.sector_id: r.comm_r for r in ordered} | dict(remote)
-    faults = {n: v.reason for n, v in results.items() if isinstance(v, SectorFault)}
-    good = [(n, v) for n, v in sorted(results.items()) if isinstance(v, bytes)]
-    for sector_id, reason in sorted(faults.items()):
-        log.warning("sector_skipped", sector=sector_id, partition=partition_index, reason=reason)
-    if not good:
-        raise PartitionUnprovable(partition_index, faults)
-
     with snark_guard or contextlib.nullcontext():
         # inside the guard: another slot's SNARK must not count as this one's
         before = gpuuse.snapshot()
@@ -160,3 +110,128 @@ def prove_partition(
         ),
         gpu=gpu,
     )
+
+
+def _sector_ids(
+    pt: PoStProofType,
+    ordered: Sequence[SectorReplica],
+    remote: Sequence[tuple[int, bytes]],
+    partition_index: int,
+    parallelism: int | None,
+    fetch_remote: RemoteFetch | None,
+) -> list[int]:
+    """The partition's sector numbers in order, once the request is known to
+    be one partition's: ``InvalidInput`` before any work otherwise."""
+    if remote and fetch_remote is None:
+        raise InvalidInput("remote sectors need fetch_remote")
+    count = len(ordered) + len(remote)
+    if not count:
+        raise InvalidInput("a partition needs at least one sector")
+    if count > pt.partition_sectors:
+        raise InvalidInput(
+            f"{count} sectors do not fit one {pt.size_name} partition "
+            f"(at most {pt.partition_sectors})"
+        )
+    ids = sorted([r.sector_id for r in ordered] + [n for n, _ in remote])
+    if len(set(ids)) != len(ids):
+        raise InvalidInput(f"duplicate sector ids in partition {partition_index}: {ids}")
+    if parallelism is not None and parallelism < 1:
+        raise InvalidInput(f"parallelism must be at least 1, got {parallelism}")
+    return ids
+
+
+class _RemoteFetcher:
+    """The remote sectors' vanilla proofs, fetched on a thread of their own
+    from the moment it is made, while the local sectors are read. A fetch
+    that raises skips every remote sector (each a fault), never loses one."""
+
+    def __init__(
+        self,
+        fetch_remote: RemoteFetch | None,
+        remote: Sequence[tuple[int, bytes]],
+        challenges: Mapping[int, Sequence[int]],
+        partition_index: int,
+    ) -> None:
+        self._remote = remote
+        self._fetched: dict[int, bytes | SectorFault] = {}
+        self._thread: threading.Thread | None = None
+        if remote and fetch_remote is not None:
+            wanted = {n: challenges[n] for n, _ in remote}
+            self._thread = threading.Thread(
+                target=self._fetch,
+                args=(fetch_remote, wanted, partition_index),
+                name="vanilla-remote",
+                daemon=True,
+            )
+            self._thread.start()
+
+    def _fetch(
+        self,
+        fetch_remote: RemoteFetch,
+        wanted: dict[int, Sequence[int]],
+        partition_index: int,
+    ) -> None:
+        try:
+            self._fetched.update(fetch_remote(wanted))
+        except Exception as exc:  # every remote sector is then skipped, never lost
+            log.exception("remote_vanilla_failed", partition=partition_index)
+            self._fetched.update(
+                {n: SectorFault(n, f"remote vanilla failed: {exc}") for n in wanted}
+            )
+
+    def results(self) -> dict[int, bytes | SectorFault]:
+        """Waits for the fetch: each remote sector's proof or fault."""
+        if self._thread is None:
+            return {}
+        self._thread.join()
+        out: dict[int, bytes | SectorFault] = {}
+        for n, _ in self._remote:
+            got = self._fetched.get(n)
+            out[n] = got if got is not None else SectorFault(n, "no vanilla proof came back")
+        return out
+
+
+def _local_vanilla(
+    pt: PoStProofType,
+    ordered: Sequence[SectorReplica],
+    challenges: Mapping[int, Sequence[int]],
+    *,
+    workers: int,
+    sector_timeout: float | None,
+) -> dict[int, bytes | SectorFault]:
+    """Each local sector's vanilla proof or fault, on ``workers`` threads; a
+    sector not done within ``sector_timeout`` is a fault and its thread is
+    abandoned (the pool is not waited for)."""
+
+    def one(replica: SectorReplica) -> bytes | SectorFault:
+        try:
+            return vanilla_proof(pt, replica, challenges[replica.sector_id])
+        except SectorFault as fault:
+            return fault
+
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="vanilla")
+    try:
+        futures = [pool.submit(one, r) for r in ordered]
+        done, _ = wait(futures, timeout=sector_timeout)
+        return {
+            r.sector_id: f.result()
+            if f in done
+            else SectorFault(r.sector_id, f"vanilla proof took longer than {sector_timeout:g} s")
+            for r, f in zip(ordered, futures, strict=True)
+        }
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _sort_out(
+    results: Mapping[int, bytes | SectorFault], partition_index: int
+) -> tuple[dict[int, str], list[tuple[int, bytes]]]:
+    """(faults by sector, the good proofs in sector order), each fault
+    logged; ``PartitionUnprovable`` when no sector is good."""
+    faults = {n: v.reason for n, v in results.items() if isinstance(v, SectorFault)}
+    good = [(n, v) for n, v in sorted(results.items()) if isinstance(v, bytes)]
+    for sector_id, reason in sorted(faults.items()):
+        log.warning("sector_skipped", sector=sector_id, partition=partition_index, reason=reason)
+    if not good:
+        raise PartitionUnprovable(partition_index, faults)
+    return faults, good
