@@ -342,7 +342,7 @@ class Manager:
             self.alert_watch,
             self.standby_chain,
             leading=self.leading,
-            # asked only while leading, so once the lease was stepped (_lead)
+            # asked only while leading: once _lead made chain_work and stepped
             grace_until=lambda: self.chain_work.grace_until,
         ).start()
 
@@ -359,7 +359,10 @@ class Manager:
             self.alert_watch,
             access=lambda: sector_access(self.config, self.hosts, self.secret),
             clock=self.clock,
-        ).start()
+        )
+        # set before its first step: from that step on, the sweeps (already
+        # scheduled) may find this manager leading and ask for its grace
+        self.chain_work.start()
 
     def _announce(self) -> None:
         # Everything loaded so far (modules, protobuf descriptors, SQLAlchemy's

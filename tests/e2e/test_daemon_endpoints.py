@@ -39,6 +39,10 @@ def test_a_managers_endpoint_file_names_its_ports_and_goes_at_sigterm(manager):
     assert metrics_answer(endpoint.http)
     assert manager.terminate() == 0
     assert not manager.endpoint_file.exists()
+    # no step of its start-up or stop failed on a thread of its own (the
+    # scheduler's passes start before the lease's first step)
+    raw = [e["line"] for e in manager.lines if e.get("event") == "raw"]
+    assert not [line for line in raw if "Traceback" in line], raw
 
 
 def test_a_storage_hosts_endpoint_file_names_its_ports_and_goes_at_sigterm(tmp_path):
