@@ -65,6 +65,13 @@ class Outcome:
     faulty: dict[int, str] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
     reason: str = ""
+    # what the SNARK did with the GPU (prover.proofs.gpuuse.SnarkGpu.as_dict)
+    gpu: dict = field(default_factory=dict)
+
+    @property
+    def gpu_fallback(self) -> str:
+        """Why a GPU build's SNARK ran on the CPU; "" when it did not."""
+        return str(self.gpu.get("fallback") or "")
 
 
 class GpuLock(contextlib.AbstractContextManager):
@@ -153,7 +160,8 @@ def _child_main(conn, settings: ComputeSettings) -> None:
                 remote=[(s.id, s.comm_r) for s in task.remote],
                 fetch_remote=fetch,
             )
-            conn.send((OutcomeKind.OK, result.proof, result.faults, result.timings.as_dict()))
+            gpu = result.gpu.as_dict() if result.gpu is not None else {}
+            conn.send((OutcomeKind.OK, result.proof, result.faults, result.timings.as_dict(), gpu))
         except PartitionUnprovable as exc:
             conn.send((OutcomeKind.FAILED, str(exc), exc.faults))
         except ProofError as exc:
@@ -233,8 +241,10 @@ class ComputeSlot:
                     self._restart()
                     return Outcome(OutcomeKind.FAILED, reason=reason)
                 if msg[0] == OutcomeKind.OK:
-                    _, proof, faulty, timings = msg
-                    return Outcome(OutcomeKind.OK, proof=proof, faulty=faulty, timings=timings)
+                    _, proof, faulty, timings, gpu = msg
+                    return Outcome(
+                        OutcomeKind.OK, proof=proof, faulty=faulty, timings=timings, gpu=gpu
+                    )
                 _, reason, faulty = msg
                 return Outcome(OutcomeKind.FAILED, faulty=faulty, reason=reason)
             if not self.proc.is_alive():

@@ -2,7 +2,8 @@
 holds, and how the manager's stop and drain orders reach it.
 
 Each beat lists every job held (``holdings.py``), even when that is none;
-every tenth carries the GPUs' facts. Cadence and lease come from the
+every tenth carries the GPUs' facts, and every beat of a cuda build its
+SNARKs that went to the CPU (``ProverGpuFallback``'s source). Cadence and lease come from the
 manager at Register (one number, one owner); until it answers, defaults
 hold. A beat that fails is logged with how long the manager has not heard
 from us: past the lease the manager requeues our jobs, whose results are
@@ -18,8 +19,10 @@ import grpc
 
 from prover._proto import manager_pb2 as pb
 from prover.api.client import ManagerClient
+from prover.api.convert import gpu_fallback_to_pb
 from prover.logs import get_logger
 from prover.worker.holdings import Holdings
+from prover.worker.metrics import GpuFallbackReport
 
 log = get_logger("prover.worker")
 
@@ -37,12 +40,14 @@ class Heartbeats:
         holdings: Holdings,
         gpus: Callable[[], list[dict]],
         on_drain: Callable[[], None],
+        gpu_fallback: Callable[[], GpuFallbackReport | None] = lambda: None,
     ) -> None:
         self.worker = worker
         self.client = client
         self.holdings = holdings
         self.gpus = gpus
         self.on_drain = on_drain
+        self.gpu_fallback = gpu_fallback
         self.interval = 3.0
         self.timeout = 15.0  # the lease: a beat that arrives later is worth nothing
         self._stop = threading.Event()
@@ -62,6 +67,11 @@ class Heartbeats:
         )
         if gpus:
             req.gpus.extend(pb.GpuInfo(**g) for g in self.gpus())
+        fb = self.gpu_fallback()  # every beat of a cuda build: the alert's source
+        if fb is not None:
+            req.gpu_fallback.CopyFrom(
+                gpu_fallback_to_pb(fb.count, fb.gpu_snarks, fb.current, fb.reason, fb.last_at)
+            )
         return req
 
     def _obey(self, resp: pb.HeartbeatResponse) -> None:

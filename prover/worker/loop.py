@@ -79,7 +79,14 @@ class Worker:
             sector_timeout=config.sector_timeout_s,
         )
         self.slots = [ComputeSlot(i, settings) for i in range(config.concurrency)]
-        self.heartbeats = Heartbeats(config.name, client, self.holdings, self._gpus, self._drain)
+        self.heartbeats = Heartbeats(
+            config.name,
+            client,
+            self.holdings,
+            self._gpus,
+            self._drain,
+            gpu_fallback=self.metrics.gpu_fallback_report,
+        )
         self.delivery = ResultDelivery(
             config.name, client, self.spool, self.holdings, config.finish_retry_s
         )

@@ -1,7 +1,8 @@
 """A worker's metrics (``metrics_listen`` / ``--metrics-listen``): its proof
-steps as the compute child timed them, its jobs by outcome, and its GPU as
-NVML reports it at scrape time. No driver or no device means no GPU series,
-never an error (``gpu_facts`` answers nothing then).
+steps as the compute child timed them, its jobs by outcome, the SNARKs of a
+GPU build that went to the CPU, and its GPU as NVML reports it at scrape
+time. No driver or no device means no GPU series, never an error
+(``gpu_facts`` answers nothing then).
 
 Every series carries the worker's name, so that one dashboard over many
 workers can tell them apart without relabelling.
@@ -9,14 +10,44 @@ workers can tell them apart without relabelling.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from prover.buildinfo import build_info
 from prover.metrics import STEP_BUCKETS
 from prover.worker.outcome import OutcomeKind
+
+
+@dataclass
+class GpuFallbackReport:
+    """A GPU build's SNARKs that went to the CPU since this worker started,
+    as every heartbeat tells the manager (which pages ``ProverGpuFallback``
+    while ``current``)."""
+
+    count: int = 0  # SNARKs that fell back, whole or in part
+    gpu_snarks: int = 0  # SNARKs that ran on the GPU
+    current: bool = False  # the latest SNARK fell back
+    reason: str = ""  # the latest fallback's
+    last_at: datetime | None = None
+
+    def note(self, gpu: Mapping) -> None:
+        """One SNARK's verdict (``SnarkGpu.as_dict``); one that was not
+        observed, or of a build not meant for the GPU, says nothing."""
+        if not gpu.get("observed") or not gpu.get("expected"):
+            return
+        if gpu.get("fallback"):
+            self.count += 1
+            self.current = True
+            self.reason = str(gpu["fallback"])
+            self.last_at = datetime.now(UTC)
+        else:
+            self.gpu_snarks += 1
+            self.current = False
 
 
 class GpuCollector(Collector):
@@ -86,17 +117,46 @@ class WorkerMetrics:
             ["worker"],
             registry=self.registry,
         )
+        self.gpu_fallback = Counter(
+            "prover_worker_gpu_fallback",
+            "SNARKs of a GPU build (cuda) that ran on the CPU, whole or in part: no GPU kernel "
+            "instantiated, or one failed mid-proof (the gpu_fallback event says why).",
+            ["worker"],
+            registry=self.registry,
+        )
+        # a cuda build's heartbeats carry it from the start (zeros until a
+        # SNARK), so that a restarted worker clears what its last life said
+        self._fallbacks = GpuFallbackReport() if build_info().build == "cuda" else None
         # at 0 from the start, so increase() draws a flat line, not "no data"
         self.faulty.labels(worker)
+        self.gpu_fallback.labels(worker)
         for result in ("proven", str(OutcomeKind.FAILED), str(OutcomeKind.STOPPED)):
             self.jobs.labels(worker, result)
         self.registry.register(GpuCollector(worker, gpu_facts))
 
-    def proved(self, kind: OutcomeKind, timings: dict[str, float] | None, faulty: int) -> None:
-        """A compute outcome, counted as ``proven``, ``failed`` or ``stopped``."""
+    def proved(
+        self,
+        kind: OutcomeKind,
+        timings: dict[str, float] | None,
+        faulty: int,
+        gpu: Mapping | None = None,
+    ) -> None:
+        """A compute outcome, counted as ``proven``, ``failed`` or ``stopped``,
+        with what its SNARK did with the GPU when there was one."""
         result = "proven" if kind == OutcomeKind.OK else str(kind)
         self.jobs.labels(self.worker, result).inc()
+        if gpu:
+            if gpu.get("fallback"):
+                self.gpu_fallback.labels(self.worker).inc()
+            if self._fallbacks is None and gpu.get("expected"):
+                self._fallbacks = GpuFallbackReport()
+            if self._fallbacks is not None:
+                self._fallbacks.note(gpu)
         for step, seconds in (timings or {}).items():
             self.steps.labels(self.worker, step).observe(seconds)
         if faulty:
             self.faulty.labels(self.worker).inc(faulty)
+
+    def gpu_fallback_report(self) -> GpuFallbackReport | None:
+        """What the heartbeat tells the manager; None for a cpu build."""
+        return self._fallbacks

@@ -125,7 +125,17 @@ class Proving:
         outcome = slot.prove(task, lambda: rec.stop_reason)
         if outcome.kind in (OutcomeKind.OK, OutcomeKind.FAILED):
             outcome.faulty = {**placement.unreachable, **outcome.faulty}
-        self.metrics.proved(outcome.kind, outcome.timings, len(outcome.faulty))
+        self.metrics.proved(outcome.kind, outcome.timings, len(outcome.faulty), outcome.gpu)
+        if outcome.gpu_fallback:  # proven, but on the CPU: many times slower
+            log.warning(
+                "gpu_fallback",
+                job_id=job.id,
+                miner=job.miner,
+                partition=job.partition,
+                slot=slot.index,
+                partial=bool(outcome.gpu.get("partial")),
+                reason=outcome.gpu_fallback,
+            )
         if outcome.kind == OutcomeKind.STOPPED:
             if outcome.reason == StopReason.SHUTDOWN:
                 return GiveBack(SHUTTING_DOWN)

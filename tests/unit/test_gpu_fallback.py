@@ -154,3 +154,61 @@ def test_a_probe_that_hangs_or_dies_fails():
 
     check = gpu.gpu_proof_check("cuda", dies)
     assert check.status == FAIL and "-11" in check.detail
+
+
+# ---- the worker: counter, report, heartbeat ----------------------------------
+
+
+def verdict(fallback: str = "", observed: bool = True) -> dict:
+    return {"build": "cuda", "expected": True, "observed": observed, "fallback": fallback}
+
+
+def test_the_worker_counts_fallbacks_and_its_heartbeat_carries_them(monkeypatch):
+    from prometheus_client import generate_latest
+
+    import prover.worker.metrics as wm
+    from prover.worker.heartbeats import Heartbeats
+    from prover.worker.holdings import Holdings
+    from prover.worker.outcome import OutcomeKind
+
+    monkeypatch.setattr(wm, "build_info", lambda: type("B", (), {"build": "cuda"})())
+    metrics = wm.WorkerMetrics("w1", lambda: [])
+    beats = Heartbeats(
+        "w1", None, Holdings(), lambda: [], lambda: None, gpu_fallback=metrics.gpu_fallback_report
+    )
+    # a cuda build reports from the start: zeros, which clear a past life's
+    req = beats.request()
+    assert req.HasField("gpu_fallback") and req.gpu_fallback.count == 0
+    assert not req.gpu_fallback.current and not req.gpu_fallback.HasField("last_at")
+    metrics.proved(OutcomeKind.OK, {}, 0, verdict())
+    metrics.proved(OutcomeKind.OK, {}, 0, verdict(f"no GPU kernel ran: {CANNOT}"))
+    metrics.proved(OutcomeKind.OK, {}, 0, verdict(observed=False))  # nothing seen, nothing said
+    req = beats.request()
+    assert (req.gpu_fallback.count, req.gpu_fallback.gpu_snarks) == (1, 1)
+    assert req.gpu_fallback.current and CANNOT in req.gpu_fallback.reason
+    assert req.gpu_fallback.HasField("last_at")
+    scrape = generate_latest(metrics.registry).decode()
+    assert 'prover_worker_gpu_fallback_total{worker="w1"} 1.0' in scrape
+    metrics.proved(OutcomeKind.OK, {}, 0, verdict())  # back on the GPU
+    assert not beats.request().gpu_fallback.current
+
+
+def test_a_cpu_builds_heartbeat_says_nothing_of_fallbacks():
+    from prometheus_client import generate_latest
+
+    from prover.worker.heartbeats import Heartbeats
+    from prover.worker.holdings import Holdings
+    from prover.worker.metrics import WorkerMetrics
+    from prover.worker.outcome import OutcomeKind
+
+    metrics = WorkerMetrics("w1", lambda: [])  # this checkout's build: cpu
+    metrics.proved(OutcomeKind.OK, {}, 0, {"build": "cpu", "expected": False, "observed": True})
+    beats = Heartbeats(
+        "w1", None, Holdings(), lambda: [], lambda: None, gpu_fallback=metrics.gpu_fallback_report
+    )
+    assert not beats.request().HasField("gpu_fallback")
+    # the counter is there at 0, as the others
+    assert (
+        'prover_worker_gpu_fallback_total{worker="w1"} 0.0'
+        in generate_latest(metrics.registry).decode()
+    )
