@@ -2,12 +2,13 @@
 
 Run by the orchestrator in a fresh interpreter whose ``prover`` package is an
 overlay: the repository's Python files with one build of ``prover._native``
-(the CPU build, or the CUDA build given by ``--ext``), so that both builds
-run in the same benchmark without replacing each other. Every step writes its
-result file (JSON) atomically, after each proof, so a step stopped at the
-budget leaves what it finished.
+(the CPU build, the CUDA build or the SupraSeal build), so that every build
+runs in the same benchmark without replacing the others. Every step writes
+its result file (JSON) atomically, after each proof, so a step stopped at
+the budget leaves what it finished.
 
     python bench/gpu_child.py setup SPEC.json RESULT.json
+    python bench/gpu_child.py circuits SPEC.json RESULT.json
     python bench/gpu_child.py prove SPEC.json RESULT.json
     python bench/gpu_child.py verify SPEC.json RESULT.json
 """
@@ -18,6 +19,7 @@ import hashlib
 import json
 import os
 import queue
+import resource
 import sys
 import threading
 import time
@@ -39,9 +41,21 @@ def randomness(i: int) -> bytes:
     return hashlib.sha256(f"prover gpu bench {i}".encode()).digest()
 
 
+def cpu_seconds() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def peak_rss_mib() -> float:
+    """This process's peak resident memory so far (Linux: ru_maxrss in KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def setup(spec: dict, out: Path) -> None:
-    """Parameters (test parameters generated where absent, for 2KiB and
-    8MiB) and the partition's sectors (fauxrep replicas with real trees)."""
+    """Parameters (test parameters generated where absent: 2KiB and 8MiB,
+    and 512MiB into the benchmark's own directory) and the partition's
+    sectors (fauxrep replicas with real trees); wall and CPU seconds and the
+    peak memory of each, which the next size's estimate scales."""
     from prover.proofs import PoStProofType, ProofError, create_test_sectors, ensure_test_params
     from prover.proofs.native import _native
 
@@ -50,27 +64,33 @@ def setup(spec: dict, out: Path) -> None:
         "native": _native.__file__,
         "partition_sectors": pt.partition_sectors,
         "python": sys.executable,
+        "cpus": len(os.sched_getaffinity(0)),
         "packages": package_versions(),
     }
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), cpu_seconds()
     try:
-        files = ensure_test_params(pt)
+        files = ensure_test_params(pt, allow_large=bool(spec.get("allow_large")))
     except ProofError as exc:
         result["error"] = f"{type(exc).__name__}: {exc}"
         write_result(out, result)
         return
     result["params"] = {
         "seconds": time.perf_counter() - t0,
+        "cpu_seconds": cpu_seconds() - c0,
+        "peak_rss_mib": peak_rss_mib(),
         "generated": files.generated,
         "file": str(files.params),
         "bytes": files.params.stat().st_size,
     }
     write_result(out, result)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), cpu_seconds()
     ids = list(range(1, pt.partition_sectors + 1))
     replicas = create_test_sectors(spec["root"], MINER, ids, pt)
     result["sectors"] = {
         "seconds": time.perf_counter() - t0,
+        "cpu_seconds": cpu_seconds() - c0,
+        "peak_rss_mib": peak_rss_mib(),
+        "sector_bytes": pt.sector_size,
         "replicas": [
             {
                 "id": r.sector_id,
@@ -83,6 +103,32 @@ def setup(spec: dict, out: Path) -> None:
         "bytes": sum(f.stat().st_size for f in Path(spec["root"]).rglob("*") if f.is_file()),
     }
     write_result(out, result)
+
+
+def circuits(spec: dict, out: Path) -> None:
+    """Constraints of each size's WindowPoSt partition circuit, counted on
+    its blank circuit: one sector and two (the circuit repeats one gadget a
+    sector, so they give the cost a sector and what is shared), and the
+    whole partition from them (a 32GiB partition's 2349 sectors would take
+    minutes to count outright)."""
+    from prover.proofs import PoStProofType
+    from prover.proofs.native import _native
+
+    got = {}
+    for size in spec["sizes"]:
+        pt = PoStProofType.from_sector_size(size)
+        one, inputs_one = _native.circuit_size(pt.api_name, 1)
+        two, inputs_two = _native.circuit_size(pt.api_name, 2)
+        per, shared = two - one, 2 * one - two
+        n = pt.partition_sectors
+        got[size] = {
+            "partition_sectors": n,
+            "per_sector": per,
+            "shared": shared,
+            "partition": shared + per * n,
+            "inputs": (2 * inputs_one - inputs_two) + (inputs_two - inputs_one) * n,
+        }
+        write_result(out, {"circuits": got})
 
 
 def package_versions() -> dict[str, str]:
@@ -171,6 +217,10 @@ class Prover:
         ]
         job.update(
             timings=outcome.timings,
+            # what the SNARK did with the GPU, and bellperson's synthesis
+            # and prover times (prover.proofs.gpuuse), where the worker
+            # reports them
+            gpu=dict(getattr(outcome, "gpu", None) or {}),
             faulty={str(k): v for k, v in outcome.faulty.items()},
             proof=outcome.proof.hex(),
             verified=bool(public)
@@ -208,9 +258,25 @@ class Prover:
         wall = time.monotonic() - t0
         return {"concurrency": concurrency, "wall": wall, "started": t0, "jobs": done}
 
-    def close(self) -> None:
-        for s in self.slots:
+    def close(self) -> dict[str, float]:
+        """Kills the compute children; their peak resident memory (VmHWM)
+        by slot, read just before."""
+        peaks = {}
+        for i, s in enumerate(self.slots):
+            peaks[str(i)] = vm_hwm_mib(s.pid)
             s.kill()
+        return {k: v for k, v in peaks.items() if v is not None}
+
+
+def vm_hwm_mib(pid: int | None) -> float | None:
+    """A live process's peak resident set (``VmHWM``), MiB."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
 
 
 def prove(spec: dict, out: Path) -> None:
@@ -262,7 +328,8 @@ def prove(spec: dict, out: Path) -> None:
             result["streams"][str(concurrency)] = p.stream(concurrency, jobs, 1)
             write_result(out, result)
     finally:
-        p.close()
+        result["rss_peak_mib"] = p.close()
+        write_result(out, result)
 
 
 def verify(spec: dict, out: Path) -> None:
@@ -287,7 +354,7 @@ def verify(spec: dict, out: Path) -> None:
 def main() -> int:
     step, spec_path, out = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
     spec = json.loads(spec_path.read_text())
-    {"setup": setup, "prove": prove, "verify": verify}[step](spec, out)
+    {"setup": setup, "circuits": circuits, "prove": prove, "verify": verify}[step](spec, out)
     return 0
 
 

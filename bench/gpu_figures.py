@@ -18,8 +18,12 @@ import struct
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-SCHEMA = "prover-gpu-post/1"
-SIDES = ("cpu", "gpu")
+SCHEMA = "prover-gpu-post/2"
+# the builds a run compares, each in processes of its own: the CPU build (the
+# baseline), bellperson's CUDA kernels, and SupraSeal's C2 kernels
+SIDES = ("cpu", "cuda", "supraseal")
+GPU_SIDES = ("cuda", "supraseal")
+LABELS = {"cpu": "CPU", "cuda": "CUDA", "supraseal": "SupraSeal"}
 MIB = 1 << 20
 
 Interval = tuple[float, float]
@@ -164,13 +168,17 @@ def baseline_used(samples: Sequence[Mapping[str, Any]], before: float) -> int | 
 
 
 def rounds_figures(rounds: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """First proof of a fresh compute child (cold: the proofs library loads
-    the parameters; on a GPU also the CUDA context and kernels) against the
-    later ones (warm)."""
+    """A compute child's proofs: its first (the proofs library loads the
+    parameters; on a GPU also the CUDA context and kernels) against the later
+    ones (warm); bellperson's own split of the SNARK, synthesis (CPU) and
+    prover time (FFTs and multiexps: the GPU's part on a GPU build), where
+    the child reported it; and the SNARKs that fell back to the CPU."""
     snark = [r["timings"]["snark"] for r in rounds]
     total = [r["timings"]["total"] for r in rounds]
+    gpu = [r.get("gpu") or {} for r in rounds]
     first = snark[0] if snark else None
     second = snark[1] if len(snark) > 1 else None
+    fell_back = [g["fallback"] for g in gpu if g.get("fallback")]
     return {
         "rounds": len(rounds),
         "snark_first_s": first,
@@ -179,20 +187,168 @@ def rounds_figures(rounds: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         "total_first_s": total[0] if total else None,
         "total_warm_median_s": median(total[1:]),
         "vanilla_warm_median_s": median(r["timings"]["vanilla"] for r in rounds[1:]),
+        "synthesis_warm_median_s": median(g.get("synthesis_s") for g in gpu[1:]),
+        "prover_warm_median_s": median(g.get("prover_s") for g in gpu[1:]),
         "second_over_first": ratio(second, first),
+        "gpu_fallbacks": len(fell_back),
+        "gpu_fallback_reason": fell_back[-1] if fell_back else None,
         "verified": bool(rounds) and all(r.get("verified") for r in rounds),
     }
 
 
-def size_ratios(cpu: Mapping[str, Any] | None, gpu: Mapping[str, Any] | None) -> dict[str, Any]:
-    """CPU over GPU: how many times faster the GPU side is (same partition,
+def size_ratios(cpu: Mapping[str, Any] | None, other: Mapping[str, Any] | None) -> dict[str, Any]:
+    """CPU over another build: how many times faster it is (same partition,
     same challenges)."""
-    if not cpu or not gpu or "rounds" not in cpu or "rounds" not in gpu:
+    if not cpu or not other or "rounds" not in cpu or "rounds" not in other:
         return {}
     return {
-        "snark_warm_cpu_over_gpu": ratio(cpu["snark_warm_median_s"], gpu["snark_warm_median_s"]),
-        "snark_first_cpu_over_gpu": ratio(cpu["snark_first_s"], gpu["snark_first_s"]),
-        "total_warm_cpu_over_gpu": ratio(cpu["total_warm_median_s"], gpu["total_warm_median_s"]),
+        "snark_warm_cpu_over": ratio(cpu["snark_warm_median_s"], other["snark_warm_median_s"]),
+        "snark_first_cpu_over": ratio(cpu["snark_first_s"], other["snark_first_s"]),
+        "total_warm_cpu_over": ratio(cpu["total_warm_median_s"], other["total_warm_median_s"]),
+    }
+
+
+# -- estimates: beyond the sizes measured -------------------------------------
+
+
+def linear_fit(points: Sequence[tuple[float, float]]) -> tuple[float, float] | None:
+    """Least squares y = a + b x over the points; one point: through the
+    origin (a = 0). None without a point, or with every x the same."""
+    pts = [(float(x), float(y)) for x, y in points if x is not None and y is not None]
+    if not pts:
+        return None
+    if len(pts) == 1:
+        x, y = pts[0]
+        return (0.0, y / x) if x else None
+    mx = statistics.fmean(x for x, _ in pts)
+    my = statistics.fmean(y for _, y in pts)
+    sxx = sum((x - mx) ** 2 for x, _ in pts)
+    if sxx == 0:
+        return None
+    b = sum((x - mx) * (y - my) for x, y in pts) / sxx
+    return my - b * mx, b
+
+
+def extrapolate(points: Sequence[tuple[float, float]], x: float) -> dict[str, Any] | None:
+    """y at ``x`` from measured (x, y): the straight line through them (a
+    fixed cost and a cost a unit), and the largest point scaled in proportion
+    (no fixed cost: what the line gives when the small sizes' overhead is not
+    there at scale); and how far beyond the data that is."""
+    fit = linear_fit(points)
+    if fit is None:
+        return None
+    a, b = fit
+    largest = max(points, key=lambda p: p[0])
+    return {
+        "fit_s": a + b * x,
+        "fixed_s": a,
+        "per_unit_s": b,
+        "proportional_s": largest[1] * x / largest[0] if largest[0] else None,
+        "beyond_data": x / largest[0] if largest[0] else None,
+        "basis": [list(p) for p in points],
+    }
+
+
+def snark_estimates(
+    sizes: Mapping[str, Mapping[str, Any]],
+    circuits: Mapping[str, Mapping[str, Any]],
+    target: str = "32GiB",
+) -> dict[str, Any]:
+    """An ESTIMATE, per build, of the warm SNARK of a ``target`` partition
+    (32GiB: 2349 sectors) from the sizes measured: seconds against the
+    partition circuit's constraints. Constraints drive a Groth16 prover (the
+    multiexps are linear in them, the FFTs n log n over the next power of
+    two), so this is the first-order scaling and nothing more: a 32GiB
+    partition has some 1500 times the constraints of a 512MiB one."""
+    want = circuits.get(target)
+    if not want:
+        return {}
+    out: dict[str, Any] = {
+        "target": target,
+        "constraints": want["partition"],
+        "per_sector": want["per_sector"],
+        "sectors": want["partition_sectors"],
+        "note": "ESTIMATE: the warm SNARK extrapolated in the partition circuit's "
+        "constraints from the sizes measured; not a measurement",
+        "builds": {},
+    }
+    for side in SIDES:
+        points = [
+            (circuits[size]["partition"], entry[side]["snark_warm_median_s"])
+            for size, entry in sizes.items()
+            if size in circuits
+            and isinstance(entry.get(side), Mapping)
+            and entry[side].get("snark_warm_median_s") is not None
+            and not entry[side].get("gpu_fallbacks")
+        ]
+        got = extrapolate(points, want["partition"]) if points else None
+        if got is not None:
+            out["builds"][side] = got
+    return out
+
+
+def setup_estimate(
+    size: str,
+    circuits: Mapping[str, Mapping[str, Any]],
+    measured: Mapping[str, Mapping[str, Any]],
+    cpus: int,
+    reference: Mapping[str, Mapping[str, Any]],
+    sector_bytes: Mapping[str, int],
+) -> dict[str, Any] | None:
+    """An ESTIMATE of what making ``size``'s test parameters and two
+    sectors takes: parameters in CPU-seconds and peak memory against the
+    partition circuit's constraints, fitted over the sizes whose parameters
+    this run generated (``measured``: the setup results) or else over
+    ``reference`` (measured on the 2-core machine the benchmark was written
+    on); sectors in CPU-seconds a byte of sector. Wall time is CPU time over
+    the cores, at half their count (the generators are parallel but not
+    perfectly: the efficiency measured is beside it)."""
+    if size not in circuits:
+        return None
+
+    def constraints(s: str, m: Mapping[str, Any]) -> int | None:
+        return circuits[s]["partition"] if s in circuits else m.get("constraints")
+
+    own = {
+        s: m
+        for s, m in measured.items()
+        if constraints(s, m) and (m.get("params") or {}).get("generated")
+    }
+    basis, source = (own, "this run") if own else (reference, "reference")
+    c = circuits[size]["partition"]
+    params = [
+        (constraints(s, m), m["params"]["cpu_seconds"])
+        for s, m in basis.items()
+        if constraints(s, m) and "params" in m
+    ]
+    rss = [
+        (constraints(s, m), m["params"]["peak_rss_mib"])
+        for s, m in basis.items()
+        if constraints(s, m) and "params" in m
+    ]
+    # sectors: the largest size measured, whose trees dwarf the fixed costs
+    made = [s for s in basis if "sectors" in basis[s] and s in sector_bytes]
+    largest = max(made, key=lambda s: sector_bytes[s]) if made else None
+    per_byte = (
+        basis[largest]["sectors"]["cpu_seconds"] / (2 * sector_bytes[largest]) if largest else None
+    )
+    fit_t, fit_m = linear_fit(params), linear_fit(rss)
+    if fit_t is None:
+        return None
+    cpu_params = max(0.0, fit_t[0] + fit_t[1] * c)
+    cpu_sectors = per_byte * 2 * sector_bytes[size] if per_byte and size in sector_bytes else None
+    usable = max(1.0, cpus / 2)
+    return {
+        "note": "ESTIMATE from the smaller sizes' parameters and sectors; not a measurement",
+        "source": source,
+        "basis": sorted(basis),
+        "params_cpu_s": cpu_params,
+        "params_wall_s": cpu_params / usable,
+        "params_peak_rss_mib": None if fit_m is None else fit_m[0] + fit_m[1] * c,
+        "sectors_cpu_s": cpu_sectors,
+        "sectors_wall_s": None if cpu_sectors is None else cpu_sectors / usable,
+        "wall_s": cpu_params / usable + (cpu_sectors or 0.0) / usable,
+        "cpus": cpus,
     }
 
 
@@ -237,8 +393,10 @@ def check_report(report: Mapping[str, Any]) -> list[str]:
                 problems.append(f"{size}: no {side} side")
             elif "skipped" not in got and "error" not in got and "rounds" not in got:
                 problems.append(f"{size}: {side} side has neither figures nor a reason")
-        if report.get("mode") == "cpu-only" and "skipped" not in (entry.get("gpu") or {}):
-            problems.append(f"{size}: cpu-only run with a GPU side not marked skipped")
+        if report.get("mode") == "cpu-only":
+            for side in GPU_SIDES:
+                if "skipped" not in (entry.get(side) or {}):
+                    problems.append(f"{size}: cpu-only run with a {side} side not marked skipped")
     return problems
 
 
@@ -247,86 +405,118 @@ def _f(value: float | None, fmt: str, unit: str = "") -> str:
 
 
 def format_table(report: Mapping[str, Any]) -> str:
-    """The printed summary: per size, CPU and GPU side by side, and ratios."""
+    """The printed summary: per size, each build side by side (a build that
+    is not there is a column of dashes, its reason said once), CPU over each
+    GPU build, two jobs a GPU against one, then the 32GiB estimate."""
     lines = []
-    gpu_label = "GPU" if report.get("mode") == "gpu" else "GPU (skipped)"
     for size, entry in report.get("sizes", {}).items():
         if entry.get("status") == "skipped":
             lines.append(f"\n{size}: skipped: {entry.get('reason')}")
             continue
-        cpu, gpu = entry.get("cpu") or {}, entry.get("gpu") or {}
-        r = entry.get("ratios") or {}
+        sides = {side: entry.get(side) or {} for side in SIDES}
+        ratios = entry.get("ratios") or {}
         sectors = entry.get("sectors", "?")
-        lines.append(f"\n{size} partition ({sectors} sectors), status {entry.get('status')}")
-        lines.append(f"  {'':34}{'CPU':>11}{gpu_label:>15}{'CPU/GPU':>10}")
+        c = entry.get("constraints") or {}
+        circuit = f", {c['partition']:,} constraints" if c.get("partition") else ""
+        lines.append(
+            f"\n{size} partition ({sectors} sectors{circuit}), status {entry.get('status')}"
+        )
+        head = "".join(f"{LABELS[s]:>12}" for s in SIDES)
+        over = "".join(f"{'CPU/' + LABELS[s]:>15}" for s in GPU_SIDES)
+        lines.append(f"  {'':34}{head}{over}")
+        for side, got in sides.items():
+            if "error" in got:
+                lines.append(f"  {LABELS[side]} failed: {got['error']}")
+            elif "skipped" in got:
+                lines.append(f"  {LABELS[side]} skipped: {got['skipped']}")
 
-        def row(label, key, fmt=".3f", unit=" s", ratio_key=None, cpu=cpu, gpu=gpu, r=r):
-            cv, gv = cpu.get(key), gpu.get(key)
-            rv = r.get(ratio_key) if ratio_key else None
-            lines.append(
-                f"  {label:34}{_f(cv, fmt, unit):>11}{_f(gv, fmt, unit):>15}"
-                f"{_f(rv, '.2f', 'x'):>10}"
-            )
+        def row(label, key, fmt=".3f", unit=" s", ratio_key=None, sides=sides, ratios=ratios):
+            cells = "".join(f"{_f(sides[s].get(key), fmt, unit):>12}" for s in SIDES)
+            rs = ""
+            if ratio_key:
+                rs = "".join(
+                    f"{_f((ratios.get(s) or {}).get(ratio_key), '.2f', 'x'):>15}" for s in GPU_SIDES
+                )
+            lines.append(f"  {label:34}{cells}{rs}")
 
-        for side_name, side in (("CPU", cpu), ("GPU", gpu)):
-            if "error" in side:
-                lines.append(f"  {side_name} side failed: {side['error']}")
-            elif "skipped" in side:
-                lines.append(f"  {side_name} side skipped: {side['skipped']}")
-        row("SNARK, warm (median)", "snark_warm_median_s", ratio_key="snark_warm_cpu_over_gpu")
-        row("SNARK, 1st in a fresh child", "snark_first_s", ratio_key="snark_first_cpu_over_gpu")
-        row("SNARK, 2nd in that child", "snark_second_s")
-        row("  2nd / 1st", "second_over_first", ".3f", "")
-        row("partition total, warm", "total_warm_median_s", ratio_key="total_warm_cpu_over_gpu")
+        row("SNARK, cold (1st of the run)", "snark_cold_s")
+        row("SNARK, 1st after a start", "snark_first_s", ratio_key="snark_first_cpu_over")
+        row("SNARK, warm (median)", "snark_warm_median_s", ratio_key="snark_warm_cpu_over")
+        row("  synthesis (bellperson), warm", "synthesis_warm_median_s")
+        row("  prover: FFT+multiexp, warm", "prover_warm_median_s")
+        row("partition total, warm", "total_warm_median_s", ratio_key="total_warm_cpu_over")
         row("vanilla (local disk), warm", "vanilla_warm_median_s")
-        gm = gpu.get("nvml") or {}
-        cm = cpu.get("nvml") or {}
+        row("host memory peak (compute child)", "host_rss_peak_mib", ".0f", " MiB")
         for label, key, fmt, unit in (
             ("GPU memory peak over baseline", "memory_peak_above_baseline_mib", ".0f", " MiB"),
             ("GPU memory peak (device)", "memory_peak_mib", ".0f", " MiB"),
             ("GPU utilisation, mean", "util_mean_pct", ".0f", " %"),
             ("GPU utilisation, max", "util_max_pct", ".0f", " %"),
         ):
-            lines.append(
-                f"  {label:34}{_f(cm.get(key), fmt, unit):>11}{_f(gm.get(key), fmt, unit):>15}"
+            cells = "".join(
+                f"{_f((sides[s].get('nvml') or {}).get(key), fmt, unit):>12}" for s in SIDES
             )
-        if gm.get("gpu_used") is False:
-            lines.append("  !! the GPU side left the GPU idle: the CUDA build proved on the CPU")
-        conc = entry.get("concurrency") or {}
-        if "skipped" in conc or "error" in conc:
-            lines.append(f"  concurrency: {conc.get('skipped') or conc.get('error')}")
-        elif conc:
-            host = conc.get("host", {})
-            lines.append(
-                f"  concurrency ({conc.get('side')} side; vanilla from a prover-storage host, "
-                f"{host.get('rtt_ms', 0):g} ms RTT):"
-            )
-            for c in ("c1", "c2"):
-                s = conc.get(c) or {}
+            lines.append(f"  {label:34}{cells}")
+        for side in GPU_SIDES:
+            got = sides[side]
+            if got.get("gpu_fallbacks"):
                 lines.append(
-                    f"    {c}: {s.get('jobs', 0)} jobs {_f(s.get('wall_s'), '.2f', ' s')} wall, "
-                    f"{_f(s.get('jobs_per_min'), '.1f')} jobs/min; vanilla "
-                    f"{_f(s.get('vanilla_median_s'), '.3f', ' s')}, SNARK "
-                    f"{_f(s.get('snark_median_s'), '.3f', ' s')}; vanilla under another's "
-                    f"SNARK {_f(_pct(s.get('vanilla_under_snark_share')), '.0f', ' %')}, "
-                    f"SNARK busy {_f(_pct(s.get('snark_busy_share')), '.0f', ' %')}"
+                    f"  !! {got['gpu_fallbacks']} of the {LABELS[side]} build's SNARKs fell back "
+                    f"to the CPU: {got.get('gpu_fallback_reason')}"
                 )
-            lines.append(
-                f"    concurrency 2 vs 1: {_f(conc.get('throughput_c2_over_c1'), '.2f', 'x')}"
-                " throughput"
-            )
-    first = report.get("gpu_first_on_machine")
-    if first:
-        lines.append(
-            f"\nCUDA build's first proof on this machine ({first.get('size')}, before the "
-            f"figures above): SNARK {_f(first.get('snark_s'), '.3f', ' s')}, kernel cache "
-            f"{_f(first.get('jit_cache_mib_before'), '.1f')} -> "
-            f"{_f(first.get('jit_cache_mib_after'), '.1f', ' MiB')}"
-            + (f"; {first['error']}" if first.get("error") else "")
-        )
+            elif (got.get("nvml") or {}).get("gpu_used") is False:
+                lines.append(
+                    f"  !! the {LABELS[side]} build left the GPU idle: it proved on the CPU"
+                )
+        for side, conc in (entry.get("concurrency") or {}).items():
+            lines.extend(_concurrency_lines(side, conc))
+    lines.extend(_estimate_lines(report.get("estimates") or {}))
     if report.get("stopped"):
         lines.append(f"\nstopped early: {report['stopped']}")
     return "\n".join(lines).lstrip("\n")
+
+
+def _concurrency_lines(side: str, conc: Mapping[str, Any]) -> list[str]:
+    label = LABELS.get(side, side)
+    if "skipped" in conc or "error" in conc:
+        return [f"  two jobs a GPU ({label}): {conc.get('skipped') or conc.get('error')}"]
+    host = conc.get("host", {})
+    out = [
+        f"  concurrency ({label}; vanilla from a prover-storage host, "
+        f"{host.get('rtt_ms', 0):g} ms RTT):"
+    ]
+    for c in ("c1", "c2"):
+        s = conc.get(c) or {}
+        out.append(
+            f"    {c}: {s.get('jobs', 0)} jobs {_f(s.get('wall_s'), '.2f', ' s')} wall, "
+            f"{_f(s.get('jobs_per_min'), '.1f')} jobs/min; vanilla "
+            f"{_f(s.get('vanilla_median_s'), '.3f', ' s')}, SNARK "
+            f"{_f(s.get('snark_median_s'), '.3f', ' s')}; vanilla under another's "
+            f"SNARK {_f(_pct(s.get('vanilla_under_snark_share')), '.0f', ' %')}, "
+            f"SNARK busy {_f(_pct(s.get('snark_busy_share')), '.0f', ' %')}"
+        )
+    out.append(
+        f"    concurrency 2 vs 1: {_f(conc.get('throughput_c2_over_c1'), '.2f', 'x')} throughput"
+    )
+    return out
+
+
+def _estimate_lines(est: Mapping[str, Any]) -> list[str]:
+    if not est.get("builds"):
+        return []
+    out = [
+        f"\nESTIMATE, not measured: a {est['target']} partition ({est['sectors']} sectors, "
+        f"{est['constraints']:,} constraints, {est['per_sector']:,} a sector), warm SNARK:"
+    ]
+    for side, e in est["builds"].items():
+        basis = ", ".join(f"{int(c):,}: {t:.3f} s" for c, t in e["basis"])
+        out.append(
+            f"  {LABELS.get(side, side):10} {_f(e.get('fit_s'), ',.0f', ' s')} on the line "
+            f"through the sizes measured ({_f(e.get('per_unit_s'), '.3g', ' s')} a constraint), "
+            f"{_f(e.get('proportional_s'), ',.0f', ' s')} in proportion to the largest; "
+            f"{_f(e.get('beyond_data'), ',.0f', 'x')} beyond the data ({basis})"
+        )
+    return out
 
 
 def _pct(share: float | None) -> float | None:

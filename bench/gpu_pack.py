@@ -1,11 +1,14 @@
 """Builds, here, the directory a GPU machine needs to run bench/gpu_post.py
-with no network and no compiler: the CUDA build and the CPU build of
-``prover._native`` (xz-compressed), wheels of the Python packages the
-benchmark's processes import (for the GPU machine's CPython), and the test
-parameters that fit, the others to be generated there. It fits what travels
-(this checkout's files and the carried paths) within ``--limit-mib``.
+with no network and no compiler: the CPU build, the CUDA build and, when
+given, the SupraSeal build of ``prover._native`` (xz-compressed), wheels of
+the Python packages the benchmark's processes import (for the GPU machine's
+CPython), and the test parameters that fit, the others to be generated
+there. It fits what travels (this checkout's files and the carried paths)
+within ``--limit-mib``.
 
-    python bench/gpu_pack.py --ext CUDA.so|.whl [--out dist/gpu-bench] [--python 3.12]
+    python bench/gpu_pack.py --cuda BUILD [--supraseal BUILD] [--out dist/gpu-bench]
+
+A BUILD is a ``.so``, a wheel, or ``.ci/cuda-build``'s output directory.
 
 Then carry ``dist/gpu-bench`` and run there:
 
@@ -31,7 +34,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
 import gpu_figures as fig  # noqa: E402
-from gpu_post import default_cpu_ext, extension_bytes  # noqa: E402
+from gpu_post import default_cpu_ext, extension_bytes, find_build  # noqa: E402
 
 MIB = 1 << 20
 # What the benchmark's processes import (the orchestrator, the compute
@@ -109,13 +112,16 @@ def copy_wheels(source: Path, dest: Path, versions: list[str]) -> None:
 
 def parameter_files(size: str, directory: Path) -> list[Path]:
     from prover.proofs import ensure_test_params, parameter_files
-    from prover.proofs.params import TEST_PARAMETER_SIZES
+    from prover.proofs.params import LARGE_TEST_PARAMETER_SIZES, TEST_PARAMETER_SIZES
     from prover.proofs.types import PoStProofType
 
     pt = PoStProofType.from_sector_size(size)
     files = parameter_files(pt, directory)
     if pt in TEST_PARAMETER_SIZES and not files.params.exists():
         ensure_test_params(pt, directory)
+    elif pt in LARGE_TEST_PARAMETER_SIZES and not files.params.exists():
+        # the pack's own cache (never a production one: the native side refuses)
+        ensure_test_params(pt, directory, allow_large=True)
     if not files.params.exists():
         return []
     stem = files.params.name.removesuffix(".params")
@@ -129,7 +135,8 @@ def xz(data: bytes, dest: Path) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--ext", type=Path, required=True, help="the CUDA build (.so or .whl)")
+    parser.add_argument("--cuda", "--ext", type=Path, help="the CUDA build (.so, .whl or a dir)")
+    parser.add_argument("--supraseal", type=Path, help="the SupraSeal build (likewise)")
     parser.add_argument("--cpu-ext", type=Path, help="the CPU build [default: this checkout's]")
     parser.add_argument("--out", type=Path, default=ROOT / "dist" / "gpu-bench")
     parser.add_argument(
@@ -153,6 +160,17 @@ def main(argv: list[str] | None = None) -> int:
     cpu_ext = args.cpu_ext or default_cpu_ext()
     if cpu_ext is None:
         parser.error("no CPU build here (prover/_native*.so): build it or give --cpu-ext")
+    gpu_builds: dict[str, Path] = {}
+    for name in ("cuda", "supraseal"):
+        given = getattr(args, name)
+        if given is None:
+            continue
+        found = find_build(given, name)
+        if found is None:
+            parser.error(f"--{name} {given}: no module or wheel there")
+        gpu_builds[name] = found
+    if not gpu_builds:
+        parser.error("give --cuda (and --supraseal where there is one): a GPU build to carry")
     out = args.out.resolve()
     if out.exists():
         shutil.rmtree(out)
@@ -167,19 +185,28 @@ def main(argv: list[str] | None = None) -> int:
             ["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True
         ).stdout.strip(),
         "python": versions,
-        "ext": "ext/cuda_native.so.xz",
+        # each build's module, by name (bench/gpu_post.py takes those there are)
+        "builds": {"cpu": "ext/cpu_native.so.xz"},
         "cpu_ext": "ext/cpu_native.so.xz",
+        "build_facts": {},
         "bytes": {},
     }
-    cuda = extension_bytes(args.ext)
-    manifest["ext_facts"] = {
-        "source": str(args.ext),
-        "bytes": len(cuda),
-        "links_libcuda": b"libcuda.so" in cuda,
-        "kernels": fig.fatbin_kernels(cuda),
-    }
-    manifest["ext_facts"]["on_sm_90"] = fig.kernels_note(manifest["ext_facts"]["kernels"], "sm_90")
-    manifest["bytes"]["ext"] = xz(cuda, out / manifest["ext"])
+    for name, path in gpu_builds.items():
+        data = extension_bytes(path)
+        rel = f"ext/{name}_native.so.xz"
+        facts = {
+            "source": str(path),
+            "bytes": len(data),
+            "links_libcuda": b"libcuda.so" in data,
+            "kernels": fig.fatbin_kernels(data),
+        }
+        facts["on_sm_90"] = fig.kernels_note(facts["kernels"], "sm_90")
+        manifest["builds"][name] = rel
+        manifest["build_facts"][name] = facts
+        manifest["bytes"][name] = xz(data, out / rel)
+    if "cuda" in gpu_builds:  # as a pack of schema 1 named it
+        manifest["ext"] = manifest["builds"]["cuda"]
+        manifest["ext_facts"] = manifest["build_facts"]["cuda"]
     manifest["bytes"]["cpu_ext"] = xz(extension_bytes(cpu_ext), out / manifest["cpu_ext"])
     manifest["cpu_ext_source"] = str(cpu_ext)
 
@@ -214,10 +241,15 @@ def main(argv: list[str] | None = None) -> int:
     b = {k: v / MIB for k, v in manifest["bytes"].items()}
     carried = ", ".join(manifest["params"]) or "none"
     print(f"pack: {out}")
-    print(f"  CUDA build    {b['ext']:6.1f} MiB  (from {args.ext}, {len(cuda) / MIB:.1f} MiB)")
-    print(f"                {manifest['ext_facts']['on_sm_90']}")
-    if not manifest["ext_facts"]["links_libcuda"]:
-        print("                !! not a CUDA build (no libcuda link): the GPU side will be a CPU")
+    for name, facts in manifest["build_facts"].items():
+        label = fig.LABELS[name] + " build"
+        print(
+            f"  {label:14}{b[name]:6.1f} MiB  (from {facts['source']}, "
+            f"{facts['bytes'] / MIB:.1f} MiB)"
+        )
+        print(f"                {facts['on_sm_90']}")
+        if not facts["links_libcuda"]:
+            print("                !! not a GPU build (no libcuda link): it will prove on the CPU")
     print(f"  CPU build     {b['cpu_ext']:6.1f} MiB  (from {cpu_ext})")
     n = len(manifest["wheels"])
     print(f"  wheels        {b['wheels']:6.1f} MiB  ({n}, CPython {args.python})")

@@ -1,35 +1,45 @@
-"""A GPU benchmark in one command: the CUDA build against the CPU build,
-side by side in one run, on partitions of test sectors.
+"""A GPU benchmark in one command: the CPU build, bellperson's CUDA build and
+the SupraSeal build side by side in one run, on partitions of test sectors.
 
 Per sector size, the same partition (same sectors, same challenges) proven
 by each build in the worker's own persistent compute child
 (``prover.worker.compute.ComputeSlot``), each build loaded in processes of
 its own (an overlay of this repository's ``prover`` package with that
-build's ``_native`` module first on ``sys.path``):
+build's ``_native`` module first on ``sys.path``). A build that is not given
+is skipped, and the report says why:
 
-- SNARK seconds per partition, GPU against CPU: warm (the median of the
-  child's later proofs) and cold (its first);
-- the compute child's second proof against its first (parameters, and on a
-  GPU the CUDA context and kernels, loaded at the first);
-- GPU memory peak and utilisation, sampled from NVML on a thread here during
-  the SNARKs (device-wide; above the memory in use before the run);
-- concurrency 1 against 2: a stream of partitions whose vanilla proofs a
-  real ``prover-storage`` host on loopback reads, one slot or two slots
-  sharing the GPU lock, so one reads while the other's SNARK runs;
-- the GPU's proofs verified again by the CPU build.
+- SNARK seconds per partition: cold (the build's first proof of the size in
+  the run: on a GPU the driver may compile the kernels' PTX then), the first
+  after a start (a fresh compute child: a worker restarting) and warm (the
+  median of that child's later proofs); bellperson's own split of the SNARK
+  into synthesis (CPU) and prover time (FFTs and multiexps: the GPU's part),
+  read from its log; SNARKs that fell back to the CPU, with the reason;
+- the compute child's peak host memory (VmHWM), and GPU memory peak and
+  utilisation, sampled from NVML on a thread here during the SNARKs;
+- two jobs a GPU against one: a stream of partitions whose vanilla proofs a
+  real ``prover-storage`` host on loopback reads, one slot or two sharing
+  the GPU lock, so that one reads while the other's SNARK runs;
+- each GPU build's proofs verified again by the CPU build;
+- the partition circuit's constraints, and from the sizes measured an
+  ESTIMATE of a 32GiB partition's warm SNARK per build.
 
 Everything goes into one JSON file (``--out``), written after every step,
 and a table is printed. ``--budget-s`` stops the run cleanly before a
-machine's limit, with what it has. ``--cpu-only`` runs the CPU side alone
-(no GPU needed; the GPU side is marked skipped), as on a machine without one.
+machine's limit, with what it has; a size whose parameters and sectors
+would not be made in the time left is skipped with the estimate that says
+so (512MiB: test parameters generated into the run's own directory, never a
+production cache). ``--cpu-only`` runs the CPU build alone (no GPU needed).
 
-    python bench/gpu_post.py --ext CUDA.so|.so.gz|.whl --sizes 2KiB,8MiB --out FIGURES.json
+    python bench/gpu_post.py --cuda BUILD [--supraseal BUILD] --sizes 2KiB,8MiB --out F.json
     python bench/gpu_post.py --pack dist/gpu-bench --out FIGURES.json  # bench/gpu_pack.py's
     python bench/gpu_post.py --cpu-only --sizes 2KiB --out FIGURES.json
 
+A BUILD is a ``.so`` (or ``.so.xz``, ``.so.gz``), a wheel, or a directory
+holding one (``.ci/cuda-build``'s output: ``wheel/prover_cuda-*.whl``).
+
 No network and no compiler are needed: with ``--pack`` the Python packages
 come from the pack's wheels (unpacked into the work directory, first on the
-path), and missing 2KiB/8MiB test parameters are generated in process.
+path), and missing test parameters are generated in process.
 """
 
 from __future__ import annotations
@@ -63,13 +73,33 @@ import gpu_figures as fig  # noqa: E402
 
 TOKEN = "worker.gpu-bench-token"  # as gpu_child.TOKEN
 DEFAULT_PARAMS = Path.home() / ".cache" / "prover" / "test-proof-parameters"
-TEST_PARAMETER_SIZES = ("2KiB", "8MiB")
-WHAT_512MIB_TAKES = (
-    "512MiB needs Groth16 parameters for its WindowPoSt circuit: the official files are not "
-    "carried (no network on the GPU machine) and the native module generates test parameters "
-    "for 2KiB and 8MiB only (native/src/params.rs refuses larger sizes); see docs/BENCHMARKS.md, "
-    "'GPU: one command', for what generating them would take"
-)
+# test parameters the setup generates: 2KiB and 8MiB always, 512MiB when
+# asked (into the run's own parameter directory; native/src/params.rs
+# refuses a production cache)
+GENERATED_SIZES = ("2KiB", "8MiB", "512MiB")
+LARGE_SIZES = ("512MiB",)
+SECTOR_BYTES = {"2KiB": 2 << 10, "8MiB": 8 << 20, "512MiB": 512 << 20, "32GiB": 32 << 30}
+ESTIMATE_TARGET = "32GiB"
+# The setup step as measured where this benchmark was written: 2 cores
+# shared with other builds and tests (load average 9 to 12), nice 19,
+# 2026-12-08 (docs/BENCHMARKS.md, "512MiB"): parameters generated and two
+# fauxrep sectors made, CPU-seconds and the process's peak memory. A size's
+# setup is estimated from these unless this run generated smaller sizes.
+REFERENCE_SETUP = {
+    "2KiB": {
+        "constraints": 21866,
+        "params": {"cpu_seconds": 13.6, "peak_rss_mib": 94.5, "generated": True},
+        "sectors": {"cpu_seconds": 0.007},
+    },
+    "8MiB": {
+        "constraints": 64266,
+        "params": {"cpu_seconds": 36.2, "peak_rss_mib": 185.3, "generated": True},
+        "sectors": {"cpu_seconds": 4.15},
+    },
+}
+# what proving a size takes after its setup, at the least: the builds'
+# children, cold and warm proofs (kept out of the setup's share of the budget)
+PROVE_RESERVE_S = 60.0
 
 
 class Budget:
@@ -153,6 +183,60 @@ def make_overlay(ext: Path, where: Path) -> dict[str, Any]:
 def default_cpu_ext() -> Path | None:
     found = sorted((ROOT / "prover").glob("_native*.so"))
     return found[0] if found else None
+
+
+def find_build(path: Path, name: str) -> Path | None:
+    """The module file a build path names: the path itself, or inside a
+    directory (``.ci/cuda-build``'s output) its wheel (``wheel/prover_NAME-*``
+    first), else a module (``_native*.so``, maybe compressed)."""
+    if not path.is_dir():
+        return path if path.exists() else None
+    for pattern in (
+        f"wheel/prover_{name}-*.whl",
+        f"prover_{name}-*.whl",
+        "wheel/*.whl",
+        "*.whl",
+        "*_native*.so*",
+        "prover/_native*.so",
+    ):
+        found = sorted(path.glob(pattern))
+        if found:
+            return found[0]
+    return None
+
+
+def resolve_builds(args, pack: dict | None) -> tuple[dict[str, Path], dict[str, str]]:
+    """Each build's module, from the options, else the pack; and for each
+    build that is not there, why. The CPU build defaults to this checkout's."""
+    given = {
+        "cpu": args.cpu_ext,
+        "cuda": args.cuda or args.ext,
+        "supraseal": args.supraseal,
+    }
+    carried = dict((pack or {}).get("builds") or {})
+    if pack and pack.get("ext") and "cuda" not in carried:
+        carried["cuda"] = pack["ext"]  # a pack of schema 1
+    if pack and pack.get("cpu_ext"):
+        carried.setdefault("cpu", pack["cpu_ext"])
+    builds: dict[str, Path] = {}
+    absent: dict[str, str] = {}
+    for name in fig.SIDES:
+        if name != "cpu" and args.cpu_only:
+            absent[name] = "--cpu-only"
+            continue
+        path = given[name] or (pack["dir"] / carried[name] if name in carried else None)
+        if path is None and name == "cpu":
+            path = default_cpu_ext()
+        if path is None:
+            flag = "--cpu-ext" if name == "cpu" else f"--{name}"
+            absent[name] = f"not given ({flag} PATH, or a pack that carries it)"
+            continue
+        found = find_build(Path(path), name)
+        if found is None:
+            absent[name] = f"{path}: no module or wheel there"
+        else:
+            builds[name] = found
+    return builds, absent
 
 
 # -- NVML ------------------------------------------------------------------------
@@ -380,7 +464,8 @@ def storage_host(side: Side, root: Path, rtt_ms: float):
 
 
 def side_figures(result: dict, sampler: NvmlSampler | None, started: float) -> dict:
-    """A prove step's rounds as figures, with NVML over its SNARK windows."""
+    """A prove step's rounds as figures, with NVML over its SNARK windows
+    and the compute child's peak memory."""
     rounds = [r for r in result.get("rounds", []) if r.get("kind") == "ok"]
     out: dict[str, Any] = {}
     for key in ("error", "stopped", "log_tail"):
@@ -398,6 +483,9 @@ def side_figures(result: dict, sampler: NvmlSampler | None, started: float) -> d
     out["child_start_s"] = result.get("child_start_s")
     out["native"] = result.get("native")
     out["round_timings"] = [r["timings"] for r in rounds]
+    out["round_gpu"] = [r.get("gpu") or {} for r in rounds]
+    peaks = (result.get("rss_peak_mib") or {}).values()
+    out["host_rss_peak_mib"] = max(peaks) if peaks else None
     if sampler is not None and sampler.handle is not None:
         base = fig.baseline_used(sampler.samples, started)
         windows = [fig.job_intervals(r["received"], r["timings"])[1] for r in rounds]
@@ -438,21 +526,23 @@ def cache_bytes(path: Path) -> int:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) if path.exists() else 0
 
 
-def first_gpu_proof(size: str, spec: dict, side: Side, budget: Budget) -> dict:
-    """The CUDA build's very first proof on this machine, before anything is
-    measured: where the build has no machine code for this GPU (an H200 is
-    sm_90), the driver compiles the kernels' PTX now and keeps them in
-    CUDA_CACHE_PATH, so that the cold and warm figures after it are those of
-    a compute child restarting on a machine that has proven before."""
+def cold_proof(size: str, spec: dict, side: Side, budget: Budget) -> dict:
+    """The build's first proof of this size in the run, in a child of its
+    own, before anything else of it is measured: the parameters read from
+    disk, and on a GPU the CUDA context and, where the build has no machine
+    code for this GPU (an H100 or H200 is sm_90), the kernels' PTX compiled
+    by the driver into CUDA_CACHE_PATH (at the build's first size). The
+    figures after it are those of a worker restarting on a machine that has
+    proven before."""
     cache = Path(side.env["CUDA_CACHE_PATH"])
     before = cache_bytes(cache)
-    result = side.run("prove", dict(spec, rounds=1), budget, f"first-gpu-{size}")
+    result = side.run("prove", dict(spec, rounds=1), budget, f"cold-{size}-{side.name}")
     rounds = [r for r in result.get("rounds", []) if r.get("kind") == "ok"]
     out: dict[str, Any] = {
-        "size": size,
         "child_start_s": result.get("child_start_s"),
         "snark_s": rounds[0]["timings"]["snark"] if rounds else None,
         "total_s": rounds[0]["timings"]["total"] if rounds else None,
+        "gpu": (rounds[0].get("gpu") or {}) if rounds else {},
         "jit_cache_mib_before": before / fig.MIB,
         "jit_cache_mib_after": cache_bytes(cache) / fig.MIB,
     }
@@ -462,10 +552,55 @@ def first_gpu_proof(size: str, spec: dict, side: Side, budget: Budget) -> dict:
     return out
 
 
+def describe_setup_estimate(est: dict, carried: bool) -> str:
+    if carried:
+        params = "parameters carried"
+    else:
+        params = f"parameters {est['params_wall_s']:.0f} s ({est['params_cpu_s']:.0f} CPU-s"
+        rss = est.get("params_peak_rss_mib")
+        params += ")" if rss is None else f", {rss:.0f} MiB peak)"
+    return (
+        f"ESTIMATE from {est['source']} ({', '.join(est['basis'])}): {params}, two sectors "
+        f"{est['sectors_wall_s'] or 0:.0f} s on {est['cpus']} cores"
+    )
+
+
+def setup_fits(size: str, args, report: dict, budget: Budget) -> str | None:
+    """Why a size's setup (test parameters generated, two sectors made) will
+    not fit the budget, by its ESTIMATE (printed and kept); None when it
+    fits or nothing is to be made that is not already there."""
+    circuits = report.get("circuits") or {}
+    est = fig.setup_estimate(
+        size,
+        circuits,
+        report["setup"],
+        report["machine"]["cpus"] or 1,
+        REFERENCE_SETUP,
+        SECTOR_BYTES,
+    )
+    if est is None:
+        return None
+    carried = size in (report["settings"].get("pack_params") or {})
+    if carried:
+        est["params_cpu_s"] = est["params_wall_s"] = 0.0
+        est["wall_s"] = est["sectors_wall_s"] or 0.0
+    report.setdefault("setup_estimates", {})[size] = est
+    print(f"{size} setup: {describe_setup_estimate(est, carried)}; {budget.left():.0f} s left")
+    need = est["wall_s"] + PROVE_RESERVE_S
+    if need > budget.left():
+        return (
+            f"will not fit: making its parameters and sectors would take about "
+            f"{est['wall_s']:.0f} s (ESTIMATE), and proving at least {PROVE_RESERVE_S:.0f} s "
+            f"more, with {budget.left():.0f} s left of the budget"
+        )
+    return None
+
+
 def bench_size(
     size: str,
     args,
     sides: dict[str, Side],
+    absent: dict[str, str],
     sampler: NvmlSampler | None,
     budget: Budget,
     report: dict,
@@ -473,23 +608,33 @@ def bench_size(
 ) -> None:
     entry: dict[str, Any] = {"status": "running"}
     report["sizes"][size] = entry
+    if size in (report.get("circuits") or {}):
+        entry["constraints"] = report["circuits"][size]
+    why = setup_fits(size, args, report, budget)
+    if why:
+        entry.update(status="skipped", reason=why)
+        return
     setup_side = sides["cpu"]
     root = setup_side.work / f"store-{size}"
-    setup = setup_side.run("setup", {"size": size, "root": str(root)}, budget, f"setup-{size}")
+    setup = setup_side.run(
+        "setup",
+        {"size": size, "root": str(root), "allow_large": size in LARGE_SIZES},
+        budget,
+        f"setup-{size}",
+    )
     report["setup"][size] = {k: v for k, v in setup.items() if k != "log_tail"}
     if "params" not in setup or "sectors" not in setup:
         entry.update(status="skipped", reason=setup.get("error") or setup.get("stopped"))
-        if size not in TEST_PARAMETER_SIZES and "ParametersMissing" in str(entry["reason"]):
-            entry["reason"] = f"{entry['reason']}. {WHAT_512MIB_TAKES}"
         return
     replicas = setup["sectors"]["replicas"]
     entry["sectors"] = len(replicas)
     save()
-    target = "cpu" if args.cpu_only else "gpu"
-    concurrency_side = target if args.stream > 0 else None
-    for name in ("cpu", "gpu"):
-        if name == "gpu" and args.cpu_only:
-            entry["gpu"] = {"skipped": "--cpu-only: the CUDA build is not run"}
+    # two jobs a GPU against one: for each GPU build, or the CPU alone
+    streamed = [n for n in fig.GPU_SIDES if n in sides] or ["cpu"]
+    entry["concurrency"] = {}
+    for name in fig.SIDES:
+        if name not in sides:
+            entry[name] = {"skipped": absent.get(name, "not given")}
             continue
         if budget.left() < 10:
             entry[name] = {"skipped": "budget"}
@@ -502,45 +647,47 @@ def bench_size(
             "lock": str(sides[name].work / f"gpu-{name}.lock"),
             "deadline": budget.deadline - 15.0,
         }
-        if name == "gpu" and "gpu_first_on_machine" not in report:
-            report["gpu_first_on_machine"] = first_gpu_proof(size, spec, sides["gpu"], budget)
-            save()
+        cold = cold_proof(size, spec, sides[name], budget)
+        save()
         started = time.monotonic()
-        if name == concurrency_side:
+        if name in streamed and args.stream > 0:
             try:
                 with storage_host(sides["cpu"], root, args.rtt_ms) as address:
                     spec["host"] = address
                     result = sides[name].run("prove", spec, budget, f"prove-{size}-{name}")
             except RuntimeError as exc:
                 result = {"error": str(exc)}
-            entry["concurrency"] = streams_figures(result, sampler, started)
-            entry["concurrency"].update(
-                side=name, host={"rtt_ms": args.rtt_ms, "address": spec.get("host")}
-            )
+            conc = streams_figures(result, sampler, started)
+            conc.update(host={"rtt_ms": args.rtt_ms, "address": spec.get("host")})
+            entry["concurrency"][name] = conc
         else:
             result = sides[name].run("prove", spec, budget, f"prove-{size}-{name}")
         entry[name] = side_figures(result, sampler, started)
-        if name == "gpu":
-            entry["gpu"]["proofs"] = [r["proof"] for r in result.get("rounds", []) if "proof" in r]
+        entry[name]["cold"] = cold
+        entry[name]["snark_cold_s"] = cold.get("snark_s")
+        if name != "cpu":
+            entry[name]["proofs"] = [r["proof"] for r in result.get("rounds", []) if "proof" in r]
         save()
-    if concurrency_side is None:
-        entry["concurrency"] = {"skipped": "--stream 0"}
-    gpu = entry.get("gpu") or {}
-    proofs = gpu.pop("proofs", [])
-    if proofs and budget.left() > 20:
-        checked = sides["cpu"].run(
-            "verify",
-            {
-                "size": size,
-                "replicas": replicas,
-                "proofs": [{"randomness": 0, "proof": p} for p in proofs],
-            },
-            budget,
-            f"verify-{size}",
-        )
-        gpu["verified_by_cpu_build"] = checked.get("verified", checked.get("error"))
-    entry["ratios"] = fig.size_ratios(entry.get("cpu"), entry.get("gpu"))
-    parts = [entry.get(s) or {} for s in fig.SIDES] + [entry.get("concurrency") or {}]
+    if args.stream <= 0:
+        entry["concurrency"] = {n: {"skipped": "--stream 0"} for n in streamed}
+    entry["ratios"] = {}
+    for name in fig.GPU_SIDES:
+        got = entry.get(name) or {}
+        proofs = got.pop("proofs", [])
+        if proofs and budget.left() > 20:
+            checked = sides["cpu"].run(
+                "verify",
+                {
+                    "size": size,
+                    "replicas": replicas,
+                    "proofs": [{"randomness": 0, "proof": p} for p in proofs],
+                },
+                budget,
+                f"verify-{size}-{name}",
+            )
+            got["verified_by_cpu_build"] = checked.get("verified", checked.get("error"))
+        entry["ratios"][name] = fig.size_ratios(entry.get("cpu"), got)
+    parts = [entry.get(s) or {} for s in fig.SIDES] + list(entry["concurrency"].values())
     stopped = [p["stopped"] for p in parts if "stopped" in p]
     stopped += [p["skipped"] for p in parts if str(p.get("skipped", "")).startswith("budget")]
     failed = [p["error"] for p in parts if "error" in p]
@@ -562,10 +709,11 @@ def machine_facts(nvml) -> dict:
     gpus, why = gpu_facts(nvml)
     return {
         "hostname": socket.gethostname(),
-        "cpus": os.cpu_count(),
+        "cpus": len(os.sched_getaffinity(0)),
         "platform": platform.platform(),
         "python": platform.python_version(),
         "load_average": list(os.getloadavg()),
+        "memory_mib": os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / fig.MIB,
         "gpus": gpus,
         "gpu_note": why,
     }
@@ -583,17 +731,19 @@ def git_commit() -> str | None:
         return None
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pack", type=Path, help="a directory made by bench/gpu_pack.py")
-    parser.add_argument("--ext", type=Path, help="the CUDA build's module (.so, .so.gz, .whl)")
+    parser.add_argument("--cuda", type=Path, help="the CUDA build (.so, .so.xz, .whl, or a dir)")
+    parser.add_argument("--ext", type=Path, help=argparse.SUPPRESS)  # --cuda, as it was named
+    parser.add_argument("--supraseal", type=Path, help="the SupraSeal build (likewise)")
     parser.add_argument(
         "--cpu-ext", type=Path, help="the CPU build's module [default: this checkout's]"
     )
-    parser.add_argument("--sizes", default="2KiB,8MiB")
+    parser.add_argument("--sizes", default="2KiB,8MiB", help="2KiB, 8MiB, 512MiB")
     parser.add_argument("--out", type=Path, required=True, help="the JSON file of figures")
     parser.add_argument("--budget-s", type=float, default=540.0)
-    parser.add_argument("--cpu-only", action="store_true", help="no CUDA build, no GPU needed")
+    parser.add_argument("--cpu-only", action="store_true", help="the CPU build alone, no GPU")
     parser.add_argument("--rounds", type=int, default=3, help="proofs per fresh compute child")
     parser.add_argument("--stream", type=int, default=8, help="partitions per concurrency row")
     parser.add_argument("--rtt-ms", type=float, default=0.0, help="delay to the storage host")
@@ -601,10 +751,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work", type=Path, help="work directory [default: a temporary one]")
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     args = parser.parse_args(argv)
+    if args.rounds < 2:
+        parser.error("--rounds must be at least 2 (a first proof after a start and a warm one)")
+    return args
+
+
+def prepare_params(args, pack: dict | None, work: Path) -> Path:
+    """The parameter directory the children read: the carried files linked
+    into the run's own directory (where the others are generated), else
+    ``--params-dir`` or the suite's cache."""
+    params = args.params_dir or Path(os.environ.get("FIL_PROOFS_PARAMETER_CACHE") or DEFAULT_PARAMS)
+    if pack is not None and args.params_dir is None:
+        params = work / "params"
+        params.mkdir(exist_ok=True)
+        for f in (pack["dir"] / "params").glob("*"):
+            (params / f.name).unlink(missing_ok=True)
+            (params / f.name).symlink_to(f.resolve())
+    params.mkdir(parents=True, exist_ok=True)
+    return params
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
     budget = Budget(args.budget_s)
     t_start = time.monotonic()
-    if args.rounds < 2:
-        parser.error("--rounds must be at least 2 (a cold proof and a warm one)")
 
     work = args.work or Path(tempfile.mkdtemp(prefix="prover-gpu-bench-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -623,29 +793,19 @@ def main(argv: list[str] | None = None) -> int:
                 "its compiled packages (grpcio, pydantic-core) come from this interpreter if any"
             )
             print(f"warning: {pack_note}")
-    ext = args.ext or (pack["dir"] / pack["ext"] if pack and pack.get("ext") else None)
-    cpu_ext = args.cpu_ext or (
-        pack["dir"] / pack["cpu_ext"] if pack and pack.get("cpu_ext") else default_cpu_ext()
-    )
-    if cpu_ext is None:
-        parser.error("no CPU build: give --cpu-ext (this checkout has no prover/_native*.so)")
-    if ext is None and not args.cpu_only:
-        parser.error("give --ext (the CUDA build), --pack, or --cpu-only")
-
-    params = args.params_dir or Path(os.environ.get("FIL_PROOFS_PARAMETER_CACHE") or DEFAULT_PARAMS)
-    if pack is not None and args.params_dir is None:
-        # the carried parameters, and room to generate the others
-        params = work / "params"
-        params.mkdir(exist_ok=True)
-        for f in (pack["dir"] / "params").glob("*"):
-            (params / f.name).unlink(missing_ok=True)
-            (params / f.name).symlink_to(f.resolve())
-    params.mkdir(parents=True, exist_ok=True)
+    builds, absent = resolve_builds(args, pack)
+    if "cpu" not in builds:
+        raise SystemExit(f"no CPU build: {absent['cpu']} (it is the baseline)")
+    gpu_builds = [n for n in fig.GPU_SIDES if n in builds]
+    for name, why in absent.items():
+        print(f"{fig.LABELS[name]} build: skipped, {why}")
+    params = prepare_params(args, pack, work)
 
     nvml = load_nvml()
     machine = machine_facts(nvml)
+    sizes = [s.strip() for s in args.sizes.split(",") if s.strip()]
     settings = {
-        "sizes": [s.strip() for s in args.sizes.split(",") if s.strip()],
+        "sizes": sizes,
         "rounds": args.rounds,
         "stream": args.stream,
         "rtt_ms": args.rtt_ms,
@@ -659,7 +819,7 @@ def main(argv: list[str] | None = None) -> int:
         "commit": git_commit() or (pack or {}).get("commit"),
         "started_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
-    report = fig.new_report("cpu-only" if args.cpu_only else "gpu", settings, machine)
+    report = fig.new_report("gpu" if gpu_builds else "cpu-only", settings, machine)
 
     def save() -> None:
         report["wall_s"] = time.monotonic() - t_start
@@ -668,19 +828,25 @@ def main(argv: list[str] | None = None) -> int:
         tmp.write_text(json.dumps(report, indent=1))
         os.replace(tmp, args.out)
 
-    sides = {"cpu": Side("cpu", work / "overlay-cpu", site, work, params)}
-    report["builds"]["cpu"] = make_overlay(cpu_ext, work / "overlay-cpu")
-    if args.cpu_only:
-        report["builds"]["gpu"] = {"skipped": "--cpu-only"}
-    else:
-        report["builds"]["gpu"] = make_overlay(ext, work / "overlay-gpu")
-        sides["gpu"] = Side("gpu", work / "overlay-gpu", site, work, params)
-        archs = [g.get("arch") for g in machine["gpus"]]
-        report["builds"]["gpu"]["kernels_note"] = fig.kernels_note(
-            report["builds"]["gpu"]["kernels"], archs[0] if archs else None
-        )
-        if not report["builds"]["gpu"]["links_libcuda"]:
-            report["builds"]["gpu"]["warning"] = "this module does not link libcuda: a CPU build?"
+    sides: dict[str, Side] = {}
+    archs = [g.get("arch") for g in machine["gpus"]]
+    for name in fig.SIDES:
+        if name not in builds:
+            report["builds"][name] = {"skipped": absent[name]}
+            continue
+        overlay = work / f"overlay-{name}"
+        report["builds"][name] = make_overlay(builds[name], overlay)
+        sides[name] = Side(name, overlay, site, work, params)
+        if name != "cpu":
+            facts = report["builds"][name]
+            facts["kernels_note"] = fig.kernels_note(facts["kernels"], archs[0] if archs else None)
+            if not facts["links_libcuda"]:
+                facts["warning"] = "this module does not link libcuda: a CPU build?"
+    save()
+    circuits = sides["cpu"].run(
+        "circuits", {"sizes": [*sizes, ESTIMATE_TARGET]}, budget, "circuits"
+    )
+    report["circuits"] = circuits.get("circuits") or {}
     save()
 
     sampler = None
@@ -688,17 +854,19 @@ def main(argv: list[str] | None = None) -> int:
         visible = os.environ.get("CUDA_VISIBLE_DEVICES", "0").split(",")[0]
         sampler = NvmlSampler(nvml, int(visible) if visible.isdigit() else 0).start()
     try:
-        for size in settings["sizes"]:
+        for size in sizes:
             if budget.left() < 20:
                 report["sizes"][size] = {"status": "skipped", "reason": "budget"}
                 report["stopped"] = report["stopped"] or f"budget: {size} not started"
                 continue
             try:
-                bench_size(size, args, sides, sampler, budget, report, save)
+                bench_size(size, args, sides, absent, sampler, budget, report, save)
             except OutOfBudget as exc:
                 report["sizes"][size]["status"] = "partial"
                 report["stopped"] = f"budget: {exc}"
             save()
+        done = {s: e for s, e in report["sizes"].items() if e.get("status") != "skipped"}
+        report["estimates"] = fig.snark_estimates(done, report["circuits"], ESTIMATE_TARGET)
     finally:
         if sampler is not None:
             sampler.stop()
@@ -722,13 +890,14 @@ def main(argv: list[str] | None = None) -> int:
 def machine_line(report: dict) -> str:
     m = report["machine"]
     gpus = ", ".join(f"{g['name']} ({g.get('arch', '?')})" for g in m["gpus"]) or m["gpu_note"]
-    builds = report["builds"]
-    gpu_build = builds.get("gpu", {})
-    note = gpu_build.get("kernels_note") or gpu_build.get("skipped", "")
-    return (
-        f"machine: {platform.machine()}, {m['cpus']} cores, Python {m['python']}; GPU: {gpus}\n"
-        f"CPU build: {builds['cpu']['path']}\nCUDA build: {gpu_build.get('path', '-')} ({note})"
-    )
+    lines = [f"machine: {platform.machine()}, {m['cpus']} cores, Python {m['python']}; GPU: {gpus}"]
+    for name in fig.SIDES:
+        b = report["builds"].get(name, {})
+        note = b.get("kernels_note") or b.get("skipped", "")
+        lines.append(
+            f"{fig.LABELS[name]} build: {b.get('path', '-')}" + (f" ({note})" if note else "")
+        )
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

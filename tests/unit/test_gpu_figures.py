@@ -99,60 +99,139 @@ def test_an_idle_gpu_during_the_snark_is_said_so():
     assert fig.baseline_used(s, before=-1) is None
 
 
-def rounds(*snarks):
+def rounds(*snarks, gpu=None):
     return [
         {
             "timings": {"challenges": 0, "vanilla": 0.1, "snark": x, "total": x + 0.1},
+            "gpu": dict(gpu or {}, synthesis_s=x / 4, prover_s=x / 2),
             "verified": True,
         }
         for x in snarks
     ]
 
 
-def test_cold_against_warm_and_cpu_over_gpu():
+def test_cold_against_warm_and_cpu_over_a_gpu_build():
     cpu = fig.rounds_figures(rounds(2.0, 1.0, 1.2, 1.1))
     gpu = fig.rounds_figures(rounds(20.0, 0.1, 0.12))
     assert cpu["snark_first_s"] == 2.0
     assert cpu["snark_second_s"] == 1.0
     assert cpu["snark_warm_median_s"] == pytest.approx(1.1)
     assert cpu["second_over_first"] == pytest.approx(0.5)
+    # bellperson's own split, from the warm rounds
+    assert cpu["synthesis_warm_median_s"] == pytest.approx(1.1 / 4)
+    assert cpu["prover_warm_median_s"] == pytest.approx(1.1 / 2)
     assert gpu["snark_warm_median_s"] == pytest.approx(0.11)
+    assert gpu["gpu_fallbacks"] == 0 and gpu["gpu_fallback_reason"] is None
     r = fig.size_ratios(cpu, gpu)
-    assert r["snark_warm_cpu_over_gpu"] == pytest.approx(10.0)
-    assert r["snark_first_cpu_over_gpu"] == pytest.approx(0.1)
+    assert r["snark_warm_cpu_over"] == pytest.approx(10.0)
+    assert r["snark_first_cpu_over"] == pytest.approx(0.1)
     assert fig.size_ratios(cpu, {"skipped": "--cpu-only"}) == {}
     assert fig.ratio(1.0, 0.0) is None and fig.ratio(None, 1.0) is None
+
+
+def test_snarks_that_fell_back_are_counted_with_the_reason():
+    why = "no GPU kernel ran: Cannot instantiate GPU FFT kernel! Error: No working GPUs found!"
+    got = fig.rounds_figures(rounds(5.0, 4.0, gpu={"fallback": why}))
+    assert got["gpu_fallbacks"] == 2 and got["gpu_fallback_reason"] == why
+
+
+CIRCUITS = {
+    "2KiB": {"partition_sectors": 2, "per_sector": 10933, "partition": 21866},
+    "8MiB": {"partition_sectors": 2, "per_sector": 32133, "partition": 64266},
+    "512MiB": {"partition_sectors": 2, "per_sector": 42733, "partition": 85466},
+    "32GiB": {"partition_sectors": 2349, "per_sector": 53333, "partition": 125279217},
+}
+
+
+def test_a_line_through_the_sizes_measured():
+    assert fig.linear_fit([(1, 3), (3, 7)]) == pytest.approx((1.0, 2.0))
+    assert fig.linear_fit([(2, 4)]) == (0.0, 2.0)  # one point: through the origin
+    assert fig.linear_fit([(2, 4), (2, 5)]) is None and fig.linear_fit([]) is None
+    e = fig.extrapolate([(10, 2.0), (30, 4.0)], 300)
+    assert e["fit_s"] == pytest.approx(31.0) and e["fixed_s"] == pytest.approx(1.0)
+    assert e["proportional_s"] == pytest.approx(40.0) and e["beyond_data"] == pytest.approx(10)
+
+
+def test_the_32gib_estimate_per_build_leaves_out_fallbacks_and_absent_builds():
+    sizes = {
+        "2KiB": {
+            "cpu": {"snark_warm_median_s": 1.0},
+            "cuda": {"snark_warm_median_s": 0.5, "gpu_fallbacks": 2},
+            "supraseal": {"skipped": "not given"},
+        },
+        "8MiB": {"cpu": {"snark_warm_median_s": 3.0}, "cuda": {"error": "a proof failed"}},
+    }
+    est = fig.snark_estimates(sizes, CIRCUITS)
+    assert est["target"] == "32GiB" and est["constraints"] == 125279217
+    assert "ESTIMATE" in est["note"]
+    assert list(est["builds"]) == ["cpu"]
+    cpu = est["builds"]["cpu"]
+    per = 2.0 / (64266 - 21866)
+    assert cpu["per_unit_s"] == pytest.approx(per)
+    assert cpu["fit_s"] == pytest.approx(1.0 + per * (125279217 - 21866))
+    assert fig.snark_estimates(sizes, {}) == {}
+
+
+def test_a_setup_estimate_from_this_run_else_the_reference():
+    reference = {
+        "2KiB": {
+            "params": {"cpu_seconds": 10.0, "peak_rss_mib": 100.0, "generated": True},
+            "sectors": {"cpu_seconds": 0.01},
+        },
+        "8MiB": {
+            "params": {"cpu_seconds": 30.0, "peak_rss_mib": 300.0, "generated": True},
+            "sectors": {"cpu_seconds": 4.0},
+        },
+    }
+    sector_bytes = {"2KiB": 2 << 10, "8MiB": 8 << 20, "512MiB": 512 << 20}
+    # the reference carries its own sizes' constraints: a run asking for
+    # 512MiB alone counts no other circuit
+    reference["2KiB"]["constraints"], reference["8MiB"]["constraints"] = 21866, 64266
+    est = fig.setup_estimate(
+        "512MiB", {"512MiB": CIRCUITS["512MiB"]}, {}, 16, reference, sector_bytes
+    )
+    assert est["source"] == "reference" and est["basis"] == ["2KiB", "8MiB"]
+    slope = 20.0 / (64266 - 21866)
+    assert est["params_cpu_s"] == pytest.approx(10.0 + slope * (85466 - 21866))
+    assert est["params_wall_s"] == pytest.approx(est["params_cpu_s"] / 8)  # half of 16 cores
+    assert est["sectors_cpu_s"] == pytest.approx(4.0 / (16 << 20) * (1 << 30))
+    assert est["wall_s"] == pytest.approx((est["params_cpu_s"] + est["sectors_cpu_s"]) / 8)
+    # sizes this run generated itself come first
+    own = {"8MiB": reference["8MiB"], "2KiB": {"params": {"generated": False}}}
+    assert fig.setup_estimate("512MiB", CIRCUITS, own, 2, reference, sector_bytes)["source"] == (
+        "this run"
+    )
+    assert fig.setup_estimate("64GiB", CIRCUITS, {}, 2, reference, sector_bytes) is None
 
 
 def full_report(mode="gpu"):
     report = fig.new_report(mode, {"sizes": ["2KiB", "512MiB"]}, {"cpus": 16})
     cpu = fig.rounds_figures(rounds(2.0, 1.0, 1.2))
-    gpu = (
-        {"skipped": "--cpu-only"}
-        if mode == "cpu-only"
-        else dict(fig.rounds_figures(rounds(9.0, 0.1, 0.1)), nvml={"memory_peak_mib": 3000})
-    )
+    cpu["host_rss_peak_mib"] = 512.0
+    if mode == "cpu-only":
+        cuda = {"skipped": "--cpu-only"}
+    else:
+        cuda = dict(fig.rounds_figures(rounds(9.0, 0.1, 0.1)), nvml={"memory_peak_mib": 3000})
+        cuda["snark_cold_s"] = 41.5
     conc = fig.concurrency_figures(
         fig.stream_figures([job(3.0), job(6.0)], 6.0),
         fig.stream_figures([job(3.0), job(5.0, total=4.0)], 5.0),
     )
-    conc.update(side="cpu" if mode == "cpu-only" else "gpu", host={"rtt_ms": 0})
+    conc.update(host={"rtt_ms": 0})
     report["sizes"]["2KiB"] = {
         "status": "done",
         "sectors": 2,
+        "constraints": CIRCUITS["2KiB"],
         "cpu": cpu,
-        "gpu": gpu,
-        "ratios": fig.size_ratios(cpu, gpu),
-        "concurrency": conc,
+        "cuda": cuda,
+        "supraseal": {"skipped": "not given (--supraseal PATH, or a pack that carries it)"},
+        "ratios": {"cuda": fig.size_ratios(cpu, cuda), "supraseal": {}},
+        "concurrency": {"cpu" if mode == "cpu-only" else "cuda": conc},
     }
-    report["sizes"]["512MiB"] = {"status": "skipped", "reason": "ParametersMissing: ..."}
-    if mode == "gpu":
-        report["gpu_first_on_machine"] = {
-            "size": "2KiB",
-            "snark_s": 41.5,
-            "jit_cache_mib_before": 0.0,
-            "jit_cache_mib_after": 2.1,
-        }
+    report["sizes"]["512MiB"] = {"status": "skipped", "reason": "will not fit: ..."}
+    report["estimates"] = fig.snark_estimates(
+        {"2KiB": report["sizes"]["2KiB"]}, {"2KiB": CIRCUITS["2KiB"], "32GiB": CIRCUITS["32GiB"]}
+    )
     report["complete"] = True
     return report
 
@@ -163,26 +242,40 @@ def test_the_report_is_one_json_object_of_the_known_shape(mode):
     assert fig.check_report(report) == []
     assert report["schema"] == fig.SCHEMA
     table = fig.format_table(report)
-    assert "2KiB partition (2 sectors)" in table
-    assert "512MiB: skipped: ParametersMissing" in table
+    assert "2KiB partition (2 sectors, 21,866 constraints)" in table
+    assert "512MiB: skipped: will not fit" in table
     assert "concurrency 2 vs 1:" in table
+    assert "SupraSeal skipped: not given (--supraseal PATH" in table
+    assert "512 MiB" in table  # the compute child's peak host memory
+    assert "ESTIMATE, not measured: a 32GiB partition (2349 sectors, 125,279,217 constraints" in (
+        table
+    )
     if mode == "gpu":
-        assert "11.00x" in table  # warm SNARK, CPU over GPU: 1.1 s against 0.1 s
+        assert "11.00x" in table  # warm SNARK, CPU over CUDA: 1.1 s against 0.1 s
         assert "3000 MiB" in table
-        assert "first proof on this machine (2KiB" in table and "0.0 -> 2.1 MiB" in table
+        assert "41.500 s" in table  # the CUDA build's cold proof
     else:
-        assert "GPU side skipped: --cpu-only" in table
+        assert "CUDA skipped: --cpu-only" in table
+
+
+def test_a_fallback_is_said_in_the_table():
+    report = full_report("gpu")
+    why = "no GPU kernel ran: Cannot instantiate GPU FFT kernel! Error: No working GPUs found!"
+    report["sizes"]["2KiB"]["cuda"].update(gpu_fallbacks=3, gpu_fallback_reason=why)
+    assert f"!! 3 of the CUDA build's SNARKs fell back to the CPU: {why}" in fig.format_table(
+        report
+    )
 
 
 def test_a_malformed_report_is_caught():
     report = full_report("cpu-only")
-    report["sizes"]["2KiB"]["gpu"] = {"rounds": 3}
+    report["sizes"]["2KiB"]["cuda"] = {"rounds": 3}
     report["sizes"]["512MiB"] = {"status": "skipped"}
     del report["builds"]
     problems = fig.check_report(report)
     assert "missing builds" in problems
     assert "512MiB: skipped without a reason" in problems
-    assert "2KiB: cpu-only run with a GPU side not marked skipped" in problems
+    assert "2KiB: cpu-only run with a cuda side not marked skipped" in problems
     report["sizes"]["2KiB"]["cpu"] = {}
     assert "2KiB: cpu side has neither figures nor a reason" in fig.check_report(report)
 
