@@ -555,6 +555,7 @@ def bench_post(
                     "skipped": result.skipped,
                     "verified": verified,
                     "timings": timings,
+                    "gpu": result.gpu.as_dict() if result.gpu is not None else None,
                 }
             )
         )
@@ -565,6 +566,13 @@ def bench_post(
             click.echo(f"{step:<12}{timings[step]:>10.4f}")
         if result.skipped:
             click.echo(f"skipped sectors: {result.skipped}")
+        gpu = result.gpu
+        if gpu is not None and gpu.fallback:
+            click.echo(f"!! the {gpu.build} build's SNARK ran on the CPU: {gpu.fallback}")
+        elif gpu is not None and gpu.build == "cuda" and gpu.observed:
+            click.echo(
+                f"SNARK on the GPU ({gpu.fft_kernels} FFT, {gpu.multiexp_kernels} multiexp kernels)"
+            )
         click.echo(f"verified: {'yes' if verified else 'NO'}")
     if not verified:
         raise SystemExit(1)

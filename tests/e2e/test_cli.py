@@ -103,6 +103,9 @@ def test_bench_post_json_proves_and_verifies(tmp_path):
     assert result["sectors"] == 2
     assert set(result["timings"]) == {"challenges", "vanilla", "snark", "verify", "total"}
     assert all(v >= 0 for v in result["timings"].values())
+    # what the SNARK did with the GPU: this build is the CPU's, nothing fell back
+    assert result["gpu"]["build"] == "cpu" and result["gpu"]["observed"] is True
+    assert result["gpu"]["fallback"] == "" and result["gpu"]["prover_s"] > 0
     # Sectors are reused on the next run, not made again.
     before = (tmp_path / "sealed" / "s-t01000-0").stat().st_mtime_ns
     prover("bench", "post", "--json", "--root", str(tmp_path))
