@@ -1,5 +1,5 @@
 """What this installation of prover is: its version, the commit it was built
-from, and which build of the proof core it carries (cpu or cuda).
+from, and which build of the proof core it carries (cpu, cuda or supraseal).
 
 Every process reports it (start lines, ``prover --version``, ``prover
 workers list``, the dashboard's Managers section) so that an operator
@@ -9,12 +9,14 @@ Where it comes from, in order:
 
 - a wheel made by ``.ci/wheels`` carries ``prover/_build.json``, written into
   the copy of the tree the wheel is built from (commit, build, CUDA version);
+  the GPU builds are ``cuda`` (bellperson's kernels, ``prover-cuda``) and
+  ``supraseal`` (SupraSeal's C2 kernels for Groth16, ``prover-supraseal``);
 - a checkout (``pip install -e .``) has no such file: the commit is read from
   git at the moment of asking (``-dirty`` when the tree has changes), and the
   build is asked of the native module.
 
 It never loads the native module when the record says which build it is: a
-CUDA build on a host without the NVIDIA driver cannot be loaded at all, and
+GPU build on a host without the NVIDIA driver cannot be loaded at all, and
 ``prover --version`` and ``prover doctor`` must still answer there.
 """
 
@@ -30,9 +32,10 @@ from pathlib import Path
 from prover import __version__
 
 #: The worker and storage APIs this release speaks, as a number that grows
-#: by one whenever a release adds to them (release 0.1.0 sent none: 1).
+#: by one whenever a release adds to them (release 0.1.0 sent none: 1;
+#: 0.2.0: 2; 3: refusals carry a reason, heartbeats a GPU fallback).
 #: A manager serves every client from MIN_CLIENT_API on.
-API_VERSION = 2
+API_VERSION = 3
 MIN_CLIENT_API = 1
 
 #: The oldest Linux driver each CUDA toolkit's code runs on (NVIDIA's CUDA
@@ -47,26 +50,37 @@ CUDA_MIN_DRIVER = {
 
 RECORD = "_build.json"
 
+#: The builds that link the NVIDIA driver and carry CUDA kernels: ``cuda``
+#: (bellperson's, falling back to the CPU without a usable GPU) and
+#: ``supraseal`` (SupraSeal's C2 for every Groth16 proof, no CPU fallback).
+GPU_BUILDS = ("cuda", "supraseal")
+
 
 @dataclass(frozen=True)
 class BuildInfo:
     version: str
     commit: str  # short hash, "-dirty" when built from a changed tree; "" when unknown
-    build: str  # "cpu" or "cuda"; "unknown" when the native module cannot say
-    cuda: str = ""  # the CUDA toolkit version of a cuda build
+    build: str  # "cpu", "cuda" or "supraseal"; "unknown" when the native module cannot say
+    cuda: str = ""  # the CUDA toolkit version of a GPU build
     source: str = "checkout"  # "wheel" (a record) or "checkout" (asked live)
 
     @property
+    def gpu(self) -> bool:
+        """A GPU build (cuda or supraseal): it needs the NVIDIA driver."""
+        return self.build in GPU_BUILDS
+
+    @property
     def driver_required(self) -> str:
-        """The oldest NVIDIA driver the cuda build runs on ("" for cpu)."""
-        if self.build != "cuda":
+        """The oldest NVIDIA driver a GPU build runs on ("" for cpu)."""
+        if not self.gpu:
             return ""
         return CUDA_MIN_DRIVER.get(self.cuda, "")
 
     def describe(self) -> str:
-        """One line: ``0.2.0 (73e2e59, cuda, CUDA 13.0: driver >= 580.65.06)``."""
+        """One line: ``0.2.0 (73e2e59, cuda, CUDA 13.0: driver >= 580.65.06)``
+        (``supraseal`` in place of ``cuda`` for the SupraSeal build)."""
         parts = [self.commit or "commit unknown", self.build]
-        if self.build == "cuda":
+        if self.gpu:
             need = self.driver_required
             cuda = f"CUDA {self.cuda}" if self.cuda else "CUDA"
             parts.append(f"{cuda}: driver >= {need}" if need else cuda)
@@ -109,7 +123,8 @@ def _native_build() -> tuple[str, str]:
     try:
         _native = load()
     except ImportError as exc:
-        # a cuda build without its driver cannot be loaded at all
+        # a GPU build without its driver cannot be loaded at all; which of
+        # the two it is, only a wheel's record says
         return ("cuda", "") if "libcuda" in str(exc) else ("unknown", "")
     return getattr(_native, "BUILD_FLAVOR", "cpu"), getattr(_native, "CUDA_VERSION", "")
 

@@ -59,3 +59,17 @@ def refusal(exc: grpc.RpcError) -> Refusal | None:
         return Refusal(word)
     except ValueError:
         return None
+
+
+def gave_no_reason(exc: grpc.RpcError) -> bool:
+    """Whether a manager answered with this refusal and no reason at all:
+    one of API 2 or older, from before reasons. A client keeps working
+    with such a manager (a rolling upgrade may move workers first) by the
+    status code of the call alone, never by its wording."""
+    try:
+        trailing = exc.trailing_metadata()  # type: ignore[attr-defined]
+    except Exception:  # raised before any answer: no manager refused it
+        return False
+    if trailing is None:
+        return False
+    return not any(k == REFUSAL_KEY for k, _ in trailing)

@@ -17,7 +17,7 @@ import grpc
 
 from prover._proto import manager_pb2 as pb
 from prover.api.client import ManagerClient
-from prover.api.refusals import Refusal, refusal
+from prover.api.refusals import Refusal, gave_no_reason, refusal
 from prover.logs import get_logger
 from prover.worker.compute import ComputeSlot
 from prover.worker.holdings import Holdings
@@ -92,7 +92,11 @@ class Claims:
     def _failed(self, exc: grpc.RpcError) -> None:
         if exc.code() == grpc.StatusCode.CANCELLED and self.stopping.is_set():
             return None
-        if refusal(exc) is Refusal.UNKNOWN_WORKER:
+        if refusal(exc) is Refusal.UNKNOWN_WORKER or (
+            # a manager of API 2 or older gives no reason: the one
+            # FAILED_PRECONDITION it answers a Claim with is an unknown worker
+            exc.code() == grpc.StatusCode.FAILED_PRECONDITION and gave_no_reason(exc)
+        ):
             self.register()
             return None
         if exc.code() in RETRYABLE:

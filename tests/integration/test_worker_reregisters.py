@@ -17,7 +17,7 @@ import pytest
 from prover._proto import manager_pb2 as pb
 from prover._proto import manager_pb2_grpc as pb_grpc
 from prover.api.client import ApiInfo, ManagerClient
-from prover.api.refusals import Refusal, refusal
+from prover.api.refusals import Refusal, refusal, refusal_metadata
 from prover.manager.servicers import status_mapping
 from prover.store import UnknownWorker
 from prover.worker import loop
@@ -37,11 +37,13 @@ class _Slot:
 
 class Manager(pb_grpc.WorkerServiceServicer):
     """Refuses Claims until the worker registers: as the real manager does
-    (``UnknownWorker`` through ``status_mapping``) or, with ``text_only``,
-    with the same words and no reason."""
+    (``UnknownWorker`` through ``status_mapping``); with ``text_only``, with
+    the same words and no reason (a manager of API 2, before reasons); with
+    ``other_reason``, with the same words and another reason."""
 
-    def __init__(self, *, text_only: bool) -> None:
+    def __init__(self, *, text_only: bool, other_reason: bool = False) -> None:
         self.text_only = text_only
+        self.other_reason = other_reason
         self.registered: list[str] = []
         self.claims = 0
 
@@ -52,8 +54,10 @@ class Manager(pb_grpc.WorkerServiceServicer):
     def Claim(self, request, context):
         self.claims += 1
         if not self.registered:
-            if self.text_only:
+            if self.text_only or self.other_reason:
                 words = str(UnknownWorker(request.worker))
+                if self.other_reason:
+                    context.set_trailing_metadata(refusal_metadata(Refusal.TRANSITION_REFUSED))
                 context.abort(grpc.StatusCode.FAILED_PRECONDITION, words)
             with status_mapping(context):
                 raise UnknownWorker(request.worker)
@@ -107,10 +111,25 @@ def test_a_worker_registers_again_on_the_reason(serve, tmp_path, monkeypatch):
 
 
 def test_the_words_alone_are_not_a_reason_to_register(serve, tmp_path, monkeypatch):
-    manager = Manager(text_only=True)
+    manager = Manager(text_only=False, other_reason=True)
     w = worker_at(serve(manager), tmp_path, monkeypatch)
     with pytest.raises(grpc.RpcError) as info:
         w.claims.claim(w.slots[0])
-    assert "not registered" in info.value.details() and refusal(info.value) is None
+    assert "not registered" in info.value.details()
+    assert refusal(info.value) is Refusal.TRANSITION_REFUSED
     assert manager.registered == []
+    w.client.close()
+
+
+def test_a_manager_from_before_reasons_still_gets_the_worker_registered(
+    serve, tmp_path, monkeypatch
+):
+    """A rolling upgrade may move workers first: a manager of API 2 gives no
+    reason, and its one FAILED_PRECONDITION to a Claim is an unknown worker
+    (known by the code, not the words)."""
+    manager = Manager(text_only=True)
+    w = worker_at(serve(manager), tmp_path, monkeypatch)
+    assert w.claims.claim(w.slots[0]) is None
+    assert manager.registered == ["w1"]
+    assert w.claims.claim(w.slots[0]).id == 1
     w.client.close()
