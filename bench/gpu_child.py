@@ -121,12 +121,14 @@ def circuits(spec: dict, out: Path) -> None:
         two, inputs_two = _native.circuit_size(pt.api_name, 2)
         per, shared = two - one, 2 * one - two
         n = pt.partition_sectors
+        params, vk = _native.parameter_files(pt.api_name)  # in this run's directory
         got[size] = {
             "partition_sectors": n,
             "per_sector": per,
             "shared": shared,
             "partition": shared + per * n,
             "inputs": (2 * inputs_one - inputs_two) + (inputs_two - inputs_one) * n,
+            "params_present": Path(params).is_file() and Path(vk).is_file(),
         }
         write_result(out, {"circuits": got})
 

@@ -554,7 +554,7 @@ def cold_proof(size: str, spec: dict, side: Side, budget: Budget) -> dict:
 
 def describe_setup_estimate(est: dict, carried: bool) -> str:
     if carried:
-        params = "parameters carried"
+        params = "parameters there already"
     else:
         params = f"parameters {est['params_wall_s']:.0f} s ({est['params_cpu_s']:.0f} CPU-s"
         rss = est.get("params_peak_rss_mib")
@@ -580,7 +580,9 @@ def setup_fits(size: str, args, report: dict, budget: Budget) -> str | None:
     )
     if est is None:
         return None
-    carried = size in (report["settings"].get("pack_params") or {})
+    carried = size in (report["settings"].get("pack_params") or {}) or bool(
+        circuits.get(size, {}).get("params_present")
+    )
     if carried:
         est["params_cpu_s"] = est["params_wall_s"] = 0.0
         est["wall_s"] = est["sectors_wall_s"] or 0.0
