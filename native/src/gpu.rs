@@ -199,8 +199,7 @@ pub fn probe() -> CoreResult<Probe> {
         groth16::generate_random_parameters::<Bls12, _, _>(Squarings { x: None, n }, &mut OsRng)
             .map_err(|e| CoreError::Proof(format!("probe parameters: {e}")))?;
     let x = Fr::from(3u64);
-    let proof = groth16::create_random_proof(Squarings { x: Some(x), n }, &params, &mut OsRng)
-        .map_err(|e| CoreError::Proof(format!("probe proof: {e}")))?;
+    let proof = prove_tiny(Squarings { x: Some(x), n }, &params)?;
     let mut y = x;
     for _ in 0..n {
         y = y.square();
@@ -217,6 +216,40 @@ pub fn probe() -> CoreResult<Probe> {
         seconds: start.elapsed().as_secs_f64(),
         during: since(&before, &activity()),
     })
+}
+
+#[cfg(not(feature = "supraseal"))]
+fn prove_tiny(
+    circuit: Squarings,
+    params: &groth16::Parameters<Bls12>,
+) -> CoreResult<groth16::Proof<Bls12>> {
+    groth16::create_random_proof(circuit, params, &mut OsRng)
+        .map_err(|e| CoreError::Proof(format!("probe proof: {e}")))
+}
+
+/// SupraSeal's prover takes its parameters from a file, which it loads onto
+/// the GPU (no GPU: an error, as for any proof of that build).
+#[cfg(feature = "supraseal")]
+fn prove_tiny(
+    circuit: Squarings,
+    params: &groth16::Parameters<Bls12>,
+) -> CoreResult<groth16::Proof<Bls12>> {
+    use std::io::Write;
+
+    let dir = std::env::temp_dir().join(format!("prover-gpu-probe-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let path = dir.join("probe.params");
+    let loaded = (|| {
+        let mut w = std::io::BufWriter::new(std::fs::File::create(&path)?);
+        params.write(&mut w)?;
+        w.flush()?;
+        drop(w);
+        groth16::SuprasealParameters::<Bls12>::new(path.clone())
+    })();
+    let _ = std::fs::remove_dir_all(&dir);
+    let srs = loaded.map_err(|e| CoreError::Proof(format!("probe parameters (SupraSeal): {e}")))?;
+    groth16::create_random_proof(circuit, &srs, &mut OsRng)
+        .map_err(|e| CoreError::Proof(format!("probe proof: {e}")))
 }
 
 /// The growth of the counters from `before` to `after`; the texts are
