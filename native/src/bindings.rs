@@ -339,7 +339,10 @@ fn update_sector<'py>(
     Ok(PyBytes::new(py, &comm_r))
 }
 
-const BUILD_FLAVOR: &str = if cfg!(feature = "cuda") {
+// `supraseal` and `cuda` are exclusive (filecoin-proofs refuses both).
+const BUILD_FLAVOR: &str = if cfg!(feature = "supraseal") {
+    "supraseal"
+} else if cfg!(feature = "cuda") {
     "cuda"
 } else {
     "cpu"
@@ -360,7 +363,8 @@ fn native_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("PARAMETERS_JSON", params::PUBLISHED_PARAMETERS)?;
     m.add("PARAMETER_CACHE_VERSION", params::CACHE_VERSION)?;
     // Which build this is, for `prover --version`, worker start lines and
-    // `prover workers list`: cpu, or cuda (bellperson's CUDA kernels).
+    // `prover workers list`: cpu, cuda (bellperson's CUDA kernels) or
+    // supraseal (SupraSeal's C2 kernels for Groth16).
     m.add("BUILD_FLAVOR", BUILD_FLAVOR)?;
     // The CUDA toolkit a cuda build was compiled with (.ci/cuda-build sets
     // PROVER_BUILD_CUDA), which decides the oldest driver it runs on.

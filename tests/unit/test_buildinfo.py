@@ -30,6 +30,17 @@ def test_a_cuda_build_names_the_driver_its_toolkit_needs():
     assert cpu.short() == "0.2.0"
 
 
+def test_the_supraseal_build_is_a_gpu_build_that_names_its_driver():
+    """``prover --version``, the worker's start line and ``prover workers
+    list`` (build, driver_required) all read these."""
+    info = BuildInfo(version="0.2.0", commit="abc1234", build="supraseal", cuda="13.0")
+    assert info.gpu and info.driver_required == "580.65.06"
+    assert info.describe() == "0.2.0 (abc1234, supraseal, CUDA 13.0: driver >= 580.65.06)"
+    assert info.as_dict()["build"] == "supraseal"
+    assert BuildInfo(version="0.2.0", commit="", build="cuda").gpu
+    assert not BuildInfo(version="0.2.0", commit="", build="cpu").gpu
+
+
 def test_the_wheel_record_decides_without_loading_the_native_module(tmp_path, monkeypatch):
     """A cuda wheel on a host without the driver cannot load its module:
     its record must be enough to say what it is."""
@@ -68,6 +79,16 @@ def test_the_record_written_by_the_wheel_script_is_what_buildinfo_reads(tmp_path
     assert record["build"] == "cuda" and record["cuda"] == "13.0" and record["commit"]
     assert 'name = "prover-cuda"' in (dest / "pyproject.toml").read_text()
     assert (dest / "native" / "Cargo.toml").exists()
+
+
+def test_the_wheel_script_names_the_supraseal_distribution(tmp_path):
+    dest = tmp_path / "src"
+    subprocess.run(
+        ["bash", ".ci/wheel-src", str(dest), "prover-supraseal", "supraseal", "13.0"], check=True
+    )
+    record = json.loads((dest / "prover" / "_build.json").read_text())
+    assert record["build"] == "supraseal" and record["cuda"] == "13.0"
+    assert 'name = "prover-supraseal"' in (dest / "pyproject.toml").read_text()
 
 
 def test_a_client_older_than_served_is_refused_naming_both_versions(monkeypatch):
