@@ -21,7 +21,7 @@ import subprocess
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from prover.buildinfo import BuildInfo
+from prover.buildinfo import GPU_BUILDS, BuildInfo
 from prover.doctor.checks import Check, fail, ok, skip, warn
 from prover.doctor.host import Gpu, NvmlReading, gib
 
@@ -63,13 +63,14 @@ def native_check(build: BuildInfo, load: Callable[[], object]) -> Check:
             name,
             f"{build.describe()}: the native module cannot be loaded: {exc}",
             "install the NVIDIA driver, or the cpu build"
-            if build.build == "cuda"
+            if build.gpu
             else "reinstall prover (pip install .) so that its native module is built",
         )
-    if build.build not in ("cpu", "cuda"):
+    if build.build not in ("cpu", *GPU_BUILDS):
         return warn(
             name,
-            f"{build.describe()}: the module does not say whether it is a cpu or cuda build",
+            f"{build.describe()}: the module does not say whether it is a cpu, cuda or "
+            "supraseal build",
             "reinstall prover so that the build records its flavour",
         )
     return ok(name, build.describe())
@@ -115,13 +116,18 @@ def gpu_check(build: str, nvml: NvmlReading, spec: str | None, source: str) -> C
                 GPU_BUILD_FIX,
             )
         return ok(name, f"cpu build, no GPU ({nvml.error or 'NVML sees none'}): SNARKs on the CPU")
-    if build != "cuda":
+    if build not in GPU_BUILDS:
         return skip(name, "the build is unknown (see native build)")
+    # without a GPU the cuda build proves on the CPU; SupraSeal has no CPU path
+    without = (
+        "bellperson would prove on the CPU without saying so"
+        if build == "cuda"
+        else "SupraSeal would fail every proof (it has no CPU path)"
+    )
     if not gpus:
         return fail(
             name,
-            f"a cuda build, but no usable GPU: {nvml.error or 'NVML sees no device'}; "
-            "bellperson would prove on the CPU without saying so",
+            f"a {build} build, but no usable GPU: {nvml.error or 'NVML sees no device'}; {without}",
             "install the NVIDIA driver and check `nvidia-smi`, or install the cpu build",
         )
     visible, unknown = visible_gpus(gpus, spec)
@@ -130,8 +136,7 @@ def gpu_check(build: str, nvml: NvmlReading, spec: str | None, source: str) -> C
         why = f"no GPU {', '.join(unknown)} here" if unknown else "it hides them all"
         return fail(
             name,
-            f"{where} leaves no GPU of this host visible ({why}); "
-            "bellperson would prove on the CPU without saying so",
+            f"{where} leaves no GPU of this host visible ({why}); {without}",
             f"name one of this host's GPUs: {_gpu_list(gpus)}",
         )
     if unknown:
@@ -141,14 +146,14 @@ def gpu_check(build: str, nvml: NvmlReading, spec: str | None, source: str) -> C
             f"follows); proving on {_gpu_list(visible)}",
             f"list only this host's GPUs: {_gpu_list(gpus)}",
         )
-    return ok(name, f"cuda build; {where}: {_gpu_list(visible)}")
+    return ok(name, f"{build} build; {where}: {_gpu_list(visible)}")
 
 
 def driver_check(build: BuildInfo, nvml: NvmlReading) -> Check | None:
-    """A cuda build's driver against the oldest it runs on (None for other
-    builds). Too old a driver refuses the kernels, and bellperson falls back
-    to the CPU silently."""
-    if build.build != "cuda":
+    """A GPU build's driver against the oldest it runs on (None for a cpu
+    build). Too old a driver refuses the kernels: bellperson falls back to
+    the CPU, SupraSeal fails."""
+    if not build.gpu:
         return None
     name = "GPU driver"
     need = build.driver_required
@@ -161,8 +166,8 @@ def driver_check(build: BuildInfo, nvml: NvmlReading) -> Check | None:
     if not need:
         return warn(
             name,
-            f"driver {nvml.driver}; this cuda build does not record its CUDA version, so the "
-            "driver it needs is unknown",
+            f"driver {nvml.driver}; this {build.build} build does not record its CUDA "
+            "version, so the driver it needs is unknown",
             "compare `prover bench post` on this GPU with its CPU figure: a driver too old "
             "for the kernels proves on the CPU",
         )
@@ -170,8 +175,8 @@ def driver_check(build: BuildInfo, nvml: NvmlReading) -> Check | None:
         return fail(
             name,
             f"driver {nvml.driver} is older than {need}, the oldest this build "
-            f"(CUDA {build.cuda}) runs on: its kernels will not load and proofs fall back "
-            "to the CPU",
+            f"(CUDA {build.cuda}) runs on: its kernels will not load and proofs "
+            + ("fall back to the CPU" if build.build == "cuda" else "fail"),
             f"upgrade the NVIDIA driver to {need} or newer, or install a build made with "
             "an older CUDA",
         )

@@ -124,7 +124,7 @@ def worker_probes(
     nvml = readings.nvml()
     spec, _ = gpu_spec(config.gpu, readings.environ)
     visible, _ = gpu.visible_gpus(nvml.gpus, spec)
-    used = visible if build_info().build == "cuda" else []
+    used = visible if build_info().gpu else []
     spool = config.spool_dir or default_spool_dir(config)
     tmp = config.tmpdir or Path(readings.environ.get("TMPDIR") or "/tmp")
 

@@ -61,6 +61,19 @@ def test_a_cuda_build_with_no_usable_gpu_fails():
     assert "CPU without saying so" in check.detail
 
 
+def test_the_supraseal_build_is_checked_as_a_gpu_build_with_no_cpu_path():
+    """SupraSeal fails every proof without a GPU instead of proving on the
+    CPU: the same checks as the cuda build, saying so."""
+    supraseal = BuildInfo("0.2.0", "abc1234", "supraseal", cuda="13.0", source="wheel")
+    check = gpu.gpu_check("supraseal", NvmlReading("580.82.07", ()), None, "")
+    assert check.status == FAIL and "SupraSeal would fail every proof" in check.detail
+    assert gpu.gpu_check("supraseal", nvml(), None, "").detail.startswith("supraseal build;")
+    old = gpu.driver_check(supraseal, nvml("550.54.14"))
+    assert old.status == FAIL and "proofs fail" in old.detail and "580.65.06" in old.fix
+    assert gpu.driver_check(supraseal, nvml("580.65.06")).status == OK
+    assert gpu.native_check(supraseal, lambda: None).status == OK
+
+
 def test_a_cuda_build_whose_cuda_version_is_not_recorded_warns():
     build = BuildInfo("0.2.0", "abc", "cuda", cuda="")
     assert gpu.driver_check(build, nvml()).status == WARN
