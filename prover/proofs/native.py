@@ -36,9 +36,9 @@ __all__ = ["CUDA_DRIVER_MISSING", "NATIVE_LOGGER", "NativeUnavailable", "_native
 NATIVE_LOGGER = "prover.native"
 
 CUDA_DRIVER_MISSING = (
-    "this build of prover was made with CUDA (--features cuda) and needs the NVIDIA "
-    "driver's libcuda.so.1, which is not installed: install the driver or build "
-    "without cuda"
+    "this build of prover was made with CUDA (--features cuda or supraseal) and needs "
+    "the NVIDIA driver's libcuda.so.1, which is not installed: install the driver or "
+    "build without cuda"
 )
 
 
