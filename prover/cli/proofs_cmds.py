@@ -82,7 +82,7 @@ def params_generate(proof_type: PoStProofType, directory: Path | None, large: bo
         )
     _use_parameter_dir(directory)
     try:
-        files = ensure_test_params(proof_type, directory)
+        files = ensure_test_params(proof_type, directory, allow_large=large)
     except ProofError as exc:
         raise click.ClickException(str(exc)) from exc
     state = (

@@ -20,6 +20,7 @@ import pytest
 
 from manager_harness import ManagerProcess, free_port
 from prover.api.tokens import make_token, new_secret
+from prover.buildinfo import API_VERSION
 from prover.chain.deadlines import Policy
 from prover.devnet import Devnet, DevnetMiner, DevnetServer, init_devnet
 from prover.doctor import FAIL, OK, SKIP, WARN, Options, run_doctor
@@ -163,7 +164,7 @@ def test_tokens_against_a_real_manager(manager, tmp_path):
     rc, checks = doctor("--config", str(config), "--api", manager.api_info("admin"))
     assert checks[f"token at {here}"]["status"] == WARN  # more than a worker needs
     api = checks[f"API at {here}"]
-    assert api["status"] == OK and "this host API 2" in api["detail"]
+    assert api["status"] == OK and f"this host API {API_VERSION}" in api["detail"]
 
 
 # ---- the chain --------------------------------------------------------------------------

@@ -196,7 +196,7 @@ class FakeLotus:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
 
     def api_info(self, token=None) -> str:
         return f"{token or self.token}:/ip4/127.0.0.1/tcp/{self.port}/http"
@@ -436,7 +436,7 @@ def test_chain_notify_pushes_heads_in_lotus_frames_and_reverts_come_through():
         ws.recv()  # hold the subscription until the client goes
 
     with serve(handler, "127.0.0.1", 0) as server:
-        threading.Thread(target=server.serve_forever, daemon=True).start()
+        threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
         port = server.socket.getsockname()[1]
         client = LotusClient(f"http://127.0.0.1:{port}/rpc/v1", "sekrit", retries=0)
         woken = threading.Event()
