@@ -436,7 +436,7 @@ def test_chain_notify_pushes_heads_in_lotus_frames_and_reverts_come_through():
         ws.recv()  # hold the subscription until the client goes
 
     with serve(handler, "127.0.0.1", 0) as server:
-        threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+        threading.Thread(target=server.serve_forever, daemon=True).start()
         port = server.socket.getsockname()[1]
         client = LotusClient(f"http://127.0.0.1:{port}/rpc/v1", "sekrit", retries=0)
         woken = threading.Event()
