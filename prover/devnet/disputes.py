@@ -77,6 +77,7 @@ class Disputes:
         disputed = set(post["sectors"])
         m.faulty |= disputed
         m.recovering -= disputed
+        m.faults_changed(now)
         penalty = DISPUTE_BASE_PENALTY + DISPUTE_REWARD
         # paid to the disputer (an account the devnet does not keep: burnt)
         with contextlib.suppress(KeyError):

@@ -33,6 +33,8 @@ class Faults:
             now = self.epoch()
             closed = False
             for m in self.miners.values():
+                m.faults_changed(now)  # what was changed from outside meanwhile
+                m.forget_faults_before(now - 2 * self.policy.proving_period)
                 dl = self.deadline_of(m, max(0, self._settled_epoch))
                 while dl.close <= now:
                     if dl.close > self._settled_epoch and dl.index in m.deadlines:
@@ -43,6 +45,7 @@ class Faults:
                             if p not in proven and live:
                                 m.faulty |= live
                                 m.recovering -= live
+                                m.faults_changed(dl.close)
                                 m.misses.append(
                                     {
                                         "period_start": dl.period_start,
@@ -82,4 +85,5 @@ class Faults:
             if dl.fault_cutoff_passed() and not dl.has_elapsed():
                 return EXIT_ILLEGAL_ARGUMENT, f"fault cutoff of deadline {deadline} has passed"
             m.recovering |= sectors & m.faulty
+        m.faults_changed(now)
         return EXIT_OK, "declared"

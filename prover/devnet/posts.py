@@ -87,6 +87,7 @@ class PoStChecks:
             healed = (sectors & m.recovering) - skipped
             m.faulty -= healed
             m.recovering -= healed
+        m.faults_changed(now)
         return EXIT_OK, "proven" if recovers else "accepted optimistically"
 
     def _verifies(

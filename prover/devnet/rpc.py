@@ -234,16 +234,23 @@ def _state_miner_proving_deadline(net: Devnet, m: DevnetMiner, now: int, params:
 
 
 def _state_miner_partitions(net: Devnet, m: DevnetMiner, now: int, params: list[Any]) -> Any:
+    """At the head, or at an older tipset of the chain (``params[2]``) with
+    the faults and recoveries as they stood then."""
+    tsk = params[2] if len(params) > 2 else None
+    if tsk:
+        faulty, recovering = m.faults_at(net.tipset_by_key(tsk)["Height"])
+    else:
+        faulty, recovering = m.faulty, m.recovering
     out = []
     for sectors in m.deadlines.get(int(params[1]), []):
         s = set(sectors)
         out.append(
             {
                 "AllSectors": bitfield_to_json(s),
-                "FaultySectors": bitfield_to_json(s & m.faulty),
-                "RecoveringSectors": bitfield_to_json(s & m.recovering),
+                "FaultySectors": bitfield_to_json(s & faulty),
+                "RecoveringSectors": bitfield_to_json(s & recovering),
                 "LiveSectors": bitfield_to_json(s),
-                "ActiveSectors": bitfield_to_json(s - m.faulty),
+                "ActiveSectors": bitfield_to_json(s - faulty),
             }
         )
     return out

@@ -47,6 +47,42 @@ class DevnetMiner:
     # post_index, partitions, sectors, post_cid, cid, disputer, epoch,
     # penalty, reward}
     disputes: list[dict] = field(default_factory=list)
+    # (epoch, faulty, recovering) from each change on, oldest first: what
+    # StateMinerPartitions answers at an older tipset, as Lotus answers from
+    # that tipset's state (a manager looking back at a deadline it could not
+    # plan while it was away). Kept in memory for two proving periods; a
+    # devnet started again knows only the faults it started with.
+    fault_log: list[tuple[int, frozenset[int], frozenset[int]]] = field(default_factory=list)
+
+    def faults_changed(self, epoch: int) -> None:
+        """Logs ``faulty`` and ``recovering`` as they stand from ``epoch`` on
+        (called by whatever changed them, and by each settle for changes
+        made from outside: a test, a restored state)."""
+        faulty, recovering = frozenset(self.faulty), frozenset(self.recovering)
+        if self.fault_log:
+            last, *now = self.fault_log[-1]
+            if now == [faulty, recovering]:
+                return
+            epoch = max(epoch, last)
+        self.fault_log.append((epoch, faulty, recovering))
+
+    def forget_faults_before(self, epoch: int) -> None:
+        """Drops the changes no read at ``epoch`` or later needs."""
+        while len(self.fault_log) > 1 and self.fault_log[1][0] <= epoch:
+            del self.fault_log[0]
+
+    def faults_at(self, epoch: int) -> tuple[set[int], set[int]]:
+        """(faulty, recovering) as they stood at ``epoch``; before the oldest
+        change kept, as they stood after it."""
+        for at, faulty, recovering in reversed(self.fault_log):
+            if at <= epoch:
+                return set(faulty), set(recovering)
+        if not self.fault_log:
+            return set(self.faulty), set(self.recovering)
+        _, faulty, recovering = self.fault_log[0]
+        return set(faulty), set(recovering)
+        _, faulty, recovering = self.fault_log[0]
+        return set(faulty), set(recovering)
 
 
 @dataclass

@@ -194,6 +194,17 @@ class JobQueries:
         return 1 if top is None else top + 1
 
     @unavailable_on_db_errors
+    def first_tracked_close(self, miner: int) -> int | None:
+        """The Close of the miner's oldest tracked deadline still stored:
+        from there on its deadlines are this database's to prove."""
+        q = select(func.min(JobRow.close_epoch)).where(
+            JobRow.miner == miner,
+            JobRow.dry_run == False,  # noqa: E712 (SQL, not Python)
+        )
+        with self.db.transaction() as s:
+            return s.exec(q).one()
+
+    @unavailable_on_db_errors
     def closed_deadlines(self, after_epoch: int, epoch: int) -> list[tuple[int, int, int, int]]:
         """(miner, period start, deadline, close) of tracked deadlines that
         closed in (after_epoch, epoch]."""

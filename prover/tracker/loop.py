@@ -41,6 +41,7 @@ from prover.tracker.planning import DeadlinePlan, Planner, ProofTypes, access_of
 from prover.tracker.recoveries import Recoveries
 from prover.tracker.shadow import ShadowProver
 from prover.tracker.submission import Submitter, may_submit
+from prover.tracker.unplanned import Unplanned
 
 log = get_logger("prover.tracker")
 
@@ -82,7 +83,9 @@ class Tracker:
         self.recoveries = Recoveries(
             ledger, client, access, proof_types, self.submitter.push, config
         )
-        self.settler = Settler(jobs, ledger, self.submitter.push_errors)
+        self.settler = Settler(
+            jobs, ledger, self.submitter.push_errors, Unplanned(jobs, client, self.heads)
+        )
         # shadow mode: proofs are recorded, never sent (see tracker.shadow)
         self.shadow: ShadowProver | None = None
         if config.shadow:

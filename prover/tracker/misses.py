@@ -5,7 +5,8 @@ The reason is read from the partition's newest job and the post messages
 that carried it: a message that failed on chain or never landed, a proof
 that was ready but could not be pushed, a job that was never claimed, still
 proving, or out of tries. ``miss_reason`` and ``deadline_misses`` are that
-rule, free of I/O; ``Settler`` finds the closed deadlines and records them.
+rule, free of I/O; ``Settler`` finds the closed deadlines and records them, with
+``Unplanned``'s deadlines that nobody planned.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from prover.store import (
     expiry_reason,
 )
 from prover.store.models import JobRow, MessageRow
+from prover.tracker.unplanned import Unplanned
 
 log = get_logger("prover.tracker.misses")
 
@@ -101,19 +103,29 @@ class Settler:
         jobs: JobStore,
         ledger: Ledger,
         push_errors: dict[tuple[int, int, int], str],
+        unplanned: Unplanned | None = None,
     ) -> None:
         self.jobs = jobs
         self.ledger = ledger
         self.push_errors = push_errors
         self.closed = ClosedSince(jobs)
+        self.unplanned = unplanned
 
     def settle(self, epoch: int, confidence: int, lookback: Callable[[], int]) -> None:
         """Records the misses of every deadline that closed since the last
-        call (see ``ClosedSince``)."""
+        call (see ``ClosedSince``), those nobody planned included."""
         through, closed = self.closed.take(epoch, confidence, lookback)
         for miner, period_start, index, close in closed:
             self._deadline(miner, period_start, index, close)
+        if self.unplanned is not None and self.closed.through is not None:
+            for miss in self.unplanned.misses(self.closed.through, through):
+                self._record(miss)
         self.closed.done(through)
+
+    def _record(self, miss: Miss) -> None:
+        if self.ledger.record_miss(miss):
+            metrics.partition_missed(miss.miner, miss.deadline)
+            log.error("deadline_missed", **asdict(miss))
 
     def _deadline(self, miner: int, period_start: int, index: int, close: int) -> None:
         latest = self.jobs.latest_deadline_jobs(miner, period_start, index, sectors=True)
@@ -121,9 +133,7 @@ class Settler:
         key = (miner, period_start, index)
         misses = deadline_misses(close, latest, posts, self.push_errors.get(key))
         for miss in misses:
-            if self.ledger.record_miss(miss):
-                metrics.partition_missed(miss.miner, miss.deadline)
-                log.error("deadline_missed", **asdict(miss))
+            self._record(miss)
         if not misses and latest:
             log.info(
                 "deadline_proven",

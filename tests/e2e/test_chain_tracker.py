@@ -108,3 +108,37 @@ def test_a_message_dropped_by_a_reorg_is_pushed_again(tmp_path, chain):
     finally:
         w.kill()
         m.kill()
+
+
+def test_a_deadline_that_opened_and_closed_with_no_manager_is_recorded_as_missed(tmp_path, chain):
+    """No leader from before deadline 3 was planned until after it closed
+    (a database away longer than a deadline): nothing was planned, so no
+    job stands for it, yet the chain marked its sectors faulty. The manager
+    back records both partitions as missed, saying why."""
+    net = chain.net
+    m = chain.manager(tmp_path / "mgr")
+    try:
+        wait_for(lambda: m.events("deadline_jobs_created"), 30, "deadline 2 planned")
+        assert [e["deadline"] for e in m.events("deadline_jobs_created")] == [2]
+        m.kill()  # before deadline 3's challenge (epoch 16) is reached
+        assert net.epoch() < 16, "too late: the manager may have planned deadline 3"
+        wait_for(lambda: net.epoch() >= 25, 30, "deadline 3 closed (epoch 24)")
+        m.restart()
+        admin = m.client("admin")
+
+        def deadline_3_misses():
+            resp = admin.call(admin.admin.Deadlines, pb.DeadlinesRequest())
+            return sorted(
+                (x.partition, tuple(x.sectors), x.reason) for x in resp.misses if x.deadline == 3
+            )
+
+        wait_for(lambda: len(deadline_3_misses()) == 2, 20, "deadline 3's misses recorded")
+        (p0, s0, reason), (p1, s1, _) = deadline_3_misses()
+        assert (p0, s0, p1, s1) == (0, (3, 4), 1, (5, 6))
+        assert reason.startswith("not planned: the deadline opened and closed while no manager")
+        assert {3, 4, 5, 6} <= chain.miner.faulty  # the chain's side of it
+        assert {e["partition"] for e in m.events("deadline_missed") if e["deadline"] == 3} == {0, 1}
+        jobs = admin.call(admin.admin.ListJobs, pb.ListJobsRequest(all=True)).jobs
+        assert not [j for j in jobs if j.deadline == 3]  # recorded, not planned late
+    finally:
+        m.kill()

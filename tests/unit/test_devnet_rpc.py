@@ -167,3 +167,32 @@ def test_load_devnet_records_the_genesis_once_and_init_starts_a_new_chain(node, 
     second = load_devnet(tmp_path)
     assert second.genesis == first.genesis != net.genesis
     assert second.mpool.next_nonce("t0100") == 7
+
+
+def test_partitions_at_an_older_tipset_have_the_faults_as_they_stood_then(node):
+    """Lotus answers StateMinerPartitions from the tipset asked for: a
+    manager back after a gap reads a deadline's partitions as they were
+    when it opened, not as its miss left them."""
+    net, clock, client = node
+    clock.now += 25.5  # deadline 2 (epochs 20..29 under this policy) open, unproven
+    opened = client.chain_get_tipset_by_height(21)
+    clock.now += 10
+    (now,) = client.state_miner_partitions(MINER, 2)
+    assert now.faulty == {1, 2} and now.to_prove == frozenset()
+    (then,) = client.state_miner_partitions(MINER, 2, opened)
+    assert then.faulty == frozenset() and then.to_prove == {1, 2}
+    assert net.miners[MINER].misses[0]["deadline"] == 2
+
+
+def test_deadlines_closed_in_walks_the_miners_deadlines_across_periods():
+    from prover.chain.deadlines import current_deadline
+    from prover.tracker.unplanned import deadlines_closed_in
+
+    policy = Policy.devnet(challenge_window=6, challenge_lookback=2, fault_declaration_cutoff=3)
+    head = current_deadline(7, 100, policy)
+    closed = deadlines_closed_in(head, 40, 40 + policy.proving_period + 12)
+    closes = [d.close for d in closed]
+    assert closes == list(range(closes[0], closes[0] + 6 * len(closes), 6))
+    assert 40 < closes[0] <= 46 and len(closed) == policy.period_deadlines + 2
+    assert (closed[0].period_start + closed[0].index * 6 + 6) == closes[0]
+    assert deadlines_closed_in(head, 40, 40) == []
