@@ -380,7 +380,11 @@ def _storage_and_workers(
     )
     procs.append(storage.start())
     worker_toml = home / "worker-local.toml"
-    worker_toml.write_text("claim_wait_s = 5.0\n")
+    # each worker's spool (prover-spool-<name>) in the demo's home: under a
+    # shared /tmp another demo's workers of the same names would deliver
+    # this one's results to their manager
+    worker_toml.write_text(f"claim_wait_s = 5.0\ntmpdir = {json.dumps(str(home / 'tmp'))}\n")
+    (home / "tmp").mkdir(exist_ok=True)
     local = []
     for i in range(workers):
         w = _Proc(f"worker local-{i}", lambda: [], env, logs / f"worker-{i}.log")

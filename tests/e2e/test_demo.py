@@ -34,6 +34,8 @@ def test_demo_proves_deadlines_live_and_again_after_a_restart(tmp_path):
     assert re.search(r"dashboard: http://127\.0\.0\.1:\d+/", out), out
     served = (tmp_path / "home" / "logs" / "storage.log").read_text()
     assert "vanilla_served" in served and "storage_host_announced" in served
+    # the workers' spools are the demo home's, not a /tmp another demo shares
+    assert (tmp_path / "home" / "tmp" / "prover-spool-local-0").is_dir()
 
     # again in the same home, stopped by Ctrl-C once it has proven a deadline
     second = subprocess.Popen(
