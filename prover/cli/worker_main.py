@@ -144,29 +144,11 @@ def cli(
 
 
 def _worker_class():
-    """The Worker, writing its endpoint file (``endpoint_file``,
-    prover.endpoints) once its /metrics is bound and removing it when it
-    stops. Its start_metrics is the step that binds; the worker's own
-    module does not know of endpoint files yet."""
-    from prover.endpoints import remove_endpoint, this_process, write_endpoint
+    """The Worker, imported only once the settings are checked (it loads
+    gRPC and the proofs library)."""
     from prover.worker.loop import Worker
 
-    class AnnouncedWorker(Worker):
-        def start_metrics(self) -> None:
-            super().start_metrics()
-            if self.config.endpoint_file is not None:
-                http = self.http.address if self.http is not None else ""
-                endpoint = this_process("prover-worker", name=self.config.name, http=http)
-                write_endpoint(self.config.endpoint_file, endpoint)
-
-        def run(self) -> None:
-            try:
-                super().run()
-            finally:
-                if self.config.endpoint_file is not None:
-                    remove_endpoint(self.config.endpoint_file)
-
-    return AnnouncedWorker
+    return Worker
 
 
 if __name__ == "__main__":

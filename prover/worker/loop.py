@@ -29,6 +29,7 @@ import threading
 from prover._proto import manager_pb2 as pb
 from prover.api.client import ManagerClient
 from prover.buildinfo import build_info
+from prover.endpoints import remove_endpoint, this_process, write_endpoint
 from prover.logs import get_logger
 from prover.metrics.http import HttpServer, metrics_route
 from prover.worker.admission import Admission, GiveBack
@@ -162,11 +163,22 @@ class Worker:
 
     def run(self) -> None:
         self.start_metrics()
+        self._announce()
         try:
             self._run()
         finally:
+            if self.config.endpoint_file is not None:
+                remove_endpoint(self.config.endpoint_file)
             if self.http is not None:
                 self.http.stop()
+
+    def _announce(self) -> None:
+        """The endpoint file (``endpoint_file``, prover.endpoints), once
+        /metrics is bound: whoever started the worker on port 0 reads it."""
+        if self.config.endpoint_file is not None:
+            http = self.http.address if self.http is not None else ""
+            endpoint = this_process("prover-worker", name=self.config.name, http=http)
+            write_endpoint(self.config.endpoint_file, endpoint)
 
     def _run(self) -> None:
         """The start-up sequence, the claim loop, the shutdown."""
