@@ -104,7 +104,7 @@ class GpuInfo(_message.Message):
     def __init__(self, index: _Optional[int] = ..., name: _Optional[str] = ..., uuid: _Optional[str] = ..., memory_total: _Optional[int] = ..., memory_used: _Optional[int] = ..., utilization: _Optional[int] = ..., temperature: _Optional[int] = ...) -> None: ...
 
 class Worker(_message.Message):
-    __slots__ = ("name", "host", "version", "gpus", "cpus", "cpuset", "allowed_miners", "allowed_proof_types", "registered_at", "last_seen_at", "draining", "running_jobs", "param_problems", "build", "driver_required", "api_version")
+    __slots__ = ("name", "host", "version", "gpus", "cpus", "cpuset", "allowed_miners", "allowed_proof_types", "registered_at", "last_seen_at", "draining", "running_jobs", "param_problems", "build", "driver_required", "api_version", "gpu_fallback")
     NAME_FIELD_NUMBER: _ClassVar[int]
     HOST_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
@@ -121,6 +121,7 @@ class Worker(_message.Message):
     BUILD_FIELD_NUMBER: _ClassVar[int]
     DRIVER_REQUIRED_FIELD_NUMBER: _ClassVar[int]
     API_VERSION_FIELD_NUMBER: _ClassVar[int]
+    GPU_FALLBACK_FIELD_NUMBER: _ClassVar[int]
     name: str
     host: str
     version: str
@@ -137,7 +138,8 @@ class Worker(_message.Message):
     build: str
     driver_required: str
     api_version: int
-    def __init__(self, name: _Optional[str] = ..., host: _Optional[str] = ..., version: _Optional[str] = ..., gpus: _Optional[_Iterable[_Union[GpuInfo, _Mapping]]] = ..., cpus: _Optional[int] = ..., cpuset: _Optional[str] = ..., allowed_miners: _Optional[_Iterable[int]] = ..., allowed_proof_types: _Optional[_Iterable[int]] = ..., registered_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_seen_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., draining: _Optional[bool] = ..., running_jobs: _Optional[_Iterable[int]] = ..., param_problems: _Optional[_Iterable[_Union[ParamProblem, _Mapping]]] = ..., build: _Optional[str] = ..., driver_required: _Optional[str] = ..., api_version: _Optional[int] = ...) -> None: ...
+    gpu_fallback: GpuFallback
+    def __init__(self, name: _Optional[str] = ..., host: _Optional[str] = ..., version: _Optional[str] = ..., gpus: _Optional[_Iterable[_Union[GpuInfo, _Mapping]]] = ..., cpus: _Optional[int] = ..., cpuset: _Optional[str] = ..., allowed_miners: _Optional[_Iterable[int]] = ..., allowed_proof_types: _Optional[_Iterable[int]] = ..., registered_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_seen_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., draining: _Optional[bool] = ..., running_jobs: _Optional[_Iterable[int]] = ..., param_problems: _Optional[_Iterable[_Union[ParamProblem, _Mapping]]] = ..., build: _Optional[str] = ..., driver_required: _Optional[str] = ..., api_version: _Optional[int] = ..., gpu_fallback: _Optional[_Union[GpuFallback, _Mapping]] = ...) -> None: ...
 
 class ParamProblem(_message.Message):
     __slots__ = ("proof_type", "file", "problem", "detail")

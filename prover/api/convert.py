@@ -195,6 +195,18 @@ def worker_to_pb(w: WorkerRow, running: list[int]) -> pb.Worker:
     )
     msg.registered_at.CopyFrom(timestamp(w.registered_at))
     msg.last_seen_at.CopyFrom(timestamp(w.last_seen_at))
+    if w.gpu_fallback:
+        fb = w.gpu_fallback
+        last_at = datetime.fromisoformat(fb["last_at"]) if fb.get("last_at") else None
+        msg.gpu_fallback.CopyFrom(
+            gpu_fallback_to_pb(
+                fb.get("count", 0),
+                fb.get("gpu_snarks", 0),
+                bool(fb.get("current")),
+                fb.get("reason", ""),
+                last_at,
+            )
+        )
     return msg
 
 

@@ -15,6 +15,7 @@ from prover._proto import manager_pb2 as pb
 from prover.api.client import ManagerClient
 from prover.api.convert import (
     from_timestamp,
+    gpu_fallback_from_pb,
     gpu_to_dict,
     new_job_to_pb,
     param_problems_from_pb,
@@ -347,6 +348,9 @@ def workers_list(as_json, api, api_ca):
                         "param_problems": param_problems_from_pb(w.param_problems),
                         "refused_sizes": _refused_sizes(w),
                         "gpus": [gpu_to_dict(g) for g in w.gpus],
+                        "gpu_fallback": gpu_fallback_from_pb(w.gpu_fallback)
+                        if w.HasField("gpu_fallback")
+                        else None,
                         "last_seen_at": from_timestamp(w, "last_seen_at").isoformat(),
                     }
                     for w in workers
@@ -361,6 +365,8 @@ def workers_list(as_json, api, api_ca):
             ", ".join(f"{g.index}:{g.name} {g.utilization}% {g.temperature}C" for g in w.gpus)
             or "none (CPU)"
         )
+        if w.HasField("gpu_fallback") and w.gpu_fallback.current:
+            gpus += " FALLING BACK TO CPU"
         rows.append(
             [
                 w.name,
@@ -380,8 +386,21 @@ def workers_list(as_json, api, api_ca):
     for w in workers:
         for line in _param_problem_lines(w):
             click.echo(line)
+        if w.HasField("gpu_fallback") and w.gpu_fallback.count:
+            click.echo(_fallback_line(w))
     if resp.leader.managers:
         click.echo(leader_line(resp.leader))
+
+
+def _fallback_line(w: pb.Worker) -> str:
+    """A GPU build's SNARKs that ran on the CPU (many times slower), as its
+    latest heartbeat reported them."""
+    fb = w.gpu_fallback
+    state = "its latest SNARK too" if fb.current else "not its latest"
+    return (
+        f"{w.name}: {fb.count} SNARK(s) fell back to the CPU, {fb.gpu_snarks} ran on the GPU "
+        f"({state}): {fb.reason or 'no reason given'}"
+    )
 
 
 def _build(w: pb.Worker) -> str:

@@ -67,3 +67,20 @@ def test_the_watch_pages_while_the_latest_snark_fell_back(store, workers, ledger
     store.heartbeat("w1", [], gpu_fallback=report(2, 1, False))  # back on the GPU
     (resolved,) = watch.check()
     assert resolved.name == r.GPU_FALLBACK and resolved.resolved
+
+
+def test_the_report_is_listed_with_the_worker(store, workers):
+    """What `prover workers list` shows: the report as last beaten, in the
+    worker's listing and its own line; none for a worker that never sent one."""
+    from prover.api.convert import worker_to_pb
+    from prover.cli.jobs_cmds import _fallback_line
+
+    workers.register("w1")
+    workers.register("w2")
+    assert not worker_to_pb(workers.get("w2"), []).HasField("gpu_fallback")
+    store.heartbeat("w1", [], gpu_fallback=report(3, 7, True))
+    msg = worker_to_pb(workers.get("w1"), [])
+    assert gpu_fallback_from_pb(msg.gpu_fallback) == report(3, 7, True)
+    line = _fallback_line(msg)
+    assert line.startswith("w1: 3 SNARK(s) fell back to the CPU, 7 ran on the GPU (its latest")
+    assert REASON in line
