@@ -79,13 +79,13 @@ class DisputeBook:
             )
             .group_by(MessageRow.miner, MessageRow.period_start, MessageRow.deadline)
         )
-        with self.db.session() as s:
+        with self.db.transaction() as s:
             return [LandedTurn(*row) for row in s.exec(q).all()]
 
     @unavailable_on_db_errors
     def recorded(self, dispute_cid: str) -> bool:
         q = select(DisputeRow.id).where(DisputeRow.dispute_cid == dispute_cid)
-        with self.db.session() as s:
+        with self.db.transaction() as s:
             return s.exec(q).first() is not None
 
     @unavailable_on_db_errors
@@ -123,5 +123,5 @@ class DisputeBook:
             .order_by(col(DisputeRow.id).desc())
             .limit(limit)
         )
-        with self.db.session() as s:
+        with self.db.transaction() as s:
             return list(s.exec(q).all())
