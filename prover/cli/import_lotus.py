@@ -3,20 +3,13 @@ lotus-miner repo (the package prover.lotusimport does the reading and mapping)."
 
 from __future__ import annotations
 
-import os
-import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 
-from prover.config import (
-    CONFIG_FILE,
-    SECRET_FILE,
-    ConfigError,
-    default_config_text,
-    load_manager_config,
-)
+from prover.cli.config_import import echo_report, refuse_overwrite, write_checked
+from prover.config import CONFIG_FILE, SECRET_FILE, default_config_text
 
 
 @click.command("import-lotus")
@@ -76,11 +69,11 @@ def import_lotus(
     settings, its storage paths. Every Lotus key not carried over is printed
     with the reason."""
     from prover.api.tokens import new_secret
-    from prover.lotusimport import LotusImportError, Nodes, import_repo, parse_miner, render
+    from prover.configimport import ConfigImportError
+    from prover.lotusimport import Nodes, import_repo, parse_miner, render
 
     target = out or home / CONFIG_FILE
-    if target.exists() and not force:
-        raise click.ClickException(f"{target} exists; pass --force to overwrite it")
+    refuse_overwrite(target, force)
     for value in miners:
         try:
             parse_miner(value)
@@ -96,77 +89,16 @@ def import_lotus(
             "settings not carried over are listed at the end."
         )
         text = render(result, default_config_text(), header)
-    except LotusImportError as exc:
+    except ConfigImportError as exc:
         raise click.ClickException(str(exc)) from exc
-    target.parent.mkdir(parents=True, exist_ok=True)
-    _write_checked(target, text, result)
+    write_checked(target, text, result)
 
     click.echo(f"wrote {target} (loaded and checked by the manager's config loader)")
     if out is None and not (home / SECRET_FILE).exists():
         new_secret(home / SECRET_FILE)
         click.echo(f"wrote {home / SECRET_FILE} (mode 0600)")
-    click.echo("\nmapped:")
-    for s in result.settings:
-        click.echo(f"  [{s.section}] {s.key} = {_show(s)}  <- {s.source}")
-    for meta in result.storages:
-        click.echo(f"  [[storage]] {meta.id} = {meta.path}  <- {result.repo.storage_file}")
-    click.echo("\nnot mapped:")
-    for u in result.unmapped:
-        click.echo(f"  {u}")
-    for meta in result.storages:
-        for ignored in meta.ignored():
-            click.echo(f"  {meta.file}: {ignored}")
-    if result.notes:
-        click.echo("\nnotes:")
-        for note in result.notes:
-            click.echo(f"  {note}")
+    echo_report(result, result.repo.storage_file)
     if result.storages:
         click.echo("\non each storage host, the same paths by their IDs:")
         paths = " ".join(f"--storage {m.path}" for m in result.storages)
         click.echo(f"  prover-storage {paths}")
-
-
-def _show(setting) -> str:
-    from prover.chain.lotus import parse_api_info
-    from prover.lotusimport import toml_value
-
-    if setting.key == "api":  # it carries the node's token: not printed
-        token, _url = parse_api_info(setting.value)
-        if token:
-            return toml_value("<token>" + setting.value[len(token) :])
-    return toml_value(setting.value)
-
-
-def _write_checked(target: Path, text: str, result) -> None:
-    """Writes ``text`` beside ``target``, loads it with the manager's config
-    loader and checks that each imported key reads back as imported, then
-    moves it into place (mode 0600: [chain] api may carry a token)."""
-    from prover.config import parse_fil
-
-    fd, name = tempfile.mkstemp(prefix=".import-", suffix=".toml", dir=target.parent)
-    tmp = Path(name)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        try:
-            config = load_manager_config(tmp)
-        except ConfigError as exc:
-            raise click.ClickException(f"the written config does not load (a bug): {exc}") from exc
-        for s in result.settings:
-            got = getattr(getattr(config, s.section), s.key)
-            want = s.value
-            if s.key.endswith("_gas_fee"):
-                want = parse_fil(want)
-            if isinstance(got, list | tuple):
-                got = list(got)
-            if got != want:
-                raise click.ClickException(
-                    f"[{s.section}] {s.key} reads back as {got!r}, not {want!r} (a bug)"
-                )
-        if [(st.name, st.path) for st in config.storage] != [
-            (m.id, m.path) for m in result.storages
-        ]:
-            raise click.ClickException("the [[storage]] entries do not read back (a bug)")
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)

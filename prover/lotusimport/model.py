@@ -3,15 +3,17 @@ keys, our settings with where each came from, and what is not carried over."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from prover.configimport.report import ConfigImportError, ImportReport, Setting, Unmapped
 from prover.lotusimport.values import lotus_text
-from prover.storage.sectorstore import LotusPathMeta
+
+__all__ = ["ImportResult", "LotusImportError", "LotusKey", "LotusRepo", "Setting", "Unmapped"]
 
 
-class LotusImportError(Exception):
+class LotusImportError(ConfigImportError):
     """The repo or a file in it cannot be imported; the message names the
     file and what is wrong."""
 
@@ -30,25 +32,6 @@ class LotusKey:
         return f"[{self.section}] {self.key} = {lotus_text(self.value)}{where}"
 
 
-@dataclass(frozen=True)
-class Setting:
-    """One of our keys, with the value imported and where it came from."""
-
-    section: str  # "chain"
-    key: str
-    value: Any
-    source: str
-
-
-@dataclass(frozen=True)
-class Unmapped:
-    what: str
-    reason: str
-
-    def __str__(self) -> str:
-        return f"{self.what}: {self.reason}"
-
-
 @dataclass
 class LotusRepo:
     path: Path
@@ -61,22 +44,8 @@ class LotusRepo:
 
 
 @dataclass
-class ImportResult:
+class ImportResult(ImportReport):
+    """The report (settings, storages, what is not carried over, notes) of
+    one lotus-miner repo."""
+
     repo: LotusRepo
-    settings: list[Setting] = field(default_factory=list)
-    storages: list[LotusPathMeta] = field(default_factory=list)
-    unmapped: list[Unmapped] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-
-    def set(self, section: str, key: str, value: Any, source: str) -> None:
-        self.settings = [s for s in self.settings if (s.section, s.key) != (section, key)]
-        self.settings.append(Setting(section, key, value, source))
-
-    def get(self, section: str, key: str) -> Any:
-        for s in self.settings:
-            if (s.section, s.key) == (section, key):
-                return s.value
-        raise KeyError(f"{section}.{key}")
-
-    def skip(self, what: Any, reason: str) -> None:
-        self.unmapped.append(Unmapped(str(what), reason))

@@ -9,6 +9,9 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from prover.chain.message import ATTO_PER_FIL
+from prover.configimport.render import toml_value
+
+__all__ = ["lotus_text", "parse_go_duration", "parse_lotus_fil", "toml_value"]
 
 _DURATION_UNITS = {
     "ns": Decimal("1e-9"),
@@ -68,19 +71,6 @@ def parse_lotus_fil(text: Any) -> int:
     if amount < 0:
         raise ValueError(f"a negative amount: {text!r}")
     return int(amount)
-
-
-def toml_value(value: Any) -> str:
-    """``value`` as a TOML value (strings, numbers, booleans, lists of them)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)  # a TOML basic string
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(toml_value(v) for v in value) + "]"
-    raise TypeError(f"no TOML form for {value!r}")
 
 
 def lotus_text(value: Any) -> str:
