@@ -9,6 +9,7 @@ import click
 
 from prover import __version__
 from prover.api.tokens import PERMS, make_token, new_secret, read_secret
+from prover.cli.import_curio import import_curio
 from prover.cli.import_lotus import import_lotus
 from prover.cli.options import version_option
 from prover.config import (
@@ -272,10 +273,11 @@ def db_upgrade(home: Path, config_path: Path | None) -> None:
 
 @cli.group("config")
 def config_group() -> None:
-    """Manager configs: import one from a lotus-miner repo."""
+    """Manager configs: import one from a lotus-miner repo or from Curio's layers."""
 
 
 config_group.add_command(import_lotus)
+config_group.add_command(import_curio)
 
 
 @cli.group()
