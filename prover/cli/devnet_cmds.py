@@ -25,7 +25,13 @@ from prover.devnet import (
     manager_config_text,
     serve_home_devnet,
 )
-from prover.devnet.incumbent import INCUMBENT_SENDER, IncumbentConfig, parse_deadline_list
+from prover.devnet.incumbent import (
+    INCUMBENT_SENDER,
+    IncumbentConfig,
+    format_slots,
+    parse_deadline_list,
+    parse_partition_list,
+)
 from prover.homelock import DEVNET_LOCK, HomeInUse, holder, lock_devnet_home
 
 # The demo's period: 24 deadlines of 10 s, its 4 partitions one each in
@@ -90,6 +96,37 @@ def devnet_group() -> None:
     help="The incumbent pushes when the deadline is E epochs from Close "
     "(0: at Close, too late) instead of at Open.",
 )
+@click.option(
+    "--incumbent-batch",
+    type=click.IntRange(0),
+    is_flag=False,
+    flag_value=0,
+    default=None,
+    metavar="[N]",
+    help="The incumbent packs a deadline's partitions into SubmitWindowedPoSt messages as "
+    "lotus-miner does, at most N a message (its MaxPartitionsPerPoStMessage; bare or 0: "
+    "as many as the actor takes, 3), instead of one a message as Curio sends them.",
+)
+@click.option(
+    "--incumbent-spread",
+    is_flag=True,
+    help="The incumbent pushes a deadline's messages an epoch apart (the k-th k epochs "
+    "after the first, never at Close), so its partitions land at different epochs.",
+)
+@click.option(
+    "--incumbent-late-partition",
+    default=None,
+    metavar="D/P,...",
+    help="Partitions (deadline/partition) the incumbent pushes alone at Close: too late, "
+    "refused by the actor, missed.",
+)
+@click.option(
+    "--incumbent-refused-partition",
+    default=None,
+    metavar="D/P,...",
+    help="Partitions (deadline/partition) the incumbent pushes alone in a message the "
+    "actor refuses (exit 16: its commit randomness is not the chain's), missed.",
+)
 @click.option("--force", is_flag=True, help="Replace an existing devnet.")
 @home_option
 def devnet_init(
@@ -103,6 +140,10 @@ def devnet_init(
     incumbent_miss,
     incumbent_miss_every,
     incumbent_late,
+    incumbent_batch,
+    incumbent_spread,
+    incumbent_late_partition,
+    incumbent_refused_partition,
     force,
     home,
 ) -> None:
@@ -116,7 +157,15 @@ def devnet_init(
     if upgraded > sectors:
         raise click.UsageError(f"--upgraded {upgraded} is more than --sectors {sectors}")
     settings = _incumbent_settings(
-        incumbent, incumbent_miss, incumbent_miss_every, incumbent_late, deadlines
+        incumbent,
+        incumbent_miss,
+        incumbent_miss_every,
+        incumbent_late,
+        deadlines,
+        batch=incumbent_batch,
+        spread=incumbent_spread,
+        late_partitions=incumbent_late_partition,
+        refused_partitions=incumbent_refused_partition,
     )
     try:
         # the running chain's files must not be replaced under it
@@ -144,13 +193,23 @@ def devnet_init(
 
 
 def _incumbent_settings(
-    enabled: bool, miss: str | None, miss_every: int, late: int | None, deadlines: int
+    enabled: bool,
+    miss: str | None,
+    miss_every: int,
+    late: int | None,
+    deadlines: int,
+    *,
+    batch: int | None = None,
+    spread: bool = False,
+    late_partitions: str | None = None,
+    refused_partitions: str | None = None,
 ) -> IncumbentConfig:
     """The incumbent's options from ``devnet init``'s flags (refused without
     ``--incumbent``, or naming a deadline the period does not have)."""
     if not enabled:
-        if miss or miss_every or late is not None:
-            raise click.UsageError("--incumbent-miss/-miss-every/-late need --incumbent")
+        told = late_partitions or refused_partitions
+        if miss or miss_every or late is not None or batch is not None or spread or told:
+            raise click.UsageError("the --incumbent-... options need --incumbent")
         return IncumbentConfig()
     try:
         indexes = parse_deadline_list(miss)
@@ -160,7 +219,30 @@ def _incumbent_settings(
         raise click.BadParameter(
             f"deadlines run 0..{deadlines - 1}: {miss}", param_hint="--incumbent-miss"
         )
-    return IncumbentConfig(enabled=True, miss=indexes, miss_every=miss_every, late=late)
+    slots = {}
+    for hint, text in (
+        ("--incumbent-late-partition", late_partitions),
+        ("--incumbent-refused-partition", refused_partitions),
+    ):
+        try:
+            slots[hint] = parse_partition_list(text)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint=hint) from exc
+        if any(d >= deadlines for d, _ in slots[hint]):
+            raise click.BadParameter(f"deadlines run 0..{deadlines - 1}: {text}", param_hint=hint)
+    try:
+        return IncumbentConfig(
+            enabled=True,
+            miss=indexes,
+            miss_every=miss_every,
+            late=late,
+            batch=batch,
+            spread=spread,
+            late_partitions=slots["--incumbent-late-partition"],
+            refused_partitions=slots["--incumbent-refused-partition"],
+        )
+    except ValueError as exc:  # a partition both late and refused
+        raise click.UsageError(str(exc)) from exc
 
 
 def _describe_incumbent(cfg: dict) -> str:
@@ -172,6 +254,18 @@ def _describe_incumbent(cfg: dict) -> str:
         parts.append(f"misses every {cfg['miss_every']}th deadline")
     late = cfg.get("late")
     parts.append("pushes at Open" if late is None else f"pushes {late} epochs before Close")
+    batch = cfg.get("batch")
+    if batch is not None:
+        parts.append(
+            "batches partitions as the actor allows" if batch == 0 else f"batches up to {batch}"
+        )
+    if cfg.get("spread"):
+        parts.append("an epoch between messages")
+    if cfg.get("late_partitions"):
+        parts.append(f"partitions {format_slots(map(tuple, cfg['late_partitions']))} at Close")
+    if cfg.get("refused_partitions"):
+        refused = format_slots(map(tuple, cfg["refused_partitions"]))
+        parts.append(f"partitions {refused} refused")
     return ", ".join(parts)
 
 

@@ -3,8 +3,9 @@
 It behaves like the miner actor where WindowPoSt is concerned: epochs tick
 from a genesis time at ``policy.epoch_seconds``; randomness is derived
 deterministically from (tag, epoch, entropy); ``SubmitWindowedPoSt`` is
-decoded and refused for a closed deadline, a wrong proof type, a proof
-longer than 192 bytes a partition, bad commit randomness, unknown or already
+decoded and refused for a closed deadline, a wrong proof type, more
+partitions than one message may prove, a proof longer than 192 bytes a
+partition, bad commit randomness, unknown or already
 proven partitions; a partition left unproven at Close has its sectors marked
 faulty; ``DeclareFaultsRecovered`` marks sectors recovering (refused beyond
 the actor's 3000 declarations or 25,000 sectors a message), and they are

@@ -1,13 +1,18 @@
 """``SubmitWindowedPoSt`` as the miner actor checks it (builtin-actors
 ``submit_windowed_post``): refused for a closed deadline, a wrong proof
-type, a proof longer than 192 bytes a partition, bad commit randomness,
+type, more partitions than one message may prove (``partitions_max``), a
+proof longer than 192 bytes a partition, bad commit randomness,
 unknown or already proven partitions; a PoSt that recovers power is
 verified at once with the chain's verifier, any other accepted
 optimistically and kept for dispute. A part of ``Devnet`` (``actor.py``)."""
 
 from __future__ import annotations
 
-from prover.chain.encoding import decode_submit_windowed_post, id_address_cbor
+from prover.chain.encoding import (
+    ADDRESSED_SECTORS_MAX,
+    decode_submit_windowed_post,
+    id_address_cbor,
+)
 from prover.chain.lotus import TAG_POST_CHAIN_COMMIT, TAG_WINDOWED_POST_CHALLENGE_SEED
 from prover.devnet.state import EXIT_ILLEGAL_ARGUMENT, EXIT_OK, DevnetMiner
 from prover.proofs import PoStProofType, mask_randomness, prover_id, verify_window_post
@@ -15,6 +20,20 @@ from prover.proofs import PoStProofType, mask_randomness, prover_id, verify_wind
 # A WindowPoSt SNARK is 192 bytes a partition (every WindowPoSt proof type);
 # the actor refuses a proof longer than that times the partitions.
 PROOF_BYTES = 192
+# builtin-actors' PoStedPartitionsMax: one SubmitWindowedPoSt proves at most
+# this many partitions, so a deadline's messages stay within a block's gas
+# (lotus-miner's MaxPartitionsPerPoStMessage and ``[chain]
+# max_partitions_per_message`` cannot go beyond it).
+POSTED_PARTITIONS_MAX = 3
+
+
+def partitions_max(proof_type: int) -> int:
+    """The most partitions one ``SubmitWindowedPoSt`` may carry for a miner
+    of ``proof_type`` (a chain id): the actor's limit, the smaller of
+    ``POSTED_PARTITIONS_MAX`` and the partitions that fit in
+    AddressedSectorsMax sectors. What a batching prover packs up to."""
+    sectors = PoStProofType.from_chain_id(proof_type).partition_sectors
+    return max(1, min(ADDRESSED_SECTORS_MAX // sectors, POSTED_PARTITIONS_MAX))
 
 
 class PoStChecks:
@@ -29,6 +48,9 @@ class PoStChecks:
             return EXIT_ILLEGAL_ARGUMENT, (
                 f"proof type {p.proof_chain_id} is not the miner's {m.proof_type}"
             )
+        limit = partitions_max(m.proof_type)
+        if len(p.partitions) > limit:
+            return EXIT_ILLEGAL_ARGUMENT, f"too many partitions {len(p.partitions)}, limit {limit}"
         if len(p.proof) > PROOF_BYTES * len(p.partitions):
             return EXIT_ILLEGAL_ARGUMENT, (
                 f"expected proof to be smaller than {PROOF_BYTES * len(p.partitions)} bytes"

@@ -19,8 +19,12 @@ from click.testing import CliRunner
 
 from chain_fixtures import Seconds
 from prover.chain.deadlines import Policy
-from prover.chain.encoding import METHOD_SUBMIT_WINDOWED_POST, decode_submit_windowed_post
-from prover.chain.lotus import LotusClient
+from prover.chain.encoding import (
+    METHOD_SUBMIT_WINDOWED_POST,
+    decode_submit_windowed_post,
+    id_address_cbor,
+)
+from prover.chain.lotus import TAG_WINDOWED_POST_CHALLENGE_SEED, LotusClient
 from prover.cli.devnet_cmds import devnet_group, devnet_policy
 from prover.devnet import Devnet, DevnetMiner, DevnetServer, devnet_paths, init_devnet
 from prover.devnet.home import load_incumbent_config, serve_home_devnet
@@ -31,8 +35,15 @@ from prover.devnet.incumbent import (
     add_incumbent_account,
 )
 from prover.devnet.mpool import key_address_for
-from prover.proofs import PoStProofType, create_test_sectors, ensure_test_params
-from prover.store.shadow import DeadlineTurn
+from prover.proofs import (
+    PoStProofType,
+    create_test_sectors,
+    ensure_test_params,
+    mask_randomness,
+    prover_id,
+    verify_window_post,
+)
+from prover.store.shadow import DeadlineTurn, landed_post
 from prover.tracker.shadow import chain_posts
 
 MINER = 1000
@@ -99,7 +110,7 @@ def test_the_incumbent_proves_each_deadline_itself_through_the_mpool(chain):
     # real signed messages from its own account: nonces in order, gas paid
     account = net.mpool.account(INCUMBENT_SENDER)
     assert account.nonce == 3 and all(m.fee > 0 for m in landed)
-    assert [p["partition"] for p in incumbent.pushed] == [0, 1, 0]
+    assert [p["partitions"] for p in incumbent.pushed] == [[0], [1], [0]]
 
     # what a manager in shadow mode reads: the messages to the miner, each
     # one, where it executed (Lotus' JSON, through the Lotus client)
@@ -249,6 +260,37 @@ def test_devnet_init_saves_the_incumbents_options(tmp_path):
     assert INCUMBENT_SENDER in setup["miners"][0]["control_addresses"]
     account = next(a for a in setup["accounts"] if a["id"] == INCUMBENT_SENDER)
     assert account["key"] == key_address_for(INCUMBENT_SENDER) and account["held"]
+    # batching as lotus-miner (bare: as many as the actor takes), single
+    # partitions told to fail
+    told = ["--incumbent-late-partition", "1/0", "--incumbent-refused-partition", "3/1,1/1"]
+    out = runner.invoke(devnet_group, [*common, "--force", "--incumbent-batch", *told])
+    assert out.exit_code != 0 and "need --incumbent" in out.output
+    out = runner.invoke(
+        devnet_group, [*common, "--force", "--incumbent", "--incumbent-batch", *told]
+    )
+    assert out.exit_code == 0, out.output
+    assert "batches partitions as the actor allows, partitions 1/0 at Close" in out.output
+    assert "partitions 1/1,3/1 refused" in out.output
+    assert load_incumbent_config(home) == IncumbentConfig(
+        enabled=True, batch=0, late_partitions=((1, 0),), refused_partitions=((1, 1), (3, 1))
+    )
+    for bad, says in (
+        (["--incumbent-batch", "2", "--incumbent-late-partition", "4/0"], "deadlines run 0..3"),
+        (["--incumbent-late-partition", "1"], "like 2/0,4/1"),
+        (
+            ["--incumbent-late-partition", "1/0", "--incumbent-refused-partition", "1/0"],
+            "either late or refused",
+        ),
+    ):
+        out = runner.invoke(devnet_group, [*common, "--force", "--incumbent", *bad])
+        assert out.exit_code != 0 and says in out.output, out.output
+    out = runner.invoke(
+        devnet_group,
+        [*common, "--force", "--incumbent", "--incumbent-batch", "2", "--incumbent-spread"],
+    )
+    assert out.exit_code == 0, out.output
+    assert load_incumbent_config(home) == IncumbentConfig(enabled=True, batch=2, spread=True)
+    assert "batches up to 2, an epoch between messages" in out.output
 
 
 def wait_until(predicate, timeout: float, what: str):
@@ -316,3 +358,66 @@ def test_the_incumbent_runs_with_the_devnet_and_after_a_restart_pushes_nothing_t
     assert status["incumbent"]["pushed"] == []
     assert status["duplicate_posts"] == 0 and status["miners"][0]["misses"] == []
     assert [m["exit_code"] for m in status["messages"]] == [0]
+
+
+def test_the_incumbent_batches_as_lotus_miner_does_and_fails_the_partitions_it_is_told_to(chain):
+    """Deadline 0's two partitions in one message, their proofs merged and
+    valid (the chain's verifier takes them, so a dispute would fail); what a
+    shadow manager reads of it names both partitions."""
+    net, clock, store, client = chain
+    incumbent = incumbent_for(net, store, batch=0)
+    at(net, clock, 0, incumbent)
+    (msg,) = posts(net)
+    params = decode_submit_windowed_post(msg.params)
+    assert [i for i, _ in params.partitions] == [0, 1] and len(params.proof) == 2 * 192
+    at(net, clock, 1)
+    m = net.miners[MINER]
+    assert msg.exit_code == 0 and m.proven[(0, 0)] == {0, 1}
+    seed = net.randomness(TAG_WINDOWED_POST_CHALLENGE_SEED, -3, id_address_cbor(MINER))
+    public = sorted((n, m.comm_r[n]) for n in (1, 2, 3, 4))
+    assert verify_window_post(KIB2, mask_randomness(seed), prover_id(MINER), public, params.proof)
+    (found,) = chain_posts(client, MINER, DeadlineTurn(MINER, 0, 0, 0, 10))
+    assert (found.cid, found.partitions, found.exit_code) == (msg.cid, frozenset({0, 1}), 0)
+    assert incumbent.pushed[-1]["partitions"] == [0, 1]
+
+
+def test_the_incumbent_pushes_a_partition_told_to_fail_alone_refused_or_late(chain):
+    """Batching on, deadline 0's partition 1 told to be refused: it goes
+    alone, an epoch after partition 0 (spread), and the actor refuses it;
+    deadline 1's partition told to be late goes at Close and is refused as
+    well. Each is read back with the message that carried it, and missed."""
+    net, clock, store, client = chain
+    incumbent = incumbent_for(
+        net, store, batch=0, spread=True, refused_partitions=((0, 1),), late_partitions=((1, 0),)
+    )
+    at(net, clock, 0, incumbent)  # partition 0 at Open, the refused one an epoch later
+    assert [p["partitions"] for p in incumbent.pushed] == [[0]]
+    at(net, clock, 1, incumbent)
+    assert [(p["partitions"], p.get("told")) for p in incumbent.pushed] == [
+        ([0], None),
+        ([1], "refused"),
+    ]
+    at(net, clock, 7, incumbent)  # deadline 1 proven; its partition held until Close
+    for epoch in (10, 19):
+        at(net, clock, epoch, incumbent)
+    assert len(incumbent.pushed) == 2
+    at(net, clock, 20, incumbent)
+    at(net, clock, 21)
+    assert incumbent.pushed[-1]["epochs_before_close"] == 0
+    outcome = {
+        (d, p): (s.exit_code, s.epoch)
+        for d, close in ((0, 10), (1, 20))
+        for p in (0, 1)
+        if (
+            s := landed_post(
+                chain_posts(client, MINER, DeadlineTurn(MINER, 0, d, close - 10, close)), p
+            )
+        )
+    }
+    assert outcome == {(0, 0): (0, 1), (0, 1): (16, 2), (1, 0): (16, 21)}
+    reasons = sorted(msg.reason for msg in posts(net) if msg.exit_code)
+    assert reasons == [
+        "commit randomness does not match the chain",
+        "deadline 1 is not open (current 2)",
+    ]
+    assert [(x["deadline"], x["partition"]) for x in net.miners[MINER].misses] == [(0, 1), (1, 0)]

@@ -19,11 +19,16 @@ from prover.devnet import Devnet, DevnetMiner, DevnetServer
 from prover.devnet.incumbent import (
     INCUMBENT_SENDER,
     IncumbentConfig,
+    Proven,
     add_incumbent_account,
+    format_slots,
     parse_deadline_list,
+    parse_partition_list,
+    plan_messages,
     turn_number,
 )
 from prover.devnet.mpool import Account, Mpool, key_address_for
+from prover.proofs import PoStProofType
 
 MINER = 1000
 OTHER = 1001
@@ -195,15 +200,38 @@ def test_rpc_calls_count_what_came_over_rpc_only(node):
 
 def test_incumbent_options_round_trip_and_default_to_off():
     assert IncumbentConfig.from_json(None) == IncumbentConfig() and not IncumbentConfig().enabled
-    cfg = IncumbentConfig(enabled=True, miss=(11, 5), miss_every=3, late=2)
+    cfg = IncumbentConfig(
+        enabled=True,
+        miss=(11, 5),
+        miss_every=3,
+        late=2,
+        batch=0,
+        spread=True,
+        late_partitions=((4, 1),),
+        refused_partitions=((2, 0), (4, 2)),
+    )
     assert IncumbentConfig.from_json(cfg.to_json()).to_json() == cfg.to_json()
     assert cfg.to_json() == {
         "enabled": True,
         "miss": [5, 11],
         "miss_every": 3,
         "late": 2,
+        "batch": 0,
+        "spread": True,
+        "late_partitions": [[4, 1]],
+        "refused_partitions": [[2, 0], [4, 2]],
         "sender": INCUMBENT_SENDER,
     }
+    # a set-up saved before batching and single partitions: those are off
+    old = {"enabled": True, "miss": [5], "miss_every": 0, "late": None, "sender": "t0101"}
+    assert IncumbentConfig.from_json(old) == IncumbentConfig(enabled=True, miss=(5,))
+    assert parse_partition_list("4/1, 2/0,4/1") == ((2, 0), (4, 1))
+    assert parse_partition_list(None) == () and format_slots([(4, 1), (2, 0)]) == "2/0,4/1"
+    for bad in ("4", "4/x", "4/1/2", "-1/0"):
+        with pytest.raises(ValueError):
+            parse_partition_list(bad)
+    with pytest.raises(ValueError, match="either late or refused"):
+        IncumbentConfig(late_partitions=((4, 1),), refused_partitions=((4, 1),))
     assert parse_deadline_list("5,11, 5") == (5, 11) and parse_deadline_list("") == ()
     for bad in ("5,x", "-1"):
         with pytest.raises(ValueError):
@@ -232,6 +260,64 @@ def test_which_deadlines_the_incumbent_misses_and_when_it_pushes():
     assert IncumbentConfig(late=3).push_epoch(d) == 17
     assert IncumbentConfig(late=0).push_epoch(d) == 20  # at Close: too late
     assert IncumbentConfig(late=50).push_epoch(d) == 10  # never before Open
+
+
+KIB2 = PoStProofType.WINDOW_2KIB.chain_id  # 2 sectors a partition
+
+
+def proven(partition: int, sectors: list[int], skipped=()) -> Proven:
+    return Proven(partition, sectors, set(skipped), bytes([partition]) * 192)
+
+
+def shape(messages) -> list[tuple[list[int], int, str | None]]:
+    return [([p.partition for p in o.partitions], o.push_at, o.told) for o in messages]
+
+
+def test_how_the_incumbent_packs_a_deadlines_partitions_and_when_each_goes():
+    """One a message as Curio sends them; batched as lotus-miner does, up to
+    its cap and the actor's (3), as the verifier re-chunks them; a partition
+    told to fail alone; spread an epoch apart, a late one at Close."""
+    policy = Policy.devnet(challenge_window=10, period_deadlines=4)
+    d = deadline_info(0, 1, 0, policy)  # epochs 10..19
+    four = [proven(0, [1, 2]), proven(1, [3, 4]), proven(2, [5, 6]), proven(3, [7, 8])]
+
+    def plan(parts=four, **options):
+        return shape(plan_messages(IncumbentConfig(enabled=True, **options), d, parts, KIB2))
+
+    assert plan() == [([0], 10, None), ([1], 10, None), ([2], 10, None), ([3], 10, None)]
+    assert plan(batch=0) == [([0, 1, 2], 10, None), ([3], 10, None)]
+    assert plan(batch=9) == plan(batch=0)  # never more than the actor takes
+    assert plan(batch=2) == [([0, 1], 10, None), ([2, 3], 10, None)]
+    assert IncumbentConfig(batch=9).per_message(KIB2) == 3
+    assert IncumbentConfig().per_message(KIB2) == 1
+    # singled out: alone, the rest still batched (they re-chunk the same)
+    assert plan(batch=0, refused_partitions=((1, 1),)) == [
+        ([0, 2, 3], 10, None),
+        ([1], 10, "refused"),
+    ]
+    assert plan(batch=0, refused_partitions=((2, 1),)) == plan(batch=0)  # another deadline
+    # what the verifier cannot re-chunk: a skipped sector goes alone, a
+    # partition that is not full ends its message, sectors must ascend
+    skipped = [four[0], four[1], proven(2, [5, 6], skipped=[6]), four[3]]
+    assert plan(skipped, batch=0) == [([0, 1, 3], 10, None), ([2], 10, None)]
+    short = [four[0], proven(1, [3]), four[2], four[3]]
+    assert plan(short, batch=0) == [([0, 1], 10, None), ([2, 3], 10, None)]
+    unordered = [four[0], proven(1, [9, 10]), proven(2, [5, 6])]
+    assert plan(unordered, batch=0) == [([0, 1], 10, None), ([2], 10, None)]
+    # spread: an epoch apart; a late one at Close, not counted in the spread
+    assert plan(spread=True, late_partitions=((1, 2),)) == [
+        ([0], 10, None),
+        ([1], 11, None),
+        ([2], 20, "late"),
+        ([3], 12, None),
+    ]
+    # from late epochs before Close: spread, but never at Close for that
+    assert plan(spread=True, late=3) == [
+        ([0], 17, None),
+        ([1], 18, None),
+        ([2], 19, None),
+        ([3], 19, None),
+    ]
 
 
 def test_the_incumbents_account_is_funded_held_and_a_control_address(node):

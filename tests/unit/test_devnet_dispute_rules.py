@@ -28,6 +28,7 @@ from prover.chain.message import ATTO_PER_FIL
 from prover.devnet import Devnet, DevnetMiner, DevnetServer
 from prover.devnet.disputes import dispute_available
 from prover.devnet.mpool import Account, Mpool, key_address_for
+from prover.devnet.posts import partitions_max
 
 MINER = 1000
 WORKER = "t0100"
@@ -176,3 +177,14 @@ def test_a_proof_longer_than_its_partitions_is_refused(node):
     cid = post(client, net, 0, [0], bytes(193))
     assert outcome(net, clock, cid) == (16, "expected proof to be smaller than 192 bytes")
     assert net.miners[MINER].optimistic == {}
+
+
+def test_more_partitions_than_one_message_may_prove_are_refused(node):
+    """The actor's PoStedPartitionsMax (3): a fourth partition in one
+    message is refused before anything of it is read (what lotus-miner's
+    batching never goes beyond)."""
+    net, clock, client = node
+    clock.to(net, 5)
+    cid = post(client, net, 0, [0, 1, 2, 3], bytes(4 * 192))
+    assert outcome(net, clock, cid) == (16, "too many partitions 4, limit 3")
+    assert net.miners[MINER].optimistic == {} and partitions_max(10) == 3
