@@ -15,8 +15,16 @@ miner actor between the deadline's Open and the tipset after its Close
 with a MessageMatch on To), each one's method and parameters (``ChainGetMessage``:
 a SubmitWindowedPoSt for this deadline, which partitions), where and how it
 executed (``StateSearchMsg``: height, exit code), and the partitions'
-faults after Close (``StateMinerPartitions``). A PoSt counts for the
-deadline when it executed between its Open and its Close.
+faults after Close (``StateMinerPartitions``). Each message is judged for
+each partition it names, so a deadline's partitions may come in one message
+(lotus-miner batches them), one each (Curio) or any mix, landing at
+different epochs. A PoSt counts for a partition when it executed with exit
+code 0: the actor takes a PoSt for a deadline only while it is open, so
+one listed in that range that it took executed in time. One it refused (too
+late, at Close; bad randomness; a partition proven already) is kept to
+show (``landed_post``). StateSearchMsg's height is not a test of time: it
+is the tipset holding the receipt, the epoch after the message executed,
+later still after null rounds.
 """
 
 from __future__ import annotations
@@ -42,8 +50,9 @@ def turn_of(miner: int, d: DeadlineInfo) -> DeadlineTurn:
 
 
 def chain_posts(client: LotusClient, miner: int, turn: DeadlineTurn) -> list[ChainPost]:
-    """The SubmitWindowedPoSt messages for ``turn`` the chain executed
-    between its Open and its Close, whoever sent them."""
+    """The SubmitWindowedPoSt messages for ``turn`` in the tipsets from its
+    Open to the one after its Close, whoever sent them, taken or refused
+    (see the module docstring: the exit code says which counted)."""
     out = []
     # from the tipset just after Close (its parent's messages executed by
     # then), not the head: a deadline settled late walks no further back
@@ -61,7 +70,7 @@ def chain_posts(client: LotusClient, miner: int, turn: DeadlineTurn) -> list[Cha
         if params.deadline != turn.deadline:
             continue
         found = client.state_search_msg(cid)
-        if found is None or not turn.open <= found.height <= turn.close:
+        if found is None:  # listed, its receipt not found (a reorg meanwhile)
             continue
         out.append(
             ChainPost(

@@ -14,11 +14,13 @@ import json
 import re
 import subprocess
 import sys
+from contextlib import contextmanager
 
 import pytest
 
 from chain_fixtures import start_devnet, wait_for
 from prover._proto import manager_pb2 as pb
+from prover.chain.deadlines import Policy
 from prover.devnet.incumbent import INCUMBENT_SENDER, Incumbent, IncumbentConfig
 
 # deadlines 2..4 compared in shadow mode (the incumbent misses 3), deadline
@@ -119,3 +121,76 @@ def test_shadow_mode_proves_sends_nothing_compares_at_close_and_switches_to_live
     finally:
         w.kill()
         m.kill()
+
+
+# ---- how the existing system packs and lands a deadline's partitions ----------------------
+
+# 10-epoch deadlines: deadline 1 (challenge 8, epochs 10..19) gives the
+# incumbent and our worker time to prove two 2KiB partitions each on a
+# small, busy machine
+WIDE = Policy.devnet(challenge_window=10, challenge_lookback=2, fault_declaration_cutoff=3)
+TWO = {1: [[1, 2], [3, 4]]}
+
+
+@contextmanager
+def incumbent_chain(tmp_path, **options):
+    setup = start_devnet(tmp_path, TWO, WIDE)
+    incumbent = Incumbent(setup.net, setup.store, IncumbentConfig(enabled=True, **options))
+    incumbent.start()
+    try:
+        yield setup
+    finally:
+        incumbent.stop()
+        setup.server.stop()
+
+
+def settled_deadline_1(tmp_path, setup, **chain) -> dict[int, pb.ShadowPartition]:
+    """Deadline 1 compared by a shadow manager and its worker, per partition."""
+    m = setup.manager(tmp_path / "mgr", shadow=True, **chain)
+    w = setup.worker(tmp_path / "w1", m)
+    try:
+
+        def rows():
+            found = {p.partition: p for p in shadow_rows(m) if p.deadline == 1 and p.outcome}
+            return found if len(found) == len(TWO[1]) else None
+
+        wait_for(rows, 60, "deadline 1 compared at Close")
+        return rows()
+    finally:
+        w.kill()
+        m.kill()
+
+
+def test_shadow_mode_judges_a_batching_incumbent_per_partition(tmp_path):
+    """As lotus-miner: both partitions of deadline 1 in one
+    SubmitWindowedPoSt; each partition is judged by it."""
+    with incumbent_chain(tmp_path, batch=0) as setup:
+        rows = settled_deadline_1(tmp_path, setup)
+        (message,) = setup.net.messages.values()
+    assert {p: r.outcome for p, r in rows.items()} == {0: "both", 1: "both"}
+    for r in rows.values():
+        assert (r.chain_cid, r.chain_sender, r.chain_exit_code) == (
+            message.cid,
+            INCUMBENT_SENDER,
+            0,
+        )
+        assert r.chain_epoch == message.height and r.open < r.chain_epoch <= r.close
+
+
+def test_shadow_mode_judges_partitions_landing_apart_one_late_one_refused(tmp_path):
+    """As Curio, one partition a message: partition 1's is refused by the
+    actor in the window, partition 0's goes at Close, too late, and is
+    refused too. The manager reads the chain two epochs after Close
+    (``confidence``), so the late one is there to show: neither counts, both
+    are shown with the message that carried them."""
+    options = {"late_partitions": ((1, 0),), "refused_partitions": ((1, 1),)}
+    with incumbent_chain(tmp_path, **options) as setup:
+        rows = settled_deadline_1(tmp_path, setup, confidence=2)
+        faulty = set(setup.miner.faulty)
+    assert {p: r.outcome for p, r in rows.items()} == {0: "ours_only", 1: "ours_only"}
+    late, refused = rows[0], rows[1]
+    assert (refused.chain_exit_code, late.chain_exit_code) == (16, 16)
+    assert refused.open < refused.chain_epoch <= refused.close
+    assert late.chain_epoch == late.close + 1  # executed at Close
+    assert late.chain_cid and refused.chain_cid and late.chain_cid != refused.chain_cid
+    assert faulty == {1, 2, 3, 4}  # the chain missed both

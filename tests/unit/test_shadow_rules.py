@@ -4,12 +4,20 @@ disagreement, and a read-only node client that cannot send."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 
 from prover.alerts import rules
-from prover.chain.lotus import LotusClient, ReadOnlyRefused
+from prover.chain.encoding import (
+    METHOD_DECLARE_FAULTS_RECOVERED,
+    METHOD_SUBMIT_WINDOWED_POST,
+    encode_submit_windowed_post,
+)
+from prover.chain.lotus import ChainMessage, LotusClient, MsgLookup, ReadOnlyRefused
 from prover.chain.message import Message
-from prover.store.shadow import ChainPost, landed_post, outcome_of
+from prover.store.shadow import ChainPost, DeadlineTurn, landed_post, outcome_of
+from prover.tracker.shadow import chain_posts
 
 CLOSE = 100
 
@@ -40,6 +48,76 @@ def test_the_first_successful_post_counts_and_a_failed_one_is_kept_to_show():
     assert landed_post(posts, 1).cid == "b"
     assert landed_post([post("a", 95, 16, 0)], 0).exit_code == 16  # shown, not landed
     assert landed_post(posts, 2) is None
+
+
+class Tipsets:
+    """A node's answers to what ``chain_posts`` asks, each message with the
+    tipset that included it (where it executed) and the one holding its
+    receipt (what StateSearchMsg reports: the next non-null tipset)."""
+
+    def __init__(self, head: int) -> None:
+        self.head = head
+        self.messages: dict[str, tuple[ChainMessage, int, MsgLookup]] = {}
+
+    def add(
+        self,
+        cid,
+        included,
+        receipt,
+        exit_code,
+        deadline,
+        *parts,
+        method=METHOD_SUBMIT_WINDOWED_POST,
+    ) -> None:
+        params = encode_submit_windowed_post(
+            deadline, [(p, set()) for p in parts], 10, bytes(192), 80, bytes(32)
+        )
+        msg = ChainMessage(cid, "t0101", "t01000", len(self.messages), method, params)
+        self.messages[cid] = (msg, included, MsgLookup(cid, exit_code, receipt, ()))
+
+    def address(self, actor_id):
+        return f"t0{actor_id}"
+
+    def chain_head(self):
+        return SimpleNamespace(height=self.head)
+
+    def chain_get_tipset_by_height(self, height):
+        return SimpleNamespace(height=height)
+
+    def state_list_messages(self, *, to, from_height, tsk):
+        return [c for c, (_, inc, _) in self.messages.items() if from_height <= inc <= tsk.height]
+
+    def chain_get_message(self, cid):
+        return self.messages[cid][0]
+
+    def state_search_msg(self, cid):
+        return self.messages[cid][2]
+
+
+def test_each_partition_is_judged_by_whichever_message_carried_it():
+    """Deadline 3, epochs 90..99: partitions 0 and 1 in one message (as
+    lotus-miner batches them), 2 alone and refused, 3 alone at Close (too
+    late: refused), 4 alone at Close - 1 with null rounds after it, so its
+    receipt is only in the tipset at 102; another deadline's PoSt and a
+    recovery declaration beside them."""
+    chain = Tipsets(head=104)
+    chain.add("batch", 91, 92, 0, 3, 0, 1)
+    chain.add("refused", 93, 94, 16, 3, 2)
+    chain.add("late", CLOSE, CLOSE + 1, 16, 3, 3)
+    chain.add("null-rounds", CLOSE - 1, CLOSE + 2, 0, 3, 4)
+    chain.add("other-deadline", 95, 96, 0, 4, 0)
+    chain.add("recovery", 95, 96, 0, 3, 5, method=METHOD_DECLARE_FAULTS_RECOVERED)
+    chain.add("next-tipset", CLOSE + 2, CLOSE + 3, 16, 3, 5)  # not listed
+    posts = chain_posts(chain, 1000, DeadlineTurn(1000, 0, 3, 90, CLOSE))
+    seen = {p: landed_post(posts, p) for p in range(6)}
+    assert {p: (s.cid, s.epoch, s.exit_code) for p, s in seen.items() if s} == {
+        0: ("batch", 92, 0),
+        1: ("batch", 92, 0),
+        2: ("refused", 94, 16),
+        3: ("late", CLOSE + 1, 16),  # shown: the chain has a PoSt for it, refused
+        4: ("null-rounds", CLOSE + 2, 0),  # executed at Close - 1: it counts
+    }
+    assert seen[5] is None
 
 
 def fact(outcome, ready=None, chain=None, close=CLOSE):
