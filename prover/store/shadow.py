@@ -97,7 +97,7 @@ class ShadowBook:
         q = select(ShadowRow.partition).where(
             *self._key(turn), col(ShadowRow.ready_epoch).is_not(None)
         )
-        with self.db.session() as s:
+        with self.db.transaction() as s:
             return set(s.exec(q).all())
 
     @unavailable_on_db_errors
@@ -206,7 +206,7 @@ class ShadowBook:
             col(ShadowRow.deadline),
             col(ShadowRow.partition),
         ).limit(limit)
-        with self.db.session() as s:
+        with self.db.transaction() as s:
             out = list(s.exec(q).all())
             s.expunge_all()
         return out
@@ -223,5 +223,5 @@ class ShadowBook:
             .where(cond, ShadowRow.outcome != "")
             .distinct()
         )
-        with self.db.session() as s:
+        with self.db.transaction() as s:
             return {tuple(r) for r in s.exec(q).all()}
