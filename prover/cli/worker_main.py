@@ -141,6 +141,8 @@ def cli(
     except Exception as exc:
         log.error("worker_failed", error=f"{type(exc).__name__}: {exc}")
         sys.exit(1)
+    finally:
+        pinning.release()  # the compute children are gone: run() killed them
 
 
 def _worker_class():

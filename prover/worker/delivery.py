@@ -68,12 +68,16 @@ class ResultDelivery:
         spool: Spool,
         holdings: Holdings,
         finish_retry_s: float,
+        stopping: threading.Event | None = None,
     ) -> None:
         self.worker = worker
         self.client = client
         self.spool = spool
         self.holdings = holdings
         self.finish_retry_s = finish_retry_s
+        # the worker's: once it stops, a result tried once stays spooled for
+        # the next start rather than holding the stop up for finish_retry_s
+        self.stopping = stopping or threading.Event()
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -86,9 +90,18 @@ class ResultDelivery:
         trying."""
         req = finish_request(self.worker, job, outcome)
         self.spool_result(req)
-        if self.deliver(req, time.monotonic() + self.finish_retry_s):
+        if self.deliver(req, time.monotonic() + self.finish_retry_s, self.stopping):
             return
         self.holdings.defer(req)
+        if self.stopping.is_set():
+            log.warning(
+                "finish_left_spooled",
+                job_id=job.id,
+                attempt=job.attempt,
+                spool=str(self.spool.path(req.job_id, req.attempt)),
+                note="no manager answered while stopping: delivered at the next start",
+            )
+            return
         log.error(
             "finish_deferred",
             job_id=job.id,
@@ -153,16 +166,19 @@ class ResultDelivery:
         self._answered(req)
         return None
 
-    def deliver(self, req: pb.FinishRequest, until: float) -> bool:
+    def deliver(
+        self, req: pb.FinishRequest, until: float, stop: threading.Event | None = None
+    ) -> bool:
         """Retries a Finish until a manager answers it (True) or ``until``
-        (monotonic) passes (False: it stays spooled and held)."""
+        (monotonic) passes or ``stop`` is set (False: it stays spooled and
+        held)."""
         backoff = Backoff(DELIVERY_RETRY_FIRST_S, DELIVERY_RETRY_MAX_S)
         while True:
             exc = self.deliver_once(req)
             if exc is None:
                 return True
             delay = backoff.next()
-            if time.monotonic() + delay > until:
+            if time.monotonic() + delay > until or (stop is not None and stop.is_set()):
                 return False
             log.warning(
                 "manager_unreachable",
@@ -171,7 +187,10 @@ class ResultDelivery:
                 retry_in=delay,
                 error=exc.details(),
             )
-            time.sleep(delay)
+            if stop is not None:
+                stop.wait(delay)
+            else:
+                time.sleep(delay)
 
     # ---- what a previous process left -----------------------------------------
 

@@ -89,7 +89,7 @@ class Worker:
             gpu_fallback=self.metrics.gpu_fallback_report,
         )
         self.delivery = ResultDelivery(
-            config.name, client, self.spool, self.holdings, config.finish_retry_s
+            config.name, client, self.spool, self.holdings, config.finish_retry_s, self.stopping
         )
         self.claims = Claims(
             config.name, client, self.holdings, config.claim_wait_s, self.register, self.stopping

@@ -11,6 +11,7 @@ cgroup (systemd's CPUAffinity/AllowedCPUs) already allows.
 from __future__ import annotations
 
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,6 +37,16 @@ class Pinning:
     gpu: int | None
     cpus: frozenset[int]
     tmpdir: Path
+    # the TMPDIR is this process's alone (a CPU worker's, named by its pid):
+    # removed when it stops, else every restart leaves one behind. A GPU's
+    # (prover-gpuN) is kept: the next process on that GPU takes it over.
+    per_process: bool = False
+
+    def release(self) -> None:
+        """Removes a per-process TMPDIR once the worker and its compute
+        children have stopped."""
+        if self.per_process:
+            shutil.rmtree(self.tmpdir, ignore_errors=True)
 
 
 def apply_pinning(gpu: int | None, cpuset: str, tmpdir: Path | None) -> Pinning:
@@ -55,4 +66,4 @@ def apply_pinning(gpu: int | None, cpuset: str, tmpdir: Path | None) -> Pinning:
     own = base / (f"prover-gpu{gpu}" if gpu is not None else f"prover-cpu-{os.getpid()}")
     own.mkdir(parents=True, exist_ok=True)
     os.environ["TMPDIR"] = str(own)
-    return Pinning(gpu, frozenset(cpus), own)
+    return Pinning(gpu, frozenset(cpus), own, per_process=gpu is None)

@@ -36,6 +36,8 @@ def test_demo_proves_deadlines_live_and_again_after_a_restart(tmp_path):
     assert "vanilla_served" in served and "storage_host_announced" in served
     # the workers' spools are the demo home's, not a /tmp another demo shares
     assert (tmp_path / "home" / "tmp" / "prover-spool-local-0").is_dir()
+    # and each worker's own TMPDIR went with it (stopped by SIGTERM)
+    assert not list((tmp_path / "home" / "tmp").glob("prover-cpu-*"))
 
     # again in the same home, stopped by Ctrl-C once it has proven a deadline
     second = subprocess.Popen(

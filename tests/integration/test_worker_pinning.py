@@ -61,3 +61,25 @@ def test_worker_refuses_a_bad_cpuset_clearly(tmp_path):
         timeout=60,
     )
     assert proc.returncode == 1 and "runs backwards" in proc.stderr
+
+
+def test_a_cpu_workers_own_tmpdir_goes_when_it_stops_a_gpus_stays(tmp_path):
+    """A CPU worker's TMPDIR is named by its pid: kept, every restart would
+    leave one behind. A GPU's is taken over by the next process on it."""
+    script = (
+        "from pathlib import Path\n"
+        "from prover.worker.pinning import apply_pinning\n"
+        f"cpu = apply_pinning(None, '', Path({str(tmp_path)!r}))\n"
+        "(cpu.tmpdir / 'left-by-a-proof').write_text('x')\n"
+        "cpu.release()\n"
+        f"gpu = apply_pinning(2, '', Path({str(tmp_path)!r}))\n"
+        "gpu.release()\n"
+        "print(cpu.tmpdir.name)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "CUDA_VISIBLE_DEVICES"}
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().startswith("prover-cpu-")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["prover-gpu2"]

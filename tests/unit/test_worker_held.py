@@ -185,3 +185,25 @@ def test_spooled_results_of_a_previous_process_are_listed_while_delivered(worker
     assert worker.client.finishes == [old, old]  # the same bytes, sent again
     assert seen == [[(4, 2)], [(4, 2)]]
     assert _listed(worker) == [] and worker.spool.load() == []
+
+
+def test_a_result_finished_while_stopping_with_no_manager_is_left_spooled_at_once(worker):
+    """A worker told to stop while its manager is away does not hold the
+    stop up for finish_retry_s (30 minutes): the result, tried once, stays
+    in the spool for the next start, which delivers it first."""
+    import time
+
+    from prover.worker.compute import Outcome
+    from prover.worker.outcome import OutcomeKind
+
+    job = pb.Job(id=11, attempt=1)
+    worker.holdings.hold(job, worker.slots[0])
+    worker.stopping.set()
+    worker.client.finish_answers = [_Refused(grpc.StatusCode.UNAVAILABLE)] * 5
+    started = time.monotonic()
+    worker.delivery.finish(job, Outcome(OutcomeKind.OK, proof=b"p" * 192))
+    assert time.monotonic() - started < 2.0
+    assert len(worker.client.finishes) == 1  # tried once
+    (left,) = worker.spool.load()
+    assert (left.job_id, left.attempt, left.success) == (11, 1, True)
+    assert (11, 1) in _listed(worker)  # still held: listed until answered
