@@ -58,13 +58,13 @@ class DevnetMiner:
         """Logs ``faulty`` and ``recovering`` as they stand from ``epoch`` on
         (called by whatever changed them, and by each settle for changes
         made from outside: a test, a restored state)."""
-        faulty, recovering = frozenset(self.faulty), frozenset(self.recovering)
         if self.fault_log:
-            last, *now = self.fault_log[-1]
-            if now == [faulty, recovering]:
+            last, faulty, recovering = self.fault_log[-1]
+            # compared as they are: every settle calls this, copies only on a change
+            if faulty == self.faulty and recovering == self.recovering:
                 return
             epoch = max(epoch, last)
-        self.fault_log.append((epoch, faulty, recovering))
+        self.fault_log.append((epoch, frozenset(self.faulty), frozenset(self.recovering)))
 
     def forget_faults_before(self, epoch: int) -> None:
         """Drops the changes no read at ``epoch`` or later needs."""
